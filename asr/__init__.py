@@ -1,0 +1,1 @@
+"""Whisper transcription: model location, VAD, streaming policy, scheduler, offline mode."""

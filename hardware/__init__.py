@@ -1,0 +1,1 @@
+"""Courtroom audio devices: discovery, multi-channel capture, seat map, level meters."""

@@ -1,0 +1,1 @@
+"""Electronic courtroom server: wiring, API, lifecycle, auth, database, CLI."""

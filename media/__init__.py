@@ -1,0 +1,1 @@
+"""WebRTC sessions, forwarding, audio tap, recording, evidence media, blob store."""

@@ -1,0 +1,1 @@
+"""The legal record: segments, revisions, canonical form, signing, verification, exports."""
