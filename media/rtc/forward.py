@@ -1,0 +1,108 @@
+"""Forwarding of encoded media: a received Opus packet or VP8 frame is handed, as it is, to the
+RTCRtpSender of every other participant. Nothing is decoded or re-encoded per receiver, so the
+cost of a hearing grows with the number of packets, not with pixels times receivers.
+
+aiortc's RTCRtpSender packs (instead of encoding) whatever ``track.recv()`` returns that is not
+an ``av.Frame``; a ForwardTrack returns ``av.Packet``s. Timestamps are rebased so that each
+outgoing stream is continuous for its receiver even when the source reconnects (new SSRC, new
+RTP timestamps) or the slot is reused for another source."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+from typing import Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+AUDIO_CLOCK = 48_000
+VIDEO_CLOCK = 90_000
+
+
+def vp8_is_keyframe(frame: bytes) -> bool:
+    """VP8 payload header (RFC 6386 9.1): bit 0 of the first byte is 0 on a key frame."""
+    return bool(frame) and (frame[0] & 0x01) == 0
+
+
+class ForwardTrack(MediaStreamTrack):
+    """One source's audio or video as seen by one receiver. Bounded: when the receiver's sender
+    falls behind, the oldest frames are dropped (video then skips to the next keyframe and asks
+    the source for one); the source is never slowed down."""
+
+    def __init__(self, kind: str, maxlen: int, request_keyframe: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self._clock = AUDIO_CLOCK if kind == "audio" else VIDEO_CLOCK
+        self._time_base = fractions.Fraction(1, self._clock)
+        self._frames: deque[tuple[bytes, int, int]] = deque(maxlen=maxlen)
+        self._wakeup = asyncio.Event()
+        self._request_keyframe = request_keyframe
+        self._need_keyframe = kind == "video"
+        self._epoch: int | None = None
+        self._in_origin = 0
+        self._out_origin = 0
+        self._last_out = -1
+        self._created = time.monotonic()
+        self.dropped = 0
+        self.delivered = 0
+
+    def push(self, data: bytes, timestamp: int, epoch: int) -> None:
+        """Called on the event loop for each received frame of the source. ``timestamp`` is the
+        source's RTP timestamp (unwrapped); ``epoch`` changes when the source's upstream does."""
+        if self.readyState != "live":
+            return
+        if self.kind == "video" and self._need_keyframe:
+            if not vp8_is_keyframe(data):
+                if self._request_keyframe:
+                    self._request_keyframe()
+                return
+            self._need_keyframe = False
+        if len(self._frames) == self._frames.maxlen:
+            self.dropped += 1
+            if self.kind == "video":
+                self._frames.clear()
+                self._need_keyframe = True
+                if self._request_keyframe:
+                    self._request_keyframe()
+                return
+        self._frames.append((data, timestamp, epoch))
+        self._wakeup.set()
+
+    def restart_video(self) -> None:
+        """The next frame forwarded must be a keyframe (e.g. after the source was unmuted)."""
+        if self.kind == "video":
+            self._frames.clear()
+            self._need_keyframe = True
+
+    def _rebase(self, timestamp: int, epoch: int) -> int:
+        if epoch != self._epoch:
+            # A new upstream: continue our own timeline from "now", never backwards.
+            self._epoch = epoch
+            self._in_origin = timestamp
+            now = int((time.monotonic() - self._created) * self._clock)
+            self._out_origin = max(now, self._last_out + 1)
+        out = self._out_origin + (timestamp - self._in_origin)
+        if out <= self._last_out and self.kind == "audio":
+            out = self._last_out + 1
+        self._last_out = max(self._last_out, out)
+        return out
+
+    async def recv(self) -> av.Packet:
+        while not self._frames:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        data, timestamp, epoch = self._frames.popleft()
+        packet = av.Packet(data)
+        packet.pts = self._rebase(timestamp, epoch)
+        packet.time_base = self._time_base
+        self.delivered += 1
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._wakeup.set()

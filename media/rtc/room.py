@@ -1,0 +1,271 @@
+"""The media side of one hearing: the API the hearing server's WebSocket handler calls.
+
+The hearing server decides who may join (lobby, admission, invites) and relays signalling;
+the Room runs the peer connections, forwards everybody's media to everybody else, feeds the
+transcriber and records each source. Everything it does that belongs in the audit log it
+reports through ``on_event`` (plain JSON-ready dicts, ``at_ms`` on the hearing clock)::
+
+    participant.joined / participant.dropped / participant.reconnected / participant.left /
+    participant.removed / mute / unmute / recording.chunk / recording.final /
+    recording.overflow / recording.error / rtc.connected / rtc.udp_buffer
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from media.audio import AudioChunk
+from media.blobstore import BlobStore
+from media.clock import HearingClock
+
+from .config import RtcOptions
+from .recorder import Recorder, RecordingBlob, finalise_recordings
+from .session import Send, Session
+from .signalling import SignallingError
+from .source import Source
+from .tap import AudioTap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Participant:
+    participant_id: str
+    source: Source
+    session: Session | None = None
+    dropped_at_ms: int | None = None
+    expiry: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class Room:
+    """Construct inside the running event loop. ``send(participant_id, message)`` delivers a
+    server-originated signalling message (may be sync or async); ``on_event`` receives audit
+    events; ``on_audio`` receives the tap's AudioChunks (called on the loop from a pump task
+    that reads the tap's bounded queue; keep it quick, or read ``room.tap.queue`` yourself and
+    pass None)."""
+
+    def __init__(self, hearing_id: str, clock: HearingClock, options: RtcOptions, blobs: BlobStore,
+                 recording_dir: Path, send: Send, on_event: Callable[[dict], None],
+                 on_audio: Callable[[AudioChunk], None] | None = None) -> None:
+        self.hearing_id = hearing_id
+        self.clock = clock
+        self.options = options
+        self.blobs = blobs
+        self.recording_dir = Path(recording_dir)
+        self._send = send
+        self._on_event = on_event
+        self.tap = AudioTap(options.tap_chunk_ms, options.tap_queue_chunks)
+        self.recorder = Recorder(self.recording_dir, self._event, options.recording_chunk_ms)
+        self.participants: dict[str, Participant] = {}
+        self.closed = False
+        self._pump = asyncio.ensure_future(self._pump_audio(on_audio)) if on_audio else None
+
+    # -- events -------------------------------------------------------------------------------
+    def _event(self, event: dict) -> None:
+        event.setdefault("at_ms", self.clock.now_ms())
+        event.setdefault("hearing_id", self.hearing_id)
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("on_event failed for %s", event.get("type"))
+
+    async def _pump_audio(self, on_audio: Callable[[AudioChunk], None]) -> None:
+        while True:
+            chunk = await self.tap.queue.get()
+            try:
+                on_audio(chunk)
+            except Exception:
+                log.exception("on_audio failed")
+
+    # -- signalling ---------------------------------------------------------------------------
+    async def handle_message(self, participant_id: str, message: object) -> None:
+        """The WebSocket handler's one call: a client message in; every reply (answer, the
+        follow-up server offer, ``tracks``, errors) goes out through ``send`` in order, so the
+        client never sees the server's offer before the answer to its own. An error reply
+        (``{"type": "error", ...}``) leaves the participant's session as it was."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        try:
+            if isinstance(message, dict) and len(str(message)) > self.options.max_message_bytes + 1024:
+                raise SignallingError(f"message larger than {self.options.max_message_bytes} bytes")
+            if kind == "offer":
+                answer = await self.handle_offer(participant_id, message.get("sdp"))
+                session = self._session(participant_id)
+                await session._deliver({"type": "answer", "sdp": answer})
+                await session.renegotiate()
+                if not session.slots:
+                    await session.send_tracks()
+            elif kind == "answer":
+                await self.handle_answer(participant_id, message.get("sdp"))
+            elif kind == "candidate":
+                await self.add_ice_candidate(participant_id, message)
+            else:
+                raise SignallingError(f"unknown message type {kind!r}")
+        except SignallingError as exc:
+            await self._deliver(participant_id, {"type": "error", "error": str(exc), "in_reply_to": kind})
+
+    async def _deliver(self, participant_id: str, message: dict) -> None:
+        try:
+            result = self._send(participant_id, message)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                await result
+        except Exception:
+            log.exception("sending %s to %s failed", message.get("type"), participant_id)
+
+    async def handle_offer(self, participant_id: str, sdp: str, source_id: str | None = None) -> str:
+        """Returns the answer SDP; deliver it, then call ``negotiate(participant_id)`` (which
+        ``handle_message`` does for you). Join, or rejoin after a drop (within ``reconnect_window_s`` the participant keeps
+        their seat: same source, same slots at the others, the gap marked). An offer while a
+        session is up replaces it (a phone that switched network before the server noticed).
+        Raises SignallingError on a bad offer; the previous session, if any, is untouched."""
+        if self.closed:
+            raise SignallingError("hearing media is closed")
+        participant = self.participants.get(participant_id)
+        rejoin = participant is not None
+        if participant is None:
+            sid = source_id or participant_id
+            source = Source(sid, self.clock, self.recorder, self.tap, self.options.keyframe_interval_s)
+            participant = Participant(participant_id, source)
+        session = Session(participant_id, participant.source, self.options, self._send,
+                          self._session_failed, self._event)
+        try:
+            answer = await session.accept_offer(sdp)
+        except BaseException:
+            await session.close()
+            raise
+        old = participant.session
+        if old is not None:
+            await old.close()
+        session.activate()
+        if participant.expiry:
+            participant.expiry.cancel()
+            participant.expiry = None
+        self.participants[participant_id] = participant
+        participant.session = session
+        if not rejoin:
+            self._event({"type": "participant.joined", "participant_id": participant_id,
+                         "source_id": participant.source.source_id})
+        else:
+            gap_from = participant.dropped_at_ms
+            self._event({"type": "participant.reconnected", "participant_id": participant_id,
+                         "source_id": participant.source.source_id, "gap_from_ms": gap_from})
+        participant.dropped_at_ms = None
+        # Everybody else to the newcomer, the newcomer to everybody else.
+        for other in self.participants.values():
+            if other is participant:
+                continue
+            session.bind(other.source)
+            if other.session is not None and other.session.bind(participant.source):
+                asyncio.ensure_future(other.session.renegotiate())
+        return answer
+
+    async def negotiate(self, participant_id: str) -> None:
+        """Offer the participant the slots of everybody else (after their answer went out)."""
+        await self._session(participant_id).renegotiate()
+
+    async def handle_answer(self, participant_id: str, sdp: str) -> None:
+        await self._session(participant_id).accept_answer(sdp)
+
+    async def add_ice_candidate(self, participant_id: str, message: dict) -> None:
+        await self._session(participant_id).add_candidate(message)
+
+    def _session(self, participant_id: str) -> Session:
+        participant = self.participants.get(participant_id)
+        if participant is None or participant.session is None:
+            raise SignallingError("no media session for this participant")
+        return participant.session
+
+    # -- moderation ---------------------------------------------------------------------------
+    def set_muted(self, participant_id: str, muted: bool, by: str | None = None) -> None:
+        """Stop (or resume) forwarding, transcribing and recording this participant's audio."""
+        participant = self.participants[participant_id]
+        if participant.source.muted == muted:
+            return
+        participant.source.set_muted(muted)
+        self._event({"type": "mute" if muted else "unmute", "participant_id": participant_id,
+                     "source_id": participant.source.source_id, "by": by})
+
+    async def remove(self, participant_id: str, reason: str = "ejected", by: str | None = None) -> None:
+        """Eject: the peer connection is closed, the seat released, the others' slots freed."""
+        participant = self.participants.pop(participant_id, None)
+        if participant is None:
+            return
+        if participant.expiry:
+            participant.expiry.cancel()
+        if participant.session is not None:
+            await participant.session._deliver({"type": "closed", "reason": reason})
+            await participant.session.close()
+        participant.source.detach(participant.source.epoch)
+        for other in self.participants.values():
+            if other.session is not None and other.session.unbind(participant.source):
+                await other.session.send_tracks()
+        self._event({"type": "participant.removed" if reason == "ejected" else "participant.left",
+                     "participant_id": participant_id, "source_id": participant.source.source_id,
+                     "reason": reason, "by": by})
+
+    # -- drops and reconnects -----------------------------------------------------------------
+    def _session_failed(self, session: Session) -> None:
+        participant = self.participants.get(session.participant_id)
+        if participant is None or participant.session is not session:
+            return
+        asyncio.ensure_future(self.participant_dropped(session.participant_id))
+
+    async def participant_dropped(self, participant_id: str) -> None:
+        """The participant's connection is gone (ICE failed, or the hearing server saw their
+        WebSocket close). Their seat is kept for ``reconnect_window_s``."""
+        participant = self.participants.get(participant_id)
+        if participant is None or participant.session is None:
+            return
+        session, participant.session = participant.session, None
+        participant.dropped_at_ms = self.clock.now_ms()
+        await session.close()
+        self._event({"type": "participant.dropped", "participant_id": participant_id,
+                     "source_id": participant.source.source_id,
+                     "window_s": self.options.reconnect_window_s})
+        loop = asyncio.get_running_loop()
+        participant.expiry = loop.call_later(
+            self.options.reconnect_window_s,
+            lambda: asyncio.ensure_future(self._expire(participant_id)))
+
+    async def _expire(self, participant_id: str) -> None:
+        participant = self.participants.get(participant_id)
+        if participant is not None and participant.session is None:
+            await self.remove(participant_id, reason="reconnect window expired")
+
+    # -- state and close ----------------------------------------------------------------------
+    def stats(self) -> dict:
+        return {
+            "participants": {
+                pid: {"connected": p.session is not None, "muted": p.source.muted,
+                      "audio_packets": p.source.audio_packets, "video_frames": p.source.video_frames}
+                for pid, p in self.participants.items()},
+            "tap": vars(self.tap.stats).copy(),
+            "recording_overflows": self.recorder.overflows,
+        }
+
+    async def close(self) -> list[RecordingBlob]:
+        """Close every peer connection, finish recording, and store each source's recording as
+        one blob. Returns what was stored (also reported as ``recording.final`` events)."""
+        if self.closed:
+            return []
+        self.closed = True
+        for participant in list(self.participants.values()):
+            if participant.expiry:
+                participant.expiry.cancel()
+            if participant.session is not None:
+                await participant.session._deliver({"type": "closed", "reason": "hearing closed"})
+                await participant.session.close()
+        await self.recorder.close()
+        await self.tap.close()
+        if self._pump:
+            while not self.tap.queue.empty():
+                await asyncio.sleep(0)
+            self._pump.cancel()
+        loop = asyncio.get_running_loop()
+        finals = await loop.run_in_executor(None, finalise_recordings, self.recording_dir, self.blobs)
+        for rec in finals:
+            self._event(rec.to_event())
+        return finals

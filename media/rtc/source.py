@@ -1,0 +1,131 @@
+"""A source: one participant's microphone and camera as the room sees them, whatever peer
+connection currently carries them. It survives reconnects (same source id, same recording,
+same slots at the other participants); each new upstream is a new ``epoch``.
+
+Audio packets are taken as they arrive (before aiortc's jitter buffer, which would add four
+packets of delay) and go, undecoded, to every subscriber, to the recorder and to the tap.
+Video frames come out of aiortc's jitter buffer as whole encoded frames and go to subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Callable
+
+from media.clock import HearingClock
+
+from .forward import ForwardTrack
+from .recorder import Recorder
+from .tap import AudioTap
+
+_epochs = itertools.count(1)
+
+
+class _RtpUnwrapper:
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.cycles = 0
+
+    def __call__(self, ts: int) -> int:
+        if self.last is not None:
+            if ts < self.last and self.last - ts > 1 << 31:
+                self.cycles += 1 << 32
+            elif ts > self.last and ts - self.last > 1 << 31:
+                return ts + self.cycles - (1 << 32)  # a late packet from before the wrap
+        self.last = ts
+        return ts + self.cycles
+
+
+class Source:
+    def __init__(self, source_id: str, clock: HearingClock, recorder: Recorder, tap: AudioTap,
+                 keyframe_interval_s: float = 0.5) -> None:
+        self.source_id = source_id
+        self.clock = clock
+        self.recorder = recorder
+        self.tap = tap
+        self.muted = False
+        self.live = False
+        self.epoch = 0
+        self.audio_subscribers: set[ForwardTrack] = set()
+        self.video_subscribers: set[ForwardTrack] = set()
+        self._keyframe_interval = keyframe_interval_s
+        self._last_keyframe_request = 0.0
+        self._pli: Callable[[], None] | None = None
+        self._audio_unwrap = _RtpUnwrapper()
+        self._video_unwrap = _RtpUnwrapper()
+        self._anchor48: int | None = None
+        self._ts0 = 0
+        self.audio_packets = 0
+        self.video_frames = 0
+
+    def attach(self, send_pli: Callable[[], None]) -> int:
+        """A new upstream (first connection or a reconnect) starts a new epoch."""
+        self.epoch = next(_epochs)
+        self.live = True
+        self._pli = send_pli
+        self._audio_unwrap = _RtpUnwrapper()
+        self._video_unwrap = _RtpUnwrapper()
+        self._anchor48 = None
+        for track in self.video_subscribers:
+            track.restart_video()
+        return self.epoch
+
+    def detach(self, epoch: int) -> None:
+        """The upstream of ``epoch`` is gone: close the recording chunk, mark the gap."""
+        if epoch != self.epoch:
+            return
+        self.live = False
+        self._pli = None
+        self.recorder.gap(self.source_id)
+        self.tap.flush(self.source_id)
+
+    def set_muted(self, muted: bool) -> None:
+        if muted == self.muted:
+            return
+        self.muted = muted
+        if muted:
+            self.recorder.gap(self.source_id)
+            self.tap.flush(self.source_id)
+        else:
+            self._anchor48 = None  # re-anchor to the hearing clock after the gap
+
+    def _position48(self, ts: int) -> int:
+        """Hearing-clock position (1/48000 s) of an audio packet: anchored on arrival of the
+        first packet of an epoch, then carried by RTP timestamps (smooth, immune to network
+        jitter). Re-anchored if the two disagree by more than a second (a sender that stopped
+        its clock, or clock drift over hours)."""
+        now48 = self.clock.now_ms() * 48
+        if self._anchor48 is not None:
+            pos = self._anchor48 + ts - self._ts0
+            if abs(pos - now48) <= 48_000:
+                return pos
+        self._anchor48, self._ts0 = now48, ts
+        return now48
+
+    def on_audio(self, epoch: int, payload: bytes, rtp_ts: int) -> None:
+        if epoch != self.epoch or self.muted or not payload:
+            return
+        self.audio_packets += 1
+        ts = self._audio_unwrap(rtp_ts)
+        pos48 = self._position48(ts)
+        for track in self.audio_subscribers:
+            track.push(payload, ts, epoch)
+        self.recorder.packet(self.source_id, payload, pos48)
+        self.tap.put(self.source_id, payload, pos48 // 48)
+
+    def on_video(self, epoch: int, frame: bytes, timestamp: int) -> None:
+        if epoch != self.epoch:
+            return
+        self.video_frames += 1
+        for track in self.video_subscribers:
+            track.push(frame, timestamp, epoch)
+
+    def request_keyframe(self) -> None:
+        """A receiver lost a picture or just subscribed: ask the sender, at most every
+        ``keyframe_interval_s`` (all receivers share the one keyframe)."""
+        now = time.monotonic()
+        if self._pli is None or now - self._last_keyframe_request < self._keyframe_interval:
+            return
+        self._last_keyframe_request = now
+        self._pli()

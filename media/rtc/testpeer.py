@@ -1,0 +1,229 @@
+"""A participant made of aiortc, for tests and the benchmark: sends a generated or given audio
+signal and pre-encoded VP8 video (so the peer itself costs almost no CPU), receives everybody
+else, keeps the decoded audio per source and counts video frames per source without decoding.
+
+``signal(message) -> reply | None`` carries client-to-server messages (in-process: a call into
+``Room.handle_message``; in the benchmark: a WebSocket); server-to-client messages are fed to
+``on_server_message``."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from typing import Awaitable, Callable
+
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .session import _EncodedSink
+
+AUDIO_RATE = 48_000
+FRAME = 960  # 20 ms
+
+
+class SignalTrack(MediaStreamTrack):
+    """Plays ``samples`` (float32 mono 48 kHz, looped) in real time, 20 ms per frame. If
+    ``clicks_every_s`` is set, the signal is replaced by a short burst at every multiple of
+    that interval of the wall clock (time.time()), so a receiver in another process can tell
+    how late each burst arrives."""
+
+    kind = "audio"
+
+    def __init__(self, samples: np.ndarray | None = None, clicks_every_s: float | None = None) -> None:
+        super().__init__()
+        self.samples = samples if samples is not None else np.zeros(AUDIO_RATE, np.float32)
+        self.clicks_every_s = clicks_every_s
+        self._pos = 0
+        self._start: float | None = None
+        self._n = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        target = self._start + self._n * FRAME / AUDIO_RATE
+        delay = target - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.clicks_every_s:
+            t0 = self._start + self._n * FRAME / AUDIO_RATE
+            t = t0 + np.arange(FRAME) / AUDIO_RATE
+            phase = np.mod(t, self.clicks_every_s)
+            chunk = np.where(phase < 0.01, 0.8 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
+        else:
+            idx = (self._pos + np.arange(FRAME)) % len(self.samples)
+            chunk = self.samples[idx]
+            self._pos = (self._pos + FRAME) % len(self.samples)
+        frame = av.AudioFrame.from_ndarray((chunk * 32767).astype(np.int16).reshape(1, -1),
+                                           format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._n * FRAME
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._n += 1
+        return frame
+
+
+def encode_vp8_loop(width: int = 640, height: int = 360, fps: int = 30, seconds: float = 2.0,
+                    bitrate: int = 600_000) -> list[bytes]:
+    """A moving test picture encoded once; the first frame is the loop's only keyframe."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.time_base = fractions.Fraction(1, fps)
+    codec.framerate = fractions.Fraction(fps, 1)
+    codec.bit_rate = bitrate
+    codec.gop_size = 10_000
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    yy, xx = np.mgrid[0:height, 0:width]
+    packets: list[bytes] = []
+    n = int(fps * seconds)
+    for i in range(n):
+        img = np.zeros((height, width, 3), np.uint8)
+        img[..., 0] = (xx + 4 * i) % 256
+        img[..., 1] = (yy + 2 * i) % 256
+        img[..., 2] = 128
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        packets += [bytes(p) for p in codec.encode(frame)]
+    packets += [bytes(p) for p in codec.encode(None)]
+    return packets
+
+
+class PacketVideoTrack(MediaStreamTrack):
+    """Sends pre-encoded VP8 frames in a loop at ``fps``; a keyframe starts each loop."""
+
+    kind = "video"
+
+    def __init__(self, packets: list[bytes], fps: int = 30) -> None:
+        super().__init__()
+        self.packets, self.fps = packets, fps
+        self._start: float | None = None
+        self._n = 0
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        delay = self._start + self._n / self.fps - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        packet = av.Packet(self.packets[self._n % len(self.packets)])
+        packet.pts = self._n * 90_000 // self.fps
+        packet.time_base = fractions.Fraction(1, 90_000)
+        self._n += 1
+        return packet
+
+
+class TestPeer:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, name: str, signal: Callable[[dict], Awaitable[dict | None]],
+                 audio: MediaStreamTrack | None = None, video: MediaStreamTrack | None = None,
+                 on_click: Callable[[str, float], None] | None = None) -> None:
+        self.name = name
+        self._signal = signal
+        self.audio, self.video = audio, video
+        self.pc: RTCPeerConnection | None = None
+        self.tracks: dict[str, dict] = {}  # mid -> {"kind", "source_id"}
+        self.audio_in: dict[str, list[np.ndarray]] = {}  # mid -> decoded frames (48 kHz mono)
+        self.audio_frames: dict[str, int] = {}
+        self.video_frames: dict[str, int] = {}
+        self.messages: list[dict] = []
+        self.on_click = on_click
+        self._click_state: dict[str, bool] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.errors: list[dict] = []
+
+    async def join(self) -> None:
+        """Offer (again, if already joined: a reconnect on a fresh peer connection)."""
+        if self.pc is not None:
+            await self.pc.close()
+        self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.on("track", lambda track: self._on_track(pc, track))
+        if self.audio is not None:
+            pc.addTrack(self.audio)
+        if self.video is not None:
+            pc.addTrack(self.video)
+        await pc.setLocalDescription(await pc.createOffer())
+        self._answered = asyncio.get_running_loop().create_future()
+        await self._signal({"type": "offer", "sdp": pc.localDescription.sdp})
+        reply = await asyncio.wait_for(self._answered, 10)
+        if reply.get("type") != "answer":
+            raise RuntimeError(f"join refused: {reply}")
+
+    async def on_server_message(self, message: dict) -> None:
+        self.messages.append(message)
+        waiting = getattr(self, "_answered", None)
+        if message["type"] == "answer" and self.pc is not None:
+            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message)
+        elif message["type"] == "offer" and self.pc is not None:
+            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            await self._signal({"type": "answer", "sdp": self.pc.localDescription.sdp})
+        elif message["type"] == "error":
+            self.errors.append(message)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message)
+        elif message["type"] == "tracks":
+            self.tracks = {t["mid"]: t for t in message["tracks"]}
+
+    def _mid_of(self, pc: RTCPeerConnection, track) -> str:
+        return next(t.mid for t in pc.getTransceivers() if t.receiver.track is track)
+
+    def _on_track(self, pc: RTCPeerConnection, track) -> None:
+        mid = self._mid_of(pc, track)
+        if track.kind == "video":
+            transceiver = next(t for t in pc.getTransceivers() if t.mid == mid)
+            self.video_frames.setdefault(mid, 0)
+
+            def count(codec, frame, mid=mid):
+                self.video_frames[mid] = self.video_frames.get(mid, 0) + 1
+
+            transceiver.receiver._RTCRtpReceiver__decoder_queue = _EncodedSink(count)
+        else:
+            self._tasks.append(asyncio.ensure_future(self._read_audio(mid, track)))
+
+    async def _read_audio(self, mid: str, track) -> None:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        try:
+            while True:
+                frame = await track.recv()
+                now = time.time()
+                frame.pts = None
+                for f in resampler.resample(frame):
+                    x = f.to_ndarray().reshape(-1)
+                    self.audio_in.setdefault(mid, []).append(x)
+                    self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
+                    if self.on_click is not None:
+                        loud = float(np.max(np.abs(x))) > 0.2
+                        if loud and not self._click_state.get(mid):
+                            self.on_click(mid, now - len(x) / AUDIO_RATE * 0)
+                        self._click_state[mid] = loud
+        except MediaStreamError:
+            pass
+
+    def source_of(self, mid: str) -> str | None:
+        t = self.tracks.get(mid)
+        return t["source_id"] if t else None
+
+    def mids_for(self, source_id: str, kind: str) -> list[str]:
+        return [m for m, t in self.tracks.items() if t["source_id"] == source_id and t["kind"] == kind]
+
+    def audio_from(self, source_id: str) -> np.ndarray:
+        parts = [x for m in self.mids_for(source_id, "audio") for x in self.audio_in.get(m, [])]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def video_frames_from(self, source_id: str) -> int:
+        return sum(self.video_frames.get(m, 0) for m in self.mids_for(source_id, "video"))
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self.pc is not None:
+            await self.pc.close()
