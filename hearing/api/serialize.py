@@ -1,0 +1,50 @@
+"""Database rows to JSON for the API. Names are returned verbatim; escaping is the page's job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hearing.audit import iso_utc
+from hearing.models import AuditEvent, Hearing, Invite, Participant, User
+
+
+def ts(dt: datetime | None) -> str | None:
+    return iso_utc(dt) if dt else None
+
+
+def user_json(u: User) -> dict:
+    return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+            "active": u.active}
+
+
+def hearing_json(h: Hearing) -> dict:
+    return {"id": h.id, "case_number": h.case_number, "title": h.title, "kind": h.kind,
+            "language": h.language, "scheduled_at": ts(h.scheduled_at), "state": h.state,
+            "judge_id": h.judge_id, "secretary_id": h.secretary_id,
+            "court_id": h.court_id, "courtroom_id": h.courtroom_id,
+            "vocabulary": list(h.vocabulary or []), "opened_at": ts(h.opened_at),
+            "closed_at": ts(h.closed_at), "created_at": ts(h.created_at)}
+
+
+def participant_json(p: Participant) -> dict:
+    return {"id": p.id, "hearing_id": p.hearing_id, "role": p.role,
+            "display_name": p.display_name, "contact": p.contact, "user_id": p.user_id,
+            "presence": p.presence, "muted": p.muted, "hand_raised": p.hand_raised}
+
+
+def public_participant_json(p: Participant) -> dict:
+    """What other participants may see: no contact details."""
+    d = participant_json(p)
+    d.pop("contact")
+    return d
+
+
+def invite_json(i: Invite) -> dict:
+    return {"id": i.id, "hearing_id": i.hearing_id, "participant_id": i.participant_id,
+            "role": i.role, "created_at": ts(i.created_at), "expires_at": ts(i.expires_at),
+            "revoked_at": ts(i.revoked_at)}
+
+
+def audit_json(e: AuditEvent) -> dict:
+    return {"seq": e.seq, "at": ts(e.at), "clock_ms": e.clock_ms, "actor": e.actor,
+            "action": e.action, "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash}

@@ -1,0 +1,234 @@
+"""One WebSocket per client for live events of one hearing.
+
+Staff authenticate with their session cookie at the handshake; participants send
+{"type": "auth", "token": ...} as their first message (a token in the URL would end up in
+logs). Every message is size-capped, rate-limited and validated; a bad message gets an
+error reply and the connection stays open."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Awaitable, Callable
+
+from aiohttp import WSMsgType, web
+from jsonschema import Draft202012Validator
+
+from hearing import auth
+from hearing.api.hearing_routes import load_hearing, path_int
+from hearing.api.errors import ApiError
+from hearing.api.registry import endpoint
+from hearing.api.serialize import participant_json, public_participant_json, hearing_json
+from hearing.hub import Client
+from hearing.state import STATE
+from hearing.roles import Caller
+
+log = logging.getLogger(__name__)
+
+AUTH_TIMEOUT_S = 10.0
+
+MessageHandler = Callable[["Connection", dict], Awaitable[None]]
+#: type -> (JSON schema, handler). Other subsystems (WebRTC signalling) register theirs here.
+HANDLERS: dict[str, tuple[Draft202012Validator, MessageHandler]] = {}
+
+
+def message_type(name: str, properties: dict | None = None, required: list[str] | None = None):
+    schema = {"type": "object", "additionalProperties": False,
+              "required": ["type", *(required or [])],
+              "properties": {"type": {"const": name}, "id": {"type": ["string", "integer"]},
+                             **(properties or {})}}
+
+    def deco(fn: MessageHandler) -> MessageHandler:
+        HANDLERS[name] = (Draft202012Validator(schema), fn)
+        return fn
+    return deco
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Connection:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, hearing_id: int) -> None:
+        self.request, self.ws, self.hearing_id = request, ws, hearing_id
+        self.app = request.app
+        self.state = request.app[STATE]
+        self.caller: Caller | None = None
+        self.client: Client | None = None
+
+    def send(self, message: dict) -> None:
+        if self.client is not None:
+            self.client.offer(message)
+
+    def error(self, code: str, message: str, ref: object = None) -> None:
+        reply = {"type": "error", "error": code, "message": message}
+        if ref is not None:
+            reply["ref"] = ref
+        if self.client is not None:
+            self.client.offer(reply)
+
+
+@message_type("ping")
+async def _ping(conn: Connection, msg: dict) -> None:
+    conn.send({"type": "pong", "id": msg.get("id")})
+
+
+@message_type("hand", {"raised": {"type": "boolean"}}, ["raised"])
+async def _hand(conn: Connection, msg: dict) -> None:
+    c = conn.caller
+    if c.kind != "participant":
+        conn.error("forbidden", "only participants raise hands", msg.get("id"))
+        return
+    state = conn.state
+
+    def work(s):
+        from hearing.api.hearing_routes import load_participant
+        h = load_hearing(s, conn.hearing_id, c)
+        p = load_participant(s, h, c.participant_id)
+        p.hand_raised = msg["raised"]
+        state.audit(s, h, c.actor, "hand", {"participant_id": p.id, "raised": p.hand_raised})
+        return public_participant_json(p)
+
+    state.hub.publish(conn.hearing_id, {"type": "hand", "participant": await state.db.run(work)})
+
+
+async def _authenticate(conn: Connection) -> Caller | None:
+    """Cookie (staff) or a first {"type":"auth"} message (participant invite token)."""
+    request, state = conn.request, conn.state
+    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    if cookie:
+        caller = await state.resolve_session(cookie)
+        if caller:
+            return caller
+    try:
+        msg = await conn.ws.receive(timeout=AUTH_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return None
+    if msg.type != WSMsgType.TEXT or len(msg.data) > 4096:
+        return None
+    try:
+        data = json.loads(msg.data)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(
+            data.get("token"), str):
+        return None
+    try:
+        return await state.resolve_invite(data["token"])
+    except ApiError:
+        return None
+
+
+@endpoint("GET", "/api/hearings/{hearing_id}/ws", summary="Live events (WebSocket)", auth="none",
+          responses={101: "switching protocols"})
+async def websocket(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    hid = path_int(request, "hearing_id")
+    cap = state.config.ws_max_message
+    # aiohttp closes the socket above max_msg_size; accept up to 4x the cap so that a merely
+    # oversized message gets a polite error and the connection survives.
+    ws = web.WebSocketResponse(max_msg_size=cap * 4, heartbeat=20, compress=False)
+    await ws.prepare(request)
+    conn = Connection(request, ws, hid)
+    caller = await _authenticate(conn)
+    if caller is None:
+        await ws.send_json({"type": "error", "error": "unauthorized",
+                            "message": "sign in, or send {\"type\":\"auth\",\"token\":...} first"})
+        await ws.close(code=4401, message=b"unauthorized")
+        return ws
+    conn.caller = caller
+
+    def snapshot(s):
+        h = load_hearing(s, hid, caller)
+        show = participant_json if caller.kind == "staff" else public_participant_json
+        return {"type": "hello", "hearing": hearing_json(h),
+                "participants": [show(p) for p in h.participants], "clock_ms": state.clock_ms(h),
+                "you": {"kind": caller.kind, "role": caller.role, "name": caller.name,
+                        "participant_id": caller.participant_id, "user_id": caller.user_id}}
+
+    try:
+        hello = await state.db.run(snapshot)
+    except ApiError as exc:
+        await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
+        await ws.close(code=4403 if exc.status == 403 else 4404, message=exc.code.encode())
+        return ws
+    conn.client = Client(hid, caller, state.config.ws_send_queue, staff=caller.kind == "staff")
+    conn.client.offer(hello)
+    state.hub.add(conn.client)
+    sender = asyncio.create_task(_send_loop(conn))
+    bucket = TokenBucket(state.config.ws_rate_per_s, state.config.ws_rate_per_s * 2)
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.BINARY:
+                    conn.error("bad_message", "send JSON text messages")
+                continue
+            await _dispatch(conn, msg.data, cap, bucket)
+    finally:
+        sender.cancel()
+        state.hub.remove(conn.client)
+        await state.on_ws_closed(conn)
+    return ws
+
+
+async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -> None:
+    if len(raw.encode()) > cap:
+        conn.error("too_large", f"message over {cap} bytes was ignored")
+        return
+    if not bucket.take():
+        conn.error("rate_limited", "too many messages; this one was ignored")
+        return
+    try:
+        msg = json.loads(raw)
+    except ValueError as exc:
+        conn.error("bad_json", f"not valid JSON: {exc}")
+        return
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        conn.error("bad_message", 'a message is a JSON object with a "type"')
+        return
+    entry = HANDLERS.get(msg["type"])
+    ref = msg.get("id") if isinstance(msg.get("id"), (str, int)) else None
+    if entry is None:
+        conn.error("unknown_type", f"unknown message type {msg['type'][:50]!r}", ref)
+        return
+    validator, handler = entry
+    errors = list(validator.iter_errors(msg))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].path) or "message"
+        conn.error("bad_message", f"{where}: {errors[0].message}"[:300], ref)
+        return
+    try:
+        await handler(conn, msg)
+    except ApiError as exc:
+        conn.error(exc.code, exc.message, ref)
+    except Exception:
+        log.exception("WebSocket handler %s failed", msg["type"])
+        conn.error("internal", "the server could not handle this message", ref)
+
+
+async def _send_loop(conn: Connection) -> None:
+    client = conn.client
+    try:
+        while True:
+            batch = await client.next_batch()
+            for message in batch:
+                await conn.ws.send_str(json.dumps(message, ensure_ascii=False))
+            if client.overflowed:
+                await conn.ws.close(code=4000 if not any(
+                    m.get("type") == "ejected" for m in batch) else 4403,
+                    message=b"fell behind; reconnect for a fresh snapshot")
+                return
+    except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+        return

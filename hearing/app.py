@@ -1,0 +1,137 @@
+"""The aiohttp application: middlewares (errors, security headers, caller resolution, CSRF),
+routes, static pages, and start-up/shutdown of the runtime."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from hearing import auth
+from hearing.api import auth_routes, hearing_routes, presence_routes, ws  # noqa: F401 (routes)
+from hearing.api.errors import ApiError, forbidden, not_found, unauthorized
+from hearing.api.registry import Endpoint, add_routes, openapi
+from hearing.config import Config
+from hearing.db import Database
+from hearing.roles import CALLER, Caller
+from hearing.state import STATE, AppState
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).parent / "web"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def errors(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPRequestEntityTooLarge:
+        return ApiError(413, "too_large", "request body too large").response()
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            return web.json_response({"error": exc.reason.lower().replace(" ", "_"),
+                                      "message": exc.reason}, status=exc.status,
+                                     headers={k: v for k, v in exc.headers.items()
+                                              if k.lower() == "allow"})
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal", "message": "internal server error"},
+                                 status=500)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
+    resp = await handler(request)
+    if not resp.prepared:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; "
+                                "media-src 'self' blob:; connect-src 'self'; "
+                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+@web.middleware
+async def callers(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
+    """Resolve who is calling before the handler runs, per the endpoint's declared auth."""
+    ep: Endpoint | None = getattr(request.match_info.handler, "endpoint", None)
+    if ep is None or ep.auth == "none":
+        return await handler(request)
+    caller: Caller | None = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        caller = await request.app[STATE].resolve_invite(header[7:].strip())
+    elif auth.SESSION_COOKIE in request.cookies:
+        caller = await request.app[STATE].resolve_session(request.cookies[auth.SESSION_COOKIE])
+        if caller and request.method in UNSAFE and caller.csrf != request.headers.get(
+                auth.CSRF_HEADER):
+            raise forbidden("missing or wrong X-CSRF-Token header")
+    if caller is None:
+        raise unauthorized()
+    if ep.auth == "staff" and caller.kind != "staff":
+        raise forbidden("this needs a staff account")
+    if ep.auth == "participant" and caller.kind != "participant":
+        raise forbidden("this is for participants joining by invite")
+    request[CALLER] = caller
+    return await handler(request)
+
+
+def make_app(config: Config, db: Database | None = None) -> web.Application:
+    db = db or Database(config.db_url)
+    state = AppState(config=config, db=db)
+    app = web.Application(middlewares=[errors, security_headers, callers],
+                          client_max_size=config.max_json_body)
+    app[STATE] = state
+
+    async def on_ws_closed(conn) -> None:  # noqa: ANN001
+        c = conn.caller
+        if c is None or c.kind != "participant":
+            return
+
+        def work(s):
+            from hearing.models import Hearing
+            h = s.get(Hearing, conn.hearing_id)
+            if h is not None:
+                state.audit(s, h, c.actor, "leave", {"participant_id": c.participant_id})
+        await db.run(work)
+        state.hub.publish(conn.hearing_id, {"type": "left",
+                                            "participant_id": c.participant_id})
+
+    state.on_ws_closed = on_ws_closed
+
+    add_routes(app)
+    spec = json.dumps(openapi(), ensure_ascii=False)
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(text=spec, content_type="application/json")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/api/health", health)
+
+    async def api_fallback(request: web.Request) -> web.Response:
+        raise not_found(f"no API route {request.path}")
+    app.router.add_route("*", "/api/{tail:.*}", api_fallback)
+
+    if WEB.is_dir():
+        async def index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(WEB / "index.html")
+        app.router.add_get("/", index)
+        app.router.add_static("/static/", WEB, show_index=False)
+
+    async def shutdown(app: web.Application) -> None:
+        await state.live.close()
+        db.close()
+    app.on_cleanup.append(shutdown)
+    return app

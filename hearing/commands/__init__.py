@@ -1,0 +1,1 @@
+"""Subcommands of the `courtroom` CLI, one module per command group."""

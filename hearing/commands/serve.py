@@ -1,0 +1,73 @@
+"""`courtroom serve`: run the server. On an empty database it creates the court administrator
+account once and prints how to get in."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+
+from aiohttp import web
+
+from hearing import audit
+from hearing.accounts import add_user, generate_password, has_users
+from hearing.app import make_app
+from hearing.commands.common import config_from, open_db
+
+
+def register(sub) -> None:  # noqa: ANN001
+    p = sub.add_parser("serve", help="run the courtroom server")
+    p.add_argument("--host", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8080)")
+    p.set_defaults(func=run)
+
+
+def bootstrap_admin(db, cfg) -> str | None:  # noqa: ANN001
+    """First start: create 'admin' with a random password, saved 0600 in the data directory."""
+    def work(s):
+        if has_users(s):
+            return None
+        password = generate_password()
+        u = add_user(s, "admin", password, "admin", "Court administrator")
+        audit.append(s, audit.SERVER_CHAIN, "server", "user.create",
+                     {"user_id": u.id, "username": "admin", "role": "admin"})
+        return password
+    password = db.run_sync(work)
+    if password:
+        path = cfg.data_dir / "initial-admin-password"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    return password
+
+
+def run(args) -> int:  # noqa: ANN001
+    cfg = config_from(args)
+    if args.host:
+        cfg.host = args.host
+    if args.port:
+        cfg.port = args.port
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db = open_db(cfg)
+    password = bootstrap_admin(db, cfg)
+    secret_file = cfg.data_dir / "initial-admin-password"
+    print(f"Electronic courtroom at {cfg.base_url}/")
+    if password:
+        print("First start: a court administrator account was created.")
+        print(f"  user: admin   password: {password}   (also saved in {secret_file}, mode 0600)")
+    elif secret_file.exists():
+        print(f"Court administrator: user 'admin', password in {secret_file}")
+    print("Sign in as admin and create the judges and secretaries, or from a shell:")
+    print("  .venv/bin/courtroom user add JUDGE_NAME --role judge --generate")
+    print("  .venv/bin/courtroom user add SECRETARY_NAME --role secretary --generate")
+    print("Participants join by invite link or QR code: courtroom invite HEARING --role witness "
+          "--name 'Full Name'")
+    ctx = None
+    if cfg.tls_cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
+    app = make_app(cfg, db)
+    web.run_app(app, host=cfg.host, port=cfg.port, ssl_context=ctx, print=None,
+                access_log_format='%a "%r" %s %b %Tf')
+    return 0

@@ -1,0 +1,67 @@
+"""`courtroom user add|list`: staff accounts (court administrator, judge, secretary)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from sqlalchemy import select
+
+from hearing import audit
+from hearing.accounts import UserExists, add_user, generate_password
+from hearing.commands.common import config_from, fail, open_db
+from hearing.models import STAFF_ROLES, User
+
+
+def register(sub) -> None:  # noqa: ANN001
+    p = sub.add_parser("user", help="staff accounts")
+    s = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = s.add_parser("add", help="create a staff account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=STAFF_ROLES)
+    add.add_argument("--name", help="display name (default: the user name)")
+    add.add_argument("--password-env", metavar="VAR",
+                     help="read the password from this environment variable; otherwise ask, "
+                          "or generate one with --generate")
+    add.add_argument("--generate", action="store_true",
+                     help="generate a random password and print it once")
+    add.set_defaults(func=run_add)
+    ls = s.add_parser("list", help="list staff accounts")
+    ls.set_defaults(func=run_list)
+
+
+def run_add(args) -> int:  # noqa: ANN001
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+    elif args.generate:
+        password = generate_password()
+    else:
+        password = getpass.getpass("password: ")
+    db = open_db(config_from(args))
+    try:
+        def work(s):
+            u = add_user(s, args.username, password, args.role, args.name or args.username)
+            audit.append(s, audit.SERVER_CHAIN, "cli", "user.create",
+                         {"user_id": u.id, "username": u.username, "role": u.role})
+            return u.id
+        uid = db.run_sync(work)
+    except (UserExists, ValueError) as exc:
+        return fail(str(exc))
+    finally:
+        db.close()
+    print(f"created {args.role} {args.username!r} (id {uid})")
+    if args.generate:
+        print(f"password: {password}")
+    return 0
+
+
+def run_list(args) -> int:  # noqa: ANN001
+    db = open_db(config_from(args))
+    rows = db.run_sync(lambda s: [(u.id, u.username, u.role, u.display_name, u.active)
+                                  for u in s.execute(select(User).order_by(User.id)).scalars()])
+    db.close()
+    if not rows:
+        print("no staff accounts")
+    for uid, name, role, display, active in rows:
+        print(f"{uid:>4}  {name:<20} {role:<10} {display}{'' if active else '  (disabled)'}")
+    return 0

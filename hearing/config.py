@@ -1,0 +1,88 @@
+"""Server configuration: one dataclass with documented defaults, read from a TOML file and then
+overridden by COURTROOM_* environment variables (so containers and CI need no file)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class Config:
+    #: Address to listen on. Loopback by default; a court exposes it deliberately.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Where the SQLite database, blobs, recordings and keys live.
+    data_dir: Path = Path("./var")
+    #: SQLAlchemy URL. Empty means SQLite at <data_dir>/courtroom.sqlite3.
+    database_url: str = ""
+    #: Base URL that invite links and QR codes point to (phones need HTTPS in production).
+    public_url: str = ""
+    #: TLS certificate and key (PEM); both empty means plain HTTP.
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: Staff login session lifetime, seconds (a court day plus margin).
+    session_ttl_s: int = 12 * 3600
+    #: Default lifetime of a participant invite, seconds.
+    invite_ttl_s: int = 7 * 24 * 3600
+    #: Largest JSON request body, bytes; larger answers 413.
+    max_json_body: int = 256 * 1024
+    #: Largest WebSocket message accepted, bytes; larger gets an error reply.
+    ws_max_message: int = 64 * 1024
+    #: Messages a client may send per second (burst is twice this) before being told to slow down.
+    ws_rate_per_s: float = 20.0
+    #: Outgoing WebSocket messages queued per client before droppable events are discarded.
+    ws_send_queue: int = 512
+    #: Failed logins allowed per (address, username) within login_window_s.
+    login_attempts: int = 5
+    login_window_s: int = 300
+    #: Court time zone for documents and pages.
+    timezone: str = "Asia/Almaty"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(Path(self.data_dir) / 'courtroom.sqlite3').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+def _coerce(kind: type | str, value: object) -> object:
+    kind = {"int": int, "float": float, "str": str, "Path": Path}.get(kind, kind) if isinstance(kind, str) else kind
+    if kind is Path:
+        return Path(str(value))
+    return kind(value)  # type: ignore[operator]
+
+
+def load_config(path: str | os.PathLike | None = None, data_dir: str | None = None,
+                env: dict[str, str] | None = None) -> Config:
+    """File first, then COURTROOM_<FIELD> environment variables, then explicit arguments."""
+    env = dict(os.environ if env is None else env)
+    cfg = Config()
+    names = {f.name: f for f in fields(Config)}
+    dd = data_dir or env.get("COURTROOM_DATA_DIR")
+    path = path or env.get("COURTROOM_CONFIG")
+    if not path and dd and (Path(dd) / "courtroom.toml").is_file():
+        path = Path(dd) / "courtroom.toml"
+    if path:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+        for key, value in data.get("server", data).items():
+            if key not in names:
+                raise ValueError(f"unknown configuration key {key!r} in {path}")
+            setattr(cfg, key, _coerce(names[key].type, value))
+    for name, f in names.items():
+        value = env.get(f"COURTROOM_{name.upper()}")
+        if value is not None:
+            setattr(cfg, name, _coerce(f.type, value))
+    if dd:
+        cfg.data_dir = Path(dd)
+    return cfg

@@ -1,0 +1,151 @@
+"""Database tables. The schema itself changes only through migrations (hearing/migrations);
+these classes must match the latest migration, which a test checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+STAFF_ROLES = ("admin", "judge", "secretary")
+PARTICIPANT_ROLES = ("judge", "secretary", "plaintiff", "defendant", "prosecutor",
+                     "defence_lawyer", "representative", "witness", "expert", "interpreter",
+                     "observer")
+HEARING_KINDS = ("civil", "criminal", "administrative")
+LANGUAGES = ("kk", "ru", "kk+ru")
+HEARING_STATES = ("scheduled", "open", "recess", "closed")
+SOURCE_KINDS = ("remote", "seat")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Court(Base):
+    __tablename__ = "courts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Almaty")
+    courtrooms: Mapped[list[Courtroom]] = relationship(back_populates="court")
+
+
+class Courtroom(Base):
+    __tablename__ = "courtrooms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    court_id: Mapped[int] = mapped_column(ForeignKey("courts.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    #: Seat map: channel -> seat and default label (see hardware.seatmap), as data.
+    seat_map: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    court: Mapped[Court] = relationship(back_populates="courtrooms")
+
+
+class User(Base):
+    """Staff account (court administrator, judge, secretary). Citizens never get accounts:
+    they join by invite."""
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class LoginSession(Base):
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    user: Mapped[User] = relationship()
+
+
+class Hearing(Base):
+    __tablename__ = "hearings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    court_id: Mapped[int | None] = mapped_column(ForeignKey("courts.id"), nullable=True)
+    courtroom_id: Mapped[int | None] = mapped_column(ForeignKey("courtrooms.id"), nullable=True)
+    case_number: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8))
+    scheduled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    secretary_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    vocabulary: Mapped[list] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    #: Hearing clock zero: the UTC instant the hearing was first opened.
+    opened_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    participants: Mapped[list[Participant]] = relationship(back_populates="hearing",
+                                                           order_by="Participant.id")
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    display_name: Mapped[str] = mapped_column(String(300))
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    #: lobby -> admitted; "ejected" is final. None until the participant first joins.
+    presence: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    hand_raised: Mapped[bool] = mapped_column(Boolean, default=False)
+    hearing: Mapped[Hearing] = relationship(back_populates="participants")
+
+
+class Invite(Base):
+    """A participant's way in: bound to one hearing and one participant (so one role);
+    only the SHA-256 of the token is stored."""
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    participant: Mapped[Participant] = relationship()
+
+
+class AudioSource(Base):
+    """One stream of speech: a remote participant or one courtroom seat (one mic channel).
+    Speaker attribution is structural: each source is transcribed on its own."""
+    __tablename__ = "audio_sources"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(100))  # "p<participant id>" or "seat:<channel>"
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), nullable=True)
+    seat: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    label: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    __table_args__ = (UniqueConstraint("hearing_id", "key"),)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained per hearing; hearing_id 0 is the server's own chain
+    (accounts, logins). ``seq`` is unique per chain, so two servers cannot both append row N."""
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(Integer, index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column()
+    clock_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("hearing_id", "seq"),)

@@ -1,0 +1,81 @@
+"""Process-wide state of a running server, held in the aiohttp app: configuration, database,
+live-event hub, login limiter, and the clock of every open hearing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from hearing import audit, auth
+from hearing.api.errors import unauthorized
+from hearing.auth import LoginLimiter
+from hearing.config import Config
+from hearing.db import Database
+from hearing.hub import Hub
+from hearing.models import AuditEvent, Hearing
+from hearing.roles import Caller
+from media.clock import HearingClock
+
+
+@dataclass
+class AppState:
+    config: Config
+    db: Database
+    hub: Hub = field(default_factory=Hub)
+    limiter: LoginLimiter | None = None
+    clocks: dict[int, HearingClock] = field(default_factory=dict)
+    live: "LiveHearings" = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        from hearing.live import LiveHearings
+        if self.live is None:
+            self.live = LiveHearings(self)
+        if self.limiter is None:
+            self.limiter = LoginLimiter(self.config.login_attempts, self.config.login_window_s)
+
+    def clock(self, hearing: Hearing) -> HearingClock | None:
+        """The hearing clock, rebuilt from opened_at once per process (also after a restart)."""
+        if hearing.opened_at is None:
+            return None
+        clock = self.clocks.get(hearing.id)
+        if clock is None:
+            clock = self.clocks[hearing.id] = HearingClock.resume(hearing.opened_at)
+        return clock
+
+    def clock_ms(self, hearing: Hearing) -> int | None:
+        clock = self.clock(hearing)
+        return clock.now_ms() if clock else None
+
+    def audit(self, session: Session, hearing: Hearing | None, actor: str, action: str,
+              data: dict | None = None) -> AuditEvent:
+        """Append in the caller's transaction, so the action and its audit row commit together."""
+        if hearing is None:
+            return audit.append(session, audit.SERVER_CHAIN, actor, action, data)
+        return audit.append(session, hearing.id, actor, action, data, self.clock_ms(hearing))
+
+    async def resolve_session(self, token: str) -> Caller | None:
+        """Staff caller for a session cookie, or None."""
+        def work(s):
+            row = auth.find_session(s, token)
+            if row is None:
+                return None
+            u = row.user
+            return Caller("staff", u.role, u.display_name, user_id=u.id, csrf=row.csrf_token)
+        return await self.db.run(work)
+
+    async def resolve_invite(self, token: str) -> Caller:
+        """Participant caller for an invite token; 401 with the reason otherwise."""
+        def work(s):
+            try:
+                inv = auth.resolve_invite(s, token)
+            except auth.InviteError as exc:
+                raise unauthorized(str(exc)) from None
+            p = inv.participant
+            return Caller("participant", inv.role, p.display_name, participant_id=p.id,
+                          hearing_id=inv.hearing_id)
+        return await self.db.run(work)
+
+
+STATE = web.AppKey("state", AppState)

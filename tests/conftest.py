@@ -1,0 +1,76 @@
+"""Shared fixtures. Every database test runs twice: on SQLite (a fresh file) and on PostgreSQL
+(a fresh schema in COURTROOM_TEST_POSTGRES_URL, default the CI machines' 127.0.0.1:5432/test).
+On CI (CI=true) an unreachable PostgreSQL fails the run instead of skipping it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hearing.db import Database, make_engine, upgrade
+
+PG_URL = os.environ.get("COURTROOM_TEST_POSTGRES_URL",
+                        "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "speech"
+_pg_state: dict[str, object] = {"ran": 0}
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        eng = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as c:
+            c.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A migrated, empty database; yields its SQLAlchemy URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'courtroom.sqlite3'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    reason = _postgres_reachable()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"PostgreSQL is required on CI but unreachable at {PG_URL}: {reason}")
+        pytest.skip(f"PostgreSQL unreachable: {reason}")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    _pg_state["ran"] = int(_pg_state["ran"]) + 1
+    yield url
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database(db_url):
+    db = Database(db_url)
+    yield db
+    db.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """On CI the PostgreSQL half must really have run, or the run fails."""
+    if ON_CI and exitstatus == 0 and _pg_state["ran"] == 0 and session.testscollected:
+        print("\nFAILED: no test ran against PostgreSQL on CI")
+        session.exitstatus = 1

@@ -1,0 +1,72 @@
+"""Small helpers for API tests: staff accounts, signed-in clients, a scheduled hearing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hearing import audit
+from hearing.accounts import add_user
+
+PASSWORD = "correct horse battery"
+
+
+def make_users(db) -> dict[str, int]:
+    def work(s):
+        ids = {}
+        for name, role in (("admin", "admin"), ("judge", "judge"), ("judge2", "judge"),
+                           ("secretary", "secretary")):
+            u = add_user(s, name, PASSWORD, role, f"{name.title()} Name")
+            audit.append(s, 0, "test", "user.create", {"user_id": u.id})
+            ids[name] = u.id
+        return ids
+    return db.run_sync(work)
+
+
+@dataclass
+class Staff:
+    client: object
+    csrf: str
+
+    def _h(self, headers=None):
+        return {"X-CSRF-Token": self.csrf, **(headers or {})}
+
+    async def get(self, path, **kw):
+        return await self.client.get(path, **kw)
+
+    async def post(self, path, json=None, **kw):
+        return await self.client.post(path, json=json, headers=self._h(kw.pop("headers", None)),
+                                      **kw)
+
+    async def patch(self, path, json=None, **kw):
+        return await self.client.patch(path, json=json, headers=self._h(kw.pop("headers", None)),
+                                       **kw)
+
+    async def delete(self, path, **kw):
+        return await self.client.delete(path, headers=self._h(kw.pop("headers", None)), **kw)
+
+
+async def login(aiohttp_client, app, username) -> Staff:
+    client = await aiohttp_client(app)
+    r = await client.post("/api/login", json={"username": username, "password": PASSWORD})
+    assert r.status == 200, await r.text()
+    return Staff(client, (await r.json())["csrf_token"])
+
+
+async def schedule(judge: Staff, secretary_id: int | None = None, **extra) -> dict:
+    body = {"case_number": "2-1234/2026", "title": "Иванов А. к ТОО «Береке»", "kind": "civil",
+            "language": "kk+ru", **extra}
+    if secretary_id:
+        body["secretary_id"] = secretary_id
+    r = await judge.post("/api/hearings", json=body)
+    assert r.status == 201, await r.text()
+    return await r.json()
+
+
+async def invite(staff: Staff, hearing_id: int, role="witness", name="Сидоров С.С.") -> dict:
+    r = await staff.post(f"/api/hearings/{hearing_id}/participants",
+                         json={"role": role, "display_name": name, "contact": "+7 700 000 0000"})
+    assert r.status == 201, await r.text()
+    p = await r.json()
+    r = await staff.post(f"/api/hearings/{hearing_id}/participants/{p['id']}/invites", json={})
+    assert r.status == 201, await r.text()
+    return {"participant": p, **(await r.json())}
