@@ -1,0 +1,110 @@
+"""A reference aiohttp adapter for resumable evidence uploads: the shape the hearing server's
+routes take, used as is by the tests and the benchmark. Authorisation and the custody log are
+the server's: it passes ``authorize`` (raise web.HTTPForbidden, or return the submitter's
+metadata to keep with the upload) and ``on_receipt`` (write custody/audit rows; it may be
+called again for the same upload id when a client repeats ``complete``).
+
+Protocol (tus-like):
+  POST   {prefix}                 JSON {filename, size, sha256, content_type} -> 201 status
+  HEAD   {prefix}/{id}            -> 200, header Upload-Offset (GET: the status as JSON)
+  PATCH  {prefix}/{id}            header Upload-Offset, body = next bytes -> 204 Upload-Offset
+  POST   {prefix}/{id}/complete   -> 200 receipt JSON
+  DELETE {prefix}/{id}            -> 204"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .errors import EvidenceError, UploadNotFound
+from .upload import Receipt, UploadManager
+
+Authorize = Callable[[web.Request, str], Awaitable[dict[str, Any]]]
+OnReceipt = Callable[[web.Request, Receipt], Awaitable[None]]
+BODY_READ = 1 << 18
+
+
+async def _allow_all(request: web.Request, action: str) -> dict[str, Any]:
+    return {"remote": request.remote}
+
+
+async def _nothing(request: web.Request, receipt: Receipt) -> None:
+    return None
+
+
+def _error(e: EvidenceError) -> web.Response:
+    headers = {}
+    if "offset" in e.details:
+        headers["Upload-Offset"] = str(e.details["offset"])
+    return web.json_response(e.to_json(), status=e.http_status, headers=headers)
+
+
+def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",
+                  authorize: Authorize = _allow_all, on_receipt: OnReceipt = _nothing,
+                  ) -> list[web.RouteDef]:
+    async def create(request: web.Request) -> web.Response:
+        meta = await authorize(request, "create")
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            return web.json_response({"error": "bad_request", "message": "JSON object expected"},
+                                     status=400)
+        try:
+            st = await manager.create(filename=body.get("filename"), size=body.get("size"),
+                                      sha256=body.get("sha256"),
+                                      content_type=body.get("content_type"), meta=meta)
+        except EvidenceError as e:
+            return _error(e)
+        return web.json_response(st.to_json(), status=201,
+                                 headers={"Location": f"{prefix}/{st.id}",
+                                          "Upload-Offset": str(st.offset)})
+
+    async def status(request: web.Request) -> web.Response:
+        await authorize(request, "status")
+        try:
+            st = await manager.status(request.match_info["id"])
+        except EvidenceError as e:
+            return _error(e)
+        headers = {"Upload-Offset": str(st.offset), "Cache-Control": "no-store"}
+        if request.method == "HEAD":
+            return web.Response(status=200, headers=headers)
+        return web.json_response(st.to_json(), headers=headers)
+
+    async def append(request: web.Request) -> web.Response:
+        await authorize(request, "append")
+        try:
+            offset = int(request.headers.get("Upload-Offset", ""))
+        except ValueError:
+            return web.json_response({"error": "bad_request",
+                                      "message": "Upload-Offset header required"}, status=400)
+        try:
+            st = await manager.append(request.match_info["id"], offset,
+                                      request.content.iter_chunked(BODY_READ))
+        except EvidenceError as e:
+            return _error(e)
+        return web.Response(status=204, headers={"Upload-Offset": str(st.offset)})
+
+    async def complete(request: web.Request) -> web.Response:
+        await authorize(request, "complete")
+        try:
+            receipt = await manager.complete(request.match_info["id"])
+        except EvidenceError as e:
+            return _error(e)
+        await on_receipt(request, receipt)
+        return web.json_response(receipt.to_json())
+
+    async def cancel(request: web.Request) -> web.Response:
+        await authorize(request, "cancel")
+        try:
+            await manager.cancel(request.match_info["id"])
+        except UploadNotFound:
+            pass
+        return web.Response(status=204)
+
+    item = prefix + "/{id}"
+    return [web.post(prefix, create), web.get(item, status), web.patch(item, append),
+            web.post(item + "/complete", complete), web.delete(item, cancel)]

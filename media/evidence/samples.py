@@ -1,0 +1,120 @@
+"""Small real media files made with PyAV (a sine tone, moving test-pattern frames), for tests,
+benchmarks and demos. Nothing here is used when serving; it lives in the package so the tests
+and ``bench/`` make their inputs the same way instead of committing binary files."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Recipe:
+    suffix: str
+    format: str  # FFmpeg muxer
+    audio_codec: str | None
+    video_codec: str | None = None
+    sample_rate: int = 48_000
+    pix_fmt: str = "yuv420p"
+
+
+RECIPES: dict[str, Recipe] = {
+    "wav": Recipe(".wav", "wav", "pcm_s16le", sample_rate=16_000),
+    "ogg-opus": Recipe(".ogg", "ogg", "libopus"),
+    "mp3": Recipe(".mp3", "mp3", "libmp3lame", sample_rate=44_100),
+    "m4a-aac": Recipe(".m4a", "ipod", "aac", sample_rate=44_100),
+    "flac": Recipe(".flac", "flac", "flac"),
+    "mp4-h264": Recipe(".mp4", "mp4", "aac", "libx264"),
+    "mp4-h264-silent": Recipe(".mp4", "mp4", None, "libx264"),
+    "webm-vp8": Recipe(".webm", "webm", "libopus", "libvpx"),
+    "mov-h264": Recipe(".mov", "mov", "aac", "libx264"),
+    "mkv-mjpeg": Recipe(".mkv", "matroska", "pcm_s16le", "mjpeg", pix_fmt="yuvj420p"),
+}
+
+
+def tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_pattern(width: int, height: int, i: int) -> np.ndarray:
+    """RGB frame: colour bars that scroll with ``i`` plus a moving white square."""
+    x = (np.arange(width)[None, :] + 4 * i) % width
+    bars = (x * 8 // max(width, 1)).astype(np.uint8)
+    palette = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
+                        [255, 0, 255], [255, 0, 0], [0, 0, 255], [0, 0, 0]], np.uint8)
+    img = np.repeat(palette[bars], height, axis=0)
+    s = max(4, min(width, height) // 6)
+    ox, oy = (7 * i) % max(1, width - s), (5 * i) % max(1, height - s)
+    img[oy:oy + s, ox:ox + s] = 255
+    return np.ascontiguousarray(img)
+
+
+def make_media(path: Path, recipe: str | Recipe, seconds: float = 1.0, width: int = 160,
+               height: int = 120, fps: int = 15, options: dict[str, str] | None = None) -> Path:
+    r = RECIPES[recipe] if isinstance(recipe, str) else recipe
+    path = Path(path)
+    with av.open(str(path), "w", format=r.format, options=options or {}) as out:
+        vs = as_ = None
+        if r.video_codec:
+            vs = out.add_stream(r.video_codec, rate=fps)
+            vs.width, vs.height, vs.pix_fmt = width, height, r.pix_fmt
+            if r.video_codec == "libx264":
+                vs.options = {"preset": "ultrafast"}
+            elif r.video_codec == "libvpx":
+                vs.options = {"deadline": "realtime", "cpu-used": "8"}
+        if r.audio_codec:
+            as_ = out.add_stream(r.audio_codec, rate=r.sample_rate)
+            as_.layout = "mono"
+        if vs is not None:
+            for i in range(int(seconds * fps)):
+                frame = av.VideoFrame.from_ndarray(test_pattern(width, height, i), format="rgb24")
+                frame.pts = i
+                frame.time_base = Fraction(1, fps)
+                out.mux(vs.encode(frame))
+            out.mux(vs.encode())
+        if as_ is not None:
+            samples = tone(seconds, r.sample_rate)
+            step = 1024
+            fmt = "s16" if r.audio_codec.startswith("pcm") else as_.codec_context.format.name
+            for start in range(0, len(samples), step):
+                block = samples[start:start + step]
+                if fmt.startswith("s16"):
+                    arr = (block * 32767).astype(np.int16)[None, :]
+                    frame = av.AudioFrame.from_ndarray(arr, format="s16", layout="mono")
+                else:
+                    frame = av.AudioFrame.from_ndarray(block[None, :], format="flt", layout="mono")
+                frame.sample_rate = r.sample_rate
+                frame.pts = start
+                frame.time_base = Fraction(1, r.sample_rate)
+                out.mux(as_.encode(frame))
+            out.mux(as_.encode())
+    return path
+
+
+def make_image(path: Path, codec: str = "png", width: int = 320, height: int = 240) -> Path:
+    """A still photo (PNG or JPEG) of the test pattern."""
+    codec = {"jpeg": "mjpeg", "jpg": "mjpeg"}.get(codec, codec)
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height = width, height
+    ctx.pix_fmt = "rgb24" if codec == "png" else "yuvj420p"
+    ctx.time_base = Fraction(1, 1)
+    frame = av.VideoFrame.from_ndarray(test_pattern(width, height, 3), format="rgb24")
+    frame = frame.reformat(format=ctx.pix_fmt)
+    data = b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None))
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+def wav_header(data_bytes: int, rate: int = 48_000, channels: int = 2, bits: int = 16) -> bytes:
+    """A canonical 44-byte WAV header for ``data_bytes`` of PCM that follow it (for making very
+    large valid files from random bytes without encoding anything)."""
+    block = channels * bits // 8
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, bits)
+            + b"data" + struct.pack("<I", data_bytes))

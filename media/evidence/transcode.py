@@ -1,0 +1,382 @@
+"""Playback copies of evidence, made in the background: a web-playable derivative (H.264/AAC
+MP4 with the index up front for video; Opus/WebM or AAC/M4A for sound) and a JPEG thumbnail
+(for photos, a JPEG display copy instead). Each output is a new blob whose recipe names the
+original; the original is only ever read.
+
+Jobs run one at a time on their own thread (a transcode uses both cores of a small server),
+from a bounded queue: when it is full ``submit`` raises QueueFull, and since the original is
+already stored nothing is lost; the job can be submitted again later."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ..blobstore import BlobRef, BlobStore
+from .errors import QueueFull, TranscodeFailed
+from .probe import MediaInfo, open_container
+from .validate import validate_file
+
+
+@dataclass(frozen=True)
+class TranscodeOptions:
+    max_width: int = 1280  # 720p is enough to see an incident and small enough for a phone
+    max_height: int = 720
+    max_fps: int = 30
+    crf: int = 23  # x264 quality; lower is better and larger
+    preset: str = "veryfast"
+    video_audio_bitrate: int = 128_000  # AAC in the MP4
+    audio_container: str = "webm"  # sound-only evidence: "webm" (Opus) or "m4a" (AAC)
+    audio_bitrate: int = 64_000  # Opus carries speech well at this rate
+    thumbnail_width: int = 320
+    thumbnail_at_s: float = 1.0  # capped to 10 % of the duration for short clips
+    display_max_side: int = 2048  # photos: size of the JPEG display copy
+    threads: int = 2
+    queue_size: int = 16  # jobs waiting; submit() refuses more
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """A derived blob linked to its original (store ``source_sha256`` -> ``sha256``)."""
+    role: str  # "playback" | "thumbnail" | "display"
+    sha256: str
+    size: int
+    mime: str
+    source_sha256: str
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _fit(w: int, h: int, max_w: int, max_h: int) -> tuple[int, int]:
+    scale = min(1.0, max_w / w, max_h / h)
+    return max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+
+
+def _rotation_filters(rotation: float) -> list[tuple[str, str]]:
+    """FFmpeg's autorotate: the display matrix angle is counter-clockwise."""
+    r = int(round(rotation)) % 360
+    return {90: [("transpose", "cclock")], 270: [("transpose", "clock")],
+            180: [("hflip", ""), ("vflip", "")]}.get(r, [])
+
+
+class _VideoGraph:
+    """decoded frame -> rotate -> scale -> (fps) -> yuv420p, built on the first frame."""
+
+    def __init__(self, template: av.VideoFrame, stream: av.stream.Stream, size: tuple[int, int],
+                 fps: Fraction | None, pix_fmt: str = "yuv420p") -> None:
+        self.graph = av.filter.Graph()
+        src = self.graph.add_buffer(template=stream)
+        chain = [src]
+        for name, arg in _rotation_filters(template.rotation or 0):
+            chain.append(self.graph.add(name, arg))
+        chain.append(self.graph.add("scale", f"{size[0]}:{size[1]}"))
+        if fps is not None:
+            chain.append(self.graph.add("fps", str(fps)))
+        chain.append(self.graph.add("format", pix_fmt))
+        chain.append(self.graph.add("buffersink"))
+        for a, b in itertools.pairwise(chain):
+            a.link_to(b)
+        self.graph.configure()
+
+    def push(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        self.graph.vpush(frame)
+        out = []
+        while True:
+            try:
+                out.append(self.graph.vpull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return out
+
+
+def _display_size(w: int, h: int, rotation: float) -> tuple[int, int]:
+    return (h, w) if int(round(rotation)) % 180 == 90 else (w, h)
+
+
+def _first_video(c: av.container.InputContainer) -> av.stream.Stream | None:
+    for s in c.streams.video:
+        if not (s.disposition & av.stream.Disposition.attached_pic):
+            return s
+    return None
+
+
+def _jpeg(frame: av.VideoFrame, quality: int = 4) -> bytes:
+    ctx = av.CodecContext.create("mjpeg", "w")
+    ctx.width, ctx.height = frame.width, frame.height
+    ctx.pix_fmt = "yuvj420p"
+    ctx.time_base = Fraction(1, 25)
+    ctx.flags |= av.codec.context.Flags.qscale
+    ctx.global_quality = quality * 118  # FF_QP2LAMBDA
+    frame = frame.reformat(format="yuvj420p")
+    frame.pts = 0
+    return b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None))
+
+
+def _still(src: Path, at_s: float, max_w: int, max_h: int) -> tuple[bytes, int, int]:
+    """One picture from ``at_s`` seconds into the file, upright and scaled to fit."""
+    with open_container(src) as c:
+        vin = _first_video(c) or (c.streams.video[0] if c.streams.video else None)
+        if vin is None:
+            raise TranscodeFailed("no picture to make a thumbnail from")
+        if at_s > 0 and vin.time_base:
+            try:
+                c.seek(int(at_s / vin.time_base), stream=vin, backward=True)
+            except av.error.FFmpegError:
+                c.seek(0)
+        best = None
+        for frame in c.decode(vin):
+            best = frame
+            if frame.time is None or frame.time >= at_s - 1e-3:
+                break
+        if best is None:
+            raise TranscodeFailed("no picture could be decoded for the thumbnail")
+        w, h = _display_size(best.width, best.height, best.rotation or 0)
+        size = _fit(w, h, max_w, max_h)
+        graph = _VideoGraph(best, vin, size, None, "yuvj420p")
+        out = graph.push(best)
+        pic = out[0] if out else graph.push(None)[0]
+        return _jpeg(pic), pic.width, pic.height
+
+
+def _first_frame(src: Path) -> av.VideoFrame | None:
+    """The first picture, decoded: its size and display rotation set up the output before
+    anything is muxed (the container header cannot gain a stream later)."""
+    with open_container(src) as c:
+        vin = _first_video(c)
+        if vin is None:
+            return None
+        for frame in c.decode(vin):
+            return frame
+    return None
+
+
+def _playback(src: Path, dst: Path, info: MediaInfo, opts: TranscodeOptions,
+              report: Callable[[float], None], cancelled: threading.Event) -> dict[str, Any]:
+    duration = info.duration_s or 0.0
+    first = _first_frame(src) if info.kind == "video" else None
+    with open_container(src) as c:
+        vin = _first_video(c) if first is not None else None
+        ain = c.streams.audio[0] if c.streams.audio else None
+        if vin is None and ain is None:
+            raise TranscodeFailed("nothing to play back")
+        if vin is not None:
+            fmt, mime, out_opts = "mp4", "video/mp4", {"movflags": "+faststart"}
+            acodec, abr = "aac", opts.video_audio_bitrate
+        elif opts.audio_container == "m4a":
+            fmt, mime, out_opts = "ipod", "audio/mp4", {"movflags": "+faststart"}
+            acodec, abr = "aac", opts.video_audio_bitrate
+        else:
+            fmt, mime, out_opts = "webm", "audio/webm", {}
+            acodec, abr = "libopus", opts.audio_bitrate
+        recipe: dict[str, Any] = {"container": fmt, "mime": mime}
+        with av.open(str(dst), "w", format=fmt, options=out_opts) as out:
+            vout = aout = None
+            graph = None
+            streams = []
+            if vin is not None:
+                vin.thread_type = "AUTO"
+                rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+                fps = None
+                if rate > opts.max_fps:
+                    rate = fps = Fraction(opts.max_fps)
+                rotation = first.rotation or 0
+                w, h = _display_size(first.width, first.height, rotation)
+                size = _fit(w, h, opts.max_width, opts.max_height)
+                vout = out.add_stream("libx264", rate=rate)
+                vout.width, vout.height, vout.pix_fmt = size[0], size[1], "yuv420p"
+                vout.codec_context.time_base = vin.time_base if fps is None else 1 / fps
+                vout.options = {"crf": str(opts.crf), "preset": opts.preset,
+                                "threads": str(opts.threads)}
+                recipe["video"] = {"codec": "h264", "crf": opts.crf, "preset": opts.preset,
+                                   "width": size[0], "height": size[1],
+                                   "fps_limit": opts.max_fps, "rotation_applied": rotation}
+                streams.append(vin)
+            if ain is not None:
+                channels = min(2, ain.codec_context.channels or 1)
+                aout = out.add_stream(acodec, rate=48_000)
+                aout.layout = "stereo" if channels == 2 else "mono"
+                aout.bit_rate = abr
+                streams.append(ain)
+                recipe["audio"] = {"codec": acodec, "bit_rate": abr, "rate": 48_000,
+                                   "layout": aout.layout.name}
+            done = 0.0
+            last_report = 0.0
+            for packet in c.demux(streams):
+                if cancelled.is_set():
+                    raise _Cancelled()
+                for frame in packet.decode():
+                    if packet.stream is vin:
+                        if graph is None:
+                            graph = _VideoGraph(frame, vin, size, fps)
+                        for f in graph.push(frame):
+                            f.pict_type = av.video.frame.PictureType.NONE
+                            out.mux(vout.encode(f))
+                    elif aout is not None:
+                        out.mux(aout.encode(frame))
+                    if frame.time is not None:
+                        done = max(done, frame.time)
+                now = time.monotonic()
+                if duration and now - last_report > 0.25:
+                    report(min(0.99, done / duration))
+                    last_report = now
+            if graph is not None:
+                for f in graph.push(None):
+                    out.mux(vout.encode(f))
+                out.mux(vout.encode())
+            if aout is not None:
+                out.mux(aout.encode())
+        return recipe
+
+
+class TranscodeJob:
+    """One original's derivatives. ``progress`` runs 0..1; ``state`` is queued, running, done,
+    failed or cancelled; ``await job.wait()`` gives the derivatives or raises TranscodeFailed."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, source_sha256: str, info: MediaInfo | None) -> None:
+        self.id = f"tj{next(self._ids)}"
+        self.source_sha256 = source_sha256
+        self.info = info
+        self.state = "queued"
+        self.progress = 0.0
+        self.error: str | None = None
+        self.derivatives: list[Derivative] = []
+        self._cancel = threading.Event()
+        self._future: asyncio.Future[list[Derivative]] | None = None
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    async def wait(self) -> list[Derivative]:
+        assert self._future is not None
+        return await asyncio.shield(self._future)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "source_sha256": self.source_sha256, "state": self.state,
+                "progress": round(self.progress, 3), "error": self.error,
+                "derivatives": [d.to_json() for d in self.derivatives]}
+
+
+class Transcoder:
+    def __init__(self, store: BlobStore, options: TranscodeOptions = TranscodeOptions()) -> None:
+        self.store = store
+        self.options = options
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-transcode")
+        self._jobs: dict[str, TranscodeJob] = {}
+        self._active: dict[str, TranscodeJob] = {}  # by source hash, queued or running
+
+    def submit(self, source_sha256: str, info: MediaInfo | None = None,
+               on_progress: Callable[[TranscodeJob], None] | None = None) -> TranscodeJob:
+        """Queue the derivatives of a stored original. A job already queued or running for the
+        same original is returned instead of a second one. ``on_progress`` is called on the
+        event loop (at most about four times a second) and once at the end."""
+        if source_sha256 in self._active:
+            return self._active[source_sha256]
+        waiting = sum(1 for j in self._active.values() if j.state == "queued")
+        if waiting >= self.options.queue_size:
+            raise QueueFull("The server is busy making playback copies; try again later.",
+                            queued=waiting)
+        path = self.store.path_for(source_sha256)
+        loop = asyncio.get_running_loop()
+        job = TranscodeJob(source_sha256, info)
+
+        def notify() -> None:
+            if on_progress is not None:
+                on_progress(job)
+
+        def report(p: float) -> None:
+            job.progress = p
+            loop.call_soon_threadsafe(notify)
+
+        def work() -> list[Derivative]:
+            job.state = "running"
+            loop.call_soon_threadsafe(notify)
+            return self._make(path, job, report)
+
+        job._future = asyncio.ensure_future(loop.run_in_executor(self._pool, work))
+
+        def finished(fut: asyncio.Future[list[Derivative]]) -> None:
+            self._active.pop(source_sha256, None)
+            if fut.cancelled() or isinstance(fut.exception(), _Cancelled):
+                job.state = "cancelled"
+            elif fut.exception() is not None:
+                job.state, job.error = "failed", str(fut.exception())
+            else:
+                job.state, job.progress, job.derivatives = "done", 1.0, fut.result()
+            notify()
+
+        job._future.add_done_callback(finished)
+        self._jobs[job.id] = job
+        self._active[source_sha256] = job
+        return job
+
+    def job(self, job_id: str) -> TranscodeJob | None:
+        return self._jobs.get(job_id)
+
+    def _commit(self, data_or_path: bytes | Path) -> BlobRef:
+        if isinstance(data_or_path, bytes):
+            return self.store.put_bytes(data_or_path)
+        return self.store.commit_temp(data_or_path)
+
+    def _make(self, src: Path, job: TranscodeJob, report: Callable[[float], None]) -> list[Derivative]:
+        opts = self.options
+        info = job.info or validate_file(src)
+        sha = job.source_sha256
+        out: list[Derivative] = []
+        try:
+            if info.kind == "image":
+                data, w, h = _still(src, 0.0, opts.display_max_side, opts.display_max_side)
+                ref = self._commit(data)
+                out.append(Derivative("display", ref.sha256, ref.size, "image/jpeg", sha, w, h,
+                                      None, {"codec": "mjpeg", "max_side": opts.display_max_side}))
+                data, w, h = _still(src, 0.0, opts.thumbnail_width, opts.thumbnail_width)
+                ref = self._commit(data)
+                out.append(Derivative("thumbnail", ref.sha256, ref.size, "image/jpeg", sha, w, h,
+                                      None, {"codec": "mjpeg", "width": opts.thumbnail_width}))
+                return out
+            handle, tmp = self.store.new_temp()
+            handle.close()
+            try:
+                recipe = _playback(src, tmp, info, opts, report, job._cancel)
+                probe = validate_file(tmp)  # the copy must itself be whole and playable
+                ref = self._commit(tmp)
+            finally:
+                tmp.unlink(missing_ok=True)
+            out.append(Derivative("playback", ref.sha256, ref.size, recipe["mime"], sha,
+                                  probe.width, probe.height, probe.duration_s, recipe))
+            if info.kind == "video":
+                at = min(opts.thumbnail_at_s, (info.duration_s or 0) * 0.1)
+                data, w, h = _still(src, at, opts.thumbnail_width, opts.thumbnail_width * 4)
+                ref = self._commit(data)
+                out.append(Derivative("thumbnail", ref.sha256, ref.size, "image/jpeg", sha, w, h,
+                                      None, {"codec": "mjpeg", "at_s": at,
+                                             "width": opts.thumbnail_width}))
+            return out
+        except (_Cancelled, TranscodeFailed):
+            raise
+        except (av.error.FFmpegError, ValueError, OSError) as e:
+            raise TranscodeFailed(f"Could not make a playback copy: {e}") from e
+
+    async def close(self) -> None:
+        for job in list(self._active.values()):
+            job.cancel()
+        await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)

@@ -1,0 +1,475 @@
+"""Resumable evidence uploads, streamed to disk, hashed while streaming, committed whole.
+
+A tus-like protocol below the HTTP layer: ``create`` an upload (optionally declaring its size
+and SHA-256), ``append`` body chunks at an offset (a dropped connection keeps what arrived;
+the client asks ``status`` for the offset and sends the rest), then ``complete``: size and
+declared hash are checked, the file is validated as media and only then renamed into the
+content-addressed blob store. Until then the bytes live in ``<id>.part`` beside a small JSON
+state file, so an upload survives a server restart and resumes at its last checkpoint.
+
+Memory stays bounded: at most two buffers of ``buffer_bytes`` per upload are alive (one being
+filled from the network, one being written and hashed in the executor)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import AsyncIterable
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..blobstore import BlobStore, fsync_dir
+from .errors import (EvidenceRejected, HashMismatch, InsufficientStorage, OffsetMismatch,
+                     UploadBusy, UploadIncomplete, UploadNotFound, UploadTooLarge)
+from .probe import MediaInfo
+from .validate import ValidationLimits, validate_file
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    max_bytes: int = 2 << 30  # 2 GiB: a long phone video; configurable per court
+    buffer_bytes: int = 1 << 20  # unit handed to the executor for write+hash (two alive at most)
+    checkpoint_bytes: int = 32 << 20  # fsync and record the offset this often within a request
+    min_free_bytes: int = 256 << 20  # keep this much disk free for the database and recordings
+    expire_after_s: float = 24 * 3600.0  # unfinished uploads idle this long are removed
+    validate: bool = True  # check the file is audio/video/photo before it becomes a blob
+    limits: ValidationLimits = field(default_factory=ValidationLimits)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class UploadState:
+    """What is persisted in ``<id>.json``. ``offset`` is a durable checkpoint: the data file was
+    fsynced up to it before it was written here."""
+    id: str
+    created_at: str
+    updated_at: str
+    filename: str | None = None  # as the client named it: data, never a path
+    content_type: str | None = None  # as the client declared it: data, never trusted
+    size: int | None = None  # declared total length, if the client knew it
+    sha256: str | None = None  # declared hash, checked on completion
+    meta: dict[str, Any] = field(default_factory=dict)  # who/connection/hearing, opaque here
+    offset: int = 0
+    completing: str | None = None  # hash being committed (survives a crash mid-commit)
+    receipt: dict[str, Any] | None = None  # set once the blob is committed
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    id: str
+    offset: int
+    size: int | None
+    filename: str | None
+    created_at: str
+    updated_at: str
+    completed: bool
+    meta: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the submitter is given, and what the custody record keeps."""
+    upload_id: str
+    sha256: str
+    size: int
+    received_at: str  # UTC, when the last byte was committed
+    started_at: str  # UTC, when the upload was created
+    filename: str | None
+    content_type: str | None
+    meta: dict[str, Any]
+    media: MediaInfo | None  # None only when validation is switched off
+    already_stored: bool  # the same bytes were already a blob (shared, not copied)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["media"] = self.media.to_json() if self.media else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Receipt":
+        d = dict(d)
+        d["media"] = MediaInfo.from_json(d["media"]) if d.get("media") else None
+        return cls(**d)
+
+
+class _Session:
+    """In-memory companion of one upload: the running hash and a lock so that two requests
+    never write the same file at once."""
+
+    def __init__(self, state: UploadState, part: Path) -> None:
+        self.state = state
+        self.part = part
+        self.lock = asyncio.Lock()
+        self.hasher: Any = None
+        self.hashed = 0  # bytes of the part file that are in ``hasher``
+        self.written = 0  # bytes in the part file (>= state.offset between checkpoints)
+        self.draining: asyncio.Future[None] | None = None  # last writes of a broken request
+
+    async def settle(self) -> None:
+        """Wait until the writes of an earlier, interrupted request have landed."""
+        if self.draining is not None and not self.draining.done():
+            await asyncio.shield(self.draining)
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class UploadManager:
+    """All uploads of one server. ``directory`` must be on the blob store's filesystem (the
+    final step is a rename); by default it is ``<store root>/uploads``."""
+
+    def __init__(self, store: BlobStore, options: UploadOptions = UploadOptions(),
+                 directory: Path | None = None, executor: Executor | None = None) -> None:
+        self.store = store
+        self.options = options
+        self.dir = Path(directory) if directory else store.root / "uploads"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.executor = executor
+        self._sessions: dict[str, _Session] = {}
+
+    # -- helpers ------------------------------------------------------------------------
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def _paths(self, upload_id: str) -> tuple[Path, Path]:
+        if not isinstance(upload_id, str) or not _ID.match(upload_id):
+            raise UploadNotFound("No such upload.", upload_id=str(upload_id)[:80])
+        return self.dir / f"{upload_id}.part", self.dir / f"{upload_id}.json"
+
+    def _status(self, s: _Session) -> UploadStatus:
+        st = s.state
+        return UploadStatus(st.id, st.offset, st.size, st.filename, st.created_at,
+                            st.updated_at, st.receipt is not None, dict(st.meta))
+
+    def _check_space(self, needed: int) -> None:
+        free = shutil.disk_usage(self.dir).free
+        if free - needed < self.options.min_free_bytes:
+            raise InsufficientStorage("The server is short of disk space; try again later.",
+                                      free_bytes=free)
+
+    def _load_sync(self, upload_id: str) -> _Session:
+        """Rebuild a session from disk, cutting the data file back to its last checkpoint (bytes
+        after it were never acknowledged to the client)."""
+        part, state_path = self._paths(upload_id)
+        try:
+            raw = json.loads(state_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UploadNotFound("No such upload (finished long ago, expired or never "
+                                 "created).", upload_id=upload_id) from None
+        state = UploadState(**raw)
+        s = _Session(state, part)
+        if state.receipt is None:
+            if not part.exists() and state.completing:
+                return s  # crashed mid-commit: complete() finishes it from the blob
+            with open(part, "r+b") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size > state.offset:
+                    f.truncate(state.offset)
+                    os.fsync(f.fileno())
+                elif size < state.offset:
+                    state.offset = size
+            s.written = state.offset
+        return s
+
+    async def _session(self, upload_id: str) -> _Session:
+        self._paths(upload_id)
+        s = self._sessions.get(upload_id)
+        if s is None:
+            s = await self._run(self._load_sync, upload_id)
+            s = self._sessions.setdefault(upload_id, s)
+        return s
+
+    def _rehash_sync(self, s: _Session) -> None:
+        """After a restart the running hash is gone (hashlib state cannot be saved): read the
+        part file once up to the checkpoint."""
+        h = hashlib.sha256()
+        remaining = s.written
+        with open(s.part, "rb") as f:
+            while remaining:
+                block = f.read(min(READ_CHUNK, remaining))
+                if not block:
+                    raise OSError("upload part file shorter than its checkpoint")
+                h.update(block)
+                remaining -= len(block)
+        s.hasher, s.hashed = h, s.written
+
+    async def _ensure_hash(self, s: _Session) -> None:
+        if s.hasher is None or s.hashed != s.written:
+            await self._run(self._rehash_sync, s)
+
+    def _save_sync(self, s: _Session) -> None:
+        s.state.updated_at = _now()
+        _write_json_atomic(self.dir / f"{s.state.id}.json", asdict(s.state))
+
+    def _remove_sync(self, upload_id: str) -> None:
+        part, state_path = self._paths(upload_id)
+        part.unlink(missing_ok=True)
+        state_path.unlink(missing_ok=True)
+        fsync_dir(self.dir)
+
+    async def _discard(self, s: _Session) -> None:
+        self._sessions.pop(s.state.id, None)
+        await self._run(self._remove_sync, s.state.id)
+
+    # -- protocol -------------------------------------------------------------------------
+    async def create(self, *, filename: str | None = None, size: int | None = None,
+                     sha256: str | None = None, content_type: str | None = None,
+                     meta: dict[str, Any] | None = None) -> UploadStatus:
+        """Start an upload. ``meta`` (submitter, role, connection, hearing...) must be JSON; it
+        is kept as data and comes back in the receipt."""
+        if size is not None:
+            if not isinstance(size, int) or size < 0:
+                raise UploadTooLarge("The declared size is not a byte count.", size=size)
+            if size > self.options.max_bytes:
+                raise UploadTooLarge(f"The file is larger than the {self.options.max_bytes} "
+                                     f"bytes allowed.", max_bytes=self.options.max_bytes)
+        if sha256 is not None:
+            sha256 = sha256.strip().lower()
+            if not _HEX64.match(sha256):
+                raise HashMismatch("The declared SHA-256 is not 64 hexadecimal digits.")
+        json.dumps(meta or {})  # refuse what could not be persisted, before anything is written
+        now = _now()
+        state = UploadState(id=secrets.token_urlsafe(18), created_at=now, updated_at=now,
+                            filename=None if filename is None else str(filename)[:1024],
+                            content_type=None if content_type is None else str(content_type)[:255],
+                            size=size, sha256=sha256, meta=dict(meta or {}))
+        part, _ = self._paths(state.id)
+        s = _Session(state, part)
+        s.hasher = hashlib.sha256()
+        self._sessions[state.id] = s  # before the files exist, so expire() never sees orphans
+
+        def init() -> None:
+            self._check_space(size or 0)
+            with open(part, "xb") as f:
+                os.fsync(f.fileno())
+            self._save_sync(s)
+
+        try:
+            await self._run(init)
+        except BaseException:
+            self._sessions.pop(state.id, None)
+            raise
+        return self._status(s)
+
+    async def status(self, upload_id: str) -> UploadStatus:
+        """Where to resume: ``offset`` is the number of bytes the server holds durably."""
+        return self._status(await self._session(upload_id))
+
+    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes]) -> UploadStatus:
+        """Write ``body`` at ``offset`` (must equal the current offset). If the body breaks off,
+        what arrived is kept, checkpointed, and the exception propagates; the client resumes
+        from ``status().offset``."""
+        s = await self._session(upload_id)
+        if s.lock.locked():
+            raise UploadBusy("This upload is receiving data on another connection.",
+                             offset=s.state.offset)
+        async with s.lock:
+            await s.settle()
+            if s.state.receipt is not None or s.state.completing:
+                raise OffsetMismatch("This upload is already complete.", offset=s.state.offset)
+            if offset != s.state.offset:
+                raise OffsetMismatch(f"Resume at byte {s.state.offset}, not {offset}.",
+                                     offset=s.state.offset)
+            await self._ensure_hash(s)
+            await self._receive(s, body)
+            return self._status(s)
+
+    async def _receive(self, s: _Session, body: AsyncIterable[bytes]) -> None:
+        opts = self.options
+        limit = s.state.size if s.state.size is not None else opts.max_bytes
+        f = await self._run(open, s.part, "r+b")
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[None] | None = None
+        since_checkpoint = 0
+
+        def write(data: bytearray) -> None:
+            f.seek(s.written)
+            f.write(data)
+            s.hasher.update(data)
+            s.written += len(data)
+            s.hashed = s.written
+
+        def checkpoint() -> None:
+            f.flush()
+            os.fsync(f.fileno())
+            s.state.offset = s.written
+            self._save_sync(s)
+
+        buf = bytearray()
+        received = s.written
+        too_large = False
+        try:
+            async for chunk in body:
+                if received + len(chunk) > limit:
+                    buf += chunk[:limit - received]
+                    too_large = True
+                    break
+                received += len(chunk)
+                buf += chunk
+                if len(buf) >= opts.buffer_bytes:
+                    if pending is not None:
+                        await pending
+                    pending, buf = loop.run_in_executor(self.executor, write, buf), bytearray()
+                    since_checkpoint += opts.buffer_bytes
+                    if since_checkpoint >= opts.checkpoint_bytes:
+                        await pending
+                        pending = None
+                        since_checkpoint = 0
+                        await self._run(self._check_space, 0)
+                        await self._run(checkpoint)
+        finally:
+            # Keep everything that arrived, even when the connection broke or the task was
+            # cancelled: finish the writes and record the offset before letting go.
+            async def drain() -> None:
+                try:
+                    if pending is not None:
+                        await pending
+                    if buf:
+                        await self._run(write, buf)
+                    await self._run(checkpoint)
+                finally:
+                    await self._run(f.close)
+            s.draining = asyncio.ensure_future(drain())
+            await asyncio.shield(s.draining)
+        if too_large:
+            if s.state.size is None:
+                await self._discard(s)
+                raise UploadTooLarge(f"The file is larger than the {limit} bytes allowed; the "
+                                     f"upload was discarded.", max_bytes=limit)
+            raise UploadTooLarge(f"More bytes than the {limit} declared; the extra was not "
+                                 f"kept.", offset=s.state.offset, size=limit)
+
+    async def complete(self, upload_id: str) -> Receipt:
+        """Check, validate and commit. Idempotent: asking again (e.g. after a lost response)
+        returns the same receipt. On a hash mismatch or a rejected file the upload is removed
+        and the error says why; nothing half-made is ever left under a blob name."""
+        s = await self._session(upload_id)
+        if s.lock.locked():
+            raise UploadBusy("This upload is still receiving data.", offset=s.state.offset)
+        async with s.lock:
+            await s.settle()
+            st = s.state
+            if st.receipt is not None:
+                return Receipt.from_json(st.receipt)
+            if st.completing is None:
+                if st.size is not None and st.offset != st.size:
+                    raise UploadIncomplete(f"Only {st.offset} of {st.size} bytes have arrived.",
+                                           offset=st.offset, size=st.size)
+                await self._ensure_hash(s)
+                digest = s.hasher.hexdigest()
+                if st.sha256 and digest != st.sha256:
+                    await self._discard(s)
+                    raise HashMismatch("The file received does not match the SHA-256 declared "
+                                       "for it; it was discarded, please send it again.",
+                                       declared=st.sha256, received=digest, size=st.offset)
+                media = await self._validate(s, s.part, digest)
+                st.completing = digest
+                already = await self._run(self.store.exists, digest)
+                await self._run(self._save_sync, s)
+                ref = await self._run(self.store.commit_temp, s.part, digest)
+            else:  # a crash interrupted the commit: finish it from what is stored
+                digest = st.completing
+                if s.part.exists():
+                    already = await self._run(self.store.exists, digest)
+                    ref = await self._run(self.store.commit_temp, s.part, digest)
+                elif await self._run(self.store.exists, digest):
+                    already, ref = False, None
+                else:
+                    await self._discard(s)
+                    raise UploadNotFound("The upload was lost in a server failure; please send "
+                                         "it again.", upload_id=upload_id)
+                path = ref.path if ref else self.store.path_for(digest)
+                media = await self._validate(s, path, digest)
+            size = (ref.size if ref else (await self._run(os.stat, self.store.path_for(digest))).st_size)
+            receipt = Receipt(upload_id=st.id, sha256=digest, size=size, received_at=_now(),
+                              started_at=st.created_at, filename=st.filename,
+                              content_type=st.content_type, meta=dict(st.meta), media=media,
+                              already_stored=already)
+            st.receipt = receipt.to_json()
+            await self._run(self._save_sync, s)
+            return receipt
+
+    async def _validate(self, s: _Session, path: Path, digest: str) -> MediaInfo | None:
+        if not self.options.validate:
+            return None
+        try:
+            return await self._run(validate_file, path, self.options.limits)
+        except EvidenceRejected as e:
+            if path == s.part:
+                await self._discard(s)
+            raise EvidenceRejected(e.message, **e.details, sha256=digest,
+                                   size=s.state.offset) from None
+
+    async def cancel(self, upload_id: str) -> None:
+        """Drop an unfinished upload (the submitter gave up). Completed ones only lose their
+        idempotency record; the blob stays."""
+        s = await self._session(upload_id)
+        async with s.lock:
+            await s.settle()
+            await self._discard(s)
+
+    # -- housekeeping ---------------------------------------------------------------------
+    def recover(self) -> list[UploadStatus]:
+        """On server start (blocking; before serving): load every upload, cut data files back
+        to their checkpoints, and delete files that belong to no upload."""
+        out = []
+        for tmp in self.dir.glob("*.json.tmp"):
+            tmp.unlink(missing_ok=True)
+        states = {p.stem for p in self.dir.glob("*.json")}
+        for part in self.dir.glob("*.part"):
+            if part.stem not in states:
+                part.unlink(missing_ok=True)
+        for upload_id in sorted(states):
+            try:
+                s = self._sessions.get(upload_id) or self._load_sync(upload_id)
+            except (UploadNotFound, ValueError, TypeError, OSError, json.JSONDecodeError):
+                for p in self._paths(upload_id) if _ID.match(upload_id) else ():
+                    p.unlink(missing_ok=True)
+                continue
+            self._sessions[upload_id] = s
+            out.append(self._status(s))
+        fsync_dir(self.dir)
+        return out
+
+    async def expire(self, older_than_s: float | None = None) -> list[str]:
+        """Remove uploads idle longer than ``older_than_s`` (default options.expire_after_s),
+        finished or not (a finished one only loses its idempotency record). Returns their ids."""
+        limit = self.options.expire_after_s if older_than_s is None else older_than_s
+        now = datetime.now(timezone.utc)
+        ids = await self._run(lambda: sorted(p.stem for p in self.dir.glob("*.json")))
+        gone = []
+        for upload_id in ids:
+            try:
+                s = await self._session(upload_id)
+            except (UploadNotFound, ValueError, TypeError, OSError):
+                continue
+            idle = (now - datetime.fromisoformat(s.state.updated_at)).total_seconds()
+            if idle >= limit and not s.lock.locked():
+                await self._discard(s)
+                gone.append(upload_id)
+        return gone
