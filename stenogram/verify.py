@@ -1,0 +1,282 @@
+"""The offline verifier: everything it needs is inside the bundle; no database, no network.
+
+``verify_bundle(path)`` returns every check it made as (name, ok, detail), so a reader sees what
+was proven, not just a verdict. The CLI (`courtroom verify OUT.zip`) prints them and exits
+non-zero if any failed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
+from .merkle import (audit_leaf, root, tree_head_problems, verify_consistency,
+                     verify_inclusion)
+from .revisions import chain_problems, fold
+from .segments import chronological
+from .signing import display_fingerprint, key_info_problems
+from .version import SIGNED, SIGNING_ORDER, signature_problems, signature_status, version_problems
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+
+    def add(self, name: str, problems: list[str], ok_detail: str = "") -> bool:
+        ok = not problems
+        detail = ok_detail if ok else "; ".join(problems[:5]) + (
+            f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+def verify_bundle(path: Path) -> list[Check]:
+    rep = _Report()
+    try:
+        b = read_bundle(Path(path))
+    except BundleError as e:
+        rep.add("bundle", [str(e)])
+        return rep.checks
+    rep.add("bundle", [], f"hearing {b.manifest.get('hearing_id')}, {len(b.versions)} "
+            f"version(s), {len(b.revisions)} revision(s), {len(b.audit_rows)} audit row(s)")
+    try:
+        _manifest(rep, b)
+        _keys(rep, b)
+        _versions(rep, b)
+        _audit(rep, b)
+        _media(rep, b)
+    finally:
+        b.zf.close()
+    return rep.checks
+
+
+def _manifest(rep: _Report, b: BundleContents) -> None:
+    listed = b.manifest.get("files") or {}
+    problems = []
+    for name, meta in listed.items():
+        if name not in b.files:
+            problems.append(f"{name} is listed but missing")
+            continue
+        h = hashlib.sha256()
+        with b.zf.open(name) as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        if h.hexdigest() != meta.get("sha256"):
+            problems.append(f"{name} differs from the manifest")
+    for name in b.files:
+        if name != MANIFEST and name not in listed and not name.endswith("/"):
+            problems.append(f"{name} is not in the manifest")
+    rep.add("manifest: every file present and unchanged", problems, f"{len(listed)} files")
+
+
+def _keys(rep: _Report, b: BundleContents) -> None:
+    for key_id, info in sorted(b.keys.items()):
+        p = key_info_problems(info)
+        rep.add(f"key {key_id[:16]}…", p, f"{info.get('algorithm')} key of "
+                f"{info.get('owner') or 'unnamed'}, fingerprint {display_fingerprint(key_id)}")
+
+
+def _versions(rep: _Report, b: BundleContents) -> None:
+    chain = chain_problems(b.revisions)
+    rep.add("revision chain: hashes, links and replay", chain,
+            f"{len(b.revisions)} revisions, head {b.revisions[-1].hash[:16]}…"
+            if b.revisions else "empty")
+    if not b.versions:
+        rep.add("versions", ["the bundle has no stenogram version"])
+        return
+    # the version chain
+    links: list[str] = []
+    for i, v in enumerate(b.versions):
+        if v.number != i + 1:
+            links.append(f"version {v.number} found where version {i + 1} should be")
+        want_prev = None if i == 0 else b.versions[i - 1].sha256
+        if v.document.get("previous_sha256") != want_prev:
+            links.append(f"version {v.number} does not link to the version before it")
+    rep.add("version chain: numbered 1..n, each links to the one before", links,
+            f"{len(b.versions)} version(s)")
+    known_numbers = {v.number for v in b.versions}
+    orphans = [f"signatures for version {n}, which is not in the bundle"
+               for n in b.signatures if n not in known_numbers]
+    if orphans:
+        rep.add("signatures: all belong to a version in the bundle", orphans)
+
+    for v in b.versions:
+        n = v.number
+        rep.add(f"version {n}: content matches its SHA-256", version_problems(v),
+                v.sha256)
+        segs = v.document.get("segments") or []
+        order = [f"segment {a['segment_id']} ({a['start_ms']} ms) listed before "
+                 f"{c['segment_id']} ({c['start_ms']} ms)"
+                 for a, c in zip(segs, segs[1:])
+                 if (a["start_ms"], a["source_id"], a["segment_id"])
+                 > (c["start_ms"], c["source_id"], c["segment_id"])]
+        rep.add(f"version {n}: segments in chronological order", order, f"{len(segs)} segments")
+        ids = {p.get("id") for p in v.document.get("participants") or []}
+        unknown = sorted({str(s.get("speaker")) for s in segs
+                          if s.get("speaker") is not None and s.get("speaker") not in ids})
+        rep.add(f"version {n}: every speaker is a participant",
+                [f"unknown speaker(s) {', '.join(unknown)}"] if unknown else [])
+        rep.add(f"version {n}: segments are the replay of the revision chain", _replay(v, b))
+        sigs = b.signatures.get(n, [])
+        sp = signature_problems(v, sigs, b.keys)
+        who = ", ".join(f"{s['statement']['role']} {s['statement']['signer'].get('name')} "
+                        f"at {s['statement']['signed_at']} (key {s['key_id'][:16]}…)"
+                        for s in sigs) or "no signatures"
+        rep.add(f"version {n}: signatures verify, secretary then judge", sp, who)
+    latest = b.versions[-1]
+    state = signature_status(latest, b.signatures.get(latest.number, []))
+    rep.add("latest version is signed by " + " and ".join(SIGNING_ORDER),
+            [] if state == SIGNED else [f"version {latest.number} is {state}"],
+            f"version {latest.number} is {state}")
+
+
+def _replay(v, b: BundleContents) -> list[str]:
+    r = v.document.get("revisions") or {}
+    count = int(r.get("count", -1))
+    if not 0 < count <= len(b.revisions):
+        return [f"version claims {count} revisions; the chain has {len(b.revisions)}"]
+    if b.revisions[count - 1].hash != r.get("head_hash"):
+        return [f"revision {count - 1} hash is not the version's head hash"]
+    try:
+        state = fold(b.revisions, upto=count - 1)
+    except Exception as e:  # noqa: BLE001 - a fold that fails is a failed check
+        return [f"replay failed: {e}"]
+    expected = [s.to_dict() for s in chronological(list(state.values()))]
+    got = v.document.get("segments") or []
+    if expected == got:
+        return []
+    exp_ids = {s["segment_id"]: s for s in expected}
+    diffs = []
+    for s in got:
+        e = exp_ids.get(s.get("segment_id"))
+        if e is None:
+            diffs.append(f"segment {s.get('segment_id')} is not in the chain")
+        elif e != s:
+            fields = sorted(k for k in set(e) | set(s) if e.get(k) != s.get(k))
+            diffs.append(f"segment {s.get('segment_id')} differs in {', '.join(fields)}")
+    if len(got) != len(expected):
+        diffs.append(f"{len(got)} segments, the chain gives {len(expected)}")
+    if not diffs:
+        diffs.append("segments are in a different order from the chain's")
+    return diffs
+
+
+def _audit(rep: _Report, b: BundleContents) -> None:
+    leaves = [audit_leaf(r) for r in b.audit_rows]
+    heads = b.tree_heads
+    if not heads:
+        rep.add("audit log: signed tree heads", ["no signed tree head in the bundle"])
+        return
+    problems: list[str] = []
+    log_ids = {h.get("log_id") for h in heads}
+    if len(log_ids) != 1:
+        problems.append(f"tree heads of several logs: {sorted(map(str, log_ids))}")
+    sizes = [h.get("tree_size", -1) for h in heads]
+    if sizes != sorted(sizes):
+        problems.append("tree heads are not in size order")
+    for h in heads:
+        problems += tree_head_problems(h, b.keys)
+    rep.add("audit log: tree heads signed by a key in the bundle", problems,
+            f"{len(heads)} tree head(s), latest size {sizes[-1]} at {heads[-1].get('timestamp')}")
+
+    latest = heads[-1]["tree_size"]
+    trunc = [] if len(leaves) >= latest else [
+        f"the log has {len(leaves)} rows but a signed tree head covers {latest}"]
+    rep.add("audit log: not truncated (rows cover the latest signed tree head)", trunc,
+            f"{len(leaves)} rows" + (f", {len(leaves) - latest} after the latest head"
+                                     if len(leaves) > latest else ""))
+    mism = []
+    for h in heads:
+        if h["tree_size"] <= len(leaves) and root(leaves[:h["tree_size"]]).hex() != h["root_hash"]:
+            mism.append(f"rows 0..{h['tree_size'] - 1} do not hash to the head of size "
+                        f"{h['tree_size']}")
+    rep.add("audit log: rows hash to every signed root (RFC 6962)", mism)
+
+    cons = []
+    by_size = {h["tree_size"]: h for h in heads}
+    pairs = {(c["first"], c["second"]): c for c in b.proofs.get("consistency", [])}
+    for a, c in zip(heads, heads[1:]):
+        pr = pairs.get((a["tree_size"], c["tree_size"]))
+        if pr is None:
+            cons.append(f"no consistency proof {a['tree_size']} -> {c['tree_size']}")
+            continue
+        if not verify_consistency(a["tree_size"], c["tree_size"], bytes.fromhex(a["root_hash"]),
+                                  bytes.fromhex(c["root_hash"]),
+                                  [bytes.fromhex(p) for p in pr["proof"]]):
+            cons.append(f"consistency proof {a['tree_size']} -> {c['tree_size']} fails")
+    rep.add("audit log: each signed head extends the one before (consistency proofs)", cons,
+            f"{max(0, len(heads) - 1)} proof(s)")
+
+    inc = []
+    proofs = b.proofs.get("inclusion", [])
+    for p in proofs:
+        i, size = p["index"], p["tree_size"]
+        h = by_size.get(size)
+        if h is None or i >= len(leaves):
+            inc.append(f"inclusion proof for row {i} in a tree of {size} has nothing to match")
+            continue
+        if not verify_inclusion(leaves[i], i, size, [bytes.fromhex(x) for x in p["proof"]],
+                                bytes.fromhex(h["root_hash"])):
+            inc.append(f"row {i} is not included in the head of size {size}")
+    if len(proofs) < min(latest, len(leaves)):
+        inc.append(f"only {len(proofs)} inclusion proofs for {latest} signed rows")
+    rep.add("audit log: inclusion proof of every row in the latest head", inc,
+            f"{len(proofs)} proof(s)")
+
+    vp = []
+    for v in b.versions:
+        a = v.document.get("audit")
+        if not a:
+            continue
+        size = int(a.get("tree_size", 0))
+        if size > len(leaves):
+            vp.append(f"version {v.number} saw {size} audit rows; the bundle has {len(leaves)}")
+        elif root(leaves[:size]).hex() != a.get("root_hash"):
+            vp.append(f"version {v.number}'s audit root differs from rows 0..{size - 1}")
+    rep.add("audit log: the log each version committed to is a prefix of this one", vp)
+
+
+def _media(rep: _Report, b: BundleContents) -> None:
+    listed: dict[str, str] = {}
+    for v in b.versions:
+        for r in v.document.get("recordings") or []:
+            listed[r["sha256"]] = "recordings"
+        for e in v.document.get("evidence") or []:
+            listed[e["sha256"]] = "evidence"
+    media = [n for n in b.files if n.startswith("media/") and not n.endswith("/")]
+    problems, seen = [], set()
+    for name in media:
+        kind, fname = name.split("/")[1:3]
+        sha = fname.split(".")[0]
+        h = hashlib.sha256()
+        with b.zf.open(name) as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        if h.hexdigest() != sha:
+            problems.append(f"{name}: content hash {h.hexdigest()[:16]}… is not its name")
+        elif listed.get(sha) != kind:
+            problems.append(f"{name}: not a {kind[:-1]} of any version")
+        seen.add(sha)
+    latest = b.versions[-1].document if b.versions else {}
+    n_rec, n_ev = len(latest.get("recordings") or []), len(latest.get("evidence") or [])
+    present = sum(1 for s in listed if s in seen)
+    rep.add("media: every included recording/evidence file has the signed SHA-256", problems,
+            f"latest version lists {n_rec} recording chunk(s) and {n_ev} evidence file(s); "
+            f"{present} of {len(listed)} hashes have their file in the bundle")
+
+
+def format_report(checks: list[Check]) -> str:
+    lines = [f"{'ok  ' if c.ok else 'FAIL'}  {c.name}" + (f": {c.detail}" if c.detail else "")
+             for c in checks]
+    failed = sum(not c.ok for c in checks)
+    lines.append(f"VERIFICATION FAILED: {failed} of {len(checks)} checks failed" if failed else
+                 f"verified: all {len(checks)} checks hold")
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""Users' keys at rest, the secretary-then-judge workflow, locking and new versions."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from stenogram.revisions import Transcript
+from stenogram.segments import segment_from_final
+from stenogram.signing import (Ed25519Signer, KeyProtection, SigningError, Signer,
+                               create_user_key, load_user_key, public_key_info_of)
+from stenogram.version import (AWAITING_JUDGE, DRAFT, SIGNED, WorkflowError, build_version,
+                               needs_new_version, sign_version, signature_problems,
+                               signature_status)
+
+FAST = KeyProtection(n=2 ** 12)  # the default (2^15) is for production; tests need speed
+
+
+def test_user_key_file_is_encrypted_private_and_needs_the_passphrase(tmp_path):
+    path = tmp_path / "keys" / "u-judge.json"
+    s = create_user_key(path, "көктем-2026", owner="judge", protection=FAST)
+    assert isinstance(s, Signer)
+    raw = path.read_text()
+    assert s.private_seed().hex() not in raw and "ciphertext" in raw
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = load_user_key(path, "көктем-2026")
+    assert again.key_id == s.key_id and again.sign(b"x") == s.sign(b"x")
+    assert public_key_info_of(path) == s.public_key_info()
+    with pytest.raises(SigningError, match="passphrase"):
+        load_user_key(path, "wrong")
+    with pytest.raises(SigningError):
+        create_user_key(path, "again", protection=FAST)  # never overwrites a key
+    # swapping the public key in the file (to pass off another key) breaks the file
+    rec = json.loads(raw)
+    rec["public_key"] = Ed25519Signer.generate().public_key_info()["public_key"]
+    path.write_text(json.dumps(rec))
+    with pytest.raises(SigningError):
+        load_user_key(path, "көктем-2026")
+
+
+def _version(t, previous=None):
+    return build_version(hearing={"id": "h1", "court": "Суд"}, participants=[
+        {"id": "p-judge", "name": "Әлібек", "role": "judge"}], segments=t.segments(),
+        revisions_head=t.head(), recordings=[{"sha256": "ab" * 32, "size": 1,
+                                              "source_id": "mic-1", "start_ms": 0}],
+        previous=previous)
+
+
+def test_secretary_signs_then_judge_then_locked_and_a_correction_needs_a_new_version():
+    t = Transcript()
+    t.add_machine_segment(segment_from_final({"source_id": "mic-1", "start_ms": 0,
+                                              "end_ms": 900, "text": "Ашық"}, speaker="p-judge"))
+    v1 = _version(t)
+    sec, judge = Ed25519Signer.generate(), Ed25519Signer.generate()
+    keys = {k.key_id: k.public_key_info() for k in (sec, judge)}
+    sigs = []
+    assert signature_status(v1, sigs) == DRAFT
+    with pytest.raises(WorkflowError, match="secretary signs before judge"):
+        sign_version(v1, judge, role="judge", user_id="j", name="J", signatures=sigs)
+    sigs.append(sign_version(v1, sec, role="secretary", user_id="s", name="S", signatures=sigs))
+    assert signature_status(v1, sigs) == AWAITING_JUDGE
+    with pytest.raises(WorkflowError):
+        sign_version(v1, sec, role="secretary", user_id="s", name="S", signatures=sigs)
+    sigs.append(sign_version(v1, judge, role="judge", user_id="j", name="J", signatures=sigs))
+    assert signature_status(v1, sigs) == SIGNED
+    assert signature_problems(v1, sigs, keys) == []
+    with pytest.raises(WorkflowError, match="locked|already"):
+        sign_version(v1, judge, role="judge", user_id="j", name="J", signatures=sigs)
+    assert not needs_new_version(v1, t.head())
+    t.edit_text(t.segments()[0].segment_id, "Жабық", author="s")
+    assert needs_new_version(v1, t.head())
+    v2 = _version(t, previous=v1)
+    assert v2.number == 2 and v2.document["previous_sha256"] == v1.sha256
+    assert signature_status(v2, sigs) == DRAFT  # v1's signatures do not carry over
+    # the judge's statement countersigns the secretary's: reordering or dropping it is caught
+    assert signature_problems(v1, sigs[1:], keys)
+    assert signature_problems(v1, sigs[::-1], keys)
