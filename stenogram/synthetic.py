@@ -68,9 +68,11 @@ class _Audit:
         self.heads: list[dict[str, Any]] = []
 
     def log(self, ms: int, actor: str, action: str, **details: Any) -> None:
-        row = {"seq": len(self.rows), "at": iso(OPENED + timedelta(milliseconds=ms)),
-               "hearing_ms": ms, "actor": actor, "action": action, "details": details,
-               "prev": canonical_sha256(self.rows[-1]) if self.rows else None}
+        # the hearing server's row document: seq from 1, hash-chained by prev_hash
+        row = {"hearing_id": self.log_id, "seq": len(self.rows) + 1,
+               "at": iso(OPENED + timedelta(milliseconds=ms)), "clock_ms": ms, "actor": actor,
+               "action": action, "data": details,
+               "prev_hash": canonical_sha256(self.rows[-1]) if self.rows else "0" * 64}
         self.rows.append(row)
         self.leaves.append(audit_leaf(row))
         if len(self.rows) % self.every == 0:

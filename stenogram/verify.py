@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
+from .canonical import canonical_sha256
 from .merkle import (audit_leaf, root, tree_head_problems, verify_consistency,
                      verify_inclusion)
 from .revisions import chain_problems, fold
@@ -171,6 +172,7 @@ def _replay(v, b: BundleContents) -> list[str]:
 
 def _audit(rep: _Report, b: BundleContents) -> None:
     leaves = [audit_leaf(r) for r in b.audit_rows]
+    _audit_commitments(rep, b, leaves)
     heads = b.tree_heads
     if not heads:
         rep.add("audit log: signed tree heads", ["no signed tree head in the bundle"])
@@ -186,6 +188,16 @@ def _audit(rep: _Report, b: BundleContents) -> None:
         problems += tree_head_problems(h, b.keys)
     rep.add("audit log: tree heads signed by a key in the bundle", problems,
             f"{len(heads)} tree head(s), latest size {sizes[-1]} at {heads[-1].get('timestamp')}")
+
+    chain = []
+    prev_hash = "0" * 64
+    for i, r in enumerate(b.audit_rows):
+        if "prev_hash" in r and r.get("prev_hash") != prev_hash:
+            chain.append(f"row {i} (seq {r.get('seq')}) does not link to the row before it")
+        if i and isinstance(r.get("seq"), int) and r["seq"] != b.audit_rows[i - 1].get("seq", -9) + 1:
+            chain.append(f"row {i} has seq {r.get('seq')} after {b.audit_rows[i - 1].get('seq')}")
+        prev_hash = canonical_sha256(r)
+    rep.add("audit log: rows hash-chained in sequence", chain)
 
     latest = heads[-1]["tree_size"]
     trunc = [] if len(leaves) >= latest else [
@@ -231,6 +243,7 @@ def _audit(rep: _Report, b: BundleContents) -> None:
     rep.add("audit log: inclusion proof of every row in the latest head", inc,
             f"{len(proofs)} proof(s)")
 
+def _audit_commitments(rep: _Report, b: BundleContents, leaves: list[bytes]) -> None:
     vp = []
     for v in b.versions:
         a = v.document.get("audit")
