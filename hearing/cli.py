@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "hearing.commands.hearings",
     "hearing.commands.audit",
     "hearing.commands.verify",
+    "hearing.commands.devices",
+    "hearing.commands.simulate",
 ]
 
 

@@ -1,0 +1,402 @@
+"""Capture of one multi-channel device: each mapped channel becomes its own source of
+``AudioChunk`` on the hearing clock.
+
+A thread per device reads blocks, meters them, resamples every channel to 16 kHz and runs the
+bleed gate, then hands the block to the event loop with ``call_soon_threadsafe``; the loop only
+puts ready chunks into bounded per-channel queues, one consumer task per channel and per sink
+(transcription, recording). A device that hangs inside a driver call therefore stalls only its
+own thread; a watchdog on the loop reports it. A device that fails is reopened with backoff and
+the time it was away is reported as a gap; chunks resume at their true hearing-clock time.
+
+Timing: the first block after (re)opening is anchored to the hearing clock by its arrival time
+minus its length; after that time is counted in samples, so scheduling jitter never moves a
+chunk. If the device's clock drifts from the host's by more than ``resync_ms``, or the device
+reports a discontinuity, the channel is re-anchored (and a gap reported when time was lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+
+from hardware.bleed import BleedGate, BleedOptions
+from hardware.device_url import DeviceSpec, parse_device_url
+from hardware.meters import LevelMeter, MeterOptions
+from hardware.readers import Block, DeviceError, Reader, open_reader
+from hardware.resample import ChannelResampler
+from hardware.seatmap import Seat, SeatMap
+from media.audio import SAMPLE_RATE, AudioChunk
+from media.clock import HearingClock
+
+log = logging.getLogger(__name__)
+
+ChunkSink = Callable[[AudioChunk], Awaitable[None] | None]
+EventSink = Callable[[dict], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    block_ms: int = 100  # device audio handled per step: latency vs. per-block overhead
+    queue_s: float = 10.0  # per-channel queue; when a consumer is this far behind on a live
+    #                        device the OLDEST chunk is dropped and a "dropped" alert says so
+    backpressure: bool | None = None  # wait for consumers instead of dropping; None = only for
+    #                                   file replays, which can wait (a live device cannot)
+    speed: float | None = None  # file replay pace; None = the URL's ?speed= (default 1)
+    stall_s: float = 2.0  # no audio for this long -> "device_stalled" alert
+    retry_initial_s: float = 0.5  # reopen backoff starts here, doubles ...
+    retry_max_s: float = 30.0  # ... up to this
+    resync_ms: int = 500  # device clock this far from the host's -> re-anchor (gap if behind)
+    bleed: BleedOptions = field(default_factory=BleedOptions)
+    meters: MeterOptions = field(default_factory=MeterOptions)
+
+
+class Capture:
+    """One device's seats as independent sources.
+
+    ``on_chunk`` gets bleed-gated chunks (feed these to transcription), ``on_record`` the same
+    chunks untouched (feed these to the recorder), ``on_meter`` level readings about ten times
+    a second, ``on_alert`` alerts (dicts with ``kind``: silent, silence_cleared, clipping,
+    device_error, device_stalled, device_restored, dropped, ended). Callbacks may be plain
+    functions or coroutines; they run on the event loop. Exceptions in them are logged."""
+
+    def __init__(self, device_url: str, seat_map: SeatMap | None, clock: HearingClock,
+                 on_chunk: ChunkSink | None = None, on_meter: EventSink | None = None,
+                 on_alert: EventSink | None = None, options: CaptureOptions = CaptureOptions(),
+                 on_record: ChunkSink | None = None) -> None:
+        self.url = device_url
+        self.spec: DeviceSpec = parse_device_url(device_url)
+        self.seat_map = seat_map
+        self.clock = clock
+        self.on_chunk, self.on_record = on_chunk, on_record
+        self.on_meter, self.on_alert = on_meter, on_alert
+        self.opt = options
+        self.hearing_open = True  # alerts about silence and clipping only while open
+        self.seats: tuple[Seat, ...] = ()
+        self.origin_ms: int | None = None  # hearing-clock ms of the first sample captured
+        self.stats = {"blocks": 0, "device_seconds": 0.0, "cpu_seconds": 0.0, "reopens": 0,
+                      "dropped_chunks": 0, "gaps": 0}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._queues: dict[str, asyncio.Queue] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._last_data = time.monotonic()
+        self._stalled = False
+        self._done: asyncio.Future | None = None
+        self._reader: Reader | None = None
+        self._last_end_ms: int | None = None
+        self.channels = 0
+        self.rate = 0
+
+    # ---------------------------------------------------------------- public
+    async def start(self) -> None:
+        """Start capturing; returns at once (opening the device happens in the thread)."""
+        if self._thread is not None:
+            raise RuntimeError("capture already started")
+        self._loop = asyncio.get_running_loop()
+        self._done = self._loop.create_future()
+        self.seats = self._seats_for_device()
+        size = max(2, int(self.opt.queue_s * 1000 / self.opt.block_ms))
+        for sink_name, sink in (("asr", self.on_chunk), ("rec", self.on_record)):
+            if sink is None:
+                continue
+            for seat in self.seats:
+                q: asyncio.Queue = asyncio.Queue(maxsize=size)
+                self._queues[f"{sink_name}:{seat.source_id}"] = q
+                self._tasks.append(asyncio.create_task(self._consume(q, sink),
+                                                       name=f"capture {sink_name} {seat.source_id}"))
+        self._tasks.append(asyncio.create_task(self._watchdog(), name=f"capture watchdog {self.url}"))
+        self._last_data = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"capture {self.url}", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop and flush what was captured. A device stuck inside a driver call is left to
+        its (daemon) thread: stop never waits on it for more than a second."""
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 1.0)
+        await self._drain()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def wait_ended(self) -> None:
+        """For replays: returns when the file has been played and every chunk delivered."""
+        assert self._done is not None, "start() first"
+        await asyncio.shield(self._done)
+        await self._drain()
+
+    def set_hearing_open(self, is_open: bool) -> None:
+        self.hearing_open = is_open
+
+    # ------------------------------------------------------------ loop side
+    def _seats_for_device(self) -> tuple[Seat, ...]:
+        if self.seat_map is None:
+            return ()
+        seats = self.seat_map.seats_on(self.url)
+        if not seats and len(self.seat_map.devices()) == 1:
+            seats = self.seat_map.seats  # a one-device map replayed from another URL
+        return seats
+
+    async def _consume(self, q: asyncio.Queue, sink: ChunkSink) -> None:
+        while True:
+            chunk = await q.get()
+            try:
+                r = sink(chunk)
+                if inspect.isawaitable(r):
+                    await r
+            except Exception:
+                log.exception("capture sink failed for %s", chunk.source_id)
+            finally:
+                q.task_done()
+
+    async def _drain(self) -> None:
+        for q in list(self._queues.values()):
+            await q.join()
+
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(min(0.5, self.opt.stall_s / 2))
+            quiet = time.monotonic() - self._last_data
+            if quiet >= self.opt.stall_s and not self._stalled and not self._done.done():
+                self._stalled = True
+                self._emit(self.on_alert, self._alert(
+                    "device_stalled", f"{self.url}: no audio for {quiet:.1f} s",
+                    since_ms=self.clock.now_ms() - int(quiet * 1000)))
+
+    def _emit(self, sink: EventSink | None, event: dict) -> None:
+        if sink is None:
+            return
+        try:
+            r = sink(event)
+            if inspect.isawaitable(r):
+                asyncio.ensure_future(r)
+        except Exception:
+            log.exception("capture event sink failed")
+
+    def _alert(self, kind: str, message: str, **extra: Any) -> dict:
+        return {"type": "alert", "kind": kind, "device": self.url, "t_ms": self.clock.now_ms(),
+                "message": message, **extra}
+
+    def _deliver(self, asr: list[AudioChunk], rec: list[AudioChunk], meters: list[dict],
+                 alerts: list[dict]) -> None:
+        """On the loop: enqueue one block's chunks; drop the oldest where a queue is full."""
+        for prefix, chunks in (("asr", asr), ("rec", rec)):
+            for chunk in chunks:
+                q = self._queues.get(f"{prefix}:{chunk.source_id}")
+                if q is None:
+                    continue
+                if q.full():
+                    old = q.get_nowait()
+                    q.task_done()
+                    self.stats["dropped_chunks"] += 1
+                    alerts.append(self._alert(
+                        "dropped", f"{chunk.source_id}: {prefix} consumer is "
+                        f"{self.opt.queue_s:.0f} s behind; dropped {old.duration_ms} ms",
+                        source_id=chunk.source_id, sink=prefix, from_ms=old.start_ms,
+                        to_ms=old.end_ms))
+                q.put_nowait(chunk)
+        for m in meters:
+            self._emit(self.on_meter, {**m, "device": self.url})
+        for a in alerts:
+            self._emit(self.on_alert, {"device": self.url, **a})
+
+    async def _deliver_waiting(self, asr: list[AudioChunk], rec: list[AudioChunk],
+                               meters: list[dict], alerts: list[dict]) -> None:
+        for prefix, chunks in (("asr", asr), ("rec", rec)):
+            for chunk in chunks:
+                q = self._queues.get(f"{prefix}:{chunk.source_id}")
+                if q is not None:
+                    await q.put(chunk)
+        self._deliver([], [], meters, alerts)
+
+    def _finish(self, exc: BaseException | None = None) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    # ---------------------------------------------------------- thread side
+    def _hand_over(self, asr, rec, meters, alerts, wait: bool) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if wait:
+            fut = asyncio.run_coroutine_threadsafe(
+                self._deliver_waiting(asr, rec, meters, alerts), loop)
+            while not self._stop.is_set():
+                try:
+                    fut.result(timeout=0.2)
+                    return
+                except TimeoutError:
+                    continue
+            fut.cancel()
+        else:
+            try:
+                loop.call_soon_threadsafe(self._deliver, asr, rec, meters, alerts)
+            except RuntimeError:  # loop closed while we were reading
+                pass
+
+    def _thread_alert(self, kind: str, message: str, **extra: Any) -> None:
+        self._hand_over([], [], [], [self._alert(kind, message, **extra)], wait=False)
+
+    def _run(self) -> None:
+        backoff = self.opt.retry_initial_s
+        outage_from: int | None = None  # hearing ms where audio stopped, while it is away
+        first_error = True
+        while not self._stop.is_set():
+            try:
+                reader = open_reader(self.spec, self.opt.block_ms, self.opt.speed)
+                self._reader = reader
+                reader.open()
+            except DeviceError as e:
+                if outage_from is None:
+                    outage_from = self._last_end_ms
+                if first_error:
+                    self._thread_alert("device_error", str(e), retry_in_s=backoff)
+                    first_error = False
+                log.warning("%s (retrying in %.1f s)", e, backoff)
+                if self._stop.wait(backoff):
+                    break
+                backoff = min(backoff * 2, self.opt.retry_max_s)
+                continue
+            except Exception as e:  # bad URL parameters: retrying cannot help
+                self._thread_alert("device_error", f"{self.url}: {e}")
+                log.error("cannot capture %s: %s", self.url, e)
+                break
+            try:
+                ended = self._pump(reader, outage_from)
+            except DeviceError as e:
+                reader.close()
+                if not reader.live:  # a damaged file: replaying it again would repeat audio
+                    self._thread_alert("device_error", f"{e}; replay stopped")
+                    break
+                self._thread_alert("device_error", str(e), retry_in_s=self.opt.retry_initial_s)
+                log.warning("%s", e)
+                outage_from = self._last_end_ms
+                first_error = False
+                backoff = self.opt.retry_initial_s
+                self.stats["reopens"] += 1
+                if self._stop.wait(backoff):
+                    break
+                continue
+            except Exception as e:  # a bug must not kill the hearing silently
+                log.exception("capture of %s failed", self.url)
+                self._thread_alert("device_error", f"{self.url}: internal error: {e}")
+                reader.close()
+                break
+            reader.close()
+            if ended:
+                self._thread_alert("ended", f"{self.url}: replay finished")
+                break
+            backoff, first_error = self.opt.retry_initial_s, True
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._finish)
+            except RuntimeError:
+                pass
+
+    def _pump(self, reader: Reader, outage_from: int | None) -> bool:
+        """Read until stopped (False) or the replay ends (True); DeviceError on device loss."""
+        self.channels, self.rate = reader.channels, reader.rate
+        seats = [s for s in self.seats if s.index < reader.channels]
+        missing = [s for s in self.seats if s.index >= reader.channels]
+        if missing:
+            self._thread_alert("device_error", f"{self.url} has {reader.channels} channel(s); "
+                               f"seat(s) {', '.join(s.seat_id for s in missing)} are mapped "
+                               "beyond it and get no audio")
+        idx = [s.index for s in seats]
+        meter = LevelMeter(reader.rate, list(range(reader.channels)), self._channel_names(reader),
+                           self.opt.meters)
+        wait = self.opt.backpressure if self.opt.backpressure is not None else not reader.live
+        block_n = max(1, reader.rate * self.opt.block_ms // 1000)
+        pending: list[np.ndarray] = []
+        have = 0
+        anchor_ms: int | None = None
+        dev_pos = 0  # device samples since anchor
+        out_pos = 0  # 16 kHz samples emitted since anchor
+        resampler = gate = None
+        opened_ms = self.clock.now_ms()
+        cpu_start = time.thread_time()
+        cpu_base = self.stats["cpu_seconds"]
+        while not self._stop.is_set():
+            block = reader.read()
+            if block is None:
+                return True
+            n = block.samples.shape[1]
+            if n == 0:
+                continue
+            t_arrival = time.monotonic()
+            if not block.continuous and pending:
+                pending, have = [], 0
+            pending.append(block.samples)
+            have += n
+            if have < block_n and block.continuous:
+                continue
+            x = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
+            pending, have = [], 0
+            n = x.shape[1]
+            self._last_data = t_arrival
+            arrival_ms = self.clock.at_monotonic(t_arrival)
+            alerts: list[dict] = []
+            if anchor_ms is not None and reader.live:
+                expected_end = anchor_ms + (dev_pos + n) * 1000 // reader.rate
+                if not block.continuous or abs(arrival_ms - expected_end) > self.opt.resync_ms:
+                    if arrival_ms - expected_end > self.opt.resync_ms or not block.continuous:
+                        outage_from = expected_end - n * 1000 // reader.rate
+                    anchor_ms = None
+            if anchor_ms is None:
+                anchor_ms = arrival_ms - n * 1000 // reader.rate if reader.live else opened_ms
+                if self.origin_ms is None:
+                    self.origin_ms = anchor_ms
+                dev_pos = out_pos = 0
+                resampler = ChannelResampler(len(idx), reader.rate)
+                gate = BleedGate(len(idx), self.opt.bleed)
+                if outage_from is not None and anchor_ms > outage_from:
+                    self.stats["gaps"] += 1
+                    alerts.append(self._alert(
+                        "device_restored", f"{self.url}: audio back after "
+                        f"{(anchor_ms - outage_from) / 1000:.1f} s; that stretch is a gap",
+                        gap={"from_ms": outage_from, "to_ms": anchor_ms}))
+                elif self._stalled:
+                    alerts.append(self._alert("device_restored", f"{self.url}: audio back"))
+                outage_from = None
+                self._stalled = False
+            elif self._stalled:
+                self._stalled = False
+                alerts.append(self._alert("device_restored", f"{self.url}: audio back"))
+            t_block = anchor_ms + dev_pos * 1000 // reader.rate
+            meters, level_alerts = meter.process(x, t_block, self.hearing_open)
+            alerts.extend(level_alerts)
+            asr_chunks: list[AudioChunk] = []
+            rec_chunks: list[AudioChunk] = []
+            if idx:
+                y = resampler.process(x[idx])
+                raw, gated = gate.process(y)
+                m = raw.shape[1]
+                if m:
+                    start = anchor_ms + out_pos * 1000 // SAMPLE_RATE
+                    for k, seat in enumerate(seats):
+                        if self.on_record is not None:
+                            rec_chunks.append(AudioChunk(seat.source_id, start, raw[k].copy()))
+                        if self.on_chunk is not None:
+                            asr_chunks.append(AudioChunk(seat.source_id, start, gated[k].copy()))
+                    out_pos += m
+            dev_pos += n
+            self._last_end_ms = anchor_ms + dev_pos * 1000 // reader.rate
+            self.stats["blocks"] += 1
+            self.stats["device_seconds"] += n / reader.rate
+            self.stats["cpu_seconds"] = cpu_base + time.thread_time() - cpu_start
+            self._hand_over(asr_chunks, rec_chunks, meters, alerts, wait)
+        return False
+
+    def _channel_names(self, reader: Reader) -> list[str | None]:
+        by_index = {s.index: s.seat_id for s in self.seats}
+        return [by_index.get(c) for c in range(reader.channels)]
+
