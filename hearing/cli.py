@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "hearing.commands.verify",
     "hearing.commands.devices",
     "hearing.commands.simulate",
+    "hearing.commands.fixity",
 ]
 
 

@@ -1,0 +1,111 @@
+"""Playback copies: made in the background with progress, web-playable (H.264/AAC MP4 for
+video, Opus/WebM for sound), upright, with a thumbnail; linked to an original never touched."""
+
+import asyncio
+import hashlib
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from media.blobstore import BlobStore
+from media.evidence import QueueFull, TranscodeOptions, Transcoder, validate_file
+from media.evidence.samples import RECIPES, make_image, make_media
+
+
+async def run_job(store, tc, path):
+    ref = store.put_file(path)
+    before = hashlib.sha256(ref.path.read_bytes()).hexdigest()
+    updates = []
+    job = tc.submit(ref.sha256, validate_file(ref.path),
+                    on_progress=lambda j: updates.append((j.state, j.progress)))
+    derivatives = await job.wait()
+    assert hashlib.sha256(ref.path.read_bytes()).hexdigest() == before == ref.sha256
+    assert all(d.source_sha256 == ref.sha256 and d.sha256 != ref.sha256 for d in derivatives)
+    assert updates[-1] == ("done", 1.0) and job.to_json()["state"] == "done"
+    return {d.role: d for d in derivatives}
+
+
+def streams_of(store, d):
+    with av.open(str(store.path_for(d.sha256))) as c:
+        return c.format.name, [(s.type, s.codec_context.name) for s in c.streams]
+
+
+@pytest.mark.parametrize("recipe", ["mp4-h264", "webm-vp8", "mov-h264", "mkv-mjpeg"])
+async def test_video_gets_an_h264_aac_mp4_and_a_thumbnail(tmp_path, recipe):
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store)
+    src = make_media(tmp_path / f"v{RECIPES[recipe].suffix}", recipe, seconds=1.5)
+    out = await run_job(store, tc, src)
+    play, thumb = out["playback"], out["thumbnail"]
+    assert play.mime == "video/mp4" and play.duration_s == pytest.approx(1.5, abs=0.15)
+    fmt, streams = streams_of(store, play)
+    assert "mp4" in fmt and streams == [("video", "h264"), ("audio", "aac")]
+    data = store.path_for(play.sha256).read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # plays before it has fully downloaded
+    assert thumb.mime == "image/jpeg" and store.path_for(thumb.sha256).read_bytes()[:3] == b"\xff\xd8\xff"
+    await tc.close()
+
+
+@pytest.mark.parametrize("recipe", ["wav", "mp3", "m4a-aac", "ogg-opus"])
+async def test_sound_gets_opus_webm(tmp_path, recipe):
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store)
+    src = make_media(tmp_path / f"a{RECIPES[recipe].suffix}", recipe, seconds=1.0)
+    out = await run_job(store, tc, src)
+    assert set(out) == {"playback"}
+    assert out["playback"].mime == "audio/webm"
+    assert streams_of(store, out["playback"])[1] == [("audio", "opus")]
+    await tc.close()
+
+
+async def test_phone_video_is_turned_upright_and_scaled(tmp_path):
+    src = tmp_path / "portrait.mp4"
+    with av.open(str(src), "w", format="mp4") as out:
+        s = out.add_stream("libx264", rate=60)
+        s.width, s.height, s.pix_fmt = 1920, 1080, "yuv420p"
+        s.options = {"preset": "ultrafast"}
+        s.set_display_rotation(90)  # a phone held upright records sideways plus a flag
+        for i in range(30):
+            img = np.zeros((1080, 1920, 3), np.uint8)
+            img[:200, :200] = 255  # white mark in the stored top-left corner
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 60)
+            out.mux(s.encode(f))
+        out.mux(s.encode())
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store)
+    out = await run_job(store, tc, src)
+    play = out["playback"]
+    assert (play.width, play.height) == (404, 720)  # portrait, fits 1280x720
+    with av.open(str(store.path_for(play.sha256))) as c:
+        assert c.streams.video[0].average_rate == 30  # 60 fps capped
+        frame = next(c.decode(video=0)).to_ndarray(format="gray")
+    h, w = frame.shape
+    assert frame[-h // 10:, : w // 10].mean() > 150  # the mark is now bottom-left
+    assert frame[: h // 10, : w // 10].mean() < 50
+    await tc.close()
+
+
+async def test_photo_gets_a_display_copy_and_thumbnail(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store, TranscodeOptions(display_max_side=1024))
+    out = await run_job(store, tc, make_image(tmp_path / "p.png", "png", 1600, 1200))
+    assert (out["display"].width, out["display"].height) == (1024, 768)
+    assert (out["thumbnail"].width, out["thumbnail"].height) == (320, 240)
+    await tc.close()
+
+
+async def test_queue_is_bounded_and_duplicates_share_a_job(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store, TranscodeOptions(queue_size=1))
+    refs = [store.put_file(make_media(tmp_path / f"{i}.wav", "wav", seconds=0.5 + i))
+            for i in range(3)]
+    first = tc.submit(refs[0].sha256)
+    assert tc.submit(refs[0].sha256) is first
+    tc.submit(refs[1].sha256)  # waits behind the first
+    with pytest.raises(QueueFull):
+        tc.submit(refs[2].sha256)
+    await first.wait()
+    await tc.close()
