@@ -1,0 +1,178 @@
+"""The protocol model: what every court document shows, taken from a signed version.
+
+Times of the record are hearing-clock times (HH:MM:SS since the hearing opened), the clock the
+recording is indexed by, so a reader can find the moment in the recording; the opening time is
+given in the court's time zone (hearing["timezone"], an IANA name; UTC when absent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..signing import display_fingerprint
+from ..version import SIGNED, StenogramVersion, signature_status
+
+ROLE_NAMES = {
+    "judge": "Судья / Судья",  # same word in both languages
+    "secretary": "Секретарь / Хатшы",
+    "prosecutor": "Прокурор / Прокурор",
+    "plaintiff": "Истец / Талапкер",
+    "defendant": "Ответчик / Жауапкер",
+    "accused": "Подсудимый / Сотталушы",
+    "defence": "Защитник / Қорғаушы",
+    "lawyer": "Адвокат / Адвокат",
+    "representative": "Представитель / Өкіл",
+    "witness": "Свидетель / Куәгер",
+    "expert": "Эксперт / Сарапшы",
+    "interpreter": "Переводчик / Аудармашы",
+    "victim": "Потерпевший / Жәбірленуші",
+}
+
+LABELS = {
+    "title": "ПРОТОКОЛ СУДЕБНОГО ЗАСЕДАНИЯ\nСОТ ОТЫРЫСЫНЫҢ ХАТТАМАСЫ",
+    "court": "Суд / Сот",
+    "case": "Дело № / Іс №",
+    "subject": "Предмет / Мәні",
+    "date": "Дата / Күні",
+    "opened": "Открыто / Ашылды",
+    "composition": "Состав суда / Сот құрамы",
+    "participants": "Участники / Қатысушылар",
+    "record": "Ход судебного заседания / Сот отырысының барысы",
+    "signatures": "Подписи / Қолтаңбалар",
+    "version": "Версия стенограммы / Стенограмма нұсқасы",
+    "unsigned": "НЕ ПОДПИСАНО / ҚОЛ ҚОЙЫЛМАҒАН",
+    "unknown_speaker": "Неустановленный говорящий / Белгісіз сөйлеуші",
+    "signer": "Подписант / Қол қоюшы",
+    "signed_at": "Время подписи / Қол қойылған уақыт",
+    "key": "Отпечаток ключа / Кілт ізі",
+    "time": "Время / Уақыт",
+    "speaker": "Говорящий / Сөйлеуші",
+    "text": "Текст / Мәтін",
+}
+
+
+def role_name(role: str | None, language: str | None = None) -> str:
+    """Both languages ("Свидетель / Куәгер") for headings; one (``"ru"`` or ``"kk"``) for the
+    record, where the label repeats on every line."""
+    both = ROLE_NAMES.get(role or "", role or "")
+    ru, _, kk = both.partition(" / ")
+    if language == "ru":
+        return ru
+    if language == "kk":
+        return kk or ru
+    return both if kk != ru else ru
+
+
+def clock(ms: int, *, millis: bool = False, sep: str = ".") -> str:
+    s, rest = divmod(max(0, int(ms)), 1000)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}" + (f"{sep}{rest:03d}" if millis else "")
+
+
+@dataclass(frozen=True)
+class Entry:
+    start_ms: int
+    end_ms: int
+    speaker_id: str | None
+    name: str
+    role: str
+    text: str
+    language: str | None
+    source_id: str
+    record_language: str = "ru"
+
+    @property
+    def label(self) -> str:
+        if not self.role:
+            return self.name
+        return f"{role_name(self.role, self.record_language)} {self.name}".strip()
+
+
+@dataclass(frozen=True)
+class SignatureLine:
+    role: str
+    name: str
+    signed_at: str
+    key_id: str
+    algorithm: str
+
+    @property
+    def fingerprint(self) -> str:
+        return display_fingerprint(self.key_id, groups=16)
+
+
+@dataclass
+class Protocol:
+    court: str
+    case_number: str
+    title: str
+    date: str
+    opened_at: str
+    timezone: str
+    composition: list[tuple[str, str]]
+    participants: list[tuple[str, str]]
+    entries: list[Entry]
+    signatures: list[SignatureLine]
+    version_number: int
+    version_sha256: str
+    signed: bool
+    hearing: dict[str, Any] = field(default_factory=dict)
+    document: dict[str, Any] = field(default_factory=dict)
+    signature_records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _local(iso: str | None, tz: str) -> str:
+    if not iso:
+        return ""
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        zone = ZoneInfo(tz) if tz != "UTC" else timezone.utc
+    except (ValueError, ZoneInfoNotFoundError):
+        return iso
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(zone).strftime("%d.%m.%Y %H:%M:%S ") + tz
+
+
+def protocol_from_version(version: StenogramVersion,
+                          signatures: Sequence[Mapping[str, Any]] = ()) -> Protocol:
+    """The protocol of ``version``; ``signatures`` may be all of the hearing's (those of other
+    versions are ignored). An unsigned version is rendered, marked as not signed."""
+    doc = version.document
+    h = dict(doc.get("hearing") or {})
+    tz = str(h.get("timezone") or "UTC")
+    lang = "kk" if h.get("language") == "kk" else "ru"  # language of the proceedings
+    people = {p.get("id"): p for p in doc.get("participants") or []}
+    entries = []
+    for s in doc.get("segments") or []:
+        p = people.get(s.get("speaker")) or {}
+        entries.append(Entry(int(s["start_ms"]), int(s["end_ms"]), s.get("speaker"),
+                             str(p.get("name") or LABELS["unknown_speaker"]),
+                             str(p.get("role") or ""), str(s["text"]), s.get("language"),
+                             str(s.get("source_id")), lang))
+    mine = [dict(x) for x in signatures if x["statement"]["version_sha256"] == version.sha256]
+    lines = [SignatureLine(x["statement"]["role"], str(x["statement"]["signer"].get("name")),
+                           _local(x["statement"]["signed_at"], tz), x["key_id"], x["algorithm"])
+             for x in mine]
+    return Protocol(
+        court=str(h.get("court", "")), case_number=str(h.get("case_number", "")),
+        title=str(h.get("title", "")), date=str(h.get("date", "")),
+        opened_at=_local(h.get("opened_at"), tz), timezone=tz,
+        composition=[(str(c.get("role", "")), str(c.get("name", "")))
+                     for c in h.get("composition") or []],
+        participants=[(str(p.get("role", "")), str(p.get("name", "")))
+                      for p in doc.get("participants") or []],
+        entries=entries, signatures=lines, version_number=version.number,
+        version_sha256=version.sha256, signed=signature_status(version, mine) == SIGNED,
+        hearing=h, document=doc, signature_records=mine)
+
+
+def wall_time(p: Protocol, ms: int) -> datetime | None:
+    """The UTC instant of a hearing-clock time (for readers who want the wall clock)."""
+    opened = p.hearing.get("opened_at")
+    if not opened:
+        return None
+    return datetime.fromisoformat(opened.replace("Z", "+00:00")) + timedelta(milliseconds=ms)
