@@ -302,23 +302,27 @@ class UploadManager:
     async def _receive(self, s: _Session, body: AsyncIterable[bytes]) -> None:
         opts = self.options
         limit = s.state.size if s.state.size is not None else opts.max_bytes
-        f = await self._run(open, s.part, "r+b")
+        fd = await self._run(os.open, s.part, os.O_WRONLY)
         loop = asyncio.get_running_loop()
-        pending: asyncio.Future[None] | None = None
+        pending: asyncio.Future[None] | None = None  # the buffer being written and hashed
+        syncing: asyncio.Future[None] | None = None  # the checkpoint being fsynced
         since_checkpoint = 0
 
         def write(data: bytearray) -> None:
-            f.seek(s.written)
-            f.write(data)
+            view, pos = memoryview(data), s.written
+            while view:
+                n = os.pwrite(fd, view, pos)
+                pos, view = pos + n, view[n:]
             s.hasher.update(data)
-            s.written += len(data)
-            s.hashed = s.written
+            s.written = s.hashed = pos
 
-        def checkpoint() -> None:
-            f.flush()
-            os.fsync(f.fileno())
-            s.state.offset = s.written
-            self._save_sync(s)
+        def checkpoint(upto: int) -> None:
+            """Runs beside the next writes: only bytes written before it started count."""
+            os.fsync(fd)
+            if upto > s.state.offset:
+                s.state.offset = upto
+                self._save_sync(s)
+            self._check_space(0)
 
         buf = bytearray()
         received = s.written
@@ -334,14 +338,14 @@ class UploadManager:
                 if len(buf) >= opts.buffer_bytes:
                     if pending is not None:
                         await pending
+                    since_checkpoint += len(buf)
                     pending, buf = loop.run_in_executor(self.executor, write, buf), bytearray()
-                    since_checkpoint += opts.buffer_bytes
                     if since_checkpoint >= opts.checkpoint_bytes:
+                        if syncing is not None:
+                            await syncing  # at most one fsync in flight
                         await pending
-                        pending = None
-                        since_checkpoint = 0
-                        await self._run(self._check_space, 0)
-                        await self._run(checkpoint)
+                        pending, since_checkpoint = None, 0
+                        syncing = loop.run_in_executor(self.executor, checkpoint, s.written)
         finally:
             # Keep everything that arrived, even when the connection broke or the task was
             # cancelled: finish the writes and record the offset before letting go.
@@ -351,9 +355,14 @@ class UploadManager:
                         await pending
                     if buf:
                         await self._run(write, buf)
-                    await self._run(checkpoint)
+                    if syncing is not None:
+                        try:
+                            await syncing
+                        except InsufficientStorage:
+                            pass  # the final checkpoint below records the offset anyway
+                    await self._run(checkpoint, s.written)
                 finally:
-                    await self._run(f.close)
+                    await self._run(os.close, fd)
             s.draining = asyncio.ensure_future(drain())
             await asyncio.shield(s.draining)
         if too_large:
