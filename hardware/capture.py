@@ -318,82 +318,94 @@ class Capture:
         block_n = max(1, reader.rate * self.opt.block_ms // 1000)
         pending: list[np.ndarray] = []
         have = 0
-        anchor_ms: int | None = None
-        dev_pos = 0  # device samples since anchor
-        out_pos = 0  # 16 kHz samples emitted since anchor
-        resampler = gate = None
+        st = {"anchor": None, "dev_pos": 0, "out_pos": 0, "outage_from": outage_from,
+              "resampler": None, "gate": None}
         opened_ms = self.clock.now_ms()
         cpu_start = time.thread_time()
         cpu_base = self.stats["cpu_seconds"]
-        while not self._stop.is_set():
-            block = reader.read()
-            if block is None:
-                return True
-            n = block.samples.shape[1]
-            if n == 0:
-                continue
-            t_arrival = time.monotonic()
-            if not block.continuous and pending:
-                pending, have = [], 0
-            pending.append(block.samples)
-            have += n
-            if have < block_n and block.continuous:
-                continue
-            x = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
-            pending, have = [], 0
+
+        def step(x: np.ndarray, continuous: bool, t_arrival: float) -> None:
             n = x.shape[1]
             self._last_data = t_arrival
             arrival_ms = self.clock.at_monotonic(t_arrival)
             alerts: list[dict] = []
-            if anchor_ms is not None and reader.live:
-                expected_end = anchor_ms + (dev_pos + n) * 1000 // reader.rate
-                if not block.continuous or abs(arrival_ms - expected_end) > self.opt.resync_ms:
-                    if arrival_ms - expected_end > self.opt.resync_ms or not block.continuous:
-                        outage_from = expected_end - n * 1000 // reader.rate
-                    anchor_ms = None
-            if anchor_ms is None:
-                anchor_ms = arrival_ms - n * 1000 // reader.rate if reader.live else opened_ms
+            if st["anchor"] is not None and reader.live:
+                prev_end = st["anchor"] + st["dev_pos"] * 1000 // reader.rate
+                late = arrival_ms - (prev_end + n * 1000 // reader.rate)
+                if not continuous or abs(late) > self.opt.resync_ms:
+                    if not continuous or late > 0:
+                        st["outage_from"] = prev_end
+                    st["anchor"] = None
+            if st["anchor"] is None:
+                anchor = arrival_ms - n * 1000 // reader.rate if reader.live else opened_ms
+                st.update(anchor=anchor, dev_pos=0, out_pos=0,
+                          resampler=ChannelResampler(len(idx), reader.rate),
+                          gate=BleedGate(len(idx), self.opt.bleed))
                 if self.origin_ms is None:
-                    self.origin_ms = anchor_ms
-                dev_pos = out_pos = 0
-                resampler = ChannelResampler(len(idx), reader.rate)
-                gate = BleedGate(len(idx), self.opt.bleed)
-                if outage_from is not None and anchor_ms > outage_from:
+                    self.origin_ms = anchor
+                gap_from = st["outage_from"]
+                if gap_from is not None and anchor > gap_from:
                     self.stats["gaps"] += 1
                     alerts.append(self._alert(
                         "device_restored", f"{self.url}: audio back after "
-                        f"{(anchor_ms - outage_from) / 1000:.1f} s; that stretch is a gap",
-                        gap={"from_ms": outage_from, "to_ms": anchor_ms}))
+                        f"{(anchor - gap_from) / 1000:.1f} s; that stretch is a gap",
+                        gap={"from_ms": gap_from, "to_ms": anchor}))
                 elif self._stalled:
                     alerts.append(self._alert("device_restored", f"{self.url}: audio back"))
-                outage_from = None
+                st["outage_from"] = None
                 self._stalled = False
             elif self._stalled:
                 self._stalled = False
                 alerts.append(self._alert("device_restored", f"{self.url}: audio back"))
-            t_block = anchor_ms + dev_pos * 1000 // reader.rate
+            anchor = st["anchor"]
+            t_block = anchor + st["dev_pos"] * 1000 // reader.rate
             meters, level_alerts = meter.process(x, t_block, self.hearing_open)
             alerts.extend(level_alerts)
             asr_chunks: list[AudioChunk] = []
             rec_chunks: list[AudioChunk] = []
             if idx:
-                y = resampler.process(x[idx])
-                raw, gated = gate.process(y)
+                raw, gated = st["gate"].process(st["resampler"].process(x[idx]))
                 m = raw.shape[1]
                 if m:
-                    start = anchor_ms + out_pos * 1000 // SAMPLE_RATE
+                    start = anchor + st["out_pos"] * 1000 // SAMPLE_RATE
                     for k, seat in enumerate(seats):
                         if self.on_record is not None:
                             rec_chunks.append(AudioChunk(seat.source_id, start, raw[k].copy()))
                         if self.on_chunk is not None:
                             asr_chunks.append(AudioChunk(seat.source_id, start, gated[k].copy()))
-                    out_pos += m
-            dev_pos += n
-            self._last_end_ms = anchor_ms + dev_pos * 1000 // reader.rate
+                    st["out_pos"] += m
+            st["dev_pos"] += n
+            self._last_end_ms = anchor + st["dev_pos"] * 1000 // reader.rate
             self.stats["blocks"] += 1
             self.stats["device_seconds"] += n / reader.rate
             self.stats["cpu_seconds"] = cpu_base + time.thread_time() - cpu_start
             self._hand_over(asr_chunks, rec_chunks, meters, alerts, wait)
+
+        def flush(t: float) -> None:
+            nonlocal pending, have
+            if pending:
+                x = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
+                pending, have = [], 0
+                step(x, True, t)
+
+        while not self._stop.is_set():
+            block = reader.read()
+            now = time.monotonic()
+            if block is None:
+                flush(now)
+                return True
+            n = block.samples.shape[1]
+            if n == 0:  # a quiet read: hand over what is pending
+                flush(now)
+                continue
+            if not block.continuous:
+                flush(now)
+                step(block.samples, False, now)
+                continue
+            pending.append(block.samples)
+            have += n
+            if have >= block_n:
+                flush(now)
         return False
 
     def _channel_names(self, reader: Reader) -> list[str | None]:

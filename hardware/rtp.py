@@ -82,8 +82,8 @@ def encode_pcm(samples: np.ndarray, fmt: RtpFormat) -> bytes:
     """float (channels, samples) -> big-endian interleaved PCM (clipped to full scale)."""
     x = np.clip(np.asarray(samples, dtype=np.float64).T, -1.0, 1.0)
     if fmt.encoding == "L16":
-        return np.round(x * 32767).astype(">i2").tobytes()
-    v = np.round(x * 8388607).astype(np.int32).reshape(-1)
+        return np.clip(np.round(x * 32768), -32768, 32767).astype(">i2").tobytes()
+    v = np.clip(np.round(x * 8388608), -8388608, 8388607).astype(np.int32).reshape(-1)
     b = np.empty((v.size, 3), dtype=np.uint8)
     b[:, 0] = (v >> 16) & 0xFF
     b[:, 1] = (v >> 8) & 0xFF
