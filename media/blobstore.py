@@ -64,7 +64,8 @@ class BlobStore:
     def commit_temp(self, temp: Path, sha256: str | None = None) -> BlobRef:
         """Move a finished temp file into place under its hash. The caller may pass the hash it
         computed while streaming; otherwise it is computed here."""
-        with open(temp, "rb+") as f:
+        os.chmod(temp, stat.S_IRUSR | stat.S_IRGRP)  # read-only before it gets its name
+        with open(temp, "rb") as f:  # one fsync makes both the bytes and the mode durable
             os.fsync(f.fileno())
         digest = sha256 or sha256_file(temp)
         size = temp.stat().st_size
@@ -72,9 +73,11 @@ class BlobStore:
         if final.exists():  # same bytes already stored: share the blob
             temp.unlink()
             return BlobRef(digest, size, final)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        if not final.parent.is_dir():  # new fan-out folders must be durable too
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fsync_dir(final.parent.parent)
+            fsync_dir(self.root)
         os.replace(temp, final)
-        os.chmod(final, stat.S_IRUSR | stat.S_IRGRP)
         fsync_dir(final.parent)
         return BlobRef(digest, size, final)
 

@@ -184,8 +184,8 @@ class UploadManager:
         state = UploadState(**raw)
         s = _Session(state, part)
         if state.receipt is None:
-            if not part.exists() and state.completing:
-                return s  # crashed mid-commit: complete() finishes it from the blob
+            if state.completing:
+                return s  # crashed mid-commit: complete() finishes it
             with open(part, "r+b") as f:
                 size = os.fstat(f.fileno()).st_size
                 if size > state.offset:
