@@ -166,6 +166,11 @@ def fold(revisions: Iterable[Revision], upto: int | None = None) -> dict[str, Se
 
 def chain_problems(revisions: list[Revision]) -> list[str]:
     """Everything wrong with a chain: bad hash, broken link, seq gap, inconsistent fold."""
+    return check_and_fold(revisions)[0]
+
+
+def check_and_fold(revisions: list[Revision]) -> tuple[list[str], dict[str, Segment]]:
+    """chain_problems and the folded state, in one pass."""
     problems: list[str] = []
     prev_hash = GENESIS
     state: dict[str, Segment] = {}
@@ -181,7 +186,7 @@ def chain_problems(revisions: list[Revision]) -> list[str]:
         except (RevisionError, SegmentError, KeyError, TypeError, ValueError) as e:
             problems.append(str(e))
         prev_hash = rev.hash
-    return problems
+    return problems, state
 
 
 # ---------------------------------------------------------------- the transcript
@@ -202,10 +207,11 @@ class Transcript:
         t = cls()
         t.revisions = list(revisions)
         if check:
-            problems = chain_problems(t.revisions)
+            problems, t.state = check_and_fold(t.revisions)
             if problems:
                 raise RevisionError("; ".join(problems[:5]))
-        t.state = fold(t.revisions)
+        else:
+            t.state = fold(t.revisions)
         return t
 
     @classmethod

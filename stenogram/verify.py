@@ -14,7 +14,7 @@ from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
 from .canonical import canonical_sha256
 from .merkle import (audit_leaf, root, tree_head_problems, verify_consistency,
                      verify_inclusion)
-from .revisions import chain_problems, fold
+from .revisions import apply_revision, chain_problems
 from .segments import chronological
 from .signing import display_fingerprint, key_info_problems
 from .version import SIGNED, SIGNING_ORDER, signature_problems, signature_status, version_problems
@@ -49,28 +49,36 @@ def verify_bundle(path: Path) -> list[Check]:
     rep.add("bundle", [], f"hearing {b.manifest.get('hearing_id')}, {len(b.versions)} "
             f"version(s), {len(b.revisions)} revision(s), {len(b.audit_rows)} audit row(s)")
     try:
-        _manifest(rep, b)
+        hashes: dict[str, str] = {}
+        _manifest(rep, b, hashes)
         _keys(rep, b)
         _versions(rep, b)
         _audit(rep, b)
-        _media(rep, b)
+        _media(rep, b, hashes)
     finally:
         b.zf.close()
     return rep.checks
 
 
-def _manifest(rep: _Report, b: BundleContents) -> None:
+def _member_sha256(b: BundleContents, name: str, cache: dict[str, str]) -> str:
+    """SHA-256 of a zip member, read once even when two checks need it (media can be large)."""
+    if name not in cache:
+        h = hashlib.sha256()
+        with b.zf.open(name) as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        cache[name] = h.hexdigest()
+    return cache[name]
+
+
+def _manifest(rep: _Report, b: BundleContents, cache: dict[str, str]) -> None:
     listed = b.manifest.get("files") or {}
     problems = []
     for name, meta in listed.items():
         if name not in b.files:
             problems.append(f"{name} is listed but missing")
             continue
-        h = hashlib.sha256()
-        with b.zf.open(name) as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        if h.hexdigest() != meta.get("sha256"):
+        if _member_sha256(b, name, cache) != meta.get("sha256"):
             problems.append(f"{name} differs from the manifest")
     for name in b.files:
         if name != MANIFEST and name not in listed and not name.endswith("/"):
@@ -109,6 +117,7 @@ def _versions(rep: _Report, b: BundleContents) -> None:
     if orphans:
         rep.add("signatures: all belong to a version in the bundle", orphans)
 
+    replays = _replay_states(b)
     for v in b.versions:
         n = v.number
         rep.add(f"version {n}: content matches its SHA-256", version_problems(v),
@@ -125,7 +134,8 @@ def _versions(rep: _Report, b: BundleContents) -> None:
                           if s.get("speaker") is not None and s.get("speaker") not in ids})
         rep.add(f"version {n}: every speaker is a participant",
                 [f"unknown speaker(s) {', '.join(unknown)}"] if unknown else [])
-        rep.add(f"version {n}: segments are the replay of the revision chain", _replay(v, b))
+        rep.add(f"version {n}: segments are the replay of the revision chain",
+                _replay(v, b, replays))
         sigs = b.signatures.get(n, [])
         sp = signature_problems(v, sigs, b.keys)
         who = ", ".join(f"{s['statement']['role']} {s['statement']['signer'].get('name')} "
@@ -139,18 +149,42 @@ def _versions(rep: _Report, b: BundleContents) -> None:
             f"version {latest.number} is {state}")
 
 
-def _replay(v, b: BundleContents) -> list[str]:
+def _replay_states(b: BundleContents) -> dict[int, list[dict] | str]:
+    """The transcript after each revision count a version names, from one pass over the chain
+    (a failed replay is recorded as its error message)."""
+    wanted = set()
+    for v in b.versions:
+        try:
+            wanted.add(int((v.document.get("revisions") or {}).get("count", -1)))
+        except (TypeError, ValueError):
+            pass
+    out: dict[int, list[dict] | str] = {}
+    state: dict = {}
+    for i, rev in enumerate(b.revisions):
+        try:
+            apply_revision(state, rev)
+        except Exception as e:  # noqa: BLE001 - a fold that fails is a failed check
+            for c in wanted:
+                if c > i:
+                    out[c] = f"replay failed at revision {i}: {e}"
+            return out
+        if i + 1 in wanted:
+            out[i + 1] = [s.to_dict() for s in chronological(list(state.values()))]
+    return out
+
+
+def _replay(v, b: BundleContents, replays: dict[int, list[dict] | str]) -> list[str]:
     r = v.document.get("revisions") or {}
     count = int(r.get("count", -1))
     if not 0 < count <= len(b.revisions):
         return [f"version claims {count} revisions; the chain has {len(b.revisions)}"]
     if b.revisions[count - 1].hash != r.get("head_hash"):
         return [f"revision {count - 1} hash is not the version's head hash"]
-    try:
-        state = fold(b.revisions, upto=count - 1)
-    except Exception as e:  # noqa: BLE001 - a fold that fails is a failed check
-        return [f"replay failed: {e}"]
-    expected = [s.to_dict() for s in chronological(list(state.values()))]
+    expected = replays.get(count)
+    if isinstance(expected, str):
+        return [expected]
+    if expected is None:
+        return ["the chain could not be replayed to this version"]
     got = v.document.get("segments") or []
     if expected == got:
         return []
@@ -257,7 +291,7 @@ def _audit_commitments(rep: _Report, b: BundleContents, leaves: list[bytes]) -> 
     rep.add("audit log: the log each version committed to is a prefix of this one", vp)
 
 
-def _media(rep: _Report, b: BundleContents) -> None:
+def _media(rep: _Report, b: BundleContents, cache: dict[str, str]) -> None:
     listed: dict[str, str] = {}
     for v in b.versions:
         for r in v.document.get("recordings") or []:
@@ -269,12 +303,9 @@ def _media(rep: _Report, b: BundleContents) -> None:
     for name in media:
         kind, fname = name.split("/")[1:3]
         sha = fname.split(".")[0]
-        h = hashlib.sha256()
-        with b.zf.open(name) as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        if h.hexdigest() != sha:
-            problems.append(f"{name}: content hash {h.hexdigest()[:16]}… is not its name")
+        got = _member_sha256(b, name, cache)
+        if got != sha:
+            problems.append(f"{name}: content hash {got[:16]}… is not its name")
         elif listed.get(sha) != kind:
             problems.append(f"{name}: not a {kind[:-1]} of any version")
         seen.add(sha)
