@@ -46,6 +46,9 @@ class MediaInfo:
     width: int | None
     height: int | None
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    # The container's own tags (creation time, phone make and model, location...): kept as
+    # data for the custody record, never trusted and never used as a path.
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_document(self) -> bool:
@@ -105,6 +108,21 @@ def stream_info(stream: av.stream.Stream) -> StreamInfo:
     return StreamInfo(**common)
 
 
+MAX_TAGS, MAX_TAG_LEN = 64, 512
+
+
+def _tags(container: av.container.InputContainer) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    sources = [("", container.metadata)] + [(f"stream{s.index}.", s.metadata)
+                                           for s in container.streams]
+    for prefix, meta in sources:
+        for k, v in (meta or {}).items():
+            if len(tags) >= MAX_TAGS:
+                return tags
+            tags[(prefix + str(k))[:MAX_TAG_LEN]] = str(v)[:MAX_TAG_LEN]
+    return tags
+
+
 def describe(container: av.container.InputContainer, sniffed: Sniffed) -> MediaInfo:
     streams = tuple(stream_info(s) for s in container.streams)
     video = [s for s in streams if s.type == "video" and not s.cover_art]
@@ -124,7 +142,7 @@ def describe(container: av.container.InputContainer, sniffed: Sniffed) -> MediaI
                      duration_s=None if kind == "image" else duration,
                      has_audio=bool(audio), has_video=bool(video) and kind != "image",
                      width=first.width if first else None, height=first.height if first else None,
-                     streams=streams)
+                     streams=streams, tags=_tags(container))
 
 
 def probe(path: Path) -> MediaInfo:

@@ -151,3 +151,21 @@ def test_probe_reads_header_facts_without_judging(tmp_path):
     info = probe(path)
     assert info.container == "matroska" and info.label == "WebM/Matroska"
     assert [s.codec for s in info.streams] == ["vp8", "opus"]
+
+
+def test_container_metadata_is_kept_as_data(tmp_path):
+    from media.evidence import MediaInfo
+    path = tmp_path / "call.mov"
+    with av.open(str(path), "w", format="mov") as out:
+        out.metadata["creation_time"] = "2026-11-20T10:00:00Z"
+        out.metadata["title"] = "../../etc/passwd"
+        s = out.add_stream("pcm_s16le", rate=8000)
+        s.layout = "mono"
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        f.sample_rate, f.pts = 8000, 0
+        out.mux(s.encode(f))
+        out.mux(s.encode())
+    info = validate_file(path)
+    assert info.tags["creation_time"].startswith("2026-11-20T10:00:00")
+    assert info.tags["title"] == "../../etc/passwd"
+    assert MediaInfo.from_json(info.to_json()) == info
