@@ -136,7 +136,10 @@ class Recorder:
 
     # -- writer thread ---------------------------------------------------------------------
     def _emit(self, event: dict) -> None:
-        self._loop.call_soon_threadsafe(self._on_event, event)
+        try:
+            self._loop.call_soon_threadsafe(self._on_event, event)
+        except RuntimeError:  # the loop is gone (process shutting down): the chunk is on disk
+            log.warning("recording event lost, loop closed: %s", event)
 
     def _close_chunk(self, source_id: str) -> None:
         writer = self._writers.pop(source_id, None)

@@ -158,8 +158,13 @@ class Room:
             if other is participant:
                 continue
             session.bind(other.source)
-            if other.session is not None and other.session.bind(participant.source):
+            if other.session is None:
+                continue
+            change = other.session.bind(participant.source)
+            if change == "new":
                 asyncio.ensure_future(other.session.renegotiate())
+            elif change == "reused":
+                asyncio.ensure_future(other.session.send_tracks())
         return answer
 
     async def negotiate(self, participant_id: str) -> None:
@@ -209,7 +214,7 @@ class Room:
     # -- drops and reconnects -----------------------------------------------------------------
     def _session_failed(self, session: Session) -> None:
         participant = self.participants.get(session.participant_id)
-        if participant is None or participant.session is not session:
+        if self.closed or participant is None or participant.session is not session:
             return
         asyncio.ensure_future(self.participant_dropped(session.participant_id))
 

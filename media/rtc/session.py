@@ -239,20 +239,21 @@ class Session:
     def slot_for(self, source: Source) -> Slot | None:
         return next((s for s in self.slots if s.source is source), None)
 
-    def bind(self, source: Source) -> bool:
-        """Send ``source`` to this participant. True if a renegotiation is needed."""
+    def bind(self, source: Source) -> str | None:
+        """Send ``source`` to this participant: "reused" (a free negotiated slot took it: only
+        the ``tracks`` map changes), "new" (a renegotiation is needed) or None (already sent)."""
         if self.slot_for(source) is not None:
-            return False
+            return None
         free = next((s for s in self.slots if s.source is None), None)
         if free is not None:
             free.bind(source)
-            return free.audio_mid is None
+            return "reused" if free.audio_mid is not None else "new"
         slot = Slot(ForwardTrack("audio", self.options.forward_queue_frames),
                     ForwardTrack("video", self.options.forward_queue_frames, None))
         slot.video_track._request_keyframe = lambda s=slot: s.source and s.source.request_keyframe()
         slot.bind(source)
         self.slots.append(slot)
-        return True
+        return "new"
 
     def unbind(self, source: Source) -> bool:
         slot = self.slot_for(source)

@@ -227,3 +227,38 @@ class TestPeer:
             t.cancel()
         if self.pc is not None:
             await self.pc.close()
+
+
+def tone(freq: float, seconds: float = 1.0, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(AUDIO_RATE * seconds)) / AUDIO_RATE
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+class LocalHearing:
+    """A Room and in-process TestPeers wired together directly (no WebSocket)."""
+
+    def __init__(self, room_factory: Callable[[Callable, Callable], object]) -> None:
+        self.peers: dict[str, TestPeer] = {}
+        self.events: list[dict] = []
+        self.room = room_factory(self._send, self.events.append)
+
+    async def _send(self, participant_id: str, message: dict) -> None:
+        peer = self.peers.get(participant_id)
+        if peer is not None:
+            await peer.on_server_message(message)
+
+    async def join(self, name: str, audio: MediaStreamTrack | None = None,
+                   video: MediaStreamTrack | None = None) -> TestPeer:
+        peer = TestPeer(name, lambda m: self.room.handle_message(name, m), audio, video)
+        self.peers[name] = peer
+        await peer.join()
+        return peer
+
+    def events_of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def close(self):
+        recordings = await self.room.close()
+        for peer in self.peers.values():
+            await peer.close()
+        return recordings
