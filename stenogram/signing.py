@@ -219,6 +219,36 @@ def load_user_key(path: Path, passphrase: str) -> Ed25519Signer:
     return decrypt_key(record, passphrase)
 
 
+def load_or_create_server_key(path: Path, passphrase: str | None = None,
+                              owner: str = "courtroom server (audit log)") -> Ed25519Signer:
+    """The server's own key, which signs audit-log tree heads unattended. With a passphrase
+    (e.g. from the service's secret store) it is kept like a user's key; without one it is a
+    PKCS#8 PEM readable by the service account only (0600). This key attests the state of the
+    log, never a stenogram: it cannot stand in for a judge's or secretary's signature."""
+    from cryptography.hazmat.primitives.serialization import (NoEncryption, PrivateFormat,
+                                                              load_pem_private_key)
+    path = Path(path)
+    if passphrase:
+        return load_user_key(path, passphrase) if path.exists() else create_user_key(
+            path, passphrase, owner=owner)
+    if path.exists():
+        key = load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningError(f"{path} is not an Ed25519 key")
+        return Ed25519Signer(key, owner=owner)
+    signer = Ed25519Signer.generate(owner=owner)
+    pem = signer._key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return signer
+
+
 def public_key_info_of(path: Path) -> dict[str, Any]:
     """A user's public key record from their key file, without the passphrase."""
     r = json.loads(Path(path).read_text())

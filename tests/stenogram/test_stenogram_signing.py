@@ -76,3 +76,16 @@ def test_secretary_signs_then_judge_then_locked_and_a_correction_needs_a_new_ver
     # the judge's statement countersigns the secretary's: reordering or dropping it is caught
     assert signature_problems(v1, sigs[1:], keys)
     assert signature_problems(v1, sigs[::-1], keys)
+
+
+def test_server_key_persists_and_is_private(tmp_path):
+    from stenogram.signing import load_or_create_server_key
+    path = tmp_path / "server.pem"
+    a = load_or_create_server_key(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create_server_key(path).key_id == a.key_id
+    enc = tmp_path / "server-enc.json"
+    b = load_or_create_server_key(enc, "secret-from-vault")
+    assert load_or_create_server_key(enc, "secret-from-vault").key_id == b.key_id
+    with pytest.raises(SigningError):
+        load_or_create_server_key(enc, "wrong")

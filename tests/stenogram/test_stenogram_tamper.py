@@ -14,6 +14,7 @@ import pytest
 from hearing.commands import verify as verify_cmd
 from stenogram.bundle import write_bundle
 from stenogram.canonical import canonical_bytes, canonical_sha256
+from stenogram.export import protocol_from_version, render_documents
 from stenogram.synthetic import build_synthetic_hearing
 from stenogram.verify import verify_bundle
 
@@ -25,7 +26,8 @@ def bundle(tmp_path_factory):
     media.mkdir()
     h = build_synthetic_hearing(segments=300, revisions=12, versions=3, media_dir=media)
     path = d / "OUT.zip"
-    write_bundle(path, **h.bundle_kwargs(with_media=True))
+    docs = render_documents(protocol_from_version(h.versions[-1], h.signatures), pdf=False)
+    write_bundle(path, **h.bundle_kwargs(with_media=True), documents=docs)
     return path
 
 
@@ -69,6 +71,7 @@ def resealed(version):
 
 def test_untouched_bundle_verifies_and_cli_exits_zero(bundle, capsys):
     assert failed(bundle) == set()
+    assert "documents/protocol.txt" in members(bundle)
     assert verify_cmd.run(argparse.Namespace(bundle=bundle, json=False)) == 0
     out = capsys.readouterr().out
     assert "verified: all" in out and "signatures verify, secretary then judge" in out
