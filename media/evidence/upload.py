@@ -45,6 +45,11 @@ class UploadOptions:
     min_free_bytes: int = 256 << 20  # keep this much disk free for the database and recordings
     expire_after_s: float = 24 * 3600.0  # unfinished uploads idle this long are removed
     validate: bool = True  # check the file is audio/video/photo before it becomes a blob
+    # A new request for an upload that is still receiving on another connection stops the
+    # old one (a phone that switched networks leaves a half-open connection behind, and its
+    # retry must not wait for TCP to time out); the old request keeps what it received.
+    takeover: bool = True
+    takeover_wait_s: float = 10.0  # then UploadBusy
     limits: ValidationLimits = field(default_factory=ValidationLimits)
 
 
@@ -122,6 +127,7 @@ class _Session:
         self.hashed = 0  # bytes of the part file that are in ``hasher``
         self.written = 0  # bytes in the part file (>= state.offset between checkpoints)
         self.draining: asyncio.Future[None] | None = None  # last writes of a broken request
+        self.writer: asyncio.Task[Any] | None = None  # the request appending right now
 
     async def settle(self) -> None:
         """Wait until the writes of an earlier, interrupted request have landed."""
@@ -151,6 +157,7 @@ class UploadManager:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.executor = executor
         self._sessions: dict[str, _Session] = {}
+        self._loading = asyncio.Lock()
 
     # -- helpers ------------------------------------------------------------------------
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -200,8 +207,11 @@ class UploadManager:
         self._paths(upload_id)
         s = self._sessions.get(upload_id)
         if s is None:
-            s = await self._run(self._load_sync, upload_id)
-            s = self._sessions.setdefault(upload_id, s)
+            async with self._loading:  # one load per upload: loading cuts the file back
+                s = self._sessions.get(upload_id)
+                if s is None:
+                    s = await self._run(self._load_sync, upload_id)
+                    self._sessions[upload_id] = s
         return s
 
     def _rehash_sync(self, s: _Session) -> None:
@@ -286,9 +296,19 @@ class UploadManager:
         from ``status().offset``."""
         s = await self._session(upload_id)
         if s.lock.locked():
-            raise UploadBusy("This upload is receiving data on another connection.",
-                             offset=s.state.offset)
-        async with s.lock:
+            if not self.options.takeover or s.writer is None:
+                raise UploadBusy("This upload is receiving data on another connection.",
+                                 offset=s.state.offset)
+            s.writer.cancel()  # newest request wins; the old one checkpoints and ends
+            try:
+                await asyncio.wait_for(s.lock.acquire(), self.options.takeover_wait_s)
+            except TimeoutError:
+                raise UploadBusy("This upload is receiving data on another connection.",
+                                 offset=s.state.offset) from None
+        else:
+            await s.lock.acquire()
+        s.writer = asyncio.current_task()
+        try:
             await s.settle()
             if s.state.receipt is not None or s.state.completing:
                 raise OffsetMismatch("This upload is already complete.", offset=s.state.offset)
@@ -298,6 +318,9 @@ class UploadManager:
             await self._ensure_hash(s)
             await self._receive(s, body)
             return self._status(s)
+        finally:
+            s.writer = None
+            s.lock.release()
 
     async def _receive(self, s: _Session, body: AsyncIterable[bytes]) -> None:
         opts = self.options

@@ -89,3 +89,30 @@ async def test_refused_roles_and_bad_files_get_clear_statuses(aiohttp_client, tm
     r = await client.get(PREFIX + "/nonexistent-upload-id-000")
     assert r.status == 404
     assert receipts == []
+
+
+async def test_retry_takes_over_from_a_half_open_connection(aiohttp_client, tmp_path):
+    data = make_media(tmp_path / "a.ogg", "ogg-opus", seconds=3.0).read_bytes()
+    receipts = []
+    client = await aiohttp_client(make_app(tmp_path / "blobs", receipts))
+    r = await client.post(PREFIX, json={"filename": "a.ogg", "size": len(data)})
+    upload = r.headers["Location"]
+    cut = len(data) // 3
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write((f"PATCH {upload} HTTP/1.1\r\nHost: x\r\nUpload-Offset: 0\r\n"
+                  f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:cut])
+    await writer.drain()  # ...and then silence: no FIN, no RST (the phone changed networks)
+    await asyncio.sleep(0.2)
+
+    r = await client.head(upload)
+    offset = int(r.headers["Upload-Offset"])  # the last durable checkpoint
+    assert offset < cut
+    r = await client.patch(upload, data=data[offset:], headers={"Upload-Offset": str(offset)})
+    if r.status == 409:  # the old connection had more than its last checkpoint: resume there
+        offset = int(r.headers["Upload-Offset"])
+        assert offset == cut
+        r = await client.patch(upload, data=data[offset:], headers={"Upload-Offset": str(offset)})
+    assert r.status == 204
+    r = await client.post(upload + "/complete")
+    assert (await r.json())["sha256"] == hashlib.sha256(data).hexdigest()
+    writer.transport.abort()

@@ -185,8 +185,27 @@ async def test_rejected_media_never_becomes_a_blob(store):
     assert blobs(store) == [] and list(m.dir.iterdir()) == []
 
 
-async def test_two_writers_on_one_upload_are_refused(store, media_bytes):
+async def test_a_retry_takes_over_from_a_half_open_connection(store, media_bytes):
     m = UploadManager(store, small())
+    st = await m.create(size=len(media_bytes))
+
+    async def stalled():  # the phone switched networks; this connection will never finish
+        yield media_bytes[:1000]
+        await asyncio.Event().wait()
+
+    old = asyncio.create_task(m.append(st.id, 0, stalled()))
+    await asyncio.sleep(0.05)
+    with pytest.raises(OffsetMismatch) as e:  # the retry is told where the old one stopped
+        await m.append(st.id, 0, chunks(media_bytes))
+    assert e.value.details["offset"] == 1000
+    with pytest.raises(asyncio.CancelledError):
+        await old
+    await m.append(st.id, 1000, chunks(media_bytes[1000:]))
+    assert (await m.complete(st.id)).sha256 == hashlib.sha256(media_bytes).hexdigest()
+
+
+async def test_without_takeover_a_second_writer_is_refused(store, media_bytes):
+    m = UploadManager(store, small(takeover=False))
     st = await m.create(size=len(media_bytes))
     gate = asyncio.Event()
 
@@ -198,6 +217,8 @@ async def test_two_writers_on_one_upload_are_refused(store, media_bytes):
     await asyncio.sleep(0.05)
     with pytest.raises(UploadBusy):
         await m.append(st.id, 0, chunks(media_bytes))
+    with pytest.raises(UploadBusy):
+        await m.complete(st.id)
     gate.set()
     assert (await first).offset == 1000
 
