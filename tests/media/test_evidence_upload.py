@@ -269,3 +269,23 @@ async def test_upload_is_refused_when_the_disk_would_fill(store):
         await m.create(size=1)
     assert getattr(e.value, "http_status", None) == 507
     assert list(m.dir.iterdir()) == []
+
+
+async def test_crash_between_commit_and_receipt_is_finished_on_retry(store, media_bytes):
+    m = UploadManager(store, small())
+    st = await m.create(filename="a.mp4", size=len(media_bytes))
+    await m.append(st.id, 0, chunks(media_bytes))
+    digest = hashlib.sha256(media_bytes).hexdigest()
+    # what complete() had done when the power went: state marked, blob renamed, no receipt
+    state_path = m.dir / f"{st.id}.json"
+    state = json.loads(state_path.read_text())
+    state["completing"] = digest
+    state_path.write_text(json.dumps(state))
+    store.commit_temp(m.dir / f"{st.id}.part", digest)
+    m2 = UploadManager(store, small())
+    m2.recover()
+    receipt = await m2.complete(st.id)
+    assert receipt.sha256 == digest and receipt.size == len(media_bytes)
+    assert receipt.media.kind == "video" and receipt.filename == "a.mp4"
+    with pytest.raises(OffsetMismatch):
+        await m2.append(st.id, len(media_bytes), chunks(b"more"))
