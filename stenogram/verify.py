@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
 from .canonical import canonical_sha256
@@ -39,7 +40,11 @@ class _Report:
         return ok
 
 
-def verify_bundle(path: Path) -> list[Check]:
+def verify_bundle(path: Path, trusted_keys: Iterable[str] | None = None) -> list[Check]:
+    """Every check on the bundle at ``path``. The bundle carries its own public keys, so it
+    proves integrity and order by itself; *who* signed is proven only against keys the reader
+    trusts from elsewhere (the court's published key fingerprints): pass them as
+    ``trusted_keys`` (key ids, i.e. SHA-256 fingerprints in hex) to add that check."""
     rep = _Report()
     try:
         b = read_bundle(Path(path))
@@ -55,9 +60,24 @@ def verify_bundle(path: Path) -> list[Check]:
         _versions(rep, b)
         _audit(rep, b)
         _media(rep, b, hashes)
+        if trusted_keys is not None:
+            _trust(rep, b, {k.strip().lower().replace(" ", "") for k in trusted_keys})
     finally:
         b.zf.close()
     return rep.checks
+
+
+def _trust(rep: _Report, b: BundleContents, trusted: set[str]) -> None:
+    used = {s.get("key_id"): f"{s['statement']['role']} signature on version "
+            f"{s['statement']['version_number']}" for sigs in b.signatures.values() for s in sigs}
+    used.update({h.get("key_id"): "audit tree heads" for h in b.tree_heads})
+    # a fingerprint may be given shortened (as printed on a document): at least 32 hex digits
+    def known(k: str) -> bool:
+        return any(len(t) >= 32 and k.startswith(t) for t in trusted)
+    bad = [f"{what} is by untrusted key {str(k)[:16]}…" for k, what in sorted(
+        used.items(), key=lambda kv: str(kv[0])) if not known(str(k))]
+    rep.add("signing keys are among the trusted keys given", bad,
+            f"{len(used)} key(s) used, all trusted")
 
 
 def _member_sha256(b: BundleContents, name: str, cache: dict[str, str]) -> str:

@@ -202,3 +202,29 @@ def test_not_a_bundle_and_unfixed_manifest(bundle, tmp_path, capsys):
     assert verify_cmd.run(argparse.Namespace(bundle=bad, json=True)) == 1
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert any(not x["ok"] for x in lines)
+
+
+def test_resigned_by_a_forgers_own_keys_is_caught_by_trusted_fingerprints(bundle, tmp_path):
+    """A forger who edits the text, rebuilds every hash and re-signs with keys of his own makes
+    a self-consistent bundle; only the court's published fingerprints expose him."""
+    from stenogram.signing import Ed25519Signer
+    from stenogram.version import StenogramVersion, sign_version
+    m = members(bundle)
+    genuine = {json.loads(m[n])["key_id"] for n in m if n.startswith("keys/")}
+    forged = {}
+    v1 = StenogramVersion.from_dict(json.loads(m["versions/v0001.json"]))
+    sec, judge = Ed25519Signer.generate(), Ed25519Signer.generate()
+    s = [sign_version(v1, sec, role="secretary", user_id="p-secretary", name="x")]
+    s.append(sign_version(v1, judge, role="judge", user_id="p-judge", name="y", signatures=s))
+    forged["signatures/v0001.json"] = canonical_bytes(s)
+    for k in (sec, judge):
+        forged[f"keys/{k.key_id}.json"] = canonical_bytes(k.public_key_info())
+    bad = rewrite(bundle, tmp_path / "resigned.zip", forged)
+    assert failed(bad) == set()  # self-consistent...
+    args = argparse.Namespace(bundle=bad, json=False, trust=sorted(genuine), trusted_keys=None)
+    assert verify_cmd.run(args) == 1  # ...but not by the court's keys
+    trust_file = tmp_path / "court-keys.txt"
+    trust_file.write_text("# Astana district court\n" + "\n".join(
+        " ".join(k[i:i + 4] for i in range(0, 64, 4)) for k in genuine) + "\n")
+    args = argparse.Namespace(bundle=bundle, json=False, trust=[], trusted_keys=trust_file)
+    assert verify_cmd.run(args) == 0
