@@ -149,3 +149,47 @@ async def test_a_seat_beyond_the_device_channels_is_reported(four_channel_wav):
     assert list(got.asr) == ["seat:judge"]
     err = next(a for a in got.alerts if a["kind"] == "device_error")
     assert "witness" in err["message"] and "4 channel" in err["message"]
+
+
+async def test_a_stalled_consumer_loses_the_oldest_audio_and_is_told():
+    url = "lavfi:sine=f=440:r=48000"
+    seat_map = parse_seat_map({"device": url, "seats": {"judge": {"channel": 1}}})
+    got = Collector()
+    release = asyncio.Event()
+
+    async def stuck_sink(chunk):
+        got.on_chunk(chunk)
+        await release.wait()
+
+    cap = Capture(url, seat_map, HearingClock.starting_now(), on_chunk=stuck_sink,
+                  on_alert=got.alerts.append,
+                  options=CaptureOptions(queue_s=0.3, backpressure=False))
+    await cap.start()
+    await got.wait_for(lambda: "dropped" in got.kinds())
+    release.set()
+    await cap.stop()
+    dropped = next(a for a in got.alerts if a["kind"] == "dropped")
+    assert dropped["source_id"] == "seat:judge" and dropped["sink"] == "asr"
+    assert dropped["to_ms"] > dropped["from_ms"]
+    # the oldest went, the newest stayed: the first chunk delivered after the stall is recent
+    first, later = got.asr["seat:judge"][0], got.asr["seat:judge"][1:]
+    assert later and later[0].start_ms > first.end_ms
+
+
+async def test_courtroom_capture_runs_every_device_of_the_seat_map(tmp_path):
+    from hardware.courtroom import CourtroomCapture
+
+    a = write_wav(tmp_path / "a.wav", np.stack([tone(300, 0.5, 16_000)] * 2), 16_000)
+    b = write_wav(tmp_path / "b.wav", tone(600, 0.5, 16_000)[None, :], 16_000)
+    seat_map = parse_seat_map({"device": f"file:{a}", "seats": {
+        "judge": {"channel": 1}, "secretary": {"channel": 2},
+        "witness": {"channel": 1, "device": f"file:{b}"}}})
+    got = Collector()
+    room = CourtroomCapture(seat_map, HearingClock.starting_now(), on_chunk=got.on_chunk,
+                            on_alert=got.alerts.append)
+    await room.start()
+    await asyncio.wait_for(asyncio.gather(*(c.wait_ended() for c in room.captures)), 10)
+    await room.stop()
+    assert sorted(got.asr) == ["seat:judge", "seat:secretary", "seat:witness"]
+    assert abs(dominant_freq(got.audio("seat:witness")) - 600) < 5
+    assert got.kinds() == ["ended", "ended"]
