@@ -204,7 +204,9 @@ def chunk_files(source_dir: Path, include_open: bool = True) -> list[tuple[int, 
 
 
 def read_chunk_packets(path: Path) -> list[tuple[int, bytes]]:
-    """(pts in 1/48000 s, payload) of a chunk; a truncated chunk yields what is readable."""
+    """(pts in 1/48000 s from the chunk's first packet, payload) of a chunk; a truncated chunk
+    yields what is readable. (The demuxer reports pts shifted by the Opus pre-skip; the writer
+    put the first packet at 0, so positions are taken relative to it.)"""
     packets: list[tuple[int, bytes]] = []
     try:
         with av.open(str(path)) as container:
@@ -216,6 +218,9 @@ def read_chunk_packets(path: Path) -> list[tuple[int, bytes]]:
                 packets.append((pts, bytes(packet)))
     except (av.FFmpegError, IndexError, EOFError) as exc:
         log.warning("chunk %s readable only in part: %s", path, exc)
+    if packets:
+        first = packets[0][0]
+        packets = [(pts - first, payload) for pts, payload in packets]
     return packets
 
 
