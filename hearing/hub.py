@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 DROPPABLE = frozenset({"partial", "meter", "lag"})
 
 
-@dataclass
+@dataclass(eq=False)
 class Client:
     hearing_id: int
     caller: object

@@ -179,7 +179,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         sender.cancel()
         state.hub.remove(conn.client)
-        await state.on_ws_closed(conn)
+        # The handler may be cancelled as the peer goes away; the "leave" must still be
+        # recorded, so it runs as its own task.
+        await asyncio.shield(asyncio.ensure_future(state.on_ws_closed(conn)))
     return ws
 
 
