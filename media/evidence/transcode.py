@@ -43,6 +43,7 @@ class TranscodeOptions:
     display_max_side: int = 2048  # photos: size of the JPEG display copy
     threads: int = 2
     queue_size: int = 16  # jobs waiting; submit() refuses more
+    progress_interval_s: float = 0.25  # least time between two progress reports
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ def _playback(src: Path, dst: Path, info: MediaInfo, opts: TranscodeOptions,
         else:
             fmt, mime, out_opts = "webm", "audio/webm", {}
             acodec, abr = "libopus", opts.audio_bitrate
-        recipe: dict[str, Any] = {"container": fmt, "mime": mime}
+        recipe: dict[str, Any] = {"container": fmt, "mime": mime, "pyav": av.__version__,
+                                  "libavcodec": ".".join(map(str, av.library_versions["libavcodec"]))}
         with av.open(str(dst), "w", format=fmt, options=out_opts) as out:
             vout = aout = None
             graph = None
@@ -234,7 +236,7 @@ def _playback(src: Path, dst: Path, info: MediaInfo, opts: TranscodeOptions,
                     if frame.time is not None:
                         done = max(done, frame.time)
                 now = time.monotonic()
-                if duration and now - last_report > 0.25:
+                if duration and now - last_report >= opts.progress_interval_s:
                     report(min(0.99, done / duration))
                     last_report = now
             if graph is not None:
@@ -268,7 +270,10 @@ class TranscodeJob:
 
     async def wait(self) -> list[Derivative]:
         assert self._future is not None
-        return await asyncio.shield(self._future)
+        try:
+            return await asyncio.shield(self._future)
+        except _Cancelled:
+            raise TranscodeFailed("The job was cancelled.", cancelled=True) from None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "source_sha256": self.source_sha256, "state": self.state,

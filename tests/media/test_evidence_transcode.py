@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from media.blobstore import BlobStore
-from media.evidence import QueueFull, TranscodeOptions, Transcoder, validate_file
+from media.evidence import (QueueFull, TranscodeFailed, TranscodeOptions, Transcoder,
+                            validate_file)
 from media.evidence.samples import RECIPES, make_image, make_media
 
 
@@ -108,4 +109,35 @@ async def test_queue_is_bounded_and_duplicates_share_a_job(tmp_path):
     with pytest.raises(QueueFull):
         tc.submit(refs[2].sha256)
     await first.wait()
+    await tc.close()
+
+
+async def test_progress_is_reported_and_a_job_can_be_cancelled(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store, TranscodeOptions(progress_interval_s=0))
+    src = make_media(tmp_path / "long.mp4", "mp4-h264", seconds=4.0, width=320, height=240)
+    out = await run_job(store, tc, src)
+    assert out["playback"].recipe["video"]["codec"] == "h264"
+    seen = []
+    src2 = make_media(tmp_path / "other.mp4", "mp4-h264", seconds=4.0, width=320, height=240,
+                      fps=10)
+    ref = store.put_file(src2)
+    job = tc.submit(ref.sha256, on_progress=lambda j: seen.append(j.progress))
+    await job.wait()
+    middle = [p for p in seen if 0 < p < 1]
+    assert middle and middle == sorted(middle)
+
+    ref3 = store.put_file(make_media(tmp_path / "third.mp4", "mp4-h264", seconds=4.0))
+    before = set(store.iter_blobs())
+
+    def stop_soon(j):
+        if j.progress > 0:
+            j.cancel()
+
+    job = tc.submit(ref3.sha256, on_progress=stop_soon)
+    with pytest.raises(TranscodeFailed, match="cancelled"):
+        await job.wait()
+    await asyncio.sleep(0)
+    assert job.state == "cancelled"
+    assert set(store.iter_blobs()) == before  # nothing half-made was stored
     await tc.close()
