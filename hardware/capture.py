@@ -51,7 +51,10 @@ class CaptureOptions:
     stall_s: float = 2.0  # no audio for this long -> "device_stalled" alert
     retry_initial_s: float = 0.5  # reopen backoff starts here, doubles ...
     retry_max_s: float = 30.0  # ... up to this
-    resync_ms: int = 500  # device clock this far from the host's -> re-anchor (gap if behind)
+    resync_ms: int = 500  # audio this far behind the clock after the device went quiet
+    #                       for as long is a gap: chunks resume at their true time
+    drift_reanchor_ms: int = 5000  # off the clock this long with data flowing -> re-anchor
+    #                                silently (device clock drift, not lost audio)
     bleed: BleedOptions = field(default_factory=BleedOptions)
     meters: MeterOptions = field(default_factory=MeterOptions)
 
@@ -324,7 +327,7 @@ class Capture:
         cpu_start = time.thread_time()
         cpu_base = self.stats["cpu_seconds"]
 
-        def step(x: np.ndarray, continuous: bool, t_arrival: float) -> None:
+        def step(x: np.ndarray, continuous: bool, t_arrival: float, waited_s: float) -> None:
             n = x.shape[1]
             self._last_data = t_arrival
             arrival_ms = self.clock.at_monotonic(t_arrival)
@@ -332,13 +335,24 @@ class Capture:
             if st["anchor"] is not None and reader.live:
                 prev_end = st["anchor"] + st["dev_pos"] * 1000 // reader.rate
                 late = arrival_ms - (prev_end + n * 1000 // reader.rate)
-                if not continuous or abs(late) > self.opt.resync_ms:
-                    if not continuous or late > 0:
-                        st["outage_from"] = prev_end
+                if not continuous or (late > self.opt.resync_ms
+                                      and waited_s * 1000 > self.opt.resync_ms):
+                    # the device delivered nothing for a while and its audio is now behind
+                    # the clock: that time is lost, so it is a gap
+                    st["outage_from"] = prev_end
                     st["anchor"] = None
+                elif abs(late) > self.opt.resync_ms:
+                    # data came promptly but off the clock: we were descheduled (audio was
+                    # buffered, nothing lost) or the device clock drifts; re-anchor silently
+                    # once it has stayed off for a while
+                    st["off_blocks"] += 1
+                    if st["off_blocks"] * self.opt.block_ms >= self.opt.drift_reanchor_ms:
+                        st["anchor"] = None
+                else:
+                    st["off_blocks"] = 0
             if st["anchor"] is None:
                 anchor = arrival_ms - n * 1000 // reader.rate if reader.live else opened_ms
-                st.update(anchor=anchor, dev_pos=0, out_pos=0,
+                st.update(anchor=anchor, dev_pos=0, out_pos=0, off_blocks=0,
                           resampler=ChannelResampler(len(idx), reader.rate),
                           gate=BleedGate(len(idx), self.opt.bleed))
                 if self.origin_ms is None:
@@ -381,12 +395,16 @@ class Capture:
             self.stats["cpu_seconds"] = cpu_base + time.thread_time() - cpu_start
             self._hand_over(asr_chunks, rec_chunks, meters, alerts, wait)
 
+        waited = 0.0  # longest wait for data among the pending reads
+        last_data = time.monotonic()
+
         def flush(t: float) -> None:
-            nonlocal pending, have
+            nonlocal pending, have, waited
             if pending:
                 x = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
                 pending, have = [], 0
-                step(x, True, t)
+                step(x, True, t, waited)
+                waited = 0.0
 
         while not self._stop.is_set():
             block = reader.read()
@@ -398,10 +416,12 @@ class Capture:
             if n == 0:  # a quiet read: hand over what is pending
                 flush(now)
                 continue
+            wait_s, last_data = now - last_data, now
             if not block.continuous:
                 flush(now)
-                step(block.samples, False, now)
+                step(block.samples, False, now, wait_s)
                 continue
+            waited = max(waited, wait_s)
             pending.append(block.samples)
             have += n
             if have >= block_n:
