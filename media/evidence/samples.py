@@ -33,6 +33,7 @@ RECIPES: dict[str, Recipe] = {
     "mp4-h264-silent": Recipe(".mp4", "mp4", None, "libx264"),
     "webm-vp8": Recipe(".webm", "webm", "libopus", "libvpx"),
     "mov-h264": Recipe(".mov", "mov", "aac", "libx264"),
+    "mov-hevc": Recipe(".mov", "mov", "aac", "libx265"),  # what an iPhone records
     "mkv-mjpeg": Recipe(".mkv", "matroska", "pcm_s16le", "mjpeg", pix_fmt="yuvj420p"),
 }
 
@@ -66,6 +67,8 @@ def make_media(path: Path, recipe: str | Recipe, seconds: float = 1.0, width: in
             vs.width, vs.height, vs.pix_fmt = width, height, r.pix_fmt
             if r.video_codec == "libx264":
                 vs.options = {"preset": "ultrafast"}
+            elif r.video_codec == "libx265":
+                vs.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
             elif r.video_codec == "libvpx":
                 vs.options = {"deadline": "realtime", "cpu-used": "8"}
         if r.audio_codec:

@@ -33,7 +33,7 @@ def streams_of(store, d):
         return c.format.name, [(s.type, s.codec_context.name) for s in c.streams]
 
 
-@pytest.mark.parametrize("recipe", ["mp4-h264", "webm-vp8", "mov-h264", "mkv-mjpeg"])
+@pytest.mark.parametrize("recipe", ["mp4-h264", "webm-vp8", "mov-h264", "mov-hevc", "mkv-mjpeg"])
 async def test_video_gets_an_h264_aac_mp4_and_a_thumbnail(tmp_path, recipe):
     store = BlobStore(tmp_path / "blobs")
     tc = Transcoder(store)

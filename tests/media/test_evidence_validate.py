@@ -15,7 +15,7 @@ from media.evidence import EvidenceRejected, ValidationLimits, probe, validate_f
 from media.evidence.samples import RECIPES, make_image, make_media
 
 AUDIO = ["wav", "ogg-opus", "mp3", "m4a-aac", "flac"]
-VIDEO = ["mp4-h264", "mp4-h264-silent", "webm-vp8", "mov-h264", "mkv-mjpeg"]
+VIDEO = ["mp4-h264", "mp4-h264-silent", "webm-vp8", "mov-h264", "mov-hevc", "mkv-mjpeg"]
 
 
 @pytest.mark.parametrize("recipe", AUDIO + VIDEO)
