@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .canonical import canonical_bytes
-from .merkle import audit_leaf, consistency_proof, inclusion_proof
+from .merkle import MerkleTree, audit_leaf
 from .revisions import Revision, utc_now
 from .version import StenogramVersion
 
@@ -91,18 +91,19 @@ def write_bundle(path: Path, *, versions: Sequence[StenogramVersion],
         heads = sorted((dict(h) for h in tree_heads), key=lambda h: h["tree_size"])
         put("audit/tree_heads.json", canonical_bytes(heads))
         leaves = [audit_leaf(r) for r in audit_rows]
+        tree = MerkleTree(leaves)
         proofs: dict[str, Any] = {"consistency": [], "inclusion": []}
         for a, b in zip(heads, heads[1:]):
             if b["tree_size"] <= len(leaves):
                 proofs["consistency"].append({
                     "first": a["tree_size"], "second": b["tree_size"],
-                    "proof": [p.hex() for p in consistency_proof(leaves, a["tree_size"],
-                                                                  b["tree_size"])]})
+                    "proof": [p.hex() for p in tree.consistency_proof(a["tree_size"],
+                                                                      b["tree_size"])]})
         if heads and 0 < heads[-1]["tree_size"] <= len(leaves):
             size = heads[-1]["tree_size"]
             for i in range(size):
                 proofs["inclusion"].append({"index": i, "tree_size": size, "proof": [
-                    p.hex() for p in inclusion_proof(leaves, i, size)]})
+                    p.hex() for p in tree.inclusion_proof(i, size)]})
         put("audit/proofs.json", canonical_bytes(proofs))
 
         for sha, src in (media or {}).items():

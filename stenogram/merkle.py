@@ -36,52 +36,88 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+class MerkleTree:
+    """Leaf hashes plus a cache of subtree hashes, so the roots of many prefixes and the proofs
+    of every leaf cost O(n log n) together instead of O(n) each. Leaves are not changed after
+    construction (make a new tree for a longer log)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = list(leaves)
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def _range(self, a: int, b: int) -> bytes:
+        """MTH(D[a:b]) for a subtree range of the RFC 6962 recursion."""
+        n = b - a
+        if n == 0:
+            return EMPTY_ROOT
+        if n == 1:
+            return self.leaves[a]
+        got = self._cache.get((a, b))
+        if got is None:
+            k = _split(n)
+            got = node_hash(self._range(a, a + k), self._range(a + k, b))
+            self._cache[(a, b)] = got
+        return got
+
+    def root(self, size: int | None = None) -> bytes:
+        size = len(self.leaves) if size is None else size
+        if not 0 <= size <= len(self.leaves):
+            raise ValueError(f"no tree of size {size} in a log of {len(self.leaves)}")
+        return self._range(0, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[0:size]) of RFC 6962 section 2.1.1."""
+        size = len(self.leaves) if size is None else size
+        if not 0 <= index < size <= len(self.leaves):
+            raise ValueError(f"no leaf {index} in a tree of {size}")
+        out: list[bytes] = []
+        a, b, m = 0, size, index
+        while b - a > 1:
+            k = _split(b - a)
+            if m < k:
+                out.append(self._range(a + k, b))
+                b = a + k
+            else:
+                out.append(self._range(a, a + k))
+                a, m = a + k, m - k
+        return out[::-1]
+
+    def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
+        """PROOF(first, D[0:second]) of RFC 6962 section 2.1.2."""
+        second = len(self.leaves) if second is None else second
+        if not 0 <= first <= second <= len(self.leaves):
+            raise ValueError(f"no consistency proof from {first} to {second}")
+        if first == 0 or first == second:
+            return []
+        out: list[bytes] = []
+        a, b, m, whole = 0, second, first, True
+        while True:
+            n = b - a
+            if m == n:
+                if not whole:
+                    out.append(self._range(a, b))
+                break
+            k = _split(n)
+            if m <= k:
+                out.append(self._range(a + k, b))
+                b = a + k
+            else:
+                out.append(self._range(a, a + k))
+                a, m, whole = a + k, m - k, False
+        return out[::-1]
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH over leaf hashes."""
-    n = len(leaves)
-    if n == 0:
-        return EMPTY_ROOT
-    if n == 1:
-        return leaves[0]
-    k = _split(n)
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    return MerkleTree(leaves).root()
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
-    """PATH(index, D[0:size]) of RFC 6962 section 2.1.1."""
-    size = len(leaves) if size is None else size
-    if not 0 <= index < size <= len(leaves):
-        raise ValueError(f"no leaf {index} in a tree of {size}")
-
-    def path(m: int, d: Sequence[bytes]) -> list[bytes]:
-        if len(d) == 1:
-            return []
-        k = _split(len(d))
-        if m < k:
-            return path(m, d[:k]) + [root(d[k:])]
-        return path(m - k, d[k:]) + [root(d[:k])]
-
-    return path(index, leaves[:size])
+    return MerkleTree(leaves).inclusion_proof(index, size)
 
 
 def consistency_proof(leaves: Sequence[bytes], first: int, second: int | None = None) -> list[bytes]:
-    """PROOF(first, D[0:second]) of RFC 6962 section 2.1.2."""
-    second = len(leaves) if second is None else second
-    if not 0 <= first <= second <= len(leaves):
-        raise ValueError(f"no consistency proof from {first} to {second}")
-    if first == 0 or first == second:
-        return []
-
-    def sub(m: int, d: Sequence[bytes], whole: bool) -> list[bytes]:
-        n = len(d)
-        if m == n:
-            return [] if whole else [root(d)]
-        k = _split(n)
-        if m <= k:
-            return sub(m, d[:k], whole) + [root(d[k:])]
-        return sub(m - k, d[k:], False) + [root(d[:k])]
-
-    return sub(first, leaves[:second], True)
+    return MerkleTree(leaves).consistency_proof(first, second)
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
@@ -149,11 +185,13 @@ def tree_head_statement(log_id: str, tree_size: int, root_hash: bytes, timestamp
             "root_hash": root_hash.hex(), "timestamp": timestamp}
 
 
-def sign_tree_head(signer: Signer, log_id: str, leaves: Sequence[bytes], timestamp: str,
-                   size: int | None = None) -> dict[str, Any]:
+def sign_tree_head(signer: Signer, log_id: str, leaves: "Sequence[bytes] | MerkleTree",
+                   timestamp: str, size: int | None = None) -> dict[str, Any]:
     """A signed tree head over leaves[0:size] (a JSON-able dict the server stores as is)."""
-    size = len(leaves) if size is None else size
-    stmt = tree_head_statement(log_id, size, root(leaves[:size]), timestamp)
+    size = len(leaves.leaves if isinstance(leaves, MerkleTree) else leaves) if size is None \
+        else size
+    tree = leaves if isinstance(leaves, MerkleTree) else MerkleTree(leaves)
+    stmt = tree_head_statement(log_id, size, tree.root(size), timestamp)
     return {**stmt, "algorithm": signer.algorithm, "key_id": signer.key_id,
             "signature": b64(signer.sign(canonical_bytes(stmt)))}
 

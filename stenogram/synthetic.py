@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .canonical import canonical_sha256
-from .merkle import audit_leaf, root, sign_tree_head
+from .merkle import MerkleTree, audit_leaf, sign_tree_head
 from .revisions import RevisionError, Transcript
 from .segments import segment_from_final
 from .signing import Ed25519Signer
@@ -85,7 +85,7 @@ class _Audit:
 
     def head(self) -> dict[str, Any]:
         return {"log_id": self.log_id, "tree_size": len(self.leaves),
-                "root_hash": root(self.leaves).hex()}
+                "root_hash": MerkleTree(self.leaves).root().hex()}
 
 
 def build_synthetic_hearing(*, segments: int = 300, revisions: int = 10, versions: int = 3,

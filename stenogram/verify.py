@@ -13,7 +13,7 @@ from typing import Iterable
 
 from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
 from .canonical import canonical_sha256
-from .merkle import (audit_leaf, root, tree_head_problems, verify_consistency,
+from .merkle import (MerkleTree, audit_leaf, tree_head_problems, verify_consistency,
                      verify_inclusion)
 from .revisions import apply_revision, chain_problems
 from .segments import chronological
@@ -226,7 +226,8 @@ def _replay(v, b: BundleContents, replays: dict[int, list[dict] | str]) -> list[
 
 def _audit(rep: _Report, b: BundleContents) -> None:
     leaves = [audit_leaf(r) for r in b.audit_rows]
-    _audit_commitments(rep, b, leaves)
+    tree = MerkleTree(leaves)
+    _audit_commitments(rep, b, tree)
     heads = b.tree_heads
     if not heads:
         rep.add("audit log: signed tree heads", ["no signed tree head in the bundle"])
@@ -261,7 +262,7 @@ def _audit(rep: _Report, b: BundleContents) -> None:
                                      if len(leaves) > latest else ""))
     mism = []
     for h in heads:
-        if h["tree_size"] <= len(leaves) and root(leaves[:h["tree_size"]]).hex() != h["root_hash"]:
+        if h["tree_size"] <= len(leaves) and tree.root(h["tree_size"]).hex() != h["root_hash"]:
             mism.append(f"rows 0..{h['tree_size'] - 1} do not hash to the head of size "
                         f"{h['tree_size']}")
     rep.add("audit log: rows hash to every signed root (RFC 6962)", mism)
@@ -297,7 +298,8 @@ def _audit(rep: _Report, b: BundleContents) -> None:
     rep.add("audit log: inclusion proof of every row in the latest head", inc,
             f"{len(proofs)} proof(s)")
 
-def _audit_commitments(rep: _Report, b: BundleContents, leaves: list[bytes]) -> None:
+def _audit_commitments(rep: _Report, b: BundleContents, tree: MerkleTree) -> None:
+    leaves = tree.leaves
     vp = []
     for v in b.versions:
         a = v.document.get("audit")
@@ -306,7 +308,7 @@ def _audit_commitments(rep: _Report, b: BundleContents, leaves: list[bytes]) -> 
         size = int(a.get("tree_size", 0))
         if size > len(leaves):
             vp.append(f"version {v.number} saw {size} audit rows; the bundle has {len(leaves)}")
-        elif root(leaves[:size]).hex() != a.get("root_hash"):
+        elif tree.root(size).hex() != a.get("root_hash"):
             vp.append(f"version {v.number}'s audit root differs from rows 0..{size - 1}")
     rep.add("audit log: the log each version committed to is a prefix of this one", vp)
 
