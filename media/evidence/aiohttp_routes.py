@@ -13,8 +13,11 @@ Protocol (tus-like):
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -39,6 +42,23 @@ def _error(e: EvidenceError) -> web.Response:
     if "offset" in e.details:
         headers["Upload-Offset"] = str(e.details["offset"])
     return web.json_response(e.to_json(), status=e.http_status, headers=headers)
+
+
+def content_disposition(filename: str | None, fallback: str, inline: bool = False) -> str:
+    """Header to serve a stored file under the name its submitter gave it: folders and control
+    characters removed, an ASCII fallback plus the UTF-8 name (RFC 6266/5987), so a name like
+    ``../../x.html`` or one in Kazakh is only ever a label."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip(" .")[:200]
+    name = name or fallback
+    if name.isascii():
+        ascii_name = re.sub(r'[^A-Za-z0-9._ -]', "_", name).strip(" .") or fallback
+    else:  # keep the extension, if it is a plain one, on the ASCII fallback
+        ext = name.rsplit(".", 1)[-1] if "." in name else ""
+        ascii_name = fallback + (f".{ext}" if ext.isascii() and ext.isalnum()
+                                 and "." not in fallback else "")
+    kind = "inline" if inline else "attachment"
+    return f'{kind}; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(name, safe="")}'
 
 
 def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",

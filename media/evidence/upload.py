@@ -273,8 +273,12 @@ class UploadManager:
         s.hasher = hashlib.sha256()
         self._sessions[state.id] = s  # before the files exist, so expire() never sees orphans
 
+        # bytes that uploads already under way have announced but not yet sent
+        promised = sum(max(0, (o.state.size or 0) - o.written) for o in self._sessions.values()
+                       if o.state.receipt is None and o is not s)
+
         def init() -> None:
-            self._check_space(size or 0)
+            self._check_space((size or 0) + promised)
             with open(part, "xb") as f:
                 os.fsync(f.fileno())
             self._save_sync(s)

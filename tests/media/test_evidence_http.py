@@ -116,3 +116,14 @@ async def test_retry_takes_over_from_a_half_open_connection(aiohttp_client, tmp_
     r = await client.post(upload + "/complete")
     assert (await r.json())["sha256"] == hashlib.sha256(data).hexdigest()
     writer.transport.abort()
+
+
+def test_download_names_are_labels_not_paths():
+    from media.evidence.aiohttp_routes import content_disposition
+    h = content_disposition("../../etc/passwd", "evidence-1")
+    assert h == "attachment; filename=\"passwd\"; filename*=UTF-8''passwd"
+    h = content_disposition("C:\\Users\\Ерлан\\Видео қаз.mp4", "evidence-1", inline=True)
+    assert h.startswith('inline; filename="evidence-1.mp4"; filename*=UTF-8\'\'%D0%92')
+    h = content_disposition('a"b\r\nSet-Cookie: x.mp4', "evidence-1")
+    assert "\r" not in h and "\n" not in h and h.count('"') == 2
+    assert content_disposition(None, "evidence-1.bin").startswith('attachment; filename="evidence-1.bin"')

@@ -289,3 +289,13 @@ async def test_crash_between_commit_and_receipt_is_finished_on_retry(store, medi
     assert receipt.media.kind == "video" and receipt.filename == "a.mp4"
     with pytest.raises(OffsetMismatch):
         await m2.append(st.id, len(media_bytes), chunks(b"more"))
+
+
+async def test_disk_space_counts_what_running_uploads_have_announced(store):
+    import shutil
+    free = shutil.disk_usage(store.root).free
+    m = UploadManager(store, UploadOptions(min_free_bytes=0, max_bytes=free))
+    await m.create(size=free * 2 // 3)
+    with pytest.raises(Exception) as e:  # alone it would fit; with the first one it cannot
+        await m.create(size=free * 2 // 3)
+    assert getattr(e.value, "http_status", None) == 507
