@@ -23,6 +23,7 @@ from stenogram.canonical import canonical_bytes  # noqa: E402
 from stenogram.export import protocol_from_version  # noqa: E402
 from stenogram.export.pdf import render_pdf  # noqa: E402
 from stenogram.revisions import Transcript  # noqa: E402
+from stenogram.segments import Segment  # noqa: E402
 from stenogram.synthetic import build_synthetic_hearing  # noqa: E402
 from stenogram.verify import verify_bundle  # noqa: E402
 from stenogram.version import build_version, sign_version  # noqa: E402
@@ -58,6 +59,21 @@ def main() -> None:
     t = h.transcript
     rows = [r.to_dict() for r in t.revisions]
 
+    machine = [Segment.from_dict(r.payload["put"][0]) for r in t.revisions if r.kind == "asr"]
+
+    def record_and_correct():
+        fresh = Transcript()
+        for seg in machine:
+            fresh.add_machine_segment(seg)
+        ids = [s.segment_id for s in machine]
+        for i in range(args.revisions):
+            sid = ids[(i * 7919) % len(ids)]
+            cur = fresh.segment(sid)
+            fresh.edit_text(sid, cur.text + f" түзету{i}", author="p-secretary", reason="bench")
+        return fresh
+    _, dt_rec = measure(f"record {len(machine)} finals + {args.revisions} text edits",
+                        record_and_correct)
+    print(f"  {dt_rec / (len(machine) + args.revisions) * 1000:.2f} ms per chain entry")
     measure("reload chain from rows, check hashes, fold", lambda: Transcript.from_dicts(rows))
     prev = None
     v, dt_build = measure("build version (JCS + SHA-256)", lambda: build_version(

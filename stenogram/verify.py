@@ -55,13 +55,19 @@ def verify_bundle(path: Path, trusted_keys: Iterable[str] | None = None) -> list
             f"version(s), {len(b.revisions)} revision(s), {len(b.audit_rows)} audit row(s)")
     try:
         hashes: dict[str, str] = {}
-        _manifest(rep, b, hashes)
-        _keys(rep, b)
-        _versions(rep, b)
-        _audit(rep, b)
-        _media(rep, b, hashes)
+        sections = [("manifest", lambda: _manifest(rep, b, hashes)),
+                    ("keys", lambda: _keys(rep, b)),
+                    ("versions", lambda: _versions(rep, b)),
+                    ("audit log", lambda: _audit(rep, b)),
+                    ("media", lambda: _media(rep, b, hashes))]
         if trusted_keys is not None:
-            _trust(rep, b, {k.strip().lower().replace(" ", "") for k in trusted_keys})
+            wanted = {k.strip().lower().replace(" ", "") for k in trusted_keys}
+            sections.append(("trusted keys", lambda: _trust(rep, b, wanted)))
+        for name, run in sections:
+            try:
+                run()
+            except Exception as e:  # noqa: BLE001 - malformed content fails its check, loudly
+                rep.add(f"{name}: readable", [f"could not be checked: {type(e).__name__}: {e}"])
     finally:
         b.zf.close()
     return rep.checks

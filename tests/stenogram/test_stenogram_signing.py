@@ -89,3 +89,58 @@ def test_server_key_persists_and_is_private(tmp_path):
     assert load_or_create_server_key(enc, "secret-from-vault").key_id == b.key_id
     with pytest.raises(SigningError):
         load_or_create_server_key(enc, "wrong")
+
+
+class EcdsaP256Signer:
+    """A second algorithm plugged in from outside the package, the way a CMS/CAdES signer on a
+    national-PKI token would be: implement Signer, register a verifier; no caller changes."""
+    algorithm = "test-ecdsa-p256-sha256"
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        import hashlib
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._pub = self._key.public_key().public_bytes(Encoding.DER,
+                                                       PublicFormat.SubjectPublicKeyInfo)
+        self.key_id = hashlib.sha256(self._pub).hexdigest()
+
+    def public_key_info(self):
+        import base64
+        return {"algorithm": self.algorithm, "key_id": self.key_id,
+                "public_key": base64.b64encode(self._pub).decode(), "owner": "PKI judge"}
+
+    def sign(self, data):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        return self._key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def _verify_ecdsa(info, data, signature):
+    import base64
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    try:
+        load_der_public_key(base64.b64decode(info["public_key"])).verify(
+            signature, data, ec.ECDSA(hashes.SHA256()))
+        return True
+    except InvalidSignature:
+        return False
+
+
+def test_another_signature_algorithm_plugs_in_without_touching_callers():
+    from stenogram.signing import register_verifier
+    register_verifier(EcdsaP256Signer.algorithm, _verify_ecdsa)
+    t = Transcript()
+    t.add_machine_segment(segment_from_final({"source_id": "mic-1", "start_ms": 0,
+                                              "end_ms": 900, "text": "Ашық"}, speaker="p-judge"))
+    v = _version(t)
+    sec, judge = Ed25519Signer.generate(), EcdsaP256Signer()
+    sigs = [sign_version(v, sec, role="secretary", user_id="s", name="S")]
+    sigs.append(sign_version(v, judge, role="judge", user_id="j", name="J", signatures=sigs))
+    keys = {k.key_id: k.public_key_info() for k in (sec, judge)}
+    assert signature_problems(v, sigs, keys) == []
+    sigs[1]["statement"]["signed_at"] = "2030-01-01T00:00:00Z"
+    assert any("does not verify" in p for p in signature_problems(v, sigs, keys))

@@ -228,3 +228,13 @@ def test_resigned_by_a_forgers_own_keys_is_caught_by_trusted_fingerprints(bundle
         " ".join(k[i:i + 4] for i in range(0, 64, 4)) for k in genuine) + "\n")
     args = argparse.Namespace(bundle=bundle, json=False, trust=[], trusted_keys=trust_file)
     assert verify_cmd.run(args) == 0
+
+
+def test_malformed_content_is_a_failed_check_not_a_crash(bundle, tmp_path):
+    heads = load(bundle, "audit/tree_heads.json")
+    del heads[0]["root_hash"]
+    bad = rewrite(bundle, tmp_path / "malformed.zip",
+                  {"audit/tree_heads.json": canonical_bytes(heads)})
+    assert "audit log: readable" in failed(bad)
+    bad = rewrite(bundle, tmp_path / "nojson.zip", {"versions/v0002.json": b"{not json"})
+    assert failed(bad) == {"bundle"}
