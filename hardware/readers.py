@@ -7,7 +7,9 @@ that fails raises DeviceError; the capture decides about retries."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -180,6 +182,62 @@ class FileReplayReader(PyAVReader):
         return Block(out)
 
 
+class PipeReader(Reader):
+    """Raw float32 little-endian interleaved PCM from a capture program's stdout.
+
+    PulseAudio and PipeWire are reached this way when the PyAV build has no ``pulse`` input:
+    their own recorders (``parec``, ``pw-record``) run as a child process; its exit is a lost
+    device like an unplugged interface."""
+
+    def __init__(self, argv: list[str], channels: int, rate: int, block_ms: int = 100) -> None:
+        self.argv, self.channels, self.rate, self.block_ms = argv, channels, rate, block_ms
+        self.proc: subprocess.Popen | None = None
+
+    def open(self) -> None:
+        try:
+            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        except OSError as e:
+            raise DeviceError(f"cannot start {self.argv[0]}: {e}") from e
+
+    def read(self) -> Block | None:
+        if self.proc is None or self.proc.stdout is None:
+            raise DeviceError(f"{self.argv[0]}: not open")
+        want = self.rate * self.block_ms // 1000 * self.channels * 4
+        data = self.proc.stdout.read(want)
+        frame = self.channels * 4
+        if len(data) < frame:
+            err = b""
+            if self.proc.poll() is not None and self.proc.stderr is not None:
+                err = self.proc.stderr.read(500)
+            raise DeviceError(f"{self.argv[0]} stopped delivering audio"
+                              + (f": {err.decode(errors='replace').strip()}" if err else ""))
+        data = data[:len(data) // frame * frame]
+        return Block(np.frombuffer(data, "<f4").reshape(-1, self.channels).T.copy())
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+            self.proc = None
+
+
+def pulse_recorder_argv(source: str, channels: int, rate: int) -> list[str] | None:
+    """The command that records a PulseAudio/PipeWire source as raw float32, if one exists."""
+    if shutil.which("parec"):
+        argv = ["parec", "--raw", "--format=float32le", f"--rate={rate}", f"--channels={channels}",
+                "--latency-msec=20"]
+        return argv + ([f"--device={source}"] if source != "default" else [])
+    if shutil.which("pw-record"):
+        argv = ["pw-record", "--format", "f32", "--rate", str(rate), "--channels", str(channels)]
+        return argv + (["--target", source] if source != "default" else []) + ["-"]
+    return None
+
+
 class RtpReader(Reader):
     def __init__(self, address: str, port: int, fmt: RtpFormat, block_ms: int = 100,
                  quiet_timeout_s: float = 0.25) -> None:
@@ -229,8 +287,13 @@ def open_reader(spec: DeviceSpec, block_ms: int = 100, speed: float | None = Non
             opts["sample_rate"] = str(spec.int_param("rate"))
         fmt = spec.kind
         if fmt == "pulse" and "pulse" not in av.formats_available:
-            raise DeviceError("this PyAV build has no PulseAudio input; use the ALSA "
-                              "PulseAudio/PipeWire plugin instead: alsa:pulse or alsa:pipewire")
+            channels, rate = spec.int_param("channels", 2), spec.int_param("rate", 48_000)
+            argv = pulse_recorder_argv(spec.target, channels, rate)
+            if argv is None:
+                raise DeviceError("this PyAV build has no PulseAudio input and neither parec "
+                                  "nor pw-record is installed; install pulseaudio-utils or "
+                                  "pipewire-bin, or use ALSA's plugin: alsa:pulse, alsa:pipewire")
+            return PipeReader(argv, channels, rate, block_ms)
         return PyAVReader(spec.target, fmt, opts)
     try:
         if spec.kind == "rtp":

@@ -193,3 +193,36 @@ async def test_courtroom_capture_runs_every_device_of_the_seat_map(tmp_path):
     assert sorted(got.asr) == ["seat:judge", "seat:secretary", "seat:witness"]
     assert abs(dominant_freq(got.audio("seat:witness")) - 600) < 5
     assert got.kinds() == ["ended", "ended"]
+
+
+async def test_pulse_and_pipewire_through_their_recorder_program(tmp_path, monkeypatch):
+    """Where PyAV has no pulse input, pulse:NAME runs parec/pw-record; here a stand-in
+    recorder on PATH writes what parec would (raw float32 stereo) and then exits."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "parec"
+    fake.write_text(
+        "#!" + __import__("sys").executable + "\n"
+        "import sys, numpy as np\n"
+        "args = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)\n"
+        "assert args['--device'] == 'court_mics' and args['--channels'] == '2', args\n"
+        "t = np.arange(48000) / 48000\n"
+        "x = np.stack([0.2*np.sin(2*np.pi*300*t), 0.2*np.sin(2*np.pi*750*t)]).T\n"
+        "sys.stdout.buffer.write(x.astype('<f4').tobytes())\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ['PATH']}")
+    import av
+    if "pulse" in av.formats_available:
+        pytest.skip("this PyAV build reads PulseAudio itself")
+    url = "pulse:court_mics?channels=2&rate=48000"
+    got = Collector()
+    cap = Capture(url, default_seat_map(2, url), HearingClock.starting_now(),
+                  on_chunk=got.on_chunk, on_alert=got.alerts.append,
+                  options=CaptureOptions(retry_initial_s=5))
+    await cap.start()
+    await got.wait_for(lambda: "device_error" in got.kinds())
+    await cap.stop()
+    assert abs(dominant_freq(got.audio("seat:seat-1")[:12000]) - 300) < 5
+    assert abs(dominant_freq(got.audio("seat:seat-2")[:12000]) - 750) < 5
+    assert "stopped delivering" in next(a for a in got.alerts if a["kind"] == "device_error")[
+        "message"]
