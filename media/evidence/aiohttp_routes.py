@@ -1,8 +1,10 @@
 """A reference aiohttp adapter for resumable evidence uploads: the shape the hearing server's
 routes take, used as is by the tests and the benchmark. Authorisation and the custody log are
-the server's: it passes ``authorize`` (raise web.HTTPForbidden, or return the submitter's
-metadata to keep with the upload) and ``on_receipt`` (write custody/audit rows; it may be
-called again for the same upload id when a client repeats ``complete``).
+the server's: it passes ``authorize(request, action, upload)`` (raise web.HTTPForbidden; on
+"create" ``upload`` is None and the returned dict is kept as the upload's ``meta``; on the
+other actions ``upload`` is the UploadStatus, whose ``meta`` says who started it) and
+``on_receipt`` (write custody/audit rows; it may be called again for the same upload id when
+a client repeats ``complete``).
 
 Protocol (tus-like):
   POST   {prefix}                 JSON {filename, size, sha256, content_type} -> 201 status
@@ -22,14 +24,15 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .errors import EvidenceError, UploadNotFound
-from .upload import Receipt, UploadManager
+from .upload import Receipt, UploadManager, UploadStatus
 
-Authorize = Callable[[web.Request, str], Awaitable[dict[str, Any]]]
+Authorize = Callable[[web.Request, str, UploadStatus | None], Awaitable[dict[str, Any]]]
 OnReceipt = Callable[[web.Request, Receipt], Awaitable[None]]
 BODY_READ = 1 << 18
 
 
-async def _allow_all(request: web.Request, action: str) -> dict[str, Any]:
+async def _allow_all(request: web.Request, action: str,
+                     upload: UploadStatus | None) -> dict[str, Any]:
     return {"remote": request.remote}
 
 
@@ -65,7 +68,7 @@ def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",
                   authorize: Authorize = _allow_all, on_receipt: OnReceipt = _nothing,
                   ) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
-        meta = await authorize(request, "create")
+        meta = await authorize(request, "create", None)
         try:
             body = await request.json()
             if not isinstance(body, dict):
@@ -83,10 +86,14 @@ def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",
                                  headers={"Location": f"{prefix}/{st.id}",
                                           "Upload-Offset": str(st.offset)})
 
+    async def allowed(request: web.Request, action: str) -> UploadStatus:
+        st = await manager.status(request.match_info["id"])
+        await authorize(request, action, st)
+        return st
+
     async def status(request: web.Request) -> web.Response:
-        await authorize(request, "status")
         try:
-            st = await manager.status(request.match_info["id"])
+            st = await allowed(request, "status")
         except EvidenceError as e:
             return _error(e)
         headers = {"Upload-Offset": str(st.offset), "Cache-Control": "no-store"}
@@ -95,12 +102,14 @@ def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",
         return web.json_response(st.to_json(), headers=headers)
 
     async def append(request: web.Request) -> web.Response:
-        await authorize(request, "append")
         try:
+            await allowed(request, "append")
             offset = int(request.headers.get("Upload-Offset", ""))
         except ValueError:
             return web.json_response({"error": "bad_request",
                                       "message": "Upload-Offset header required"}, status=400)
+        except EvidenceError as e:
+            return _error(e)
         try:
             st = await manager.append(request.match_info["id"], offset,
                                       request.content.iter_chunked(BODY_READ))
@@ -109,8 +118,8 @@ def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",
         return web.Response(status=204, headers={"Upload-Offset": str(st.offset)})
 
     async def complete(request: web.Request) -> web.Response:
-        await authorize(request, "complete")
         try:
+            await allowed(request, "complete")
             receipt = await manager.complete(request.match_info["id"])
         except EvidenceError as e:
             return _error(e)
@@ -118,11 +127,13 @@ def upload_routes(manager: UploadManager, prefix: str = "/api/evidence/uploads",
         return web.json_response(receipt.to_json())
 
     async def cancel(request: web.Request) -> web.Response:
-        await authorize(request, "cancel")
         try:
+            await allowed(request, "cancel")
             await manager.cancel(request.match_info["id"])
         except UploadNotFound:
             pass
+        except EvidenceError as e:
+            return _error(e)
         return web.Response(status=204)
 
     item = prefix + "/{id}"

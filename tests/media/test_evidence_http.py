@@ -15,12 +15,12 @@ from media.evidence.samples import make_media
 PREFIX = "/api/evidence/uploads"
 
 
-def make_app(root, receipts, allowed=lambda req, action: True):
+def make_app(root, receipts, allowed=lambda req, action, upload: True):
     manager = UploadManager(BlobStore(root), UploadOptions(min_free_bytes=0, buffer_bytes=8192,
                                                            checkpoint_bytes=16384))
 
-    async def authorize(request, action):
-        if not allowed(request, action):
+    async def authorize(request, action, upload):
+        if not allowed(request, action, upload):
             raise web.HTTPForbidden(text="not allowed to submit evidence")
         return {"user": request.headers.get("X-User"), "remote": request.remote}
 
@@ -75,9 +75,14 @@ async def test_cut_connection_resumes_over_http(aiohttp_client, tmp_path):
 async def test_refused_roles_and_bad_files_get_clear_statuses(aiohttp_client, tmp_path):
     receipts = []
     client = await aiohttp_client(make_app(
-        tmp_path / "blobs", receipts, allowed=lambda req, a: req.headers.get("X-User") != "public"))
+        tmp_path / "blobs", receipts, allowed=lambda req, a, up: req.headers.get("X-User") != "public"
+        and (up is None or up.meta["user"] == req.headers.get("X-User"))))
     r = await client.post(PREFIX, json={"size": 10}, headers={"X-User": "public"})
     assert r.status == 403
+    r = await client.post(PREFIX, json={"size": 10}, headers={"X-User": "party-1"})
+    other = r.headers["Location"]
+    r = await client.patch(other, data=b"x" * 10, headers={"Upload-Offset": "0", "X-User": "party-2"})
+    assert r.status == 403  # not the submitter's upload
     zipped = b"PK\x03\x04" + b"\x00" * 200
     r = await client.post(PREFIX, json={"filename": "x.mp4", "size": len(zipped)})
     upload = r.headers["Location"]
