@@ -169,9 +169,12 @@ def _versions(rep: _Report, b: BundleContents) -> None:
                         for s in sigs) or "no signatures"
         rep.add(f"version {n}: signatures verify, secretary then judge", sp, who)
     latest = b.versions[-1]
-    state = signature_status(latest, b.signatures.get(latest.number, []))
-    rep.add("latest version is signed by " + " and ".join(SIGNING_ORDER),
-            [] if state == SIGNED else [f"version {latest.number} is {state}"],
+    latest_sigs = b.signatures.get(latest.number, [])
+    state = signature_status(latest, latest_sigs)
+    problems = [] if state == SIGNED else [f"version {latest.number} is {state}"]
+    if signature_problems(latest, latest_sigs, b.keys):
+        problems.append(f"version {latest.number}'s signatures do not all verify")
+    rep.add("latest version is signed by " + " and ".join(SIGNING_ORDER), problems,
             f"version {latest.number} is {state}")
 
 

@@ -238,3 +238,9 @@ def test_malformed_content_is_a_failed_check_not_a_crash(bundle, tmp_path):
     assert "audit log: readable" in failed(bad)
     bad = rewrite(bundle, tmp_path / "nojson.zip", {"versions/v0002.json": b"{not json"})
     assert failed(bad) == {"bundle"}
+
+
+def test_judges_signature_removed_leaves_the_stenogram_unsigned(bundle, tmp_path):
+    s3 = load(bundle, "signatures/v0003.json")
+    bad = rewrite(bundle, tmp_path / "nojudge.zip", {"signatures/v0003.json": canonical_bytes(s3[:1])})
+    assert failed(bad) == {"latest version is signed by secretary and judge"}
