@@ -37,7 +37,8 @@ class ForwardTrack(MediaStreamTrack):
         self.kind = kind
         self._clock = AUDIO_CLOCK if kind == "audio" else VIDEO_CLOCK
         self._time_base = fractions.Fraction(1, self._clock)
-        self._frames: deque[tuple[bytes, int, int]] = deque(maxlen=maxlen)
+        self._frames: deque[tuple[bytes, int, int, float]] = deque(maxlen=maxlen)
+        self.delays: deque[float] = deque(maxlen=512)  # seconds from push to the sender, recent
         self._wakeup = asyncio.Event()
         self._request_keyframe = request_keyframe
         self._need_keyframe = kind == "video"
@@ -68,7 +69,7 @@ class ForwardTrack(MediaStreamTrack):
                 if self._request_keyframe:
                     self._request_keyframe()
                 return
-        self._frames.append((data, timestamp, epoch))
+        self._frames.append((data, timestamp, epoch, time.monotonic()))
         self._wakeup.set()
 
     def restart_video(self) -> None:
@@ -96,7 +97,8 @@ class ForwardTrack(MediaStreamTrack):
                 raise MediaStreamError
             self._wakeup.clear()
             await self._wakeup.wait()
-        data, timestamp, epoch = self._frames.popleft()
+        data, timestamp, epoch, pushed = self._frames.popleft()
+        self.delays.append(time.monotonic() - pushed)
         packet = av.Packet(data)
         packet.pts = self._rebase(timestamp, epoch)
         packet.time_base = self._time_base

@@ -249,6 +249,12 @@ class Room:
                 for pid, p in self.participants.items()},
             "tap": vars(self.tap.stats).copy(),
             "recording_overflows": self.recorder.overflows,
+            "forward_audio_delay_ms": sorted(
+                round(d * 1000, 2) for p in self.participants.values() if p.session is not None
+                for slot in p.session.slots for d in slot.audio_track.delays),
+            "forward_dropped": sum(
+                slot.audio_track.dropped + slot.video_track.dropped
+                for p in self.participants.values() if p.session is not None for slot in p.session.slots),
         }
 
     async def close(self) -> list[RecordingBlob]:

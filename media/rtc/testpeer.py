@@ -28,7 +28,7 @@ class SignalTrack(MediaStreamTrack):
     """Plays ``samples`` (float32 mono 48 kHz, looped) in real time, 20 ms per frame. If
     ``clicks_every_s`` is set, the signal is replaced by a short burst at every multiple of
     that interval of the wall clock (time.time()), so a receiver in another process can tell
-    how late each burst arrives."""
+    how late each burst arrives. Frames are sent when their first sample is due."""
 
     kind = "audio"
 
@@ -50,10 +50,12 @@ class SignalTrack(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         if self.clicks_every_s:
+            # A 40 ms burst starting with the first frame sent at or after each grid instant,
+            # so "now - grid instant" at a receiver over-states latency by under 20 ms.
             t0 = self._start + self._n * FRAME / AUDIO_RATE
-            t = t0 + np.arange(FRAME) / AUDIO_RATE
-            phase = np.mod(t, self.clicks_every_s)
-            chunk = np.where(phase < 0.01, 0.8 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
+            t = np.arange(FRAME) / AUDIO_RATE
+            loud = (t0 % self.clicks_every_s) < 2 * FRAME / AUDIO_RATE
+            chunk = (0.8 * np.sin(2 * np.pi * 1000 * t) * loud).astype(np.float32)
         else:
             idx = (self._pos + np.arange(FRAME)) % len(self.samples)
             chunk = self.samples[idx]
@@ -123,7 +125,8 @@ class TestPeer:
 
     def __init__(self, name: str, signal: Callable[[dict], Awaitable[dict | None]],
                  audio: MediaStreamTrack | None = None, video: MediaStreamTrack | None = None,
-                 on_click: Callable[[str, float], None] | None = None) -> None:
+                 on_click: Callable[[str, float], None] | None = None,
+                 on_packet_click: Callable[[str, float], None] | None = None) -> None:
         self.name = name
         self._signal = signal
         self.audio, self.video = audio, video
@@ -134,6 +137,7 @@ class TestPeer:
         self.video_frames: dict[str, int] = {}
         self.messages: list[dict] = []
         self.on_click = on_click
+        self.on_packet_click = on_packet_click
         self._click_state: dict[str, bool] = {}
         self._tasks: list[asyncio.Task] = []
         self.errors: list[dict] = []
@@ -187,7 +191,34 @@ class TestPeer:
 
             transceiver.receiver._RTCRtpReceiver__decoder_queue = _EncodedSink(count)
         else:
+            if self.on_packet_click is not None:
+                self._hook_audio_packets(pc, mid)
             self._tasks.append(asyncio.ensure_future(self._read_audio(mid, track)))
+
+    def _hook_audio_packets(self, pc: RTCPeerConnection, mid: str) -> None:
+        """Detect clicks on arrival of each RTP packet (before aiortc's jitter buffer, which
+        holds four packets): the latency of the network path through the server alone."""
+        receiver = next(t for t in pc.getTransceivers() if t.mid == mid).receiver
+        original = receiver._handle_rtp_packet
+        decoder = av.CodecContext.create("libopus", "r")
+        decoder.sample_rate, decoder.layout, decoder.format = AUDIO_RATE, "mono", "flt"
+        state = {"loud": False}
+
+        async def handle(packet, arrival_time_ms):
+            now = time.time()
+            if packet.payload:
+                try:
+                    frames = decoder.decode(av.Packet(packet.payload))
+                except av.FFmpegError:
+                    frames = []
+                for f in frames:
+                    loud = float(np.max(np.abs(f.to_ndarray()))) > 0.2
+                    if loud and not state["loud"]:
+                        self.on_packet_click(mid, now)
+                    state["loud"] = loud
+            await original(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = handle
 
     async def _read_audio(self, mid: str, track) -> None:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
