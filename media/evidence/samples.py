@@ -43,7 +43,7 @@ def tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
-def test_pattern(width: int, height: int, i: int) -> np.ndarray:
+def pattern_frame(width: int, height: int, i: int) -> np.ndarray:
     """RGB frame: colour bars that scroll with ``i`` plus a moving white square."""
     x = (np.arange(width)[None, :] + 4 * i) % width
     bars = (x * 8 // max(width, 1)).astype(np.uint8)
@@ -76,7 +76,7 @@ def make_media(path: Path, recipe: str | Recipe, seconds: float = 1.0, width: in
             as_.layout = "mono"
         if vs is not None:
             for i in range(int(seconds * fps)):
-                frame = av.VideoFrame.from_ndarray(test_pattern(width, height, i), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(pattern_frame(width, height, i), format="rgb24")
                 frame.pts = i
                 frame.time_base = Fraction(1, fps)
                 out.mux(vs.encode(frame))
@@ -107,7 +107,7 @@ def make_image(path: Path, codec: str = "png", width: int = 320, height: int = 2
     ctx.width, ctx.height = width, height
     ctx.pix_fmt = "rgb24" if codec == "png" else "yuvj420p"
     ctx.time_base = Fraction(1, 1)
-    frame = av.VideoFrame.from_ndarray(test_pattern(width, height, 3), format="rgb24")
+    frame = av.VideoFrame.from_ndarray(pattern_frame(width, height, 3), format="rgb24")
     frame = frame.reformat(format=ctx.pix_fmt)
     data = b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None))
     Path(path).write_bytes(data)
