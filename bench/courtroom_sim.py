@@ -242,6 +242,42 @@ async def run_capture(dataset: Path, speed: float, scheduler=None, language: str
     return cap, finals, {"alerts": [a["kind"] for a in alerts]}
 
 
+async def run_rtp_cpu(dataset: Path, ref: dict, seconds: float = 20.0) -> float:
+    """Capture CPU for the same courtroom arriving as AES67-style RTP (L24, 1 ms packets)."""
+    import socket
+
+    from hardware.readers import FileReplayReader
+    from hardware.rtp import RtpFormat, RtpSender
+    from hardware.seatmap import default_seat_map
+
+    reader = FileReplayReader(str(dataset / ref["wav"]), speed=0, block_ms=1000)
+    reader.open()
+    parts = []
+    while sum(p.shape[1] for p in parts) < seconds * reader.rate:
+        b = reader.read()
+        if b is None:
+            break
+        parts.append(b.samples)
+    reader.close()
+    audio = np.concatenate(parts, axis=1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    fmt = RtpFormat(channels=audio.shape[0], rate=reader.rate, encoding="L24")
+    url = f"rtp://127.0.0.1:{port}?channels={fmt.channels}&rate={fmt.rate}&encoding=L24"
+    cap = Capture(url, default_seat_map(fmt.channels, url), HearingClock.starting_now(),
+                  on_chunk=lambda c: None, on_record=lambda c: None)
+    await cap.start()
+    await asyncio.sleep(0.2)
+    sender = RtpSender("127.0.0.1", port, fmt, ptime_ms=1.0)
+    await asyncio.get_running_loop().run_in_executor(None, sender.send, audio)
+    await asyncio.sleep(0.5)
+    await cap.stop()
+    sender.close()
+    return cap.stats["cpu_seconds"] / max(1e-9, cap.stats["device_seconds"])
+
+
 async def run_baseline(ref: dict, speech_dir: Path, scheduler, language: str,
                        speed: float) -> dict:
     """The same utterances, clean, one after another through a single stream."""
@@ -314,6 +350,10 @@ async def main() -> int:
           f"{ref['channels']} ch at {ref['sample_rate']} Hz; gate keeps "
           f"{out['gate_own_speech_kept'] * 100:.1f} % of own-speech frames, passes "
           f"{out['gate_bleed_passed'] * 100:.2f} % of bleed frames", flush=True)
+
+    out["capture_cpu_core_share_rtp_l24"] = round(await run_rtp_cpu(args.dataset, ref), 4)
+    print(f"capture of the same channels as RTP L24 (1 ms packets): "
+          f"{out['capture_cpu_core_share_rtp_l24'] * 100:.2f} % of a core", flush=True)
 
     asr_ok = not args.no_asr
     if asr_ok:
