@@ -42,7 +42,8 @@ class BleedGate:
         self.channels = channels
         self.L = rate * options.frame_ms // 1000
         self.max_lag = int(rate * options.max_lag_ms / 1000)
-        self.nfft = 1 << int(np.ceil(np.log2(4 * self.L)))
+        # linear (not circular) correlation of 2L-sample windows at lags up to max_lag
+        self.nfft = 1 << int(np.ceil(np.log2(2 * self.L + self.max_lag)))
         self.ramp = max(1, int(rate * options.ramp_ms / 1000))
         self.floor_rise = options.floor_rise_db_s * options.frame_ms / 1000
         self._carry = np.zeros((channels, 0), np.float32)
@@ -64,43 +65,60 @@ class BleedGate:
         frames = raw.reshape(self.channels, F, self.L)
         energy = np.einsum("cfl,cfl->cf", frames, frames, dtype=np.float64) / self.L
         level = 10 * np.log10(np.maximum(energy, 1e-14))
-        gains = np.empty((self.channels, F), dtype=np.float32)
+        # pass 1: which (channel, frame) need the correlation test, and against whom
+        LOUD, QUIET, TEST = 0, 1, 2
+        kind = np.full((self.channels, F), LOUD, dtype=np.int8)
+        pairs: list[tuple[int, int, int]] = []  # (channel, louder channel, frame)
         for f in range(F):
             lv = level[:, f]
             floor = np.where(np.isnan(self._floor), lv,
                              np.minimum(lv, self._floor + self.floor_rise))
             self._floor = floor
             top = lv.max()
-            for c in range(self.channels):
-                if lv[c] >= top - self.opt.margin_db:
-                    self._open[c] = True
-                elif lv[c] > floor[c] + self.opt.floor_margin_db:
-                    louder = np.flatnonzero(lv >= lv[c] + self.opt.margin_db)
-                    window_c = self._window(frames, c, f)
-                    rho = max(self._coherence(window_c, self._window(frames, j, f))
-                              for j in louder)
-                    self._open[c] = rho < self.opt.coherence
+            for c in np.flatnonzero(lv < top - self.opt.margin_db):
+                if lv[c] <= floor[c] + self.opt.floor_margin_db:
+                    kind[c, f] = QUIET
+                else:
+                    kind[c, f] = TEST
+                    pairs.extend((c, j, f) for j in np.flatnonzero(
+                        lv >= lv[c] + self.opt.margin_db))
+        rho = np.zeros((self.channels, F))
+        if pairs:
+            rho_pairs = self._coherence(frames, pairs)
+            for (c, _j, f), r in zip(pairs, rho_pairs):
+                rho[c, f] = max(rho[c, f], r)
+        # pass 2: decisions in time order (quiet frames keep the previous one)
+        gains = np.empty((self.channels, F), dtype=np.float32)
+        for f in range(F):
+            k = kind[:, f]
+            self._open[k == LOUD] = True
+            test = k == TEST
+            self._open[test] = rho[test, f] < self.opt.coherence
             gains[:, f] = self._open
         self._prev = np.array(frames[:, -1, :])
         self.frames += F
         self.gated_frames += np.count_nonzero(gains == 0, axis=1)
         return raw, raw * self._gain_curve(gains)
 
-    def _window(self, frames: np.ndarray, c: int, f: int) -> np.ndarray:
-        """This frame with the one before it: 40 ms, so a few ms of delay still overlap."""
-        before = frames[c, f - 1] if f > 0 else self._prev[c]
-        return np.concatenate([before, frames[c, f]])
-
-    def _coherence(self, a: np.ndarray, b: np.ndarray) -> float:
-        ea, eb = float(a @ a), float(b @ b)
-        if ea <= 0 or eb <= 0:
-            return 0.0
-        A = np.fft.rfft(a, self.nfft)
-        B = np.fft.rfft(b, self.nfft)
-        r = np.fft.irfft(A * np.conj(B), self.nfft)
+    def _coherence(self, frames: np.ndarray, pairs: list[tuple[int, int, int]]) -> np.ndarray:
+        """Peak normalised cross-correlation within ±max_lag for each (c, j, f), computed on
+        40 ms windows (the frame and the one before it) so a few ms of delay still overlap."""
+        c_idx, j_idx, f_idx = np.array(pairs).T
+        ext = np.concatenate([self._prev[:, None, :], frames], axis=1)  # (C, F+1, L)
+        used = np.zeros(frames.shape[:2], dtype=bool)
+        used[c_idx, f_idx] = used[j_idx, f_idx] = True
+        keys_c, keys_f = np.nonzero(used)
+        row = np.full(frames.shape[:2], -1)
+        row[keys_c, keys_f] = np.arange(len(keys_c))
+        w = np.concatenate([ext[keys_c, keys_f], ext[keys_c, keys_f + 1]], axis=1)  # (K, 2L)
+        spec = np.fft.rfft(w, self.nfft, axis=1)
+        energy = np.einsum("kl,kl->k", w, w, dtype=np.float64)
+        a, b = row[c_idx, f_idx], row[j_idx, f_idx]
+        r = np.fft.irfft(spec[a] * np.conj(spec[b]), self.nfft, axis=1)
         m = self.max_lag
-        best = max(np.abs(r[:m + 1]).max(), np.abs(r[-m:]).max())
-        return float(best / np.sqrt(ea * eb))
+        best = np.maximum(np.abs(r[:, :m + 1]).max(axis=1), np.abs(r[:, -m:]).max(axis=1))
+        norm = np.sqrt(energy[a] * energy[b])
+        return np.where(norm > 0, best / np.maximum(norm, 1e-30), 0.0)
 
     def _gain_curve(self, gains: np.ndarray) -> np.ndarray:
         """Per-sample gain: each frame's 0/1 with a short linear ramp where it changes."""
