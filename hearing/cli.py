@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "hearing.commands.devices",
     "hearing.commands.simulate",
     "hearing.commands.fixity",
+    "hearing.commands.transcribe",
 ]
 
 

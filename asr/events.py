@@ -1,0 +1,38 @@
+"""What the transcriber tells the rest of the server: partial and final segments.
+
+A ``partial`` shows the open segment of one source: its committed words (which never change
+again) followed by an unconfirmed tail. A ``final`` closes the segment; it never changes except
+by a secretary's revision, which is the stenogram's business, not ours. Times are hearing-clock
+milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Kind = Literal["partial", "final"]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str  # as displayed, without surrounding spaces
+    start_ms: int
+    end_ms: int
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEvent:
+    kind: Kind
+    source_id: str
+    segment_id: str  # unique within the source; a partial and its final share it
+    start_ms: int
+    end_ms: int
+    text: str
+    words: list[Word] = field(default_factory=list)
+    language: str = ""  # "kk" or "ru"
+    model: str = ""  # the model (and compute type) that produced the text
+    committed: int = 0  # how many leading words are committed (all of them in a final)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

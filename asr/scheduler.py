@@ -1,0 +1,340 @@
+"""One Whisper model for every stream of the server.
+
+Two worker threads keep CPU work off the event loop: the VAD thread turns fed audio into
+utterances (cheap, so it never waits behind a decode), and the inference thread runs decode
+batches on the single model. Finals go before partials; a stream's partial is built from its
+newest audio when the model is free, so a stale partial never waits in a queue; batches group
+streams with similar lengths. Under overload partials thin out first (each stream gets fewer,
+the most starved first); finals are delayed, never dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .decoder import Decoder
+from .events import TranscriptEvent
+from .model import LoadedModel, ModelOptions, load_model
+from .stream import Job, StreamCore, StreamOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    model: ModelOptions = field(default_factory=ModelOptions)
+    max_batch: int = 4  # requests decoded together
+    batch_length_ratio: float = 1.5  # only streams within this length ratio share a batch
+    run_workers: bool = True  # False: nothing runs until the caller calls step() (tests)
+
+
+class Stream:
+    """One source's handle: feed audio, read the lag, close to flush its last final."""
+
+    def __init__(self, scheduler: "Scheduler", source_id: str, options: StreamOptions,
+                 on_event: Callable[[TranscriptEvent], None]):
+        self.source_id = source_id
+        self.options = options
+        self._scheduler = scheduler
+        self._on_event = on_event
+        self.core = StreamCore(source_id, options, scheduler.model_label)
+        self.lock = threading.Lock()
+        self.closing = False
+        self.closed_future: asyncio.Future | None = None
+        self._fed_at = 0.0  # monotonic time of the last feed
+        self.partials = 0
+        self.finals = 0
+
+    def feed(self, start_ms: int, samples: np.ndarray) -> None:
+        """Queue float32 mono 16 kHz audio starting at hearing time ``start_ms``. Never blocks;
+        past ``StreamOptions.max_input_ms`` of unprocessed input the oldest is dropped."""
+        if self.closing:
+            raise RuntimeError(f"stream {self.source_id} is closed")
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError("samples must be 1-D float32 mono 16 kHz")
+        with self.lock:
+            self.core.push(int(start_ms), samples)
+            self._fed_at = time.monotonic()
+        self._scheduler._vad_wake(self)
+
+    async def close(self) -> None:
+        """Stop input, flush the open utterance as a final, and wait until it is delivered."""
+        if self.closed_future is None:
+            self.closed_future = asyncio.get_running_loop().create_future()
+            self.closing = True
+            self._scheduler._vad_wake(self)
+        await asyncio.shield(self.closed_future)
+
+    @property
+    def lag_ms(self) -> int:
+        """Wall clock minus the end of the processed audio (0 when fully caught up)."""
+        with self.lock:
+            received = self.core.received_to_ms
+            processed = self.core.processed_to_ms
+            fed_at = self._fed_at
+        if received is None or processed is None:
+            return 0
+        return int(max(0.0, (time.monotonic() - fed_at) * 1000) + received - processed) \
+            if received > processed else 0
+
+    def metrics(self) -> dict:
+        with self.lock:
+            return {"source_id": self.source_id, "lag_ms": None,
+                    "pending_final_ms": self.core.pending_final_ms(),
+                    "dropped_input_ms": self.core.dropped_input_ms,
+                    "dropped_speech_ms": self.core.dropped_speech_ms,
+                    "partials": self.partials, "finals": self.finals} | {"lag_ms": self.lag_ms}
+
+
+class Scheduler:
+    """Owns the model and the two worker threads; ``open_stream`` for each source."""
+
+    def __init__(self, options: SchedulerOptions | None = None, *,
+                 model: LoadedModel | None = None):
+        self.options = options or SchedulerOptions()
+        self._model = model
+        self._decoder: Decoder | None = None
+        self._streams: dict[str, Stream] = {}
+        self._streams_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._vad_cond = threading.Condition()
+        self._vad_dirty: dict[str, Stream] = {}
+        self._work = threading.Condition()
+        self._work_pending = False
+        self._running = False
+        self._threads: list[threading.Thread] = []
+        self.decode_batches = 0
+        self.busy_s = 0.0
+
+    @property
+    def model_label(self) -> str:
+        return self._model.label if self._model else self.options.model.label
+
+    @property
+    def decoder(self) -> Decoder:
+        if self._decoder is None:
+            raise RuntimeError("Scheduler.start() has not run")
+        return self._decoder
+
+    async def start(self) -> None:
+        """Load the model (in a thread) and start the workers."""
+        self._loop = asyncio.get_running_loop()
+        if self._model is None:
+            self._model = await self._loop.run_in_executor(None, load_model, self.options.model)
+        self._decoder = await self._loop.run_in_executor(None, Decoder, self._model)
+        self._running = True
+        if not self.options.run_workers:
+            return
+        for name, target in (("asr-vad", self._vad_main), ("asr-inference", self._infer_main)):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    async def stop(self) -> None:
+        """Flush every open stream, then stop the workers."""
+        with self._streams_lock:
+            streams = list(self._streams.values())
+        await asyncio.gather(*(s.close() for s in streams))
+        self._running = False
+        with self._vad_cond:
+            self._vad_cond.notify_all()
+        with self._work:
+            self._work.notify_all()
+        for t in self._threads:
+            await self._loop.run_in_executor(None, t.join)
+        self._threads.clear()
+
+    def open_stream(self, source_id: str, options: StreamOptions,
+                    on_event: Callable[[TranscriptEvent], None]) -> Stream:
+        if not self._running:
+            raise RuntimeError("Scheduler.start() has not run")
+        with self._streams_lock:
+            if source_id in self._streams:
+                raise ValueError(f"a stream for source {source_id!r} is already open")
+            stream = Stream(self, source_id, options, on_event)
+            self._streams[source_id] = stream
+        return stream
+
+    def streams(self) -> list[Stream]:
+        with self._streams_lock:
+            return list(self._streams.values())
+
+    def metrics(self) -> dict:
+        return {"streams": [s.metrics() for s in self.streams()],
+                "decode_batches": self.decode_batches, "busy_s": round(self.busy_s, 3)}
+
+    def step(self) -> list[tuple[str, str, int]]:
+        """Run, in the caller's thread, the VAD over fed audio and then one decode batch;
+        returns (source_id, kind, end of decoded audio) per job. For ``run_workers=False``."""
+        with self._vad_cond:
+            dirty, self._vad_dirty = list(self._vad_dirty.values()), {}
+        for s in dirty:
+            self._vad_step(s)
+        jobs = self._next_batch()
+        if jobs:
+            self._run_batch(jobs)
+        self._settle_closed()
+        return [(s.source_id, j.kind, j.audio_end_ms) for s, j in jobs]
+
+    # -- VAD thread ----------------------------------------------------------------------
+
+    def _vad_wake(self, stream: Stream) -> None:
+        with self._vad_cond:
+            self._vad_dirty[stream.source_id] = stream
+            self._vad_cond.notify()
+
+    def _vad_main(self) -> None:
+        while True:
+            with self._vad_cond:
+                while self._running and not self._vad_dirty:
+                    self._vad_cond.wait()
+                if not self._running:
+                    return
+                dirty, self._vad_dirty = list(self._vad_dirty.values()), {}
+            for s in dirty:
+                try:
+                    self._vad_step(s)
+                except Exception:  # one bad stream must not stop the others
+                    log.exception("VAD failed for %s", s.source_id)
+
+    def _vad_step(self, s: Stream) -> None:
+        with s.lock:
+            frames = s.core.take_input()
+        probs = s.core.vad.probabilities(frames)  # only this thread touches the VAD state
+        with s.lock:
+            s.core.apply_vad(frames, probs)
+            if s.closing:
+                s.core.close()
+            events = s.core.drain_events()
+            wake = s.core.has_final_job() or s.core.partial_ready() or s.closing
+        self._deliver(s, events)
+        if wake:
+            self._wake_inference()
+
+    # -- inference thread ----------------------------------------------------------------
+
+    def _wake_inference(self) -> None:
+        with self._work:
+            self._work_pending = True
+            self._work.notify()
+
+    def _infer_main(self) -> None:
+        while True:
+            with self._work:
+                while self._running and not self._work_pending:
+                    self._work.wait(timeout=0.1)
+                    if self._running and self._any_work():
+                        break
+                if not self._running:
+                    return
+                self._work_pending = False
+            while self._running:
+                jobs = self._next_batch()
+                if not jobs:
+                    break
+                self._run_batch(jobs)
+            self._settle_closed()
+
+    def _any_work(self) -> bool:
+        for s in self.streams():
+            with s.lock:
+                if s.core.has_final_job() or s.core.partial_ready():
+                    return True
+            if s.closing:
+                return True
+        return False
+
+    def _next_batch(self) -> list[tuple[Stream, Job]]:
+        streams = self.streams()
+        finals: list[tuple[int, Stream]] = []
+        partials: list[tuple[int, int, Stream]] = []
+        for s in streams:
+            with s.lock:
+                if s.core.has_final_job():
+                    finals.append((s.core.oldest_final_ms(), s))
+                elif s.core.partial_ready():
+                    partials.append((s.core.open_decoded_ms(), s.core.open_length_ms(), s))
+        jobs: list[tuple[Stream, Job]] = []
+        if finals:  # oldest first, one per stream per batch
+            for _, s in sorted(finals, key=lambda t: t[0])[: self.options.max_batch]:
+                with s.lock:
+                    job = s.core.take_final_job()
+                if job:
+                    jobs.append((s, job))
+            return jobs
+        if not partials:
+            return []
+        partials.sort(key=lambda t: t[0])  # most starved first
+        first_len = max(partials[0][1], 1)
+        for _, length, s in partials:
+            if len(jobs) >= self.options.max_batch:
+                break
+            ratio = max(length, 1) / first_len
+            if jobs and not (1 / self.options.batch_length_ratio <= ratio
+                             <= self.options.batch_length_ratio):
+                continue
+            with s.lock:
+                job = s.core.take_partial_job()
+            if job:
+                jobs.append((s, job))
+        return jobs
+
+    def _run_batch(self, jobs: list[tuple[Stream, Job]]) -> None:
+        t0 = time.perf_counter()
+        try:
+            results = self.decoder.decode([j.request for _, j in jobs])
+        except Exception:
+            log.exception("decode failed for %s", [s.source_id for s, _ in jobs])
+            results = [None] * len(jobs)
+        self.busy_s += time.perf_counter() - t0
+        self.decode_batches += 1
+        for (s, job), result in zip(jobs, results):
+            with s.lock:
+                if result is None:
+                    s.core.fail(job)
+                else:
+                    s.core.complete(job, result)
+                events = s.core.drain_events()
+            self._deliver(s, events)
+
+    def _settle_closed(self) -> None:
+        for s in self.streams():
+            if not s.closing or s.closed_future is None:
+                continue
+            with s.lock:
+                done = s.core.idle() and s.core.closed
+            if done:
+                with self._streams_lock:
+                    self._streams.pop(s.source_id, None)
+                self._loop.call_soon_threadsafe(_resolve, s.closed_future)
+
+    def _deliver(self, s: Stream, events: list[TranscriptEvent]) -> None:
+        if not events:
+            return
+        for ev in events:
+            if ev.kind == "final":
+                s.finals += 1
+            else:
+                s.partials += 1
+        self._loop.call_soon_threadsafe(_call_handlers, s._on_event, events)
+
+
+def _resolve(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _call_handlers(handler: Callable[[TranscriptEvent], None],
+                   events: list[TranscriptEvent]) -> None:
+    for ev in events:
+        try:
+            handler(ev)
+        except Exception:  # a subscriber's bug must not stop transcription
+            log.exception("transcript event handler failed")

@@ -1,0 +1,499 @@
+"""The transcription policy of one source, without threads or clocks.
+
+Audio goes in (``push``), the VAD opens and closes utterances, and the core hands out decode
+jobs: a *partial* re-decodes the open utterance about once a second with its committed words
+forced as a prefix, and LocalAgreement-2 commits the words that two consecutive hypotheses
+agree on; a *final* decodes a closed utterance once more. The scheduler (asr/scheduler.py)
+runs the jobs on the shared model; the benchmark drives the same core with a simulated clock.
+
+Memory is bounded: audio not yet seen by the VAD, the open utterance (``max_segment_ms``) and
+closed utterances waiting for their final (``max_pending_final_ms``) each have a cap."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .decoder import DecodedWord, DecodeOptions, DecodeRequest, DecodeResult
+from .events import TranscriptEvent, Word
+from .filters import (FilterOptions, cut_repetitions, drop_known_phrases,
+                      is_silence_hallucination, normalize)
+from .languages import candidates, validate
+from .vad import FRAME, FRAME_MS, StreamingVad, VadOptions
+
+SAMPLE_RATE = 16_000
+SAMPLES_PER_MS = SAMPLE_RATE // 1000
+
+
+@dataclass
+class StreamOptions:
+    """Per-source transcription settings. Defaults suit a live hearing on a small CPU."""
+
+    language: str = "ru"  # "ru", "kk" or "kk+ru" (detected per utterance among the two)
+    vocabulary: list[str] = field(default_factory=list)  # party names, statutes, court terms
+    prompt: Callable[[], str] | None = None  # recent committed text of the hearing
+    step_ms: int = 1000  # re-decode the open utterance this often while someone speaks
+    first_partial_ms: int = 1000  # the first partial waits for this much of the utterance
+    max_segment_ms: int = 15_000  # segment cap: close the segment at its committed words
+    trim_after_ms: int = 3_000  # once the buffer is this long, cut it at committed words
+    force_trim_ms: int = 12_000  # past this, cut even where no pause follows the word
+    trim_gap_ms: int = 200  # a pause this long after a committed word is a safe cut
+    edge_margin_ms: int = 200  # commit only words that ended this long before the previous
+    # hypothesis's audio ended (a word cut by the buffer's edge is heard whole only later)
+    max_pending_final_ms: int = 120_000  # closed utterances waiting for a final, per source
+    max_input_ms: int = 30_000  # audio not yet seen by the VAD; the oldest is dropped beyond
+    max_gap_fill_ms: int = 10_000  # a jump in start_ms up to this is filled with silence
+    prompt_chars: int = 400  # how much recent text goes into the prompt
+    vad: VadOptions = field(default_factory=VadOptions)
+    filters: FilterOptions = field(default_factory=FilterOptions)
+    partial_decode: DecodeOptions = field(default_factory=DecodeOptions)
+    final_decode: DecodeOptions = field(default_factory=DecodeOptions)
+
+    def __post_init__(self) -> None:
+        self.language = validate(self.language)
+        if not 2000 <= self.max_segment_ms <= 28_000:
+            raise ValueError("max_segment_ms must be between 2 and 28 seconds")
+
+
+@dataclass
+class _Utterance:
+    segment_id: str
+    start_ms: int  # hearing-clock time of the first buffered sample
+    chunks: list[np.ndarray]
+    n_samples: int = 0
+    committed: list[Word] = field(default_factory=list)
+    word_tokens: list[list[int]] = field(default_factory=list)  # tokens of each committed word
+    prefix_from: int = 0  # committed words from here on lie in the buffer (forced prefix)
+    tail: list[Word] = field(default_factory=list)  # the last hypothesis beyond committed
+    language: str | None = None
+    decoded_to_ms: int | None = None  # end of the audio the last decode covered
+    epoch: int = 0  # bumped when the buffer is trimmed; older results are stale
+    final_started: bool = False
+    segment_start_ms: int = -1  # where the segment began (the buffer's start moves on trims)
+    tail_audio_end_ms: int = 0  # end of the audio the tail hypothesis was decoded from
+
+    def __post_init__(self) -> None:
+        if self.segment_start_ms < 0:
+            self.segment_start_ms = self.start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.n_samples // SAMPLES_PER_MS
+
+    def audio(self) -> np.ndarray:
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        return self.chunks[0] if self.chunks else np.zeros(0, dtype=np.float32)
+
+    def append(self, samples: np.ndarray) -> None:
+        self.chunks.append(samples)
+        self.n_samples += len(samples)
+
+    @property
+    def prefix_tokens(self) -> list[int]:
+        return [t for w in self.word_tokens[self.prefix_from:] for t in w]
+
+    def context_text(self) -> str:
+        """Committed words already cut from the buffer: they condition the decoder as text."""
+        return " ".join(w.text for w in self.committed[:self.prefix_from])
+
+    def trim_to(self, ms: int) -> None:
+        """Drop the audio before hearing-clock ``ms``."""
+        cut = max(0, min(self.n_samples, (ms - self.start_ms) * SAMPLES_PER_MS))
+        audio = self.audio()[cut:]
+        self.chunks = [audio.copy()]
+        self.n_samples = len(audio)
+        self.start_ms += cut // SAMPLES_PER_MS
+        self.epoch += 1
+
+
+@dataclass
+class Job:
+    """One decode the scheduler should run for this stream."""
+
+    kind: str  # "partial" or "final"
+    request: DecodeRequest
+    utterance: _Utterance
+    epoch: int
+    audio_start_ms: int
+    audio_end_ms: int
+
+
+class StreamCore:
+    """Streaming policy for one source; not thread-safe (the scheduler holds a lock)."""
+
+    def __init__(self, source_id: str, options: StreamOptions, model_label: str,
+                 encode_text: Callable[[str], list[int]] | None = None):
+        self.source_id = source_id
+        self.options = options
+        self.model_label = model_label
+        self._vad = StreamingVad()
+        self._pending_input: collections.deque[np.ndarray] = collections.deque()
+        self._pending_samples = 0
+        self._next_ms: int | None = None  # hearing time of the next sample expected
+        self._vad_carry = np.zeros(0, dtype=np.float32)
+        self._vad_pos_ms: int | None = None  # hearing time up to which the VAD has looked
+        self._ring: collections.deque[np.ndarray] = collections.deque()  # pre-roll when idle
+        self._speech_run_ms = 0
+        self._silence_run_ms = 0
+        self._open: _Utterance | None = None
+        self._finals: collections.deque[_Utterance] = collections.deque()
+        self._seq = itertools.count(1)
+        self._recent_text: collections.deque[str] = collections.deque(maxlen=20)
+        self.dropped_input_ms = 0  # audio lost before the VAD (input far faster than the VAD)
+        self.dropped_speech_ms = 0  # speech finalised without a decode under overload
+        self._encode_text = encode_text
+        self._events: list[TranscriptEvent] = []
+        self.closed = False
+
+    # -- input ----------------------------------------------------------------------------
+
+    def push(self, start_ms: int, samples: np.ndarray) -> None:
+        """Queue audio (float32 mono 16 kHz at hearing time ``start_ms``). Cheap: no VAD."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self._next_ms is None:
+            self._next_ms = start_ms
+            self._vad_pos_ms = start_ms
+        gap = start_ms - self._next_ms
+        if gap < 0:  # overlap with audio we have: keep only the new part
+            samples = samples[-gap * SAMPLES_PER_MS:]
+        elif gap > self.options.max_gap_fill_ms:
+            self._discontinuity(start_ms)
+        elif gap > 0:
+            samples = np.concatenate([np.zeros(gap * SAMPLES_PER_MS, np.float32), samples])
+        if len(samples) == 0:
+            return
+        self._pending_input.append(samples)
+        self._pending_samples += len(samples)
+        self._next_ms += len(samples) // SAMPLES_PER_MS
+        limit = self.options.max_input_ms * SAMPLES_PER_MS
+        while self._pending_samples > limit and len(self._pending_input) > 1:
+            old = self._pending_input.popleft()
+            self._pending_samples -= len(old)
+            self.dropped_input_ms += len(old) // SAMPLES_PER_MS
+            self._vad_pos_ms = (self._vad_pos_ms or 0) + len(old) // SAMPLES_PER_MS
+
+    def _discontinuity(self, start_ms: int) -> None:
+        """A long jump in time (a participant reconnecting): end what was open."""
+        self._pending_input.clear()
+        self._pending_samples = 0
+        self._vad_carry = np.zeros(0, dtype=np.float32)
+        if self._open is not None:
+            self._close_open()
+        self._ring.clear()
+        self._speech_run_ms = 0
+        self._next_ms = start_ms
+        self._vad_pos_ms = start_ms
+
+    def take_input(self) -> np.ndarray:
+        """Whole VAD frames pending; the caller runs ``StreamingVad`` on them off the lock."""
+        if not self._pending_input:
+            return np.zeros(0, dtype=np.float32)
+        audio = np.concatenate([self._vad_carry, *self._pending_input])
+        self._pending_input.clear()
+        self._pending_samples = 0
+        whole = len(audio) // FRAME * FRAME
+        self._vad_carry = audio[whole:]
+        return audio[:whole]
+
+    @property
+    def vad(self) -> StreamingVad:
+        return self._vad
+
+    # -- VAD ------------------------------------------------------------------------------
+
+    def apply_vad(self, frames: np.ndarray, probs: np.ndarray) -> None:
+        """Advance the utterance state over frames whose speech probabilities are known."""
+        o = self.options.vad
+        pre_roll = o.pre_roll_ms // FRAME_MS + o.min_speech_ms // FRAME_MS + 1
+        for k, p in enumerate(probs):
+            frame = frames[k * FRAME:(k + 1) * FRAME]
+            frame_start = self._vad_pos_ms
+            self._vad_pos_ms += FRAME_MS
+            if self._open is None:
+                self._ring.append(frame)
+                while len(self._ring) > pre_roll:
+                    self._ring.popleft()
+                if p >= o.onset:
+                    self._speech_run_ms += FRAME_MS
+                elif p < o.offset:
+                    self._speech_run_ms = 0
+                if self._speech_run_ms >= o.min_speech_ms:
+                    audio = np.concatenate(list(self._ring))
+                    start = frame_start + FRAME_MS - len(audio) // SAMPLES_PER_MS
+                    self._open = _Utterance(self._new_segment_id(), start, [audio], len(audio))
+                    self._ring.clear()
+                    self._speech_run_ms = 0
+                    self._silence_run_ms = 0
+                continue
+            u = self._open
+            u.append(frame)
+            if p < o.offset:
+                self._silence_run_ms += FRAME_MS
+            elif p >= o.onset:
+                self._silence_run_ms = 0
+            if self._silence_run_ms >= o.end_silence_ms:
+                self._close_open()
+            elif u.end_ms - u.segment_start_ms >= self.options.max_segment_ms or \
+                    u.end_ms - u.start_ms >= 28_000:
+                self._cap_open()
+
+    def _new_segment_id(self) -> str:
+        return f"{self.source_id}#{next(self._seq)}"
+
+    def _close_open(self) -> None:
+        u, self._open = self._open, None
+        self._ring.clear()
+        self._silence_run_ms = 0
+        if u is not None:
+            self._finals.append(u)
+            self._bound_finals()
+
+    def _cap_open(self) -> None:
+        """The buffer reached its cap while speech goes on: close the segment at its committed
+        words (already agreed, so no decode is needed) and keep the rest as a new segment."""
+        u = self._open
+        if not u.committed:
+            self._close_open()
+            self._open = _Utterance(self._new_segment_id(), u.end_ms, [], 0)
+            return
+        cut_ms = u.committed[-1].end_ms
+        rest = _Utterance(self._new_segment_id(), u.start_ms, [u.audio()], u.n_samples,
+                          tail=list(u.tail), language=u.language, epoch=u.epoch,
+                          tail_audio_end_ms=u.tail_audio_end_ms)
+        rest.trim_to(cut_ms)
+        rest.segment_start_ms = rest.start_ms
+        rest.decoded_to_ms = None
+        u.chunks, u.n_samples = [], 0
+        u.final_started = True
+        self._open = rest
+        self._emit_final(u, list(u.committed))
+
+    def _bound_finals(self) -> None:
+        limit = self.options.max_pending_final_ms
+        while sum(f.end_ms - f.start_ms for f in self._finals) > limit and len(self._finals) > 1:
+            u = self._finals.popleft()
+            words = list(u.committed) + list(u.tail)
+            if not words:
+                self.dropped_speech_ms += u.end_ms - u.start_ms
+            u.final_started = True
+            self._emit_final(u, words, committed_only=False)
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def has_final_job(self) -> bool:
+        return bool(self._finals)
+
+    def partial_ready(self) -> bool:
+        u = self._open
+        if u is None:
+            return False
+        last = u.decoded_to_ms if u.decoded_to_ms is not None else u.start_ms
+        wait = self.options.step_ms if u.decoded_to_ms is not None else \
+            self.options.first_partial_ms
+        return u.end_ms - last >= wait
+
+    def take_final_job(self) -> Job | None:
+        while self._finals:
+            u = self._finals.popleft()
+            if u.final_started:
+                continue
+            u.final_started = True
+            return self._job("final", u, self.options.final_decode)
+        return None
+
+    def take_partial_job(self) -> Job | None:
+        if not self.partial_ready():
+            return None
+        u = self._open
+        u.decoded_to_ms = u.end_ms
+        return self._job("partial", u, self.options.partial_decode)
+
+    def _job(self, kind: str, u: _Utterance, options: DecodeOptions) -> Job:
+        audio = u.audio()
+        limit = 29 * SAMPLE_RATE  # leave room for the decoder's tail padding
+        audio = audio[:limit]
+        request = DecodeRequest(
+            audio=audio.copy() if kind == "partial" else audio,
+            language=u.language or self.options.language,
+            prompt=self._prompt(u), prefix_tokens=u.prefix_tokens, options=options)
+        return Job(kind, request, u, u.epoch, u.start_ms, u.start_ms + len(audio) // 16)
+
+    def _prompt(self, u: _Utterance) -> str:
+        parts = []
+        if self.options.vocabulary:
+            parts.append(", ".join(self.options.vocabulary) + ".")
+        recent = self.options.prompt() if self.options.prompt else " ".join(self._recent_text)
+        if recent:
+            parts.append(recent[-self.options.prompt_chars:])
+        context = u.context_text()
+        if context:
+            parts.append(context[-self.options.prompt_chars:])
+        return " ".join(parts)
+
+    def pending_final_ms(self) -> int:
+        return sum(f.end_ms - f.start_ms for f in self._finals)
+
+    @property
+    def processed_to_ms(self) -> int | None:
+        """End of the audio whose text is settled or decoded at least once (for the lag)."""
+        if self._vad_pos_ms is None:
+            return None
+        points = [self._vad_pos_ms]
+        if self._finals:
+            points.append(self._finals[0].start_ms)
+        if self._open is not None:
+            u = self._open
+            points.append(u.decoded_to_ms if u.decoded_to_ms is not None else u.start_ms)
+        return min(points)
+
+    @property
+    def received_to_ms(self) -> int | None:
+        return self._next_ms
+
+    def close(self) -> None:
+        """End of input: whatever is open becomes a final."""
+        self.closed = True
+        if self._open is not None:
+            self._close_open()
+
+    def oldest_final_ms(self) -> int:
+        return self._finals[0].end_ms if self._finals else 0
+
+    def open_decoded_ms(self) -> int:
+        u = self._open
+        if u is None:
+            return 0
+        return u.decoded_to_ms if u.decoded_to_ms is not None else u.start_ms
+
+    def open_length_ms(self) -> int:
+        u = self._open
+        return 0 if u is None else u.end_ms - u.start_ms
+
+    def fail(self, job: Job) -> None:
+        """The decode raised: a final still publishes what was already agreed."""
+        if job.kind == "final":
+            self._emit_final(job.utterance, list(job.utterance.committed) +
+                             list(job.utterance.tail))
+
+    def idle(self) -> bool:
+        return self._open is None and not self._finals and not self._pending_input
+
+    # -- results --------------------------------------------------------------------------
+
+    def complete(self, job: Job, result: DecodeResult) -> None:
+        u = job.utterance
+        if job.kind == "final":
+            self._complete_final(job, result)
+            return
+        if u.final_started or u.epoch != job.epoch:
+            return  # the utterance moved on while this partial ran
+        lang = result.language
+        cleaned = [] if self._silent(result) else self._clean(job, result)
+        tail = [w for w, _ in cleaned]
+        k = 0
+        prev = [normalize(w.text) for w in u.tail]
+        limit = u.tail_audio_end_ms - self.options.edge_margin_ms
+        for a, w in zip(prev, tail):
+            if a != normalize(w.text) or not a or w.end_ms > limit:
+                break
+            k += 1
+        if k:
+            u.committed.extend(tail[:k])
+            u.word_tokens.extend(list(tokens) for _, tokens in cleaned[:k])
+            u.language = lang  # the utterance's language is settled with its first words
+        u.tail = tail[k:]
+        u.tail_audio_end_ms = job.audio_end_ms
+        self._emit_partial(u, lang)
+        self._trim(u)
+
+    def _trim(self, u: _Utterance) -> None:
+        """Keep decodes short: cut the buffer after a committed word (preferably one followed
+        by a pause); the words before the cut then condition the decoder as prompt text,
+        which costs one forward pass instead of a decoding step per token."""
+        o = self.options
+        length = u.end_ms - u.start_ms
+        if length < o.trim_after_ms or u.prefix_from >= len(u.committed):
+            return
+        following = u.committed[1:] + (u.tail[:1] if u.tail else [])
+        cut_index, cut_ms = None, None
+        for i in range(len(u.committed) - 1, u.prefix_from - 1, -1):
+            w = u.committed[i]
+            nxt = following[i] if i < len(following) else None
+            if nxt is None:
+                continue
+            gap = nxt.start_ms - w.end_ms
+            if gap >= o.trim_gap_ms:
+                cut_index, cut_ms = i, w.end_ms + gap // 2
+                break
+        if cut_index is None and length >= o.force_trim_ms:
+            i = len(u.committed) - 1
+            if i >= u.prefix_from:
+                cut_index, cut_ms = i, u.committed[i].end_ms
+        if cut_index is None or cut_ms <= u.start_ms:
+            return
+        u.trim_to(cut_ms)
+        u.prefix_from = cut_index + 1
+
+    def _complete_final(self, job: Job, result: DecodeResult) -> None:
+        u = job.utterance
+        tail = [] if self._silent(result) else [w for w, _ in self._clean(job, result)]
+        if u.language is None:
+            u.language = result.language
+        self._emit_final(u, list(u.committed) + tail, language=result.language)
+
+    def _silent(self, result: DecodeResult) -> bool:
+        return is_silence_hallucination(result.no_speech_prob, result.avg_logprob,
+                                        self.options.filters) or (
+            result.compression_ratio > self.options.filters.compression_ratio_threshold
+            and result.avg_logprob < self.options.filters.logprob_threshold)
+
+    def _clean(self, job: Job, result: DecodeResult) -> list[tuple[Word, list[int]]]:
+        """New words (beyond the forced prefix) on the hearing clock, with their tokens, minus
+        repetition loops and invented phrases."""
+        words = [(_to_word(w, job.audio_start_ms, job.audio_end_ms), w.tokens)
+                 for w in result.words[result.n_prefix_words:]]
+        words = [w for w in words if w[0].text]
+        f = self.options.filters
+        words = cut_repetitions(words, lambda w: w[0].text, f.min_repeats)
+        return drop_known_phrases(words, lambda w: w[0].text, lambda w: w[0].probability, f)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit_partial(self, u: _Utterance, language: str) -> None:
+        words = list(u.committed) + list(u.tail)
+        if not words:
+            return
+        self._events.append(TranscriptEvent(
+            "partial", self.source_id, u.segment_id, words[0].start_ms, words[-1].end_ms,
+            _join(words), words, language, self.model_label, committed=len(u.committed)))
+
+    def _emit_final(self, u: _Utterance, words: list[Word], committed_only: bool = True,
+                    language: str | None = None) -> None:
+        u.chunks, u.n_samples = [], 0  # the audio is no longer needed
+        if not words:
+            return
+        text = _join(words)
+        self._recent_text.append(text)
+        lang = language or u.language or candidates(self.options.language)[0]
+        self._events.append(TranscriptEvent(
+            "final", self.source_id, u.segment_id, words[0].start_ms, words[-1].end_ms,
+            text, words, lang, self.model_label, committed=len(words)))
+
+    def drain_events(self) -> list[TranscriptEvent]:
+        events, self._events = self._events, []
+        return events
+
+
+def _to_word(w: DecodedWord, start_ms: int, end_ms: int) -> Word:
+    s = min(end_ms, start_ms + int(round(w.start * 1000)))
+    e = min(end_ms, max(s, start_ms + int(round(w.end * 1000))))
+    return Word(w.text.strip(), s, e, round(float(w.probability), 4))
+
+
+def _join(words: list[Word]) -> str:
+    return " ".join(w.text for w in words).strip()

@@ -1,0 +1,208 @@
+"""Live transcription benchmark: streaming against offline, with the same model, in one run.
+
+    python bench/asr_stream.py --dataset ../shared/speech/ru-dev --lang ru --json OUT.json \
+        [--limit N] [--max-minutes M] [--realtime-seconds S]
+
+For every selected file of the dataset's ``manifest.jsonl``:
+  * offline: the whole file transcribed in batches (beam search) -> ``offline_wer/cer``;
+  * stream (simulated clock): replayed as a live source as fast as the machine allows, each
+    event stamped with the time a real-time system on this machine would emit it -> stream
+    WER/CER, final latency, commit latency, partial interval, rtf.
+Then real-time pace through the real Scheduler with 1, 2, 4 and 8 concurrent sources (each a
+different file, ``--realtime-seconds`` of audio each) -> lag per stream and
+``realtime_streams`` (the most streams whose p95 lag stays under 2 s).
+
+Figures are wall-clock on a shared machine: the encoder time over 1000 frames, measured in the
+same run, is printed as the baseline to compare runs by."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _asr_replay import ReplayResult, read_wav, realtime, simulate  # noqa: E402
+from _asr_score import cer, normalize, wer  # noqa: E402
+
+from asr.decoder import Decoder  # noqa: E402
+from asr.model import ModelOptions, load_model  # noqa: E402
+from asr.offline import OfflineOptions, transcribe_audio  # noqa: E402
+from asr.scheduler import Scheduler, SchedulerOptions  # noqa: E402
+from asr.stream import StreamOptions  # noqa: E402
+
+LAG_LIMIT_MS = 2000
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def select(rows: list[dict], lang: str, limit: int | None, max_minutes: float | None) -> list[dict]:
+    rows = [r for r in rows if r.get("lang", lang) == lang.split("+")[0] or "+" in lang]
+    if limit and limit < len(rows):
+        step = len(rows) / limit  # evenly spread over the manifest (all kinds of recordings)
+        rows = [rows[int(i * step)] for i in range(limit)]
+    if max_minutes:
+        out, total = [], 0.0
+        for r in rows:
+            if total + r["duration"] > max_minutes * 60 and out:
+                continue
+            out.append(r)
+            total += r["duration"]
+        rows = out
+    return rows
+
+
+def latency_figures(results: list[ReplayResult]) -> dict:
+    final_lat, commit_lat, intervals = [], [], []
+    for res in results:
+        first_commit: dict[tuple[str, int], float] = {}
+        last_partial: dict[str, float] = {}
+        for e in res.emitted:
+            ev = e.event
+            for i in range(ev.committed):
+                first_commit.setdefault((ev.segment_id, i), e.at_ms)
+            if ev.kind == "partial":
+                if ev.segment_id in last_partial:
+                    intervals.append(e.at_ms - last_partial[ev.segment_id])
+                last_partial[ev.segment_id] = e.at_ms
+            else:
+                final_lat.append(e.at_ms - ev.end_ms)
+                for i, w in enumerate(ev.words):
+                    commit_lat.append(first_commit.get((ev.segment_id, i), e.at_ms) - w.end_ms)
+    return {"final_latency_p50_ms": pct(final_lat, 50), "final_latency_p95_ms": pct(final_lat, 95),
+            "commit_latency_p50_ms": pct(commit_lat, 50),
+            "commit_latency_p95_ms": pct(commit_lat, 95),
+            "partial_interval_p50_ms": pct(intervals, 50), "finals": len(final_lat)}
+
+
+def encoder_baseline(decoder: Decoder) -> float:
+    import ctranslate2
+    x = ctranslate2.StorageView.from_array(np.zeros((1, decoder.whisper.n_mels, 1000), np.float32))
+    decoder.whisper.encode(x)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        decoder.whisper.encode(x)
+        times.append(time.perf_counter() - t)
+    return round(min(times) * 1000, 1)
+
+
+async def realtime_runs(model, audios: list[np.ndarray], options: StreamOptions,
+                        counts: list[int], seconds: float) -> dict:
+    out = {}
+    clip = [a[: int(seconds * 16000)] for a in audios]
+    for n in counts:
+        sched = Scheduler(SchedulerOptions(), model=model)
+        await sched.start()
+        chosen = [clip[i % len(clip)] for i in range(n)]
+        t0 = time.perf_counter()
+        results = await realtime(sched, chosen, options)
+        wall = time.perf_counter() - t0
+        await sched.stop()
+        lags = [lag for r in results for lag in r.lags_ms]
+        figs = latency_figures(results)
+        out[n] = {"lag_p50_ms": pct(lags, 50), "lag_p95_ms": pct(lags, 95),
+                  "lag_max_ms": round(max(lags), 1) if lags else None,
+                  "final_latency_p50_ms": figs["final_latency_p50_ms"],
+                  "final_latency_p95_ms": figs["final_latency_p95_ms"],
+                  "commit_latency_p50_ms": figs["commit_latency_p50_ms"],
+                  "audio_s_per_stream": round(max(len(a) for a in chosen) / 16000, 1),
+                  "wall_s": round(wall, 1), "model_busy_s": round(sched.busy_s, 1),
+                  "batches": sched.decode_batches}
+        print(f"  realtime x{n}: lag p50 {out[n]['lag_p50_ms']} p95 {out[n]['lag_p95_ms']} ms, "
+              f"final p95 {out[n]['final_latency_p95_ms']} ms, busy {out[n]['model_busy_s']} s "
+              f"of {out[n]['wall_s']} s", flush=True)
+        if out[n]["lag_p95_ms"] is not None and out[n]["lag_p95_ms"] >= LAG_LIMIT_MS:
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", required=True, help="folder with manifest.jsonl")
+    ap.add_argument("--lang", default="ru", help="ru, kk or kk+ru")
+    ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--limit", type=int, help="at most N files, spread over the manifest")
+    ap.add_argument("--max-minutes", type=float, help="stop adding files past this much audio")
+    ap.add_argument("--realtime-seconds", type=float, default=60.0,
+                    help="audio per stream in the real-time runs (0 = skip them)")
+    ap.add_argument("--streams", default="1,2,4,8", help="concurrent real-time sources to try")
+    ap.add_argument("--model-dir")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compute-type", default="int8")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args(argv)
+
+    dataset = Path(args.dataset)
+    rows = [json.loads(line) for line in (dataset / "manifest.jsonl").read_text().splitlines()
+            if line.strip()]
+    rows = select(rows, args.lang, args.limit, args.max_minutes)
+    model = load_model(ModelOptions(model_dir=args.model_dir, device=args.device,
+                                    compute_type=args.compute_type, cpu_threads=args.threads))
+    decoder = Decoder(model)
+    baseline = encoder_baseline(decoder)
+    options = StreamOptions(language=args.lang)
+    audios = [read_wav(str(dataset / r["audio"])) for r in rows]
+    audio_s = sum(len(a) for a in audios) / 16000
+    print(f"{len(rows)} files, {audio_s / 60:.1f} min of audio; model {model.label}; "
+          f"encoder over 1000 frames {baseline} ms (machine-load baseline)", flush=True)
+
+    refs = [normalize(r["text"], r.get("lang", "ru")) for r in rows]
+    offline_hyps, stream_hyps, replays = [], [], []
+    offline_s = 0.0
+    for i, (r, audio) in enumerate(zip(rows, audios)):
+        t0 = time.perf_counter()
+        segs = transcribe_audio(audio, args.lang, decoder=decoder, options=OfflineOptions())
+        offline_s += time.perf_counter() - t0
+        offline_hyps.append(normalize(" ".join(s.text for s in segs), r.get("lang", "ru")))
+        rep = simulate(decoder, audio, options, source_id=f"f{i}")
+        replays.append(rep)
+        stream_hyps.append(normalize(" ".join(f.text for f in rep.finals()), r.get("lang", "ru")))
+        print(f"  [{i + 1}/{len(rows)}] {r['audio']} ({r['duration']:.1f} s) "
+              f"wer offline {wer([refs[i]], [offline_hyps[i]]):.3f} "
+              f"stream {wer([refs[i]], [stream_hyps[i]]):.3f}", flush=True)
+    compute_s = sum(r.compute_s for r in replays)
+    figures = {
+        "files": len(rows), "audio_minutes": round(audio_s / 60, 2), "model": model.label,
+        "encoder_1000_frames_ms": baseline,
+        "offline_wer": round(wer(refs, offline_hyps), 4), "stream_wer": round(wer(refs, stream_hyps), 4),
+        "offline_cer": round(cer(refs, offline_hyps), 4), "stream_cer": round(cer(refs, stream_hyps), 4),
+        **latency_figures(replays),
+        "rtf": round(compute_s / audio_s, 3), "offline_rtf": round(offline_s / audio_s, 3),
+    }
+    figures["stream_wer_relative_to_offline"] = round(
+        figures["stream_wer"] / figures["offline_wer"], 3) if figures["offline_wer"] else None
+    if args.realtime_seconds > 0:
+        counts = [int(c) for c in args.streams.split(",") if c.strip()]
+        long_first = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
+        rt = asyncio.run(realtime_runs(model, [audios[i] for i in long_first], options, counts,
+                                       args.realtime_seconds))
+        figures["realtime"] = {str(k): v for k, v in rt.items()}
+        ok = [n for n, v in rt.items() if v["lag_p95_ms"] is not None
+              and v["lag_p95_ms"] < LAG_LIMIT_MS]
+        figures["realtime_streams"] = max(ok) if ok else 0
+    figures["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    print()
+    print(f"{'metric':<34}{'value':>12}")
+    for key, value in figures.items():
+        if key != "realtime":
+            print(f"{key:<34}{value!s:>12}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
