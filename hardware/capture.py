@@ -48,7 +48,8 @@ class CaptureOptions:
     backpressure: bool | None = None  # wait for consumers instead of dropping; None = only for
     #                                   file replays, which can wait (a live device cannot)
     speed: float | None = None  # file replay pace; None = the URL's ?speed= (default 1)
-    stall_s: float = 2.0  # no audio for this long -> "device_stalled" alert
+    stall_s: float = 2.0  # no audio for this long from a live device -> "device_stalled"
+    stop_drain_s: float = 5.0  # stop() waits this long for consumers to take queued chunks
     retry_initial_s: float = 0.5  # reopen backoff starts here, doubles ...
     retry_max_s: float = 30.0  # ... up to this
     resync_ms: int = 500  # audio this far behind the clock after the device went quiet
@@ -125,7 +126,11 @@ class Capture:
         self._stop.set()
         if self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 1.0)
-        await self._drain()
+        try:  # hand over what is queued, unless a consumer is stuck
+            await asyncio.wait_for(self._drain(), self.opt.stop_drain_s)
+        except asyncio.TimeoutError:
+            log.warning("%s: consumers did not take the last chunks in %.0f s; dropped",
+                        self.url, self.opt.stop_drain_s)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -169,7 +174,10 @@ class Capture:
         while True:
             await asyncio.sleep(min(0.5, self.opt.stall_s / 2))
             quiet = time.monotonic() - self._last_data
-            if quiet >= self.opt.stall_s and not self._stalled and not self._done.done():
+            reader = self._reader
+            replay = reader is not None and not reader.live and reader.channels > 0
+            if (quiet >= self.opt.stall_s and not self._stalled and not self._done.done()
+                    and not replay):  # a replay waiting for its consumers is not stalled
                 self._stalled = True
                 self._emit(self.on_alert, self._alert(
                     "device_stalled", f"{self.url}: no audio for {quiet:.1f} s",

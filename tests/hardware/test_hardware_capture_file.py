@@ -226,3 +226,20 @@ async def test_pulse_and_pipewire_through_their_recorder_program(tmp_path, monke
     assert abs(dominant_freq(got.audio("seat:seat-2")[:12000]) - 750) < 5
     assert "stopped delivering" in next(a for a in got.alerts if a["kind"] == "device_error")[
         "message"]
+
+
+async def test_a_replay_waits_for_slow_consumers_without_losing_audio(four_channel_wav):
+    url = f"file:{four_channel_wav}?speed=0"
+    got = Collector()
+
+    async def slow_sink(chunk):
+        await asyncio.sleep(0.03)
+        got.on_chunk(chunk)
+
+    cap = Capture(url, default_seat_map(4, url), HearingClock.starting_now(), on_chunk=slow_sink,
+                  on_alert=got.alerts.append, options=CaptureOptions(queue_s=0.2, stall_s=0.3))
+    await cap.start()
+    await asyncio.wait_for(cap.wait_ended(), 20)
+    await cap.stop()
+    assert got.kinds() == ["ended"]  # neither "dropped" nor "device_stalled"
+    assert all(len(got.audio(f"seat:seat-{i}")) >= 31_600 for i in range(1, 5))
