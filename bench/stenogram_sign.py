@@ -49,6 +49,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--segments", type=int, default=5000)
     ap.add_argument("--revisions", type=int, default=500)
+    ap.add_argument("--keep", type=Path, help="also write the bundle here (e.g. to time "
+                    "`courtroom verify` in a fresh process)")
     args = ap.parse_args()
 
     print(f"4-hour hearing: {args.segments} segments, {args.revisions} revisions")
@@ -102,6 +104,8 @@ def main() -> None:
         print(f"  bundle: {out.stat().st_size / 2**20:.2f} MiB")
         checks, dt_verify = measure("verify bundle (all checks)", lambda: verify_bundle(out))
         failed = [c for c in checks if not c.ok]
+        if args.keep:
+            args.keep.write_bytes(out.read_bytes())
         print(f"  {len(checks)} checks, {len(failed)} failed" + (f": {failed}" if failed else ""))
     p = protocol_from_version(v, sigs)
     try:
