@@ -10,7 +10,8 @@ from pathlib import Path
 from aiohttp import web
 
 from hearing import auth
-from hearing.api import auth_routes, hearing_routes, presence_routes, ws  # noqa: F401 (routes)
+from hearing.api import (auth_routes, hearing_routes, presence_routes,  # noqa: F401 (routes)
+                         transcript_routes, ws)
 from hearing.api.errors import ApiError, forbidden, not_found, unauthorized
 from hearing.api.registry import Endpoint, add_routes, openapi
 from hearing.config import Config
@@ -94,6 +95,10 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
 
     async def on_ws_closed(conn) -> None:  # noqa: ANN001
         c = conn.caller
+        media_id = conn.client.media_id if conn.client else None
+        if media_id and not any(other.media_id == media_id
+                                for other in state.hub.clients(conn.hearing_id)):
+            await state.live.dropped(conn.hearing_id, media_id)
         if c is None or c.kind != "participant":
             return
 

@@ -40,6 +40,21 @@ class Config:
     login_window_s: int = 300
     #: Court time zone for documents and pages.
     timezone: str = "Asia/Almaty"
+    #: Transcribe hearings live (loads Whisper when the first hearing opens).
+    transcribe: bool = True
+    #: CTranslate2 Whisper directory; empty means the bundled base model.
+    asr_model_dir: str = ""
+    #: "cpu" or "cuda", and the CTranslate2 compute type ("int8", "float16", ...).
+    asr_device: str = "cpu"
+    asr_compute_type: str = "int8"
+    #: Addresses WebRTC gathers ICE candidates on (comma-separated); empty means all interfaces.
+    rtc_bind: str = ""
+    #: STUN and TURN URLs (comma-separated) and the TURN REST shared secret.
+    stun_urls: str = ""
+    turn_urls: str = ""
+    turn_secret: str = ""
+    #: Seconds a dropped phone keeps its seat (same source, no second admission).
+    reconnect_window_s: float = 60.0
 
     @property
     def db_url(self) -> str:

@@ -29,6 +29,8 @@ class Client:
     overflowed: bool = False
     #: Staff-only events (meters, lobby details) are not sent to participants.
     staff: bool = False
+    #: The media participant id ("p<participant id>") this client signals for, if any.
+    media_id: str | None = None
 
     def offer(self, message: dict) -> None:
         if self.overflowed:

@@ -149,3 +149,114 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("hearing_id", "seq"),)
+
+
+class TranscriptRevision(Base):
+    """One link of the transcript's revision chain (stenogram.revisions): the machine's segments
+    (kind "asr") and every correction after them. Rows are only ever inserted."""
+    __tablename__ = "transcript_revisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(200))
+    doc: Mapped[dict] = mapped_column(JSON)
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("hearing_id", "seq"),)
+
+
+class StenogramVersionRow(Base):
+    __tablename__ = "stenogram_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    doc: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    __table_args__ = (UniqueConstraint("hearing_id", "number"),)
+
+
+class StenogramSignature(Base):
+    __tablename__ = "stenogram_signatures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("stenogram_versions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    doc: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    __table_args__ = (UniqueConstraint("version_id", "role"),)
+
+
+class SigningKey(Base):
+    """Public half of a signer's key; the private half is a passphrase-encrypted file in the
+    data directory (see stenogram.signing)."""
+    __tablename__ = "signing_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    key_id: Mapped[str] = mapped_column(String(100))
+    public_key_info: Mapped[dict] = mapped_column(JSON)
+    path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class TreeHead(Base):
+    """A signed head of a hearing's audit Merkle tree (RFC 6962 style)."""
+    __tablename__ = "tree_heads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(Integer, index=True)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    doc: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class RecordingChunk(Base):
+    """A closed chunk of one source's recording (hashed into the audit log as it closes)."""
+    __tablename__ = "recording_chunks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Recording(Base):
+    """A source's whole recording, finalised into the blob store when the hearing closed."""
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+
+
+class EvidenceItem(Base):
+    """Evidence received for a hearing. The bytes are a read-only blob named by sha256; the
+    submitted file name is kept as data only."""
+    __tablename__ = "evidence_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    upload_id: Mapped[str] = mapped_column(String(100), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(500))
+    content_type: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # audio | video | image
+    media: Mapped[dict] = mapped_column(JSON, default=dict)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    playback_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    playback_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    transcode_state: Mapped[str] = mapped_column(String(20), default="pending")
+    transcript: Mapped[list | None] = mapped_column(JSON, nullable=True)

@@ -27,9 +27,13 @@ class AppState:
     limiter: LoginLimiter | None = None
     clocks: dict[int, HearingClock] = field(default_factory=dict)
     live: "LiveHearings" = None  # type: ignore[assignment]
+    transcripts: "TranscriptStore" = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         from hearing.live import LiveHearings
+        from hearing.transcripts import TranscriptStore
+        if self.transcripts is None:
+            self.transcripts = TranscriptStore(self.db)
         if self.live is None:
             self.live = LiveHearings(self)
         if self.limiter is None:

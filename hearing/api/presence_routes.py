@@ -68,6 +68,11 @@ async def _moderate(request: web.Request, action: str, apply) -> web.Response:  
 
     result = await state.db.run(work)
     state.hub.publish(hid, {"type": "participant", "action": action, "participant": result})
+    media_id = f"p{pid}"
+    if action == "mute":
+        await state.live.set_muted(hid, media_id, result["muted"], by=c.actor)
+    elif action == "eject":
+        await state.live.remove(hid, media_id, by=c.actor)
     return web.json_response(result)
 
 

@@ -104,6 +104,47 @@ async def _hand(conn: Connection, msg: dict) -> None:
     state.hub.publish(conn.hearing_id, {"type": "hand", "participant": await state.db.run(work)})
 
 
+SDP = {"type": "string", "maxLength": 64 * 1024}
+
+
+async def _relay_media(conn: Connection, msg: dict) -> None:
+    """WebRTC signalling for the caller's own seat. Offers need an open hearing and, for
+    participants, admission by the judge; the room checks the SDP itself."""
+    c, state = conn.caller, conn.state
+    media_id = conn.client.media_id if conn.client else None
+    if media_id is None:
+        conn.error("forbidden", "you have no seat in this hearing", msg.get("id"))
+        return
+    if msg["type"] == "offer":
+        def check(s):
+            from hearing.api.hearing_routes import load_participant
+            h = load_hearing(s, conn.hearing_id, c)
+            if h.state not in ("open", "recess"):
+                return f"the hearing is {h.state}; media starts when it opens"
+            p = load_participant(s, h, int(media_id[1:]))
+            if p.presence == "ejected":
+                return "you were removed from this hearing"
+            if c.kind == "participant" and p.presence != "admitted":
+                return "wait in the lobby until the judge admits you"
+            return None
+        refusal = await state.db.run(check)
+        if refusal:
+            conn.error("not_admitted", refusal, msg.get("id"))
+            return
+    elif state.live.get(conn.hearing_id) is None:
+        conn.error("no_media", "send an offer first", msg.get("id"))
+        return
+    await state.live.signal(conn.hearing_id, media_id, msg)
+
+
+message_type("offer", {"sdp": SDP}, ["sdp"])(_relay_media)
+message_type("answer", {"sdp": SDP}, ["sdp"])(_relay_media)
+message_type("candidate", {"candidate": {"type": ["string", "null"], "maxLength": 4096},
+                           "sdpMid": {"type": ["string", "null"], "maxLength": 64},
+                           "sdpMLineIndex": {"type": ["integer", "null"], "minimum": 0,
+                                             "maximum": 1024}}, ["candidate"])(_relay_media)
+
+
 async def _authenticate(conn: Connection) -> Caller | None:
     """Cookie (staff) or a first {"type":"auth"} message (participant invite token)."""
     request, state = conn.request, conn.state
@@ -158,13 +199,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 "you": {"kind": caller.kind, "role": caller.role, "name": caller.name,
                         "participant_id": caller.participant_id, "user_id": caller.user_id}}
 
+    def media_identity(s):
+        from hearing.models import Participant
+        from sqlalchemy import select
+        if caller.kind == "participant":
+            return f"p{caller.participant_id}"
+        row = s.execute(select(Participant.id).where(Participant.hearing_id == hid,
+                                                     Participant.user_id == caller.user_id)
+                        ).first()
+        return f"p{row[0]}" if row else None
+
     try:
         hello = await state.db.run(snapshot)
+        media_id = await state.db.run(media_identity)
     except ApiError as exc:
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
         await ws.close(code=4403 if exc.status == 403 else 4404, message=exc.code.encode())
         return ws
-    conn.client = Client(hid, caller, state.config.ws_send_queue, staff=caller.kind == "staff")
+    conn.client = Client(hid, caller, state.config.ws_send_queue, staff=caller.kind == "staff",
+                         media_id=media_id)
     conn.client.offer(hello)
     state.hub.add(conn.client)
     sender = asyncio.create_task(_send_loop(conn))
