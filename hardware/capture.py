@@ -343,7 +343,7 @@ class Capture:
             if st["anchor"] is not None and reader.live:
                 prev_end = st["anchor"] + st["dev_pos"] * 1000 // reader.rate
                 late = arrival_ms - (prev_end + n * 1000 // reader.rate)
-                if not continuous or (late > self.opt.resync_ms
+                if not continuous or (late > self.opt.resync_ms and not reader.timestamped
                                       and waited_s * 1000 > self.opt.resync_ms):
                     # the device delivered nothing for a while and its audio is now behind
                     # the clock: that time is lost, so it is a gap

@@ -42,6 +42,7 @@ class Reader(ABC):
     channels: int = 0
     rate: int = 0
     live: bool = True  # False for a replay: its time is the file's, not the wall clock's
+    timestamped: bool = False  # the device's own timestamps say where gaps are (RTP)
 
     @abstractmethod
     def open(self) -> None: ...
@@ -244,6 +245,7 @@ class RtpReader(Reader):
         self.address, self.port, self.fmt = address, port, fmt
         self.channels, self.rate = fmt.channels, fmt.rate
         self.block_ms, self.quiet_timeout_s = block_ms, quiet_timeout_s
+        self.timestamped = True
         self.receiver: RtpReceiver | None = None
 
     def open(self) -> None:

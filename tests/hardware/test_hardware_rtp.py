@@ -108,3 +108,33 @@ async def test_lost_packets_are_filled_and_keep_time():
     assert 100 <= len(quiet) <= 200
     assert abs(quiet[0] - 9600) < 40 and quiet[-1] - quiet[0] < 200
     assert len(audio) >= 19_200
+
+
+async def test_late_packets_of_a_continuous_stream_are_not_a_gap():
+    """A network hiccup delays packets, then they arrive in a burst: RTP timestamps show
+    nothing was lost, so the timeline stays continuous and no gap is reported."""
+    port = free_udp_port()
+    fmt = RtpFormat(channels=1, rate=48_000, encoding="L16")
+    url = f"rtp://127.0.0.1:{port}?channels=1&rate=48000&encoding=L16"
+    got = Collector()
+    cap = Capture(url, default_seat_map(1, url), HearingClock.starting_now(),
+                  on_chunk=got.on_chunk, on_alert=got.alerts.append,
+                  options=CaptureOptions(stall_s=5))
+    await cap.start()
+    await asyncio.sleep(0.2)
+    sender = RtpSender("127.0.0.1", port, fmt)
+    a = tone(500, 0.5, 48_000)[None, :]
+
+    def send():
+        sender.send(a)
+        threading.Event().wait(0.8)  # held up in the network ...
+        sender.send(np.concatenate([a, a], axis=1), paced=False)  # ... then all at once
+        sender.send(a)
+
+    await asyncio.get_running_loop().run_in_executor(None, send)
+    await got.wait_for(lambda: sum(len(c.samples) for c in got.asr["seat:seat-1"]) >= 31_000)
+    await cap.stop()
+    sender.close()
+    chunks = got.asr["seat:seat-1"]
+    assert all(b.start_ms == a.end_ms for a, b in zip(chunks, chunks[1:]))
+    assert "device_restored" not in got.kinds()
