@@ -169,8 +169,14 @@ def chain_problems(revisions: list[Revision]) -> list[str]:
     return check_and_fold(revisions)[0]
 
 
-def check_and_fold(revisions: list[Revision]) -> tuple[list[str], dict[str, Segment]]:
-    """chain_problems and the folded state, in one pass."""
+def check_and_fold(revisions: list[Revision], snapshot_after: Iterable[int] = (),
+                   ) -> tuple[list[str], dict[str, Segment], dict[int, list[Segment]]]:
+    """chain_problems and the folded state, in one pass; also the transcript (chronological)
+    after each revision count in ``snapshot_after`` (what each version says it was built from).
+    A count the fold could not reach is absent from the snapshots."""
+    wanted = set(snapshot_after)
+    snapshots: dict[int, list[Segment]] = {}
+    broken = False
     problems: list[str] = []
     prev_hash = GENESIS
     state: dict[str, Segment] = {}
@@ -185,8 +191,11 @@ def check_and_fold(revisions: list[Revision]) -> tuple[list[str], dict[str, Segm
             apply_revision(state, rev)
         except (RevisionError, SegmentError, KeyError, TypeError, ValueError) as e:
             problems.append(str(e))
+            broken = True
+        if not broken and i + 1 in wanted:
+            snapshots[i + 1] = chronological(list(state.values()))
         prev_hash = rev.hash
-    return problems, state
+    return problems, state, snapshots
 
 
 # ---------------------------------------------------------------- the transcript
@@ -207,7 +216,7 @@ class Transcript:
         t = cls()
         t.revisions = list(revisions)
         if check:
-            problems, t.state = check_and_fold(t.revisions)
+            problems, t.state, _ = check_and_fold(t.revisions)
             if problems:
                 raise RevisionError("; ".join(problems[:5]))
         else:

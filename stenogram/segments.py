@@ -31,7 +31,7 @@ class Word:
     @classmethod
     def from_any(cls, w: Any) -> "Word":
         """Accepts [text, start_ms, end_ms, probability] (the asr event form) or a dict."""
-        if isinstance(w, Mapping):
+        if not isinstance(w, (list, tuple)) and isinstance(w, Mapping):
             text, start, end, prob = w["text"], w["start_ms"], w["end_ms"], w.get("probability")
         else:
             if len(w) not in (3, 4):

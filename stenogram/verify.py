@@ -15,8 +15,7 @@ from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
 from .canonical import canonical_sha256
 from .merkle import (MerkleTree, audit_leaf, tree_head_problems, verify_consistency,
                      verify_inclusion)
-from .revisions import apply_revision, chain_problems
-from .segments import chronological
+from .revisions import check_and_fold
 from .signing import display_fingerprint, key_info_problems
 from .version import SIGNED, SIGNING_ORDER, signature_problems, signature_status, version_problems
 
@@ -120,7 +119,14 @@ def _keys(rep: _Report, b: BundleContents) -> None:
 
 
 def _versions(rep: _Report, b: BundleContents) -> None:
-    chain = chain_problems(b.revisions)
+    counts = set()
+    for v in b.versions:
+        try:
+            counts.add(int((v.document.get("revisions") or {}).get("count", -1)))
+        except (TypeError, ValueError):
+            pass
+    chain, _, snaps = check_and_fold(b.revisions, counts)
+    replays = {c: [s.to_dict() for s in segs] for c, segs in snaps.items()}
     rep.add("revision chain: hashes, links and replay", chain,
             f"{len(b.revisions)} revisions, head {b.revisions[-1].hash[:16]}…"
             if b.revisions else "empty")
@@ -143,7 +149,6 @@ def _versions(rep: _Report, b: BundleContents) -> None:
     if orphans:
         rep.add("signatures: all belong to a version in the bundle", orphans)
 
-    replays = _replay_states(b)
     for v in b.versions:
         n = v.number
         rep.add(f"version {n}: content matches its SHA-256", version_problems(v),
@@ -178,31 +183,7 @@ def _versions(rep: _Report, b: BundleContents) -> None:
             f"version {latest.number} is {state}")
 
 
-def _replay_states(b: BundleContents) -> dict[int, list[dict] | str]:
-    """The transcript after each revision count a version names, from one pass over the chain
-    (a failed replay is recorded as its error message)."""
-    wanted = set()
-    for v in b.versions:
-        try:
-            wanted.add(int((v.document.get("revisions") or {}).get("count", -1)))
-        except (TypeError, ValueError):
-            pass
-    out: dict[int, list[dict] | str] = {}
-    state: dict = {}
-    for i, rev in enumerate(b.revisions):
-        try:
-            apply_revision(state, rev)
-        except Exception as e:  # noqa: BLE001 - a fold that fails is a failed check
-            for c in wanted:
-                if c > i:
-                    out[c] = f"replay failed at revision {i}: {e}"
-            return out
-        if i + 1 in wanted:
-            out[i + 1] = [s.to_dict() for s in chronological(list(state.values()))]
-    return out
-
-
-def _replay(v, b: BundleContents, replays: dict[int, list[dict] | str]) -> list[str]:
+def _replay(v, b: BundleContents, replays: dict[int, list[dict]]) -> list[str]:
     r = v.document.get("revisions") or {}
     count = int(r.get("count", -1))
     if not 0 < count <= len(b.revisions):
@@ -210,10 +191,8 @@ def _replay(v, b: BundleContents, replays: dict[int, list[dict] | str]) -> list[
     if b.revisions[count - 1].hash != r.get("head_hash"):
         return [f"revision {count - 1} hash is not the version's head hash"]
     expected = replays.get(count)
-    if isinstance(expected, str):
-        return [expected]
     if expected is None:
-        return ["the chain could not be replayed to this version"]
+        return ["the revision chain cannot be replayed up to this version"]
     got = v.document.get("segments") or []
     if expected == got:
         return []
