@@ -244,3 +244,25 @@ async def test_a_replay_waits_for_slow_consumers_without_losing_audio(four_chann
     await cap.stop()
     assert got.kinds() == ["ended"]  # neither "dropped" nor "device_stalled"
     assert all(len(got.audio(f"seat:seat-{i}")) >= 31_600 for i in range(1, 5))
+
+
+async def test_flac_replay(tmp_path):
+    import av
+
+    path = tmp_path / "court.flac"
+    data = np.stack([tone(f, 1.0, 48_000) for f in FREQS])
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("flac", rate=48_000, layout="quad")
+        frame = av.AudioFrame.from_ndarray((data * 32767).astype(np.int16).T.reshape(1, -1).copy(),
+                                           format="s16", layout="quad")
+        frame.sample_rate = 48_000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    url = f"file:{path}?speed=0"
+    _, got = await run_capture(url, default_seat_map(4, url))
+    for i, freq in enumerate(FREQS):
+        audio = got.audio(f"seat:seat-{i + 1}")
+        assert abs(len(audio) - 16_000) <= 400
+        assert abs(dominant_freq(audio[2000:14000]) - freq) < 5
