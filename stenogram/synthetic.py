@@ -5,7 +5,6 @@ through the public API, so it exercises exactly what the hearing server will cal
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -230,8 +229,3 @@ def build_synthetic_hearing(*, segments: int = 300, revisions: int = 10, version
     audit.sign_head(clock)
     return SyntheticHearing(hearing, participants, t, built, sigs, signers, server,
                             audit.rows, audit.heads, recordings, evidence, media)
-
-
-def random_bytes_file(path: Path, size: int) -> Path:
-    path.write_bytes(os.urandom(size))
-    return path

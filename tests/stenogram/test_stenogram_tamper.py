@@ -5,7 +5,6 @@ substantive check, not by the manifest."""
 
 import argparse
 import hashlib
-import io
 import json
 import zipfile
 
