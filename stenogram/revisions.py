@@ -260,6 +260,30 @@ class Transcript:
                         wanted |= set(d.get("parents") or [])
         return list(reversed(out))
 
+    def history_view(self, segment_id: str) -> list[dict[str, Any]]:
+        """The history of a segment for people: each revision with who, when, why, and the
+        text and speaker before and after it (the first entry is the machine's original)."""
+        out = []
+        state: dict[str, Segment] = {}
+        wanted = {r.seq for r in self.history(segment_id)}
+        for rev in self.revisions:
+            if rev.seq not in wanted:
+                apply_revision(state, rev)
+                continue
+            before = [state[s].to_dict() for s in (rev.payload.get("remove") or [])
+                      if s in state] + [state[d["segment_id"]].to_dict()
+                                        for d in rev.payload.get("put") or []
+                                        if d["segment_id"] in state]
+            apply_revision(state, rev)
+            after = list(rev.payload.get("put") or [])
+            out.append({"seq": rev.seq, "kind": rev.kind, "author": rev.author, "at": rev.at,
+                        "reason": rev.reason, "hash": rev.hash, "prev_hash": rev.prev_hash,
+                        "before": [{"segment_id": d["segment_id"], "text": d["text"],
+                                    "speaker": d["speaker"]} for d in before],
+                        "after": [{"segment_id": d["segment_id"], "text": d["text"],
+                                   "speaker": d["speaker"]} for d in after]})
+        return out
+
     def state_at(self, seq: int) -> dict[str, Segment]:
         if not 0 <= seq < len(self.revisions):
             raise RevisionError(f"no revision {seq}")

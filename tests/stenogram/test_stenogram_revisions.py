@@ -45,6 +45,10 @@ def test_edit_keeps_machine_original_and_records_who_when_why():
     assert rev.prev_hash == t.revisions[0].hash and t.revisions[0].prev_hash == GENESIS
     hist = t.history("s0")
     assert [r.kind for r in hist] == ["asr", "edit_text"]
+    view = t.history_view("s0")
+    assert view[0]["before"] == [] and view[0]["author"] == "asr:whisper-base"
+    assert view[1]["before"][0]["text"] == "Сот отырысы ашық деп жариялаймын"
+    assert view[1]["after"][0]["text"].endswith("!") and view[1]["reason"] == "пунктуация"
     assert hist[0].payload["put"][0]["text"] == "Сот отырысы ашық деп жариялаймын"
     with pytest.raises(RevisionError):
         t.edit_text("s0", "x", author="")  # an anonymous correction is refused
