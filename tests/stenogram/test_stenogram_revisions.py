@@ -118,3 +118,26 @@ def test_chain_round_trips_through_dicts_and_any_change_breaks_it():
     rows = [r.to_dict() for r in t.revisions]
     del rows[1]
     assert any("link" in p for p in chain_problems([Revision.from_dict(r) for r in rows]))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+VOCAB = ["сот", "іс", "куә", "дело", "суд", "ответ", "Үкім", "қаулы", "да", "нет"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(old=st.lists(st.sampled_from(VOCAB), min_size=0, max_size=12),
+       new=st.lists(st.sampled_from(VOCAB), min_size=1, max_size=14),
+       gaps=st.lists(st.integers(0, 400), min_size=12, max_size=12))
+def test_retimed_words_one_per_token_in_order_and_inside_the_segment(old, new, gaps):
+    words, t = [], 1000
+    for tok, g in zip(old, gaps):
+        words.append(Word(" " + tok, t, t + 200, 0.9))
+        t += 200 + g
+    end = max(t, 1500)
+    got = retime_words(words, " ".join(new), 1000, end)
+    assert [w.text for w in got] == new
+    assert all(1000 <= w.start_ms <= w.end_ms <= end for w in got)
+    assert all(a.end_ms <= b.start_ms for a, b in zip(got, got[1:]))
+    kept = {(w.start_ms, w.end_ms) for w in words}
+    assert all((w.start_ms, w.end_ms) in kept for w in got if w.probability is not None)
