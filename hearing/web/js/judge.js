@@ -1,0 +1,299 @@
+// The judge's console: open / recess / close, the lobby, participants and courtroom seats with
+// level meters and who is speaking, mute and eject, the live transcript, evidence decisions,
+// inviting, and signing the record.
+
+import { Api } from "./api.js";
+import { $, h, clear, show, toast } from "./dom.js";
+import { initI18n, t, applyI18n, fmtClock, fmtDateTime } from "./i18n.js";
+import { langSwitch } from "./header.js";
+import { Live } from "./live.js";
+import { paintLevel, SPEAKING_DB } from "./meter.js";
+import { TranscriptView } from "./transcript.js";
+import { mountInviteForm } from "./invite.js";
+import { mountSignPanel } from "./sign.js";
+import { RtcClient } from "./rtc.js";
+
+const HID = Number(location.pathname.split("/").pop());
+const api = new Api();
+const S = { hearing: null, people: new Map(), levels: new Map(), clockBase: null, live: null,
+  transcript: null, sign: null, rtc: null, stream: null, tiles: new Map(), wasOffline: false };
+
+function setState(state, clockMs) {
+  S.hearing.state = state;
+  const b = $("#state-badge");
+  b.className = `badge state-${state}`;
+  b.textContent = t(`state.${state}`);
+  if (clockMs !== undefined && clockMs !== null) S.clockBase = { ms: clockMs, at: performance.now() };
+  $("#t-open").hidden = state !== "scheduled";
+  $("#t-recess").hidden = state !== "open";
+  $("#t-resume").hidden = state !== "recess";
+  $("#t-close").hidden = !(state === "open" || state === "recess");
+  document.body.dataset.state = state;
+}
+
+function tickClock() {
+  const c = S.clockBase;
+  $("#clock").textContent = c && S.hearing?.state !== "closed" ? fmtClock(c.ms + (performance.now() - c.at)) : "";
+}
+
+async function transition(to) {
+  if (to === "closed" && !confirm(t("judge.close_confirm"))) return;
+  try {
+    const hr = await api.post(`/api/hearings/${HID}/transitions`, { to });
+    setState(hr.state, hr.clock_ms);
+  } catch (e) { toast(e.message, "error"); }
+}
+
+async function moderate(p, action, body) {
+  if (action === "eject" && !confirm(t("judge.eject_confirm", { name: p.display_name }))) return;
+  try {
+    const out = await api.post(`/api/hearings/${HID}/participants/${p.id}/${action}`, body);
+    S.people.set(out.id, { ...S.people.get(out.id), ...out });
+    render();
+  } catch (e) { toast(e.message, "error"); }
+}
+
+function levelFor(sourceId) {
+  return S.levels.get(sourceId);
+}
+
+function personRow(p) {
+  const sid = `p${p.id}`;
+  const lvl = levelFor(sid);
+  const speaking = lvl && lvl.rms_db > SPEAKING_DB;
+  const bar = h("div", { class: "level", role: "meter", "aria-valuemin": -60, "aria-valuemax": 0, "aria-label": t("judge.level_of", { name: p.display_name }) });
+  if (lvl) paintLevel(bar, lvl.rms_db);
+  const mute = h("button", { type: "button", class: "secondary small", "aria-pressed": String(!!p.muted) }, t(p.muted ? "judge.unmute" : "judge.mute"));
+  mute.addEventListener("click", () => moderate(p, "mute", { muted: !p.muted }));
+  const eject = h("button", { type: "button", class: "danger small" }, t("judge.eject"));
+  eject.addEventListener("click", () => moderate(p, "eject"));
+  const staff = p.role === "judge" || p.role === "secretary";
+  return h("li", { class: speaking ? "speaking" : "", dataset: { participant: p.id, source: sid } },
+    h("span", { class: "speaking-dot", role: "img", "aria-label": t(speaking ? "judge.speaking" : "judge.silent") }),
+    h("span", { class: "who" }, p.display_name,
+      h("small", {}, `${t(`role.${p.role}`)} · ${t(`presence.${p.presence || "invited"}`)}${p.muted ? ` · ${t("judge.muted")}` : ""}`)),
+    p.hand_raised ? h("span", { class: "hand", role: "img", "aria-label": t("judge.hand_raised"), title: t("judge.hand_raised") }, "✋") : null,
+    bar, staff ? null : mute, staff ? null : eject);
+}
+
+function render() {
+  const lobby = clear($("#lobby"));
+  const people = clear($("#people"));
+  let waiting = 0;
+  for (const p of S.people.values()) {
+    if (p.presence === "lobby") {
+      waiting += 1;
+      const admit = h("button", { type: "button", class: "small" }, t("judge.admit"));
+      admit.addEventListener("click", () => moderate(p, "admit"));
+      const deny = h("button", { type: "button", class: "danger small" }, t("judge.deny"));
+      deny.addEventListener("click", () => moderate(p, "eject"));
+      lobby.append(h("li", { dataset: { participant: p.id } },
+        h("span", { class: "who" }, p.display_name, h("small", {}, t(`role.${p.role}`))), admit, deny));
+    } else if (p.presence !== "ejected") {
+      people.append(personRow(p));
+    }
+  }
+  $("#lobby-count").textContent = String(waiting);
+  show($("#lobby-empty"), waiting === 0);
+  renderSeats();
+}
+
+function renderSeats() {
+  const seats = clear($("#seats"));
+  let n = 0;
+  for (const lvl of S.levels.values()) {
+    if (/^p\d+$/.test(lvl.source_id)) continue;
+    n += 1;
+    const speaking = lvl.rms_db > SPEAKING_DB;
+    const bar = h("div", { class: "level", role: "meter", "aria-valuemin": -60, "aria-valuemax": 0, "aria-label": t("judge.level_of", { name: lvl.label || lvl.source_id }) });
+    paintLevel(bar, lvl.rms_db);
+    seats.append(h("li", { class: speaking ? "speaking" : "", dataset: { source: lvl.source_id } },
+      h("span", { class: "speaking-dot", role: "img", "aria-label": t(speaking ? "judge.speaking" : "judge.silent") }),
+      h("span", { class: "who" }, lvl.label || lvl.source_id, lvl.alert ? h("small", { class: "alert" }, lvl.alert) : null), bar));
+  }
+  show($("#seats-empty"), n === 0);
+}
+
+function onMeter(levels) {
+  for (const l of levels) S.levels.set(l.source_id, { ...S.levels.get(l.source_id), ...l });
+  // Update bars in place (ten times a second) rather than rebuilding the lists.
+  for (const l of levels) {
+    const li = document.querySelector(`li[data-source="${CSS.escape(l.source_id)}"]`);
+    if (!li) { if (!/^p\d+$/.test(l.source_id)) renderSeats(); continue; }
+    const bar = li.querySelector(".level");
+    if (bar) paintLevel(bar, l.rms_db);
+    const speaking = l.rms_db > SPEAKING_DB;
+    li.classList.toggle("speaking", speaking);
+    li.querySelector(".speaking-dot")?.setAttribute("aria-label", t(speaking ? "judge.speaking" : "judge.silent"));
+  }
+}
+
+// ---- evidence --------------------------------------------------------------------------------
+
+async function loadEvidence() {
+  let list;
+  try { list = (await api.get(`/api/hearings/${HID}/evidence`)).evidence; } catch { return; }
+  const ul = clear($("#evidence"));
+  show($("#evidence-empty"), list.length === 0);
+  for (const ev of list) {
+    const who = S.people.get(ev.submitted_by?.participant_id ?? ev.submitted_by)?.display_name || ev.submitted_by_name || "";
+    const reason = h("input", { type: "text", "aria-label": t("evidence.reason"), placeholder: t("evidence.reason") });
+    const accept = h("button", { type: "button", class: "small" }, t("evidence.accept"));
+    const reject = h("button", { type: "button", class: "danger small" }, t("evidence.reject"));
+    const decide = async (decision) => {
+      try {
+        await api.post(`/api/hearings/${HID}/evidence/${ev.id}/decision`, { decision, reason: reason.value.trim() || t(`evidence.default_reason_${decision}`) });
+        loadEvidence();
+      } catch (e) { toast(e.message, "error"); }
+    };
+    accept.addEventListener("click", () => decide("accept"));
+    reject.addEventListener("click", () => decide("reject"));
+    const media = ev.playback_url ? (ev.kind === "image" ? h("img", { src: ev.playback_url, alt: ev.filename, class: "thumb" })
+      : h(ev.kind === "video" ? "video" : "audio", { src: ev.playback_url, controls: true, preload: "metadata" })) : null;
+    ul.append(h("li", { dataset: { evidence: ev.id, status: ev.status } },
+      h("span", { class: "who" }, ev.filename,
+        h("small", {}, `${t(`evidence.kind.${ev.kind}`)} · ${who} · ${fmtDateTime(ev.received_at)} · ${t(`evidence.status.${ev.status}`)}${ev.reason ? ` — ${ev.reason}` : ""}`),
+        h("small", {}, `SHA-256 ${String(ev.sha256).slice(0, 16)}…`)),
+      media,
+      ev.status === "pending" ? h("div", { class: "row" }, reason, accept, reject) : null));
+  }
+}
+
+// ---- the judge's own camera and microphone ---------------------------------------------------
+
+async function joinMedia() {
+  try {
+    S.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true })
+      .catch(() => navigator.mediaDevices.getUserMedia({ audio: true }));
+  } catch (e) {
+    toast(t("check.device_error", { error: e.name }), "error");
+    return;
+  }
+  show($("#media-card"));
+  $("#media-join").hidden = true;
+  S.rtc = new RtcClient(S.live, S.stream);
+  S.rtc.addEventListener("sources", (ev) => renderTiles(ev.detail));
+  S.rtc.join();
+  renderTiles(new Map());
+}
+
+function renderTiles(sources) {
+  const box = $("#tiles");
+  const want = new Map([["self", { local: S.stream }], ...sources]);
+  for (const [sid, tracks] of want) {
+    let el = S.tiles.get(sid);
+    if (!el) {
+      el = h("div", { class: "tile", dataset: { source: sid } }, h("video", { autoplay: true, playsinline: true }),
+        h("div", { class: "name" }, h("span", { class: "speaking-dot" }), h("span", { class: "label" })));
+      S.tiles.set(sid, el);
+      box.append(el);
+    }
+    const p = S.people.get(Number(sid.slice(1)));
+    el.querySelector(".label").textContent = sid === "self" ? t("hearing.you") : p ? p.display_name : sid;
+    const v = el.querySelector("video");
+    if (tracks.local) { v.muted = true; if (v.srcObject !== tracks.local) v.srcObject = tracks.local; }
+    else {
+      const ids = [tracks.audio?.id, tracks.video?.id].join("/");
+      if (el.dataset.tracks !== ids) {
+        el.dataset.tracks = ids;
+        v.srcObject = new MediaStream([tracks.audio, tracks.video].filter(Boolean));
+      }
+    }
+  }
+  for (const [sid, el] of S.tiles) if (!want.has(sid)) { el.remove(); S.tiles.delete(sid); }
+}
+
+// ---- live ------------------------------------------------------------------------------------
+
+function connBanner(status) {
+  const b = $("#conn-banner");
+  document.body.dataset.conn = status;
+  if (status === "reconnecting") { S.wasOffline = true; b.className = "banner warn"; b.textContent = t("conn.reconnecting"); show(b); }
+  else if (status === "online") {
+    if (S.wasOffline) { b.className = "banner ok"; b.textContent = t("conn.restored"); setTimeout(() => show(b, false), 3000); }
+    else show(b, false);
+  }
+}
+
+function startLive() {
+  const live = new Live(HID);
+  S.live = live;
+  live.addEventListener("status", (ev) => connBanner(ev.detail));
+  live.addEventListener("hello", (ev) => {
+    const m = ev.detail;
+    S.people = new Map(m.participants.map((p) => [p.id, p]));
+    setState(m.hearing.state, m.clock_ms);
+    render();
+    if (S.rtc && S.wasOffline) S.rtc.join();
+    loadTranscript();
+  });
+  live.addEventListener("state", (ev) => setState(ev.detail.state, ev.detail.clock_ms));
+  live.addEventListener("joined", (ev) => { S.people.set(ev.detail.participant.id, { ...S.people.get(ev.detail.participant.id), ...ev.detail.participant }); render(); });
+  live.addEventListener("participant", (ev) => { const p = ev.detail.participant; S.people.set(p.id, { ...S.people.get(p.id), ...p }); render(); });
+  live.addEventListener("hand", (ev) => {
+    const p = ev.detail.participant;
+    S.people.set(p.id, { ...S.people.get(p.id), ...p });
+    render();
+    if (p.hand_raised) toast(t("judge.hand_toast", { name: p.display_name }));
+  });
+  live.addEventListener("left", (ev) => {
+    const p = S.people.get(ev.detail.participant_id);
+    if (p) { p.connected = false; render(); }
+  });
+  live.addEventListener("meter", (ev) => onMeter(ev.detail.levels || []));
+  live.addEventListener("alert", (ev) => {
+    const a = ev.detail;
+    const lvl = S.levels.get(a.source_id) || { source_id: a.source_id, rms_db: -100 };
+    lvl.alert = a.message;
+    S.levels.set(a.source_id, lvl);
+    renderSeats();
+    toast(`${lvl.label || a.source_id}: ${a.message}`, "error");
+  });
+  live.addEventListener("partial", (ev) => S.transcript.partial(ev.detail));
+  live.addEventListener("final", (ev) => S.transcript.final(ev.detail));
+  live.addEventListener("evidence", () => loadEvidence());
+  live.addEventListener("closed", () => { $("#page-error").textContent = t("judge.no_access"); show($("#page-error")); });
+  live.connect();
+}
+
+async function loadTranscript() {
+  try {
+    const tr = await api.get(`/api/hearings/${HID}/transcript`);
+    S.transcript.load(tr.segments.map((s) => ({ ...s, segment_id: s.id })));
+  } catch { /* not available yet: live events only */ }
+}
+
+async function main() {
+  $("#lang-slot").replaceWith(langSwitch());
+  await initI18n();
+  const me = await api.me();
+  if (!me || me.kind !== "staff") { location.href = "/"; return; }
+  try {
+    S.hearing = await api.get(`/api/hearings/${HID}`);
+  } catch (e) {
+    $("#page-error").textContent = e.message;
+    show($("#page-error"));
+    document.body.dataset.ready = "1";
+    return;
+  }
+  $("#hearing-name").textContent = `${S.hearing.case_number} · ${S.hearing.title}`;
+  delete $("#hearing-name").dataset.i18n;
+  $("#editor-link").href = `/secretary/${HID}`;
+  S.people = new Map(S.hearing.participants.map((p) => [p.id, p]));
+  setState(S.hearing.state);
+  S.transcript = new TranscriptView($("#transcript"));
+  for (const id of ["#t-open", "#t-recess", "#t-resume", "#t-close"]) $(id).addEventListener("click", (ev) => transition(ev.currentTarget.dataset.to));
+  $("#media-join").addEventListener("click", joinMedia);
+  mountInviteForm($("#invite-slot"), api, HID, (p) => { S.people.set(p.id, p); render(); });
+  S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" });
+  render();
+  startLive();
+  loadEvidence();
+  setInterval(loadEvidence, 15000);
+  setInterval(tickClock, 500);
+  document.addEventListener("langchange", () => { setState(S.hearing.state); render(); loadEvidence(); S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" }); });
+  applyI18n();
+  document.body.dataset.ready = "1";
+}
+
+main().catch((e) => { toast(String(e), "error"); document.body.dataset.ready = "1"; });

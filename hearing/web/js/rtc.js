@@ -1,0 +1,125 @@
+// The browser side of the hearing's WebRTC: offers our microphone (and camera), answers the
+// server's re-offers that add the other participants, and maps each received track to the
+// participant it carries (the server's "tracks" message). After a network drop it rejoins
+// with a fresh peer connection; the server keeps our seat for the reconnect window.
+
+export class RtcClient extends EventTarget {
+  constructor(live, stream) {
+    super();
+    this.live = live;
+    this.stream = stream;
+    this.pc = null;
+    this.trackMap = new Map(); // mid -> {kind, source_id}
+    this.byMid = new Map(); // mid -> MediaStreamTrack
+    this.queue = [];
+    this.busy = false;
+    this._onMsg = (ev) => this._enqueue(ev.detail);
+    for (const type of ["offer", "answer", "candidate", "tracks", "closed"]) live.addEventListener(type, this._onMsg);
+    live.addEventListener("status", (ev) => {
+      if (ev.detail === "reconnecting") this._setState("reconnecting");
+    });
+  }
+
+  _setState(s) {
+    this.state = s;
+    this.dispatchEvent(new CustomEvent("state", { detail: s }));
+  }
+
+  /** Join (or rejoin) the hearing's media with a fresh peer connection. */
+  async join() {
+    if (this.pc) { try { this.pc.close(); } catch { /* ignore */ } }
+    this.trackMap.clear();
+    this.byMid.clear();
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    if (this.stream && this.stream.getAudioTracks().length) {
+      for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: "sendrecv", streams: [this.stream] });
+    } else {
+      pc.addTransceiver("audio", { direction: "recvonly" }); // listen-only (no microphone)
+    }
+    pc.onicecandidate = (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        this.live.send({ type: "candidate", candidate: e.candidate.candidate,
+          sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex });
+      }
+    };
+    pc.ontrack = (e) => {
+      const mid = e.transceiver.mid;
+      this.byMid.set(mid, e.track);
+      this._publish();
+    };
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      const s = pc.connectionState;
+      if (s === "connected") this._setState("connected");
+      else if (s === "disconnected" || s === "failed") this._setState("reconnecting");
+      if (s === "failed" && this.live.status === "online") this.join();
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    this.live.send({ type: "offer", sdp: pc.localDescription.sdp });
+    this._setState("connecting");
+  }
+
+  _enqueue(msg) {
+    this.queue.push(msg);
+    if (this.busy) return;
+    this.busy = true;
+    (async () => {
+      while (this.queue.length) {
+        const m = this.queue.shift();
+        try { await this._handle(m); } catch (e) {
+          this.dispatchEvent(new CustomEvent("error", { detail: String(e) }));
+        }
+      }
+      this.busy = false;
+    })();
+  }
+
+  async _handle(msg) {
+    const pc = this.pc;
+    if (!pc) return;
+    if (msg.type === "answer") {
+      await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    } else if (msg.type === "offer") {
+      await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.live.send({ type: "answer", sdp: pc.localDescription.sdp });
+    } else if (msg.type === "candidate") {
+      await pc.addIceCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid, sdpMLineIndex: msg.sdpMLineIndex });
+    } else if (msg.type === "tracks") {
+      this.trackMap = new Map(msg.tracks.map((t) => [t.mid, t]));
+      this._publish();
+    } else if (msg.type === "closed") {
+      pc.close();
+      this._setState("closed");
+    }
+  }
+
+  /** Emit the remote sources as {source_id: {audio, video}} tracks. */
+  _publish() {
+    const sources = new Map();
+    for (const [mid, info] of this.trackMap) {
+      if (!info.source_id) continue;
+      const track = this.byMid.get(mid);
+      if (!track) continue;
+      const entry = sources.get(info.source_id) || {};
+      entry[info.kind] = track;
+      sources.set(info.source_id, entry);
+    }
+    this.dispatchEvent(new CustomEvent("sources", { detail: sources }));
+  }
+
+  setMicEnabled(on) {
+    for (const t of this.stream?.getAudioTracks() || []) t.enabled = on;
+  }
+
+  setCameraEnabled(on) {
+    for (const t of this.stream?.getVideoTracks() || []) t.enabled = on;
+  }
+
+  close() {
+    for (const type of ["offer", "answer", "candidate", "tracks", "closed"]) this.live.removeEventListener(type, this._onMsg);
+    if (this.pc) this.pc.close();
+    this.pc = null;
+  }
+}

@@ -1,0 +1,92 @@
+// Live transcript: "partial" events are the provisional tail of one speaker (shown dimmed and
+// replaced as it changes), "final" events are committed text (shown firm, in time order).
+
+import { h, clear } from "./dom.js";
+import { t, fmtClock } from "./i18n.js";
+
+export function speakerName(sp) {
+  if (!sp) return "?";
+  const role = sp.role ? t(`role.${sp.role}`) : "";
+  if (sp.label && role && sp.label !== role) return `${sp.label} (${role})`;
+  return sp.label || role || "?";
+}
+
+export class TranscriptView {
+  constructor(container, { maxFinals = 500, follow = true } = {}) {
+    this.el = container;
+    this.maxFinals = maxFinals;
+    this.follow = follow;
+    this.finals = new Map(); // segment_id -> element
+    this.partials = new Map(); // source_id -> element
+    this.empty = null;
+    this._placeholder();
+  }
+
+  _placeholder() {
+    if (!this.el.children.length) {
+      this.empty = h("p", { class: "muted empty", "data-i18n": "transcript.empty" }, t("transcript.empty"));
+      this.el.append(this.empty);
+    }
+  }
+
+  _row(ev, kind) {
+    const row = h("div", { class: `seg ${kind}`, dataset: { source: ev.source_id || "", segment: ev.segment_id ?? "" } },
+      h("span", { class: "speaker" }, speakerName(ev.speaker)),
+      h("span", { class: "at" }, fmtClock(ev.start_ms)),
+      kind === "partial" ? h("span", { class: "badge provisional", "data-i18n": "transcript.provisional" }, t("transcript.provisional")) : null,
+      h("span", { class: "text", lang: ev.language || undefined }, ev.text));
+    return row;
+  }
+
+  _scroll() {
+    if (this.follow) this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  partial(ev) {
+    if (this.empty) { this.empty.remove(); this.empty = null; }
+    const key = ev.source_id || "?";
+    const old = this.partials.get(key);
+    if (!ev.text || !ev.text.trim()) { if (old) old.remove(); this.partials.delete(key); return; }
+    const row = this._row(ev, "partial");
+    if (old) old.replaceWith(row); else this.el.append(row);
+    this.partials.set(key, row);
+    this._scroll();
+  }
+
+  final(ev) {
+    if (this.empty) { this.empty.remove(); this.empty = null; }
+    const p = this.partials.get(ev.source_id || "?");
+    if (p) { p.remove(); this.partials.delete(ev.source_id || "?"); }
+    const row = this._row(ev, "final");
+    const old = this.finals.get(ev.segment_id);
+    if (old) { old.replaceWith(row); } else {
+      // Keep time order: finals of several speakers can arrive slightly out of order.
+      let before = null;
+      for (const other of this.el.querySelectorAll(".seg.final")) {
+        if (Number(other.dataset.start) > ev.start_ms) { before = other; break; }
+      }
+      row.dataset.start = ev.start_ms;
+      if (before) before.before(row);
+      else {
+        const firstPartial = this.el.querySelector(".seg.partial");
+        if (firstPartial) firstPartial.before(row); else this.el.append(row);
+      }
+    }
+    row.dataset.start = ev.start_ms;
+    this.finals.set(ev.segment_id, row);
+    while (this.finals.size > this.maxFinals) {
+      const [k, el] = this.finals.entries().next().value;
+      el.remove();
+      this.finals.delete(k);
+    }
+    this._scroll();
+  }
+
+  load(segments) {
+    clear(this.el);
+    this.finals.clear();
+    this.partials.clear();
+    for (const s of segments) this.final({ ...s, segment_id: s.id ?? s.segment_id });
+    this._placeholder();
+  }
+}

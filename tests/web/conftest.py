@@ -1,0 +1,219 @@
+"""Browser-test fixtures: the hearing server on a free loopback port (its own thread and event
+loop, SQLite in a temp folder), Debian's Chromium driven by Playwright with a fake camera and
+a real speech clip as the microphone, and staff sign-in helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import threading
+import wave
+from pathlib import Path
+
+import pytest
+
+from hearing import audit
+from hearing.accounts import add_user
+from hearing.config import Config
+from hearing.db import Database, make_engine, upgrade
+
+CHROMIUM = Path("/usr/bin/chromium")
+SPEECH_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "speech" / "ru-dev"
+if not SPEECH_DIR.is_dir():
+    SPEECH_DIR = Path("/work/shared/speech/ru-dev")
+#: The witness's microphone: "Учился на медные деньги, с двенадцати лет сам их зарабатываю."
+SPEECH_CLIP = "nsh_ru_ru_0018.wav"
+PASSWORD = "correct horse battery"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts" / "web"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1366, "height": 900}
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-quic",
+                "--autoplay-policy=no-user-gesture-required",
+                "--use-fake-device-for-media-stream"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The real app (make_app + page routes) served from a background thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"sqlite:///{data_dir / 'courtroom.sqlite3'}"
+        engine = make_engine(self.url)
+        upgrade(engine)
+        engine.dispose()
+        self.config = Config(host="127.0.0.1", port=self.port, data_dir=data_dir,
+                             database_url=self.url)
+        self.db = Database(self.url)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner = None
+        self.app = None
+
+    def call(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _start(self) -> None:
+        from aiohttp import web
+        from hearing.app import make_app
+        from hearing.pages import add_page_routes
+        self.app = make_app(self.config, self.db)
+        if not any(getattr(r, "canonical", None) == "/join" for r in self.app.router.resources()):
+            add_page_routes(self.app)
+        self.runner = web.AppRunner(self.app, shutdown_timeout=1)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        self.call(self._start())
+        return self
+
+    def stop(self) -> None:
+        try:
+            self.call(self.runner.cleanup())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+
+    def add_user(self, username: str, role: str, display_name: str) -> int:
+        def work(s):
+            u = add_user(s, username, PASSWORD, role, display_name)
+            audit.append(s, 0, "test", "user.create", {"user_id": u.id})
+            return u.id
+        return self.db.run_sync(work)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory) -> Path:
+    """The clip padded with a second of silence at each end (16-bit PCM, as Chromium wants)."""
+    src = SPEECH_DIR / SPEECH_CLIP
+    if not src.exists():
+        pytest.skip(f"speech clip missing: {src}")
+    out = tmp_path_factory.mktemp("audio") / "witness.wav"
+    with wave.open(str(src)) as r:
+        params, frames = r.getparams(), r.readframes(r.getnframes())
+    assert params.sampwidth == 2, "Chromium's fake capture needs 16-bit PCM"
+    pad = b"\0" * params.sampwidth * params.nchannels * params.framerate
+    with wave.open(str(out), "wb") as w:
+        w.setparams(params)
+        w.writeframes(pad + frames + pad)
+    return out
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = LiveServer(tmp_path_factory.mktemp("web-server")).start()
+    srv.users = {name: srv.add_user(name, role, display)
+                 for name, role, display in (("admin", "admin", "Администратор"),
+                                             ("judge", "judge", "Судья Ахметова А.Б."),
+                                             ("secretary", "secretary", "Секретарь Ким Е.В."))}
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's /usr/bin/chromium is not installed (make test installs it)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance, speech_wav):
+    """Chromium whose microphone plays the speech clip (looped) and whose camera is fake.
+    Media permission is decided per context (granted, or not granted = denied)."""
+    b = playwright_instance.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=[*BROWSER_ARGS, f"--use-file-for-fake-audio-capture={speech_wav}"])
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def new_context(browser, server, *, phone: bool = False, media: bool = True, lang: str = "ru"):
+    ctx = browser.new_context(
+        base_url=server.base, viewport=PHONE if phone else DESKTOP,
+        device_scale_factor=1, is_mobile=phone, has_touch=phone,
+        locale={"ru": "ru-RU", "kk": "kk-KZ", "en": "en-GB"}[lang],
+        permissions=["microphone", "camera"] if media else [])
+    ctx.set_default_timeout(15000)
+    ctx.add_init_script(f"try {{ localStorage.setItem('courtroom.lang', '{lang}') }} catch (e) {{}}")
+    errors: list[str] = []
+    ctx.on("weberror", lambda e: errors.append(str(e.error)))
+    ctx.js_errors = errors
+    return ctx
+
+
+def sign_in(ctx, username: str) -> str:
+    """Sign a staff member in through the API (the sign-in page has its own test); the
+    context's pages then share the session cookie. Returns the CSRF token."""
+    r = ctx.request.post("/api/login", data={"username": username, "password": PASSWORD})
+    assert r.ok, r.text()
+    return r.json()["csrf_token"]
+
+
+class StaffApi:
+    """REST calls as a signed-in staff member, for setting up what a test is not about."""
+
+    def __init__(self, ctx, username: str) -> None:
+        self.ctx = ctx
+        self.csrf = sign_in(ctx, username)
+
+    def get(self, path: str):
+        r = self.ctx.request.get(path)
+        assert r.ok, f"GET {path}: {r.status} {r.text()}"
+        return r.json()
+
+    def post(self, path: str, body: dict | None = None, ok: bool = True):
+        r = self.ctx.request.post(path, data=body or {}, headers={"X-CSRF-Token": self.csrf})
+        if ok:
+            assert r.ok, f"POST {path}: {r.status} {r.text()}"
+        return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
+
+    def hearing(self, secretary_id: int | None = None, **extra) -> dict:
+        body = {"case_number": "2-1234/2026", "title": "Иванов А. к ТОО «Береке»",
+                "kind": "civil", "language": "ru", **extra}
+        if secretary_id:
+            body["secretary_id"] = secretary_id
+        return self.post("/api/hearings", body)
+
+    def invite(self, hearing_id: int, role: str = "witness", name: str = "Сидоров С.С.") -> dict:
+        p = self.post(f"/api/hearings/{hearing_id}/participants",
+                      {"role": role, "display_name": name})
+        inv = self.post(f"/api/hearings/{hearing_id}/participants/{p['id']}/invites", {})
+        return {"participant": p, **inv}
+
+
+def shot(page, artifacts: Path, name: str) -> Path:
+    path = artifacts / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def make_context(browser, server):
+    made = []
+
+    def factory(**kw):
+        ctx = new_context(browser, server, **kw)
+        made.append(ctx)
+        return ctx
+    yield factory
+    for ctx in made:
+        ctx.close()
