@@ -17,11 +17,16 @@ $(STAMP): pyproject.toml
 
 bootstrap: $(STAMP)
 
-# Headless Chromium for the browser tests comes from Debian, not from a Playwright download.
+# Test tools from Debian where missing: Chromium for the browser tests (not a Playwright
+# download), DejaVu fonts for PDFs with Kazakh letters, poppler for reading PDFs back.
 browser:
-	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
-	  { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) \
-	    || echo "warning: could not install chromium; browser tests will be skipped"; }
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || echo "warning: could not install$$missing; tests that need them will say so"; fi
 
 serve: $(STAMP)
 	$(BIN)/courtroom --data-dir $(DATA) db upgrade

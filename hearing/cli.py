@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "hearing.commands.users",
     "hearing.commands.hearings",
     "hearing.commands.audit",
+    "hearing.commands.export",
     "hearing.commands.verify",
     "hearing.commands.devices",
     "hearing.commands.simulate",

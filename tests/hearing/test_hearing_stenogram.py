@@ -1,0 +1,142 @@
+"""The stenogram through the server: machine segments, the secretary's corrections, versions,
+signatures in order, court documents with the corrected text, and a bundle that `courtroom
+verify` accepts offline and rejects after one byte changes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from hearing.app import make_app
+from hearing.config import Config
+from hearing.db import Database
+from hearing.state import STATE
+
+from hearing_testlib import login, make_users, schedule
+
+PASS = "a long signing passphrase"
+
+
+def final(source, start, text, words):
+    t = start
+    ws = []
+    for w in words:
+        ws.append({"text": w, "start_ms": t, "end_ms": t + 400, "probability": 0.3 if w == "суд" else 0.95})
+        t += 450
+    return {"source_id": source, "start_ms": start, "end_ms": t, "text": text, "words": ws,
+            "language": "ru", "model": "whisper-base/int8"}
+
+
+@pytest.fixture
+def app_db(db_url, tmp_path):
+    cfg = Config(data_dir=tmp_path, database_url=db_url, transcribe=False)
+    db = Database(db_url)
+    ids = make_users(db)
+    return make_app(cfg, db), db, ids
+
+
+async def test_correct_sign_export_verify(aiohttp_client, app_db, tmp_path):
+    app, db, ids = app_db
+    state = app[STATE]
+    judge = await login(aiohttp_client, app, "judge")
+    sec = await login(aiohttp_client, app, "secretary")
+    h = await schedule(judge, ids["secretary"])
+    hid = h["id"]
+    r = await judge.post(f"/api/hearings/{hid}/participants",
+                         json={"role": "witness", "display_name": "Сидоров Әлібек"})
+    witness = await r.json()
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+    jkey = f"p{next(p['id'] for p in (await (await judge.get(f'/api/hearings/{hid}')).json())['participants'] if p['role'] == 'judge')}"
+    wkey = f"p{witness['id']}"
+    # two machine finals: the witness's is attributed to the judge's mic by mistake
+    await state.transcripts.add_final(hid, final(jkey, 1000, "Судебное заседание открыто",
+                                                 ["Судебное", "заседание", "открыто"]), jkey)
+    seg = await state.transcripts.add_final(hid, final(jkey, 5000, "Я видел его у суд",
+                                                       ["Я", "видел", "его", "у", "суд"]), jkey)
+    r = await sec.get(f"/api/hearings/{hid}/transcript")
+    body = await r.json()
+    assert [s["text"] for s in body["segments"]] == ["Судебное заседание открыто",
+                                                     "Я видел его у суд"]
+    # the secretary corrects a word and the speaker; the machine text stays in the history
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json={
+        "kind": "edit_text", "segment_id": seg.segment_id, "text": "Я видел его у суда",
+        "reason": "ослышка"})
+    assert r.status == 201, await r.text()
+    new_id = next(s["id"] for s in (await r.json())["segments"] if "суда" in s["text"])
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json={
+        "kind": "set_speaker", "segment_id": new_id, "speaker": wkey, "reason": "говорил свидетель"})
+    assert r.status == 201, await r.text()
+    seg_now = next(s for s in (await r.json())["segments"] if "суда" in s["text"])
+    assert seg_now["speaker"]["label"] == "Сидоров Әлібек" and seg_now["edited"]
+    assert seg_now["words"][0]["start_ms"] == 5000  # unchanged words keep their timing
+    r = await sec.get(f"/api/hearings/{hid}/transcript/segments/{seg_now['id']}/history")
+    hist = (await r.json())["revisions"]
+    assert [r["kind"] for r in hist] == ["asr", "edit_text", "set_speaker"]
+    assert '"Я видел его у суд"' in json.dumps(hist[0], ensure_ascii=False)
+    # only speakers of this hearing
+    r = await judge.post(f"/api/hearings/{hid}/transcript/revisions", json={
+        "kind": "set_speaker", "segment_id": seg_now["id"], "speaker": "nobody"})
+    assert r.status == 400
+
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+    for who in (sec, judge):
+        r = await who.post("/api/me/signing-key", json={"passphrase": PASS})
+        assert r.status == 201, await r.text()
+    r = await sec.post(f"/api/hearings/{hid}/stenogram/versions")
+    assert r.status == 201, await r.text()
+    v1 = await r.json()
+    assert v1["status"] != "signed"
+    assert (await sec.post(f"/api/hearings/{hid}/stenogram/versions")).status == 409
+    # the judge cannot sign before the secretary; a wrong passphrase is refused
+    r = await judge.post(f"/api/hearings/{hid}/stenogram/versions/1/sign", json={"passphrase": PASS})
+    assert r.status == 409
+    r = await sec.post(f"/api/hearings/{hid}/stenogram/versions/1/sign",
+                       json={"passphrase": "not the passphrase"})
+    assert r.status == 422
+    assert (await sec.post(f"/api/hearings/{hid}/stenogram/versions/1/sign",
+                           json={"passphrase": PASS})).status == 200
+    r = await judge.post(f"/api/hearings/{hid}/stenogram/versions/1/sign", json={"passphrase": PASS})
+    assert r.status == 200 and (await r.json())["status"] == "signed"
+
+    r = await sec.get(f"/api/hearings/{hid}/export/pdf")
+    pdf = tmp_path / "p.pdf"
+    pdf.write_bytes(await r.read())
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Я видел его у суда" in text and "Сидоров Әлібек" in text
+    r = await sec.get(f"/api/hearings/{hid}/export/srt")
+    assert "Я видел его у суда" in await r.text()
+
+    r = await sec.get(f"/api/hearings/{hid}/bundle")
+    assert r.status == 200
+    bundle = tmp_path / "b.zip"
+    bundle.write_bytes(await r.read())
+    out = subprocess.run([sys.executable, "-m", "hearing.cli", "verify", str(bundle)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # one byte of the signed text changed: verification fails
+    tampered = tmp_path / "t.zip"
+    with zipfile.ZipFile(bundle) as zin, zipfile.ZipFile(tampered, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("versions/"):
+                data = data.replace("суда".encode(), "сута".encode(), 1)
+            zout.writestr(item, data)
+    out = subprocess.run([sys.executable, "-m", "hearing.cli", "verify", str(tampered)],
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+
+    # a correction after signing needs a new version; version 1 stays signed
+    await sec.post(f"/api/hearings/{hid}/transcript/revisions", json={
+        "kind": "edit_text", "segment_id": seg_now["id"], "text": "Я видел его у здания суда",
+        "reason": "уточнение"})
+    r = await sec.post(f"/api/hearings/{hid}/stenogram/versions")
+    assert r.status == 201 and (await r.json())["number"] == 2
+    r = await sec.get(f"/api/hearings/{hid}/stenogram/versions")
+    vs = (await r.json())["versions"]
+    assert vs[0]["status"] == "signed" and vs[1]["status"] != "signed"
+    r = await sec.post(f"/api/hearings/{hid}/stenogram/versions/1/sign", json={"passphrase": PASS})
+    assert r.status == 409
