@@ -141,7 +141,13 @@ class Scheduler:
         """Flush every open stream, then stop the workers."""
         with self._streams_lock:
             streams = list(self._streams.values())
-        await asyncio.gather(*(s.close() for s in streams))
+        closing = asyncio.gather(*(s.close() for s in streams))
+        if not self.options.run_workers:  # nobody else will run the closing streams' work
+            await asyncio.sleep(0)
+            while self._streams:
+                if not self.step():
+                    await asyncio.sleep(0)
+        await closing
         self._running = False
         with self._vad_cond:
             self._vad_cond.notify_all()
@@ -237,10 +243,11 @@ class Scheduler:
                 self._work_pending = False
             while self._running:
                 jobs = self._next_batch()
+                if jobs:
+                    self._run_batch(jobs)
+                self._settle_closed()  # a closing stream need not wait for the others
                 if not jobs:
                     break
-                self._run_batch(jobs)
-            self._settle_closed()
 
     def _any_work(self) -> bool:
         for s in self.streams():

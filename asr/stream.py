@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import collections
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
-from .decoder import DecodedWord, DecodeOptions, DecodeRequest, DecodeResult
+from .decoder import (DecodedWord, DecodeOptions, DecodeRequest, DecodeResult,
+                      compression_ratio)
 from .events import TranscriptEvent, Word
 from .filters import (FilterOptions, cut_repetitions, drop_known_phrases,
                       is_silence_hallucination, normalize)
@@ -317,6 +318,12 @@ class StreamCore:
         audio = u.audio()
         limit = 29 * SAMPLE_RATE  # leave room for the decoder's tail padding
         audio = audio[:limit]
+        # Only the audio after the last committed word needs new tokens: bounding them stops a
+        # looping hypothesis early instead of letting it run to the context limit.
+        open_from = u.committed[-1].end_ms if len(u.committed) > u.prefix_from else u.start_ms
+        open_s = max(0.0, (u.start_ms + len(audio) // 16 - open_from) / 1000)
+        if options.max_new_tokens is None:
+            options = replace(options, max_new_tokens=int(10 + 7 * open_s))
         request = DecodeRequest(
             audio=audio.copy() if kind == "partial" else audio,
             language=u.language or self.options.language,
@@ -327,12 +334,16 @@ class StreamCore:
         parts = []
         if self.options.vocabulary:
             parts.append(", ".join(self.options.vocabulary) + ".")
-        recent = self.options.prompt() if self.options.prompt else " ".join(self._recent_text)
-        if recent:
-            parts.append(recent[-self.options.prompt_chars:])
-        context = u.context_text()
-        if context:
-            parts.append(context[-self.options.prompt_chars:])
+        n = self.options.prompt_chars
+        if n > 0:
+            recent = self.options.prompt() if self.options.prompt else " ".join(self._recent_text)
+            context = u.context_text()
+            if context:
+                n = max(0, n - len(context))
+                recent = recent[-n:] if n else ""
+            text = " ".join(t for t in (recent, context) if t).strip()
+            if text:
+                parts.append(text[-self.options.prompt_chars:])
         return " ".join(parts)
 
     def pending_final_ms(self) -> int:
@@ -344,8 +355,10 @@ class StreamCore:
         if self._vad_pos_ms is None:
             return None
         points = [self._vad_pos_ms]
-        if self._finals:
-            points.append(self._finals[0].start_ms)
+        for f in self._finals:
+            if not f.final_started:
+                points.append(f.decoded_to_ms if f.decoded_to_ms is not None else f.start_ms)
+                break
         if self._open is not None:
             u = self._open
             points.append(u.decoded_to_ms if u.decoded_to_ms is not None else u.start_ms)
@@ -460,6 +473,8 @@ class StreamCore:
         words = [w for w in words if w[0].text]
         f = self.options.filters
         words = cut_repetitions(words, lambda w: w[0].text, f.min_repeats)
+        if compression_ratio(" ".join(w[0].text for w in words)) > f.compression_ratio_threshold:
+            return []  # still this repetitive after cutting loops: not speech
         return drop_known_phrases(words, lambda w: w[0].text, lambda w: w[0].probability, f)
 
     # -- events ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ emission times on the wall clock."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import wave
 from dataclasses import dataclass, field
@@ -44,13 +45,19 @@ class ReplayResult:
     cpu_s: float = 0.0  # process CPU time of the decodes (less sensitive to a busy machine)
     audio_s: float = 0.0
     lags_ms: list[float] = field(default_factory=list)
+    rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (audio minute, MB)
 
     def finals(self) -> list[TranscriptEvent]:
         return [e.event for e in self.emitted if e.event.kind == "final"]
 
 
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def simulate(decoder: Decoder, audio: np.ndarray, options: StreamOptions,
-             source_id: str = "sim") -> ReplayResult:
+             source_id: str = "sim", rss_every_s: float = 0) -> ReplayResult:
     core = StreamCore(source_id, options, decoder.model.label)
     out = ReplayResult(audio_s=len(audio) / SAMPLE_RATE)
     step = CHUNK_MS * SAMPLE_RATE // 1000
@@ -58,10 +65,14 @@ def simulate(decoder: Decoder, audio: np.ndarray, options: StreamOptions,
     fed = 0  # samples pushed
     now = 0.0  # simulated clock, ms since the file started
     closed = False
+    next_rss = 0.0
     while True:
         while fed < len(audio) and (fed + step) * 1000 / SAMPLE_RATE <= now + 1e-6:
             core.push(fed * 1000 // SAMPLE_RATE, audio[fed:fed + step])
             fed += step
+            if rss_every_s and fed / SAMPLE_RATE >= next_rss:
+                out.rss_mb.append((round(fed / SAMPLE_RATE / 60, 2), round(current_rss_mb(), 1)))
+                next_rss += rss_every_s
         t0 = time.perf_counter()
         frames = core.take_input()
         core.apply_vad(frames, core.vad.probabilities(frames))

@@ -128,6 +128,28 @@ async def realtime_runs(model, audios: list[np.ndarray], options: StreamOptions,
     return out
 
 
+def soak(decoder: Decoder, audios: list[np.ndarray], options: StreamOptions,
+         minutes: float) -> dict:
+    """One long stream (the files back to back with 1 s pauses): is memory flat?"""
+    parts, total = [], 0
+    while total < minutes * 60 * 16000:
+        for a in audios:
+            parts += [a, np.zeros(16000, np.float32)]
+            total += len(a) + 16000
+            if total >= minutes * 60 * 16000:
+                break
+    long = np.concatenate(parts)
+    rep = simulate(decoder, long, options, source_id="soak", rss_every_s=60)
+    del long, parts
+    rss = [mb for _, mb in rep.rss_mb]
+    half = len(rss) // 2
+    out = {"minutes": round(total / 16000 / 60, 1), "rss_mb_by_minute": rep.rss_mb,
+           "rss_growth_second_half_mb": round(rss[-1] - rss[half], 1) if len(rss) > 2 else None,
+           "rtf": round(rep.compute_s / (total / 16000), 3)}
+    print(f"  soak {out['minutes']} min: RSS by minute {[mb for _, mb in rep.rss_mb]}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", required=True, help="folder with manifest.jsonl")
@@ -138,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realtime-seconds", type=float, default=60.0,
                     help="audio per stream in the real-time runs (0 = skip them)")
     ap.add_argument("--streams", default="1,2,4,8", help="concurrent real-time sources to try")
+    ap.add_argument("--soak-minutes", type=float, default=0,
+                    help="also replay one stream this long (files back to back) and sample RSS")
     ap.add_argument("--model-dir")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compute-type", default="int8")
@@ -192,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         ok = [n for n, v in rt.items() if v["lag_p95_ms"] is not None
               and v["lag_p95_ms"] < LAG_LIMIT_MS]
         figures["realtime_streams"] = max(ok) if ok else 0
+    if args.soak_minutes > 0:
+        figures["soak"] = soak(decoder, audios, options, args.soak_minutes)
     figures["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
     print()
