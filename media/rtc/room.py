@@ -83,25 +83,23 @@ class Room:
 
     # -- signalling ---------------------------------------------------------------------------
     async def handle_message(self, participant_id: str, message: object) -> None:
-        """The WebSocket handler's one call: a client message in; every reply (answer, the
-        follow-up server offer, ``tracks``, errors) goes out through ``send`` in order, so the
-        client never sees the server's offer before the answer to its own. An error reply
+        """The WebSocket handler's one call: a client message in; every reply (the server's
+        offers, ``tracks``, errors) goes out through ``send``. An error reply
         (``{"type": "error", ...}``) leaves the participant's session as it was."""
         kind = message.get("type") if isinstance(message, dict) else None
         try:
-            if isinstance(message, dict) and len(str(message)) > self.options.max_message_bytes + 1024:
+            if not isinstance(message, dict):
+                raise SignallingError("a message is a JSON object")
+            if len(str(message)) > self.options.max_message_bytes + 1024:
                 raise SignallingError(f"message larger than {self.options.max_message_bytes} bytes")
-            if kind == "offer":
-                answer = await self.handle_offer(participant_id, message.get("sdp"))
-                session = self._session(participant_id)
-                await session._deliver({"type": "answer", "sdp": answer})
-                await session.renegotiate()
-                if not session.slots:
-                    await session.send_tracks()
+            if kind == "join":
+                await self.join(participant_id)
             elif kind == "answer":
                 await self.handle_answer(participant_id, message.get("sdp"))
             elif kind == "candidate":
                 await self.add_ice_candidate(participant_id, message)
+            elif kind == "offer":
+                raise SignallingError("the server makes the offers: send {\"type\": \"join\"} and answer")
             else:
                 raise SignallingError(f"unknown message type {kind!r}")
         except SignallingError as exc:
@@ -112,15 +110,16 @@ class Room:
             result = self._send(participant_id, message)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 await result
-        except Exception:
-            log.exception("sending %s to %s failed", message.get("type"), participant_id)
+        except Exception as exc:
+            log.warning("sending %s to %s failed: %r", message.get("type"), participant_id, exc)
 
-    async def handle_offer(self, participant_id: str, sdp: str, source_id: str | None = None) -> str:
-        """Returns the answer SDP; deliver it, then call ``negotiate(participant_id)`` (which
-        ``handle_message`` does for you). Join, or rejoin after a drop (within ``reconnect_window_s`` the participant keeps
-        their seat: same source, same slots at the others, the gap marked). An offer while a
-        session is up replaces it (a phone that switched network before the server noticed).
-        Raises SignallingError on a bad offer; the previous session, if any, is untouched."""
+    async def join(self, participant_id: str, source_id: str | None = None) -> None:
+        """Start (or restart) the participant's media: a new peer connection whose offer goes
+        out through ``send``; the client answers with ``{"type": "answer"}``. Call it for an
+        admitted participant. Called again for a participant the room knows (a phone back
+        after a drop, within ``reconnect_window_s``, or one that switched network before the
+        server noticed) it keeps their seat: same source and recording, same slots at the
+        others, the gap marked, no second admission."""
         if self.closed:
             raise SignallingError("hearing media is closed")
         participant = self.participants.get(participant_id)
@@ -129,29 +128,26 @@ class Room:
             sid = source_id or participant_id
             source = Source(sid, self.clock, self.recorder, self.tap, self.options.keyframe_interval_s)
             participant = Participant(participant_id, source)
-        session = Session(participant_id, participant.source, self.options, self._send,
-                          self._session_failed, self._event)
-        try:
-            answer = await session.accept_offer(sdp)
-        except BaseException:
-            await session.close()
-            raise
+            self.participants[participant_id] = participant
         old = participant.session
         if old is not None:
+            participant.session = None
             await old.close()
-        session.activate()
+            if participant.dropped_at_ms is None:
+                participant.dropped_at_ms = self.clock.now_ms()
         if participant.expiry:
             participant.expiry.cancel()
             participant.expiry = None
-        self.participants[participant_id] = participant
+        session = Session(participant_id, participant.source, self.options, self._send,
+                          self._session_failed, self._event)
         participant.session = session
         if not rejoin:
             self._event({"type": "participant.joined", "participant_id": participant_id,
                          "source_id": participant.source.source_id})
         else:
-            gap_from = participant.dropped_at_ms
             self._event({"type": "participant.reconnected", "participant_id": participant_id,
-                         "source_id": participant.source.source_id, "gap_from_ms": gap_from})
+                         "source_id": participant.source.source_id,
+                         "gap_from_ms": participant.dropped_at_ms})
         participant.dropped_at_ms = None
         # Everybody else to the newcomer, the newcomer to everybody else.
         for other in self.participants.values():
@@ -165,11 +161,7 @@ class Room:
                 asyncio.ensure_future(other.session.renegotiate())
             elif change == "reused":
                 asyncio.ensure_future(other.session.send_tracks())
-        return answer
-
-    async def negotiate(self, participant_id: str) -> None:
-        """Offer the participant the slots of everybody else (after their answer went out)."""
-        await self._session(participant_id).renegotiate()
+        await session.renegotiate()
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
         await self._session(participant_id).accept_answer(sdp)

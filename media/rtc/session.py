@@ -1,10 +1,17 @@
 """One participant's peer connection: what it receives from the participant (their source)
 and the slots through which it sends them everybody else.
 
+The server always offers and the client always answers. aiortc rebuilds every m-section from
+its own defaults whenever it creates an offer (payload types, header extension ids); that is
+only consistent if every offer of the connection came from aiortc, so a browser's own offer is
+never used. The first offer has the participant's own audio and video (recvonly, the first two
+m-sections: a browser's ``addTrack`` after ``setRemoteDescription`` attaches to them) and one
+slot per participant already present.
+
 A slot is an audio + video transceiver pair, sendonly from the server, bound to one other
-source at a time. Slots are added by server-originated renegotiation when someone joins and are
-reused when someone leaves (the slot is unbound, a ``tracks`` message says so, and the next
-newcomer gets it without another offer/answer round)."""
+source at a time. Slots are added by renegotiation when someone joins and are reused when
+someone leaves (the slot is unbound, a ``tracks`` message says so, and the next newcomer gets
+it without another offer/answer round)."""
 
 from __future__ import annotations
 
@@ -26,13 +33,6 @@ from .source import Source
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, dict], Awaitable[None] | None]
-
-
-def _codec_filter(kind: str):
-    def keep(codec) -> bool:
-        name = codec.mimeType.lower()
-        return name in ("audio/opus", "video/vp8", "video/rtx")
-    return keep
 
 
 def _preferred(kind: str):
@@ -96,29 +96,29 @@ class Session:
         self.slots: list[Slot] = []
         self.epoch = 0
         self.closed = False
-        self._answered = False
+        self.answered = False
         self._awaiting_answer = False
         self._dirty = False
         self._lock = asyncio.Lock()
         self._grace_task: asyncio.Task | None = None
-        self.pc.on("track", self._on_track)
+        self._video_receiver = None
+        self._video_ssrc: int | None = None
         self.pc.on("connectionstatechange", self._on_state)
+        for kind in ("audio", "video"):
+            t = self.pc.addTransceiver(kind, direction="recvonly")
+            t.setCodecPreferences(_preferred(kind))
+            self._hook_upstream(t)
 
     # -- upstream (the participant's own media) ---------------------------------------------
-    def _on_track(self, track) -> None:
-        transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)
+    def _hook_upstream(self, transceiver) -> None:
         receiver = transceiver.receiver
         if not hasattr(receiver, "_RTCRtpReceiver__decoder_queue"):
             raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no decoder queue")
         source = self.source
         original = receiver._handle_rtp_packet
-        ssrc_holder = self._ssrcs = getattr(self, "_ssrcs", {})
-
-        if track.kind == "audio":
-            opus_pts = {c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "audio/opus"}
-
+        if transceiver.kind == "audio":
             async def handle_rtp(packet, arrival_time_ms):
-                if packet.payload_type in opus_pts:
+                if packet.payload_type in self._opus_pts(transceiver):
                     source.on_audio(self.epoch, packet.payload, packet.timestamp)
                 await original(packet, arrival_time_ms)
 
@@ -127,42 +127,26 @@ class Session:
             self._video_receiver = receiver
 
             async def handle_rtp(packet, arrival_time_ms):
-                ssrc_holder["video"] = packet.ssrc
+                self._video_ssrc = packet.ssrc
                 await original(packet, arrival_time_ms)
 
             receiver._RTCRtpReceiver__decoder_queue = _EncodedSink(
                 lambda codec, frame: source.on_video(self.epoch, frame.data, frame.timestamp))
         receiver._handle_rtp_packet = handle_rtp
 
+    @staticmethod
+    def _opus_pts(transceiver) -> set[int]:
+        return {c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "audio/opus"}
+
     def activate(self) -> None:
-        """Make this connection the source's upstream (after the offer was accepted)."""
+        """Make this connection the source's upstream (once the client's answer is in)."""
         self.epoch = self.source.attach(self._send_pli)
 
     def _send_pli(self) -> None:
-        receiver = getattr(self, "_video_receiver", None)
-        ssrc = getattr(self, "_ssrcs", {}).get("video")
-        if receiver is not None and ssrc is not None and not self.closed:
-            asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+        if self._video_receiver is not None and self._video_ssrc is not None and not self.closed:
+            asyncio.ensure_future(self._video_receiver._send_rtcp_pli(self._video_ssrc))
 
     # -- signalling ---------------------------------------------------------------------------
-    async def accept_offer(self, sdp: str) -> str:
-        check_sdp(sdp, self.options.max_message_bytes, "offer")
-        async with self._lock:
-            try:
-                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            except Exception as exc:
-                raise SignallingError(f"offer rejected: {exc}") from None
-            for t in self.pc.getTransceivers():
-                t._codecs = [c for c in t._codecs if _codec_filter(t.kind)(c)]
-                if not t._codecs:
-                    raise SignallingError(f"{t.kind} needs Opus / VP8")
-                t.direction = "recvonly"
-            answer = await self.pc.createAnswer()
-            await self.pc.setLocalDescription(answer)
-            self._size_udp_buffers()
-            self._answered = True
-        return self.pc.localDescription.sdp
-
     async def accept_answer(self, sdp: str) -> None:
         check_sdp(sdp, self.options.max_message_bytes, "answer")
         async with self._lock:
@@ -173,30 +157,37 @@ class Session:
             except Exception as exc:
                 raise SignallingError(f"answer rejected: {exc}") from None
             self._awaiting_answer = False
+            first = not self.answered
+            self.answered = True
             for slot in self.slots:
                 slot.negotiated = slot.audio_mid is not None
+        if first:
+            self.activate()
         if self._dirty:
             await self.renegotiate()
 
     async def add_candidate(self, message: dict) -> None:
         candidate = parse_candidate(message)
+        if self.pc.remoteDescription is None:
+            return  # trickled before the first answer: the answer's SDP carries them too
         try:
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:
             raise SignallingError(f"candidate rejected: {exc}") from None
 
     async def renegotiate(self) -> None:
-        """Offer the slots not negotiated yet. One offer at a time: changes made while an
-        answer is awaited are offered after it arrives."""
+        """Send an offer with the slots not negotiated yet (the first call: the whole
+        connection). One offer at a time: changes made while an answer is awaited are offered
+        after it arrives."""
         async with self._lock:
             if self.closed:
                 return
-            if not self._answered or self._awaiting_answer or self.pc.signalingState != "stable":
+            if self._awaiting_answer or self.pc.signalingState != "stable":
                 self._dirty = True
                 return
             self._dirty = False
             pending = [s for s in self.slots if s.audio_mid is None]
-            if not pending:
+            if not pending and self.answered:
                 return
             for slot in pending:
                 for kind, track in (("audio", slot.audio_track), ("video", slot.video_track)):
@@ -207,23 +198,24 @@ class Session:
                         slot.audio_transceiver = t
                     else:
                         slot.video_transceiver = t
-            offer = await self.pc.createOffer()
-            await self.pc.setLocalDescription(offer)
+            await self.pc.setLocalDescription(await self.pc.createOffer())
             for slot in pending:
                 slot.audio_mid = slot.audio_transceiver.mid
                 slot.video_mid = slot.video_transceiver.mid
+            if not self.answered:
+                self._size_udp_buffers()
             self._awaiting_answer = True
             sdp = self.pc.localDescription.sdp
-        await self._deliver({"type": "offer", "sdp": sdp})
         await self.send_tracks()
+        await self._deliver({"type": "offer", "sdp": sdp})
 
     async def _deliver(self, message: dict) -> None:
         try:
             result = self._send(self.participant_id, message)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 await result
-        except Exception:
-            log.exception("sending %s to %s failed", message.get("type"), self.participant_id)
+        except Exception as exc:  # the client's socket is gone: it will rejoin or be dropped
+            log.warning("sending %s to %s failed: %r", message.get("type"), self.participant_id, exc)
 
     async def send_tracks(self) -> None:
         tracks = []

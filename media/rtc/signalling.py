@@ -2,17 +2,25 @@
 malformed message gets a clear error reply and changes nothing (the participant stays
 connected with the session they had).
 
-Messages (JSON objects over the hearing WebSocket; the hearing server adds authentication)::
+Messages (JSON objects over the hearing WebSocket; the hearing server adds authentication).
+The server always offers, the client always answers::
 
-    client -> server  {"type": "offer", "sdp": "..."}            join or rejoin (ICE restart)
-    server -> client  {"type": "answer", "sdp": "..."}
-    server -> client  {"type": "offer", "sdp": "..."}            others joined: new slots
+    client -> server  {"type": "join"}                           join, or rejoin on a new
+                                                                 RTCPeerConnection after a drop
+    server -> client  {"type": "tracks", "tracks": [{"mid": "2", "kind": "audio",
+                       "source_id": "p-17"}, ...]}               which slot carries whom (sent
+                                                                 before each offer and whenever
+                                                                 a slot changes hands)
+    server -> client  {"type": "offer", "sdp": "..."}            first offer: m-sections 0 and 1
+                                                                 are the client's own audio and
+                                                                 video (attach with addTrack
+                                                                 after setRemoteDescription),
+                                                                 the rest are slots; later
+                                                                 offers add slots
     client -> server  {"type": "answer", "sdp": "..."}
     client -> server  {"type": "candidate", "candidate": "candidate:...", "sdpMid": "0",
                        "sdpMLineIndex": 0}                       trickle ICE (null: end)
-    server -> client  {"type": "tracks", "tracks": [{"mid": "2", "kind": "audio",
-                       "source_id": "p-17"}, ...]}               which slot carries whom
-    server -> client  {"type": "error", "error": "...", "in_reply_to": "offer"}
+    server -> client  {"type": "error", "error": "...", "in_reply_to": "answer"}
     server -> client  {"type": "closed", "reason": "ejected" | "hearing closed" | ...}
 
 The server's own ICE candidates are inside its SDP (aiortc gathers before answering)."""

@@ -17,6 +17,7 @@ import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from .session import _EncodedSink
 
@@ -143,39 +144,40 @@ class TestPeer:
         self.errors: list[dict] = []
 
     async def join(self) -> None:
-        """Offer (again, if already joined: a reconnect on a fresh peer connection)."""
+        """Ask the server for an offer (again, if already joined: a reconnect on a fresh peer
+        connection) and answer it with our tracks attached."""
         if self.pc is not None:
             await self.pc.close()
-        self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle: with aiortc's default (balanced) policy, an answerer given two video
+        # m-sections in one offer leaves the second on a transport that bundling then stops.
+        self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.on("track", lambda track: self._on_track(pc, track))
-        if self.audio is not None:
-            pc.addTrack(self.audio)
-        if self.video is not None:
-            pc.addTrack(self.video)
-        await pc.setLocalDescription(await pc.createOffer())
         self._answered = asyncio.get_running_loop().create_future()
-        await self._signal({"type": "offer", "sdp": pc.localDescription.sdp})
+        await self._signal({"type": "join"})
         reply = await asyncio.wait_for(self._answered, 10)
-        if reply.get("type") != "answer":
+        if reply.get("type") != "offer":
             raise RuntimeError(f"join refused: {reply}")
 
     async def on_server_message(self, message: dict) -> None:
         self.messages.append(message)
         waiting = getattr(self, "_answered", None)
-        if message["type"] == "answer" and self.pc is not None:
-            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
-            if waiting is not None and not waiting.done():
-                waiting.set_result(message)
-        elif message["type"] == "offer" and self.pc is not None:
-            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
-            await self.pc.setLocalDescription(await self.pc.createAnswer())
-            await self._signal({"type": "answer", "sdp": self.pc.localDescription.sdp})
-        elif message["type"] == "error":
-            self.errors.append(message)
+        pc = self.pc
+        if message["type"] == "offer" and pc is not None:
+            await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            senders = {s.track for s in pc.getSenders() if s.track is not None}
+            for track in (self.audio, self.video):
+                if track is not None and track not in senders:
+                    pc.addTrack(track)
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self._signal({"type": "answer", "sdp": pc.localDescription.sdp})
             if waiting is not None and not waiting.done():
                 waiting.set_result(message)
         elif message["type"] == "tracks":
             self.tracks = {t["mid"]: t for t in message["tracks"]}
+        elif message["type"] == "error":
+            self.errors.append(message)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message)
 
     def _mid_of(self, pc: RTCPeerConnection, track) -> str:
         return next(t.mid for t in pc.getTransceivers() if t.receiver.track is track)

@@ -177,13 +177,14 @@ async def test_bad_signalling_gets_an_error_and_changes_nothing(hearing, vp8):
     judge = await hearing.join("judge", SignalTrack(signal_for("judge")), PacketVideoTrack(vp8))
     witness = await hearing.join("witness", SignalTrack(signal_for("witness")), PacketVideoTrack(vp8))
     await wait_for(lambda: len(judge.audio_from("witness")) > AUDIO_RATE // 2)
-    good = witness.pc.localDescription.sdp
+    good = witness.pc.localDescription.sdp  # the answer it gave
     bad = [
-        {"type": "offer", "sdp": "v=0\r\nthis is not sdp"},
-        {"type": "offer", "sdp": good + "a=x-pad:" + "x" * 70_000 + "\r\n"},
-        {"type": "offer", "sdp": 17},
-        {"type": "offer", "sdp": good.replace("a=fingerprint", "a=x-nofingerprint")},
-        {"type": "answer", "sdp": good},  # no server offer is waiting
+        {"type": "answer", "sdp": "v=0\r\nthis is not sdp"},
+        {"type": "answer", "sdp": good + "a=x-pad:" + "x" * 70_000 + "\r\n"},
+        {"type": "answer", "sdp": 17},
+        {"type": "answer", "sdp": good.replace("a=fingerprint", "a=x-nofingerprint")},
+        {"type": "answer", "sdp": good},  # well formed, but no server offer is waiting
+        {"type": "offer", "sdp": good},  # the server makes the offers
         {"type": "candidate", "candidate": "candidate:garbage", "sdpMid": "0"},
         {"type": "dance"},
         ["not", "an", "object"],
