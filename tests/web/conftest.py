@@ -153,7 +153,8 @@ def new_context(browser, server, *, phone: bool = False, media: bool = True, lan
         locale={"ru": "ru-RU", "kk": "kk-KZ", "en": "en-GB"}[lang],
         permissions=["microphone", "camera"] if media else [])
     ctx.set_default_timeout(15000)
-    ctx.add_init_script(f"try {{ localStorage.setItem('courtroom.lang', '{lang}') }} catch (e) {{}}")
+    ctx.add_init_script("try { if (!localStorage.getItem('courtroom.lang')) "
+                        f"localStorage.setItem('courtroom.lang', '{lang}') }} catch (e) {{}}")
     errors: list[str] = []
     ctx.on("weberror", lambda e: errors.append(str(e.error)))
     ctx.js_errors = errors

@@ -76,3 +76,57 @@ def test_bad_invite_is_explained(server, make_context):
     page.goto("/join#not-a-real-token")
     expect(page.locator("#phase-error")).to_be_visible()
     expect(page.locator("#error-text")).to_contain_text("Шақыру")
+
+
+def admitted_phone(server, make_context, judge, hearing_id, name="Сидоров С.С."):
+    inv = judge.invite(hearing_id, name=name)
+    ctx = make_context(phone=True)
+    phone = ctx.new_page()
+    phone.goto(inv["link"])
+    phone.get_by_role("button", name="Продолжить").click()
+    expect(phone.locator("#phase-lobby")).to_be_visible()
+    judge.post(f"/api/hearings/{hearing_id}/participants/{inv['participant']['id']}/admit")
+    expect(phone.locator("#phase-hearing")).to_be_visible()
+    return ctx, phone, inv
+
+
+def test_network_drop_shows_reconnecting_and_rejoins(server, make_context, artifacts):
+    judge = StaffApi(make_context(), "judge")
+    h = judge.hearing()
+    judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "open"})
+    ctx, phone, inv = admitted_phone(server, make_context, judge, h["id"])
+    expect(phone.locator("body")).to_have_attribute("data-conn", "online")
+    ctx.set_offline(True)
+    banner = phone.locator("#conn-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_have_text("Связь потеряна. Переподключение…")
+    shot(phone, artifacts, "join-reconnecting-phone")
+    # While the phone is away the judge recesses; back online, the page catches up by itself.
+    judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "recess"})
+    ctx.set_offline(False)
+    expect(banner).to_have_text("Связь восстановлена.")
+    expect(phone.locator("#phase-hearing")).to_be_visible()  # still in the hearing, not the lobby
+    expect(phone.locator("#hearing-state")).to_have_text("Перерыв")
+    expect(banner).to_be_hidden(timeout=6000)
+
+
+def test_evidence_upload_from_the_phone(server, make_context, artifacts, tmp_path):
+    judge = StaffApi(make_context(), "judge")
+    h = judge.hearing()
+    judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "open"})
+    ctx, phone, inv = admitted_phone(server, make_context, judge, h["id"], name="Петров П.П.")
+    phone.get_by_role("button", name="Доказательства").click()
+    expect(phone.get_by_role("heading", name="Представить доказательство")).to_be_visible()
+    # A real recording from the phone's microphone, made with the page's own recorder.
+    phone.get_by_role("button", name="Записать аудио").click()
+    expect(phone.locator("#rec-status")).to_have_text("Идёт запись…")
+    phone.wait_for_timeout(2500)
+    phone.get_by_role("button", name="Остановить запись").click()
+    expect(phone.locator("#upload-status")).to_have_text("Суд получил файл.", timeout=30000)
+    expect(phone.locator("#upload-progress")).to_have_attribute("value", "100")
+    shot(phone, artifacts, "join-evidence-phone")
+    items = judge.get(f"/api/hearings/{h['id']}/evidence")["evidence"]
+    assert len(items) == 1 and items[0]["kind"] == "audio" and items[0]["status"] == "pending"
+    assert items[0]["size"] > 1000
+    receipt_hash = phone.locator("#my-evidence li small").inner_text()
+    assert items[0]["sha256"][:16] in receipt_hash

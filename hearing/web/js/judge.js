@@ -136,7 +136,8 @@ async function loadEvidence() {
   const ul = clear($("#evidence"));
   show($("#evidence-empty"), list.length === 0);
   for (const ev of list) {
-    const who = S.people.get(ev.submitted_by?.participant_id ?? ev.submitted_by)?.display_name || ev.submitted_by_name || "";
+    const pid = /^participant:(\d+)/.exec(String(ev.submitted_by || ""))?.[1];
+    const who = (pid && S.people.get(Number(pid))?.display_name) || ev.submitted_by || "";
     const reason = h("input", { type: "text", "aria-label": t("evidence.reason"), placeholder: t("evidence.reason") });
     const accept = h("button", { type: "button", class: "small" }, t("evidence.accept"));
     const reject = h("button", { type: "button", class: "danger small" }, t("evidence.reject"));

@@ -1,5 +1,5 @@
-// The browser side of the hearing's WebRTC: offers our microphone (and camera), answers the
-// server's re-offers that add the other participants, and maps each received track to the
+// The browser side of the hearing's WebRTC: asks to join, answers the server's offers with our
+// microphone (and camera) and accepts its re-offers that add the other participants, and maps each received track to the
 // participant it carries (the server's "tracks" message). After a network drop it rejoins
 // with a fresh peer connection; the server keeps our seat for the reconnect window.
 
@@ -25,18 +25,15 @@ export class RtcClient extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: s }));
   }
 
-  /** Join (or rejoin) the hearing's media with a fresh peer connection. */
+  /** Join (or rejoin) the hearing's media with a fresh peer connection: the server makes
+   * the offers ({"type":"join"} asks for the first), we answer with our microphone/camera. */
   async join() {
     if (this.pc) { try { this.pc.close(); } catch { /* ignore */ } }
     this.trackMap.clear();
     this.byMid.clear();
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.queue.length = 0;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers || [], bundlePolicy: "max-bundle" });
     this.pc = pc;
-    if (this.stream && this.stream.getAudioTracks().length) {
-      for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: "sendrecv", streams: [this.stream] });
-    } else {
-      pc.addTransceiver("audio", { direction: "recvonly" }); // listen-only (no microphone)
-    }
     pc.onicecandidate = (e) => {
       if (e.candidate && e.candidate.candidate) {
         this.live.send({ type: "candidate", candidate: e.candidate.candidate,
@@ -44,8 +41,7 @@ export class RtcClient extends EventTarget {
       }
     };
     pc.ontrack = (e) => {
-      const mid = e.transceiver.mid;
-      this.byMid.set(mid, e.track);
+      this.byMid.set(e.transceiver.mid, e.track);
       this._publish();
     };
     pc.onconnectionstatechange = () => {
@@ -55,8 +51,7 @@ export class RtcClient extends EventTarget {
       else if (s === "disconnected" || s === "failed") this._setState("reconnecting");
       if (s === "failed" && this.live.status === "online") this.join();
     };
-    await pc.setLocalDescription(await pc.createOffer());
-    this.live.send({ type: "offer", sdp: pc.localDescription.sdp });
+    this.live.send({ type: "join" });
     this._setState("connecting");
   }
 
@@ -82,6 +77,11 @@ export class RtcClient extends EventTarget {
       await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
     } else if (msg.type === "offer") {
       await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+      // Our tracks ride on the transceivers the server offered to receive them on.
+      const sending = new Set(pc.getSenders().map((x) => x.track).filter(Boolean));
+      for (const track of this.stream?.getTracks() || []) {
+        if (!sending.has(track)) pc.addTrack(track, this.stream);
+      }
       await pc.setLocalDescription(await pc.createAnswer());
       this.live.send({ type: "answer", sdp: pc.localDescription.sdp });
     } else if (msg.type === "candidate") {

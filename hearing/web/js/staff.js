@@ -45,7 +45,7 @@ async function loadHearings() {
   renderHearings();
 }
 
-async function openDetail(id) {
+async function openDetail(id, { remount = true } = {}) {
   const hr = await api.get(`/api/hearings/${id}`);
   selected = hr;
   show($("#detail"));
@@ -56,11 +56,12 @@ async function openDetail(id) {
     const again = h("button", { type: "button", class: "secondary small" }, t("invite.new_link"));
     again.addEventListener("click", () => reinvite(api, hr.id, p, $("#reinvite-out")));
     list.append(h("li", {},
-      h("span", { class: "who" }, p.display_name, h("small", {}, `${t(`role.${p.role}`)} · ${t(`presence.${p.presence || "invited"}`)}`)),
+      h("span", { class: "who" }, p.display_name, h("small", {}, p.user_id ? t(`role.${p.role}`) : `${t(`role.${p.role}`)} · ${t(`presence.${p.presence || "invited"}`)}`)),
       p.user_id || p.presence === "ejected" ? null : again));
   }
+  if (!remount) return;
   clear($("#reinvite-out"));
-  mountInviteForm($("#invite-slot"), api, hr.id, () => openDetail(hr.id));
+  mountInviteForm($("#invite-slot"), api, hr.id, () => openDetail(hr.id, { remount: false }));
   $("#detail").scrollIntoView({ block: "start" });
 }
 

@@ -1,0 +1,116 @@
+"""Staff pages: sign in, schedule a hearing, invite a participant (link + QR), run the hearing
+from the judge's console (open, lobby admit, mute, raised hand, recess, close), and the
+interface language switch that is remembered."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import PASSWORD, StaffApi, shot
+
+pytestmark = pytest.mark.slow
+
+
+def sign_in_page(page, username):
+    page.goto("/")
+    page.get_by_label(re.compile("Имя пользователя|User name")).fill(username)
+    page.get_by_label(re.compile("Пароль|Password")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^(Войти|Sign in)$")).click()
+
+
+def test_sign_in_schedule_invite_and_run_the_console(server, make_context, artifacts):
+    ctx = make_context()
+    page = ctx.new_page()
+    page.goto("/")
+    sign_in_page(page, "judge")
+    expect(page.locator("#hearings")).to_be_visible()
+    expect(page.locator("#who")).to_contain_text("Судья Ахметова")
+    page.get_by_text("Назначить заседание").click()
+    page.get_by_label("Дело").fill("2-777/2026")
+    page.get_by_label("Наименование").fill("Нурланов Е. к АО «Достык»")
+    page.get_by_label("Вид дела").select_option("civil")
+    page.get_by_label("Секретарь").select_option(label="Секретарь Ким Е.В.")
+    page.get_by_label("Время").fill("2026-12-01T10:30")
+    page.get_by_role("button", name="Назначить", exact=True).click()
+    row = page.locator("#hearing-table tbody tr", has_text="2-777/2026")
+    expect(row).to_be_visible()
+    # Times are shown in the court's zone (Asia/Almaty), whatever the browser's zone.
+    expect(row).to_contain_text("01.12.2026, 10:30")
+    page.get_by_label("ФИО").fill("Сидоров С.С.")
+    page.get_by_label("Процессуальный статус").select_option("witness")
+    page.get_by_role("button", name="Добавить и создать приглашение").click()
+    invite = page.get_by_test_id("invite")
+    expect(invite).to_contain_text("Сидоров С.С.")
+    expect(invite.get_by_role("img", name=re.compile("QR"))).to_be_visible()
+    link = invite.locator("a.invite-link").inner_text()
+    assert re.match(rf"^{re.escape(server.base)}/join#\S+$", link)
+    shot(page, artifacts, "staff-home-desktop")
+    page.set_viewport_size({"width": 360, "height": 740})
+    shot(page, artifacts, "staff-home-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    hid = int(row.get_attribute("data-hearing"))
+
+    # The witness opens the invite on a phone and waits in the lobby.
+    phone = make_context(phone=True).new_page()
+    phone.goto(link)
+    phone.get_by_role("button", name="Продолжить").click()
+    expect(phone.locator("#phase-lobby")).to_be_visible()
+
+    page.goto(f"/judge/{hid}")
+    expect(page.locator("#state-badge")).to_have_text("Назначено")
+    page.get_by_role("button", name="Открыть заседание").click()
+    expect(page.locator("#state-badge")).to_have_text("Идёт заседание")
+    expect(page.locator("#clock")).to_have_text(re.compile(r"^0:00:0\d$"))
+    expect(phone.locator("#lobby-state")).to_have_text("Идёт заседание")
+    lobby = page.locator("#lobby li", has_text="Сидоров С.С.")
+    expect(lobby).to_be_visible()
+    expect(page.locator("#lobby-count")).to_have_text("1")
+    shot(page, artifacts, "judge-lobby-desktop")
+    lobby.get_by_role("button", name="Допустить").click()
+    expect(phone.locator("#phase-hearing")).to_be_visible()
+    person = page.locator("#people li", has_text="Сидоров С.С.")
+    expect(person).to_contain_text("В заседании")
+
+    phone.get_by_role("button", name="Поднять руку").click()
+    expect(person.get_by_role("img", name="Поднял(а) руку")).to_be_visible()
+    person.get_by_role("button", name="Выкл. звук").click()
+    expect(phone.locator("#muted-notice")).to_be_visible()
+    expect(person.get_by_role("button", name="Вкл. звук")).to_have_attribute("aria-pressed", "true")
+
+    page.get_by_role("button", name="Перерыв").click()
+    expect(phone.locator("#hearing-state")).to_have_text("Перерыв")
+    shot(page, artifacts, "judge-console-desktop")
+    page.set_viewport_size({"width": 360, "height": 740})
+    shot(page, artifacts, "judge-console-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_role("button", name="Продолжить").click()
+    expect(page.locator("#state-badge")).to_have_text("Идёт заседание")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Закрыть заседание").click()
+    expect(page.locator("#state-badge")).to_have_text("Закрыто")
+    expect(phone.locator("#phase-ended")).to_be_visible()
+    expect(phone.locator("#ended-title")).to_have_text("Заседание закрыто")
+    assert not ctx.js_errors and not phone.context.js_errors
+
+
+def test_language_switch_is_remembered(server, make_context, artifacts):
+    ctx = make_context(lang="ru")
+    page = ctx.new_page()
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Вход для сотрудников суда")).to_be_visible()
+    page.get_by_label("Язык", exact=True).select_option("kk")
+    expect(page.get_by_role("heading", name="Сот қызметкерлерінің кіруі")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "kk"
+    page.reload()
+    expect(page.get_by_role("heading", name="Сот қызметкерлерінің кіруі")).to_be_visible()
+    shot(page, artifacts, "staff-signin-kk-phone")
+    page.get_by_label("Тіл", exact=True).select_option("en")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    # Wrong password: a clear message, in the chosen language.
+    page.get_by_label("User name").fill("judge")
+    page.get_by_label("Password").fill("nope")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
