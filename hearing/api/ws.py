@@ -108,14 +108,15 @@ SDP = {"type": "string", "maxLength": 64 * 1024}
 
 
 async def _relay_media(conn: Connection, msg: dict) -> None:
-    """WebRTC signalling for the caller's own seat. Offers need an open hearing and, for
-    participants, admission by the judge; the room checks the SDP itself."""
+    """WebRTC signalling for the caller's own seat (the server offers, the client answers).
+    Joining media needs an open hearing and, for participants, admission by the judge; the
+    room checks every SDP itself."""
     c, state = conn.caller, conn.state
     media_id = conn.client.media_id if conn.client else None
     if media_id is None:
         conn.error("forbidden", "you have no seat in this hearing", msg.get("id"))
         return
-    if msg["type"] == "offer":
+    if msg["type"] == "join":
         def check(s):
             from hearing.api.hearing_routes import load_participant
             h = load_hearing(s, conn.hearing_id, c)
@@ -132,12 +133,12 @@ async def _relay_media(conn: Connection, msg: dict) -> None:
             conn.error("not_admitted", refusal, msg.get("id"))
             return
     elif state.live.get(conn.hearing_id) is None:
-        conn.error("no_media", "send an offer first", msg.get("id"))
+        conn.error("no_media", 'send {"type": "join"} first', msg.get("id"))
         return
     await state.live.signal(conn.hearing_id, media_id, msg)
 
 
-message_type("offer", {"sdp": SDP}, ["sdp"])(_relay_media)
+message_type("join")(_relay_media)
 message_type("answer", {"sdp": SDP}, ["sdp"])(_relay_media)
 message_type("candidate", {"candidate": {"type": ["string", "null"], "maxLength": 4096},
                            "sdpMid": {"type": ["string", "null"], "maxLength": 64},
