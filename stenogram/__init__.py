@@ -13,7 +13,8 @@ from .signing import (Ed25519Signer, KeyProtection, Signer, SigningError, create
                       register_verifier, verify_signature)
 from .verify import Check, format_report, verify_bundle
 from .version import (StenogramVersion, WorkflowError, build_version, is_locked,
-                      needs_new_version, sign_version, signature_status)
+                      needs_new_version, sign_version, signature_record, signature_status,
+                      signing_statement)
 
 __all__ = [
     "BundleError", "read_bundle", "write_bundle", "canonical_bytes", "canonical_sha256",
@@ -23,5 +24,5 @@ __all__ = [
     "load_or_create_server_key", "load_user_key", "public_key_info_of", "register_verifier",
     "verify_signature", "Check", "format_report", "verify_bundle", "StenogramVersion",
     "WorkflowError", "build_version", "is_locked", "needs_new_version", "sign_version",
-    "signature_status",
+    "signature_status", "signing_statement", "signature_record",
 ]

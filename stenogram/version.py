@@ -130,11 +130,15 @@ def needs_new_version(latest: StenogramVersion | None, revisions_head: Mapping[s
     return (r["count"], r["head_hash"]) != (revisions_head["count"], revisions_head["head_hash"])
 
 
-def sign_version(version: StenogramVersion, signer: Signer, *, role: str, user_id: str,
-                 name: str, signatures: Sequence[Mapping[str, Any]] = (),
-                 signed_at: str | None = None) -> dict[str, Any]:
-    """Sign ``version`` in ``role``. ``signatures`` are those already on this version; the
-    secretary signs first, then the judge. Returns the signature record (store it as is)."""
+def signing_statement(version: StenogramVersion, *, role: str, user_id: str, name: str,
+                      signatures: Sequence[Mapping[str, Any]] = (),
+                      signed_at: str | None = None) -> dict[str, Any]:
+    """What a signer signs (its canonical bytes: ``canonical_bytes(statement)``), after the
+    workflow checks: right role, right turn, version not locked, content matches its hash.
+
+    Step one of two for signers that do not run on the server (a national-PKI token in the
+    user's browser): send the canonical bytes there, get back a signature, then call
+    ``signature_record``. Local signers use ``sign_version``, which does both."""
     if role not in SIGNING_ORDER:
         raise WorkflowError(f"role {role!r} does not sign stenograms")
     if version_problems(version):
@@ -148,7 +152,7 @@ def sign_version(version: StenogramVersion, signer: Signer, *, role: str, user_i
         raise WorkflowError(f"version {version.number} is signed and locked")
     if role != expected:
         raise WorkflowError(f"{expected} signs before {role}")
-    stmt = {
+    return {
         "format": SIGNATURE_FORMAT,
         "hearing_id": version.document["hearing"].get("id"),
         "version_number": version.number,
@@ -158,8 +162,33 @@ def sign_version(version: StenogramVersion, signer: Signer, *, role: str, user_i
         "signed_at": signed_at or utc_now(),
         "countersigns": _signature_id(mine[-1]) if mine else None,
     }
-    return {"statement": stmt, "algorithm": signer.algorithm, "key_id": signer.key_id,
-            "signature": b64(signer.sign(canonical_bytes(stmt)))}
+
+
+def signature_record(statement: Mapping[str, Any], *, algorithm: str, key_id: str,
+                     signature: bytes, public_key_info: Mapping[str, Any] | None = None,
+                     ) -> dict[str, Any]:
+    """Step two: the stored signature record. With ``public_key_info`` the signature is checked
+    before it is accepted (do pass it for signatures that come from outside the server)."""
+    stmt = dict(statement)
+    if public_key_info is not None:
+        if public_key_info.get("key_id") != key_id or public_key_info.get("algorithm") != algorithm:
+            raise WorkflowError("signature key or algorithm differs from the key given")
+        if not verify_signature(dict(public_key_info), canonical_bytes(stmt), signature):
+            raise WorkflowError("signature does not verify over the statement")
+    return {"statement": stmt, "algorithm": algorithm, "key_id": key_id,
+            "signature": b64(signature)}
+
+
+def sign_version(version: StenogramVersion, signer: Signer, *, role: str, user_id: str,
+                 name: str, signatures: Sequence[Mapping[str, Any]] = (),
+                 signed_at: str | None = None) -> dict[str, Any]:
+    """Sign ``version`` in ``role`` with a local signer. ``signatures`` are those already on this
+    version; the secretary signs first, then the judge. Returns the signature record (store it
+    as is)."""
+    stmt = signing_statement(version, role=role, user_id=user_id, name=name,
+                             signatures=signatures, signed_at=signed_at)
+    return signature_record(stmt, algorithm=signer.algorithm, key_id=signer.key_id,
+                            signature=signer.sign(canonical_bytes(stmt)))
 
 
 def signature_problems(version: StenogramVersion, signatures: Sequence[Mapping[str, Any]],

@@ -144,3 +144,24 @@ def test_another_signature_algorithm_plugs_in_without_touching_callers():
     assert signature_problems(v, sigs, keys) == []
     sigs[1]["statement"]["signed_at"] = "2030-01-01T00:00:00Z"
     assert any("does not verify" in p for p in signature_problems(v, sigs, keys))
+
+
+def test_two_step_signing_for_a_signer_outside_the_server():
+    """The statement goes to the user's token (e.g. in the browser), the signature comes back
+    and is checked before it is stored."""
+    from stenogram.canonical import canonical_bytes
+    from stenogram.version import signature_record, signing_statement
+    t = Transcript()
+    t.add_machine_segment(segment_from_final({"source_id": "mic-1", "start_ms": 0,
+                                              "end_ms": 900, "text": "Ашық"}, speaker="p-judge"))
+    v = _version(t)
+    token = Ed25519Signer.generate()  # stands for the key that never leaves the token
+    stmt = signing_statement(v, role="secretary", user_id="s", name="S")
+    sig = token.sign(canonical_bytes(stmt))
+    rec = signature_record(stmt, algorithm=token.algorithm, key_id=token.key_id, signature=sig,
+                           public_key_info=token.public_key_info())
+    assert signature_status(v, [rec]) == AWAITING_JUDGE
+    with pytest.raises(WorkflowError, match="does not verify"):
+        signature_record(stmt, algorithm=token.algorithm, key_id=token.key_id,
+                         signature=token.sign(b"something else"),
+                         public_key_info=token.public_key_info())
