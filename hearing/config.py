@@ -55,6 +55,19 @@ class Config:
     turn_secret: str = ""
     #: Seconds a dropped phone keeps its seat (same source, no second admission).
     reconnect_window_s: float = 60.0
+    #: Device URL that replaces every courtroom seat's device (hardware.device_url), e.g.
+    #: "file:/demo/courtroom.wav" to replay a multi-channel recording at real-time pace in a
+    #: demo or a test; empty means each courtroom's own seat map decides.
+    courtroom_device_override: str = ""
+    #: How often the audit log's Merkle root is signed while a hearing is open (seconds);
+    #: heads are also signed at every transition, version and export.
+    tree_head_interval_s: float = 300.0
+    #: Largest evidence file accepted, bytes (2 GiB: a long phone video).
+    evidence_max_bytes: int = 2 << 30
+    #: Disk space evidence uploads must leave free for the database and the recordings, bytes.
+    evidence_min_free_bytes: int = 256 << 20
+    #: Transcribe the sound of accepted audio/video evidence offline (loads Whisper on first use).
+    transcribe_evidence: bool = True
 
     @property
     def db_url(self) -> str:
@@ -71,7 +84,9 @@ class Config:
 
 
 def _coerce(kind: type | str, value: object) -> object:
-    kind = {"int": int, "float": float, "str": str, "Path": Path}.get(kind, kind) if isinstance(kind, str) else kind
+    kind = {"int": int, "float": float, "str": str, "Path": Path, "bool": bool}.get(kind, kind) if isinstance(kind, str) else kind
+    if kind is bool and isinstance(value, str):  # COURTROOM_TRANSCRIBE=0 means off
+        return value.strip().lower() in ("1", "true", "yes", "on")
     if kind is Path:
         return Path(str(value))
     return kind(value)  # type: ignore[operator]

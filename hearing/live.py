@@ -61,6 +61,7 @@ class LiveHearings:
         self._hooks.append(hook)
 
     async def transition(self, hearing_id: int, new_state: str) -> None:
+        await self.sign_tree_head(hearing_id)
         if new_state == "open":
             await self.ensure(hearing_id)
         for hook in self._hooks:
@@ -91,7 +92,22 @@ class LiveHearings:
                                list(h.vocabulary or []))
             live.room = self._make_room(live)
             self._live[hearing_id] = live
+            self._spawn(live, self._tree_heads(live))
             return live
+
+    async def sign_tree_head(self, hearing_id: int) -> None:
+        """Sign the audit log's current Merkle root (RFC 6962 style) if it grew."""
+        from hearing.stenograms import sign_tree_head_now
+        try:
+            await self.state.db.run(
+                lambda s: sign_tree_head_now(s, self.state.config, hearing_id))
+        except Exception:
+            log.exception("could not sign a tree head for hearing %s", hearing_id)
+
+    async def _tree_heads(self, live: LiveHearing) -> None:
+        while True:
+            await asyncio.sleep(self.state.config.tree_head_interval_s)
+            await self.sign_tree_head(live.hearing_id)
 
     # -- media ------------------------------------------------------------------------------
     def _make_room(self, live: LiveHearing):  # noqa: ANN202
@@ -249,6 +265,13 @@ class LiveHearings:
                 log.exception("closing a transcriber stream failed")
         if live.room is not None:
             await live.room.close()
+        await self._settle(live)
+
+    async def _settle(self, live: LiveHearing) -> None:
+        """Let pending writes (finals, audit rows) finish; stop the periodic signer."""
+        for task in list(live.tasks):
+            if task.get_coro().__name__ == "_tree_heads":
+                task.cancel()
         if live.tasks:
             await asyncio.gather(*live.tasks, return_exceptions=True)
 
@@ -267,8 +290,7 @@ class LiveHearings:
                     if p.session is not None:
                         await p.session.close()
                 await live.room.recorder.close()
-            if live.tasks:
-                await asyncio.gather(*live.tasks, return_exceptions=True)
+            await self._settle(live)
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None

@@ -4,6 +4,7 @@ verify` accepts offline and rejects after one byte changes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -140,3 +141,31 @@ async def test_correct_sign_export_verify(aiohttp_client, app_db, tmp_path):
     assert vs[0]["status"] == "signed" and vs[1]["status"] != "signed"
     r = await sec.post(f"/api/hearings/{hid}/stenogram/versions/1/sign", json={"passphrase": PASS})
     assert r.status == 409
+
+
+async def test_open_hearing_signs_tree_heads_periodically(aiohttp_client, db_url, tmp_path):
+    from sqlalchemy import select
+    from hearing import stenograms
+    from hearing.models import TreeHead
+    from stenogram.merkle import MerkleTree, audit_leaf, tree_head_problems
+    db = Database(db_url)
+    make_users(db)
+    app = make_app(Config(data_dir=tmp_path, database_url=db_url, transcribe=False,
+                          tree_head_interval_s=0.3), db)
+    judge = await login(aiohttp_client, app, "judge")
+    h = await schedule(judge)
+    hid = h["id"]
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+    for i in range(3):  # the log grows; heads follow it
+        await judge.patch(f"/api/hearings/{hid}", json={"title": f"t{i}"})
+        await asyncio.sleep(0.5)
+    heads = await db.run(lambda s: stenograms.tree_heads(s, hid))
+    rows = await db.run(lambda s: stenograms.audit_rows(s, hid))
+    assert len(heads) >= 3
+    assert [x["tree_size"] for x in heads] == sorted({x["tree_size"] for x in heads})
+    key = stenograms.server_signer(app[STATE].config).public_key_info()
+    tree = MerkleTree([audit_leaf(r) for r in rows])
+    for head in heads:
+        assert tree_head_problems(head, {key["key_id"]: key}) == []
+        assert tree.root(head["tree_size"]).hex() == head["root_hash"]
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
