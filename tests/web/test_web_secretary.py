@@ -1,0 +1,116 @@
+"""The secretary's editor on a transcript made of machine finals: low-confidence words,
+the next-low-confidence shortcut, correcting a word (saved with Ctrl+S), fixing a speaker,
+split and merge, the revision history with its differences, restore, and exports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import StaffApi, shot
+
+pytestmark = pytest.mark.slow
+
+
+def words(text, start_ms, step_ms=400, low=()):
+    out = []
+    for i, w in enumerate(text.split()):
+        s = start_ms + i * step_ms
+        out.append({"text": w, "start_ms": s, "end_ms": s + step_ms - 50,
+                    "probability": 0.3 if i in low else 0.95})
+    return out
+
+
+def add_final(server, hearing_id, source_id, text, start_ms, low=()):
+    from hearing.state import STATE
+    ws = words(text, start_ms, low=low)
+    event = {"source_id": source_id, "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
+             "text": text, "words": ws, "language": "ru", "model": "test"}
+    return server.call(server.app[STATE].transcripts.add_final(hearing_id, event, None))
+
+
+def test_secretary_corrects_splits_merges_and_restores(server, make_context, artifacts):
+    judge = StaffApi(make_context(), "judge")
+    h = judge.hearing(secretary_id=server.users["secretary"])
+    witness = judge.invite(h["id"], "witness", "Сидоров С.С.")["participant"]
+    plaintiff = judge.invite(h["id"], "plaintiff", "Иванов А.А.")["participant"]
+    add_final(server, h["id"], f"p{witness['id']}",
+              "Учился на медные деньги с двенадцати лет сам их зарабатываю", 1000, low=(2,))
+    add_final(server, h["id"], f"p{witness['id']}", "Я подтверждаю свои требования", 8000)
+
+    ctx = make_context()
+    StaffApi(ctx, "secretary")
+    page = ctx.new_page()
+    page.goto(f"/secretary/{h['id']}")
+    segs = page.locator("#segments .segment")
+    expect(segs).to_have_count(2)
+    first, second = segs.nth(0), segs.nth(1)
+    expect(first.locator(".word.low")).to_have_text(["медные"])
+    # Ctrl+. jumps to the next low-confidence word.
+    page.keyboard.press("Control+Period")
+    expect(first.locator(".word.split-at")).to_have_text("медные")
+
+    # Correct a word; Ctrl+S saves.
+    first.get_by_role("button", name="Править").click()
+    page.get_by_label("Текст сегмента").fill(
+        "Учился на мелкие деньги с двенадцати лет сам их зарабатываю")
+    page.get_by_label("Причина правки").fill("Сверено с записью")
+    page.keyboard.press("Control+s")
+    expect(first.locator(".words")).to_have_text(re.compile("Учился на мелкие деньги"))
+    expect(first.locator(".badge")).to_have_text("исправлено")
+
+    # The second segment was the plaintiff, not the witness.
+    second.get_by_label("Говорящий").select_option(f"p{plaintiff['id']}")
+    expect(page.locator("#segments .segment").nth(1).get_by_label("Говорящий")).to_have_value(
+        f"p{plaintiff['id']}")
+
+    # History of the corrected segment: the machine text, then the change marked up.
+    page.locator("#segments .segment").nth(1).get_by_role("button", name="История").click()
+    hist = page.locator("#history")
+    expect(hist.locator("li")).to_have_count(2)  # the machine's segment, the speaker fix
+    expect(hist.locator("li").nth(1)).to_contain_text("говорящий")
+    page.locator("#segments .segment").nth(0).get_by_role("button", name="История").click()
+    expect(hist.locator("li")).to_have_count(2)
+    expect(hist.locator("li").first).to_contain_text("оригинал")
+    expect(hist.locator("del").first).to_have_text("медные")
+    expect(hist.locator("ins").first).to_have_text("мелкие")
+    shot(page, artifacts, "secretary-editor-desktop")
+    page.set_viewport_size({"width": 360, "height": 740})
+    shot(page, artifacts, "secretary-editor-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+    # Restore the machine's original text, and it is back (as a new revision).
+    hist.locator("li").first.get_by_role("button", name="Восстановить эту версию").click()
+    expect(page.locator("#segments .segment").nth(0).locator(".words")).to_have_text(
+        re.compile("Учился на медные деньги"))
+    expect(hist.locator("li")).to_have_count(3)
+    # ...and the correction back again, from the history.
+    hist.locator("li").nth(1).get_by_role("button", name="Восстановить эту версию").click()
+    expect(page.locator("#segments .segment").nth(0).locator(".words")).to_have_text(
+        re.compile("Учился на мелкие деньги"))
+
+    # Split the first segment at "с", then merge it back.
+    first = page.locator("#segments .segment").nth(0)
+    first.locator(".word", has_text=re.compile("^с$")).first.click()
+    first.get_by_role("button", name="Разделить на выбранном слове").click()
+    expect(page.locator("#segments .segment")).to_have_count(3)
+    expect(page.locator("#segments .segment").nth(1).locator(".words")).to_have_text(
+        re.compile("^с двенадцати"))
+    page.locator("#segments .segment").nth(0).get_by_role("button", name="Объединить со следующим").click()
+    expect(page.locator("#segments .segment")).to_have_count(2)
+
+    page.locator("#segments .segment").nth(0).get_by_role("button", name="История").click()
+    expect(hist.locator("li").last).to_contain_text("объединение")
+    expect(hist.locator("li").last.get_by_role("button")).to_have_count(0)
+
+    transcript = judge.get(f"/api/hearings/{h['id']}/transcript")
+    assert "мелкие деньги с двенадцати" in transcript["segments"][0]["text"]
+    assert transcript["segments"][1]["speaker"]["label"] == "Иванов А.А."
+
+    exports = [a.get_attribute("href") for a in page.locator("#exports a").all()]
+    assert exports == [f"/api/hearings/{h['id']}/export/{f}" for f in ("pdf", "docx", "txt", "srt", "vtt")]
+    txt = ctx.request.get(exports[2])
+    assert txt.ok and "Иванов А.А." in txt.text()
+    assert not ctx.js_errors
