@@ -1,5 +1,6 @@
-"""`courtroom fixity`: re-hash every stored blob (evidence, recordings, derived copies) and
-report any that changed or went missing. Exit status 1 when anything is wrong."""
+"""`courtroom fixity`: re-hash every stored blob (evidence, recordings, derived copies) and every
+recording chunk the database lists, and report any that changed or went missing. Exit status
+1 when anything is wrong, 2 when the audit could not run."""
 
 from __future__ import annotations
 
@@ -7,30 +8,55 @@ import json
 import sys
 from pathlib import Path
 
-from hearing.commands.common import config_from
+from hearing.commands.common import config_from, fail, open_db
+from hearing.evidence import fixity_audit, recording_chunk_files, referenced_blobs
 from media.blobstore import BlobStore
-from media.evidence.fixity import check
 
 
 def register(sub) -> None:  # noqa: ANN001
-    p = sub.add_parser("fixity", help="re-hash every blob and report changed or missing files")
+    p = sub.add_parser("fixity", help="re-hash every blob and recording chunk; report changed "
+                                      "or missing files")
     p.add_argument("--blobs", help="blob store directory (default <data-dir>/blobs)")
+    p.add_argument("--no-db", action="store_true",
+                   help="check only the store's own consistency, not what the database lists")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:  # noqa: ANN001
-    root = Path(args.blobs) if getattr(args, "blobs", None) else config_from(args).data_dir / "blobs"
-    if not root.is_dir():
-        print(f"courtroom: no blob store at {root}", file=sys.stderr)
-        return 2
-    report = check(BlobStore(root), expected=None)
+    cfg = config_from(args)
+    root = Path(args.blobs) if getattr(args, "blobs", None) else Path(cfg.data_dir) / "blobs"
+    expected: dict[str, int | None] | None = None
+    chunks: list[tuple[str, str, int | None]] = []
+    # no SQLite file yet: nothing is referenced (and an audit must not create a database)
+    no_sqlite = not cfg.database_url and not (Path(cfg.data_dir) / "courtroom.sqlite3").exists()
+    if not getattr(args, "no_db", False) and not no_sqlite:
+        try:
+            db = open_db(cfg)
+        except Exception as exc:  # noqa: BLE001 - unreachable server, bad URL...
+            return fail(f"cannot open the database ({exc}); use --no-db to check the store "
+                        f"alone", 2)
+        try:
+            expected = db.run_sync(referenced_blobs)
+            chunks = db.run_sync(recording_chunk_files)
+        finally:
+            db.close()
+    if not root.is_dir() and not expected and not chunks:
+        return fail(f"no blob store at {root}", 2)
+    report, chunk_files = fixity_audit(BlobStore(root), expected, chunks, Path(cfg.data_dir))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         for f in report.findings:
-            print(f"{f.problem.upper():10} {f.sha256}  {f.detail}" + (f"  ({f.path})" if f.path else ""))
+            print(f"{f.problem.upper():10} {f.sha256}  {f.detail}"
+                  + (f"  ({f.path})" if f.path else ""))
         mb = report.bytes / 1e6
-        verdict = "all intact" if report.ok else f"{sum(f.problem != 'writable' for f in report.findings)} problem(s)"
-        print(f"fixity: {report.checked} blobs, {mb:.1f} MB re-hashed in {report.seconds:.1f} s: {verdict}")
+        problems = sum(f.problem != "writable" for f in report.findings)
+        verdict = "all intact" if report.ok else f"{problems} problem(s)"
+        listed = "" if expected is None else (
+            f" ({len(expected)} blobs and {len(chunks)} chunks listed in the database, "
+            f"{len(report.unreferenced)} stored blobs not listed)")
+        print(f"fixity: {report.checked - chunk_files} blobs and {chunk_files} recording chunks, "
+              f"{mb:.1f} MB re-hashed in "
+              f"{report.seconds:.1f} s{listed}: {verdict}", file=sys.stdout)
     return 0 if report.ok else 1
