@@ -43,6 +43,8 @@ class RtcOptions:
     bind_addresses: list[str] | None = None
     """Addresses ICE gathers host candidates on; None = every non-loopback interface (aioice's
     default). ["127.0.0.1"] keeps tests and benchmarks on loopback."""
+    port_range: tuple[int, int] | None = None
+    """UDP ports ICE host candidates bind to, e.g. (40000, 40999); None = any free port."""
     udp_rcvbuf_bytes: int = 4 << 20
     """SO_RCVBUF asked for each media socket; the kernel caps it at net.core.rmem_max (the
     effective size is reported in the ``rtc.udp_buffer`` event). aioice asks for 256 KiB, which

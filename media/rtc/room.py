@@ -22,7 +22,8 @@ from media.audio import AudioChunk
 from media.blobstore import BlobStore
 from media.clock import HearingClock
 
-from .config import RtcOptions
+from .config import RtcOptions, apply_bind_addresses
+from .ice_ports import apply_port_range
 from .recorder import Recorder, RecordingBlob, finalise_recordings
 from .session import Send, Session
 from .signalling import SignallingError
@@ -52,6 +53,10 @@ class Room:
                  recording_dir: Path, send: Send, on_event: Callable[[dict], None],
                  on_audio: Callable[[AudioChunk], None] | None = None) -> None:
         self.hearing_id = hearing_id
+        if options.bind_addresses is not None:
+            apply_bind_addresses(options.bind_addresses)
+        if options.port_range is not None:
+            apply_port_range(options.port_range)
         self.clock = clock
         self.options = options
         self.blobs = blobs

@@ -41,6 +41,29 @@ def _preferred(kind: str):
     return [c for c in caps if c.mimeType.lower() in wanted]
 
 
+def size_udp_buffers(pc: RTCPeerConnection, size: int) -> int | None:
+    """Give the ICE sockets of ``pc`` (after gathering) a ``size`` receive buffer; returns the
+    smallest size the kernel granted. aioice asks for 256 KiB, which overflows while a process
+    is briefly descheduled and several video streams keep arriving."""
+    sizes = set()
+    for t in pc.getTransceivers():
+        connection = getattr(t.receiver.transport.transport, "_connection", None)
+        for protocol in getattr(connection, "_protocols", []):
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is None:
+                continue
+            for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+                if opt is None:
+                    continue
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, size)
+                    break
+                except OSError:
+                    continue
+            sizes.add(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    return min(sizes) if sizes else None
+
+
 class _EncodedSink:
     """Stands in for an RTCRtpReceiver's decoder queue: encoded frames go to ``on_frame`` on the
     event loop instead of to a decoder thread; the thread waits here only for its stop signal.
@@ -256,26 +279,10 @@ class Session:
 
     # -- lifetime -----------------------------------------------------------------------------
     def _size_udp_buffers(self) -> None:
-        """aioice asks for 256 KiB; a burst of keyframes from several senders overflows that."""
-        sizes = set()
-        for t in self.pc.getTransceivers():
-            connection = getattr(t.receiver.transport.transport, "_connection", None)
-            for protocol in getattr(connection, "_protocols", []):
-                sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
-                if sock is None:
-                    continue
-                for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-                    if opt is None:
-                        continue
-                    try:
-                        sock.setsockopt(socket.SOL_SOCKET, opt, self.options.udp_rcvbuf_bytes)
-                        break
-                    except OSError:
-                        continue
-                sizes.add(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
-        if sizes:
+        effective = size_udp_buffers(self.pc, self.options.udp_rcvbuf_bytes)
+        if effective:
             self._on_event({"type": "rtc.udp_buffer", "participant_id": self.participant_id,
-                            "requested": self.options.udp_rcvbuf_bytes, "effective": min(sizes)})
+                            "requested": self.options.udp_rcvbuf_bytes, "effective": effective})
 
     def _on_state(self) -> None:
         state = self.pc.connectionState

@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from .session import _EncodedSink
+from .session import _EncodedSink, size_udp_buffers
 
 AUDIO_RATE = 48_000
 FRAME = 960  # 20 ms
@@ -127,7 +127,8 @@ class TestPeer:
     def __init__(self, name: str, signal: Callable[[dict], Awaitable[dict | None]],
                  audio: MediaStreamTrack | None = None, video: MediaStreamTrack | None = None,
                  on_click: Callable[[str, float], None] | None = None,
-                 on_packet_click: Callable[[str, float], None] | None = None) -> None:
+                 on_packet_click: Callable[[str, float], None] | None = None,
+                 light: bool = False) -> None:
         self.name = name
         self._signal = signal
         self.audio, self.video = audio, video
@@ -139,6 +140,7 @@ class TestPeer:
         self.messages: list[dict] = []
         self.on_click = on_click
         self.on_packet_click = on_packet_click
+        self.light = light  # benchmark mode: count and decode at packet level, skip aiortc's receive pipeline
         self._click_state: dict[str, bool] = {}
         self._tasks: list[asyncio.Task] = []
         self.errors: list[dict] = []
@@ -169,6 +171,7 @@ class TestPeer:
                 if track is not None and track not in senders:
                     pc.addTrack(track)
             await pc.setLocalDescription(await pc.createAnswer())
+            size_udp_buffers(pc, 4 << 20)
             await self._signal({"type": "answer", "sdp": pc.localDescription.sdp})
             if waiting is not None and not waiting.done():
                 waiting.set_result(message)
@@ -184,18 +187,36 @@ class TestPeer:
 
     def _on_track(self, pc: RTCPeerConnection, track) -> None:
         mid = self._mid_of(pc, track)
+        transceiver = next(t for t in pc.getTransceivers() if t.mid == mid)
         if track.kind == "video":
-            transceiver = next(t for t in pc.getTransceivers() if t.mid == mid)
             self.video_frames.setdefault(mid, 0)
+            if self.light:
+                self._count_video_packets(transceiver.receiver, mid)
+                return
 
             def count(codec, frame, mid=mid):
                 self.video_frames[mid] = self.video_frames.get(mid, 0) + 1
 
             transceiver.receiver._RTCRtpReceiver__decoder_queue = _EncodedSink(count)
         else:
-            if self.on_packet_click is not None:
+            if self.on_packet_click is not None or self.light:
                 self._hook_audio_packets(pc, mid)
-            self._tasks.append(asyncio.ensure_future(self._read_audio(mid, track)))
+            if not self.light:
+                self._tasks.append(asyncio.ensure_future(self._read_audio(mid, track)))
+
+    def _count_video_packets(self, receiver, mid: str) -> None:
+        """Counts complete frames (every sequence number from the frame's first packet to its
+        marker packet arrived) without aiortc's jitter buffer, NACKs or bitrate estimation."""
+        state = {"ts": None, "first": None, "n": 0}
+
+        async def handle(packet, arrival_time_ms):
+            if packet.timestamp != state["ts"]:
+                state.update(ts=packet.timestamp, first=packet.sequence_number, n=0)
+            state["n"] += 1
+            if packet.marker and (packet.sequence_number - state["first"]) % 65536 + 1 == state["n"]:
+                self.video_frames[mid] = self.video_frames.get(mid, 0) + 1
+
+        receiver._handle_rtp_packet = handle
 
     def _hook_audio_packets(self, pc: RTCPeerConnection, mid: str) -> None:
         """Detect clicks on arrival of each RTP packet (before aiortc's jitter buffer, which
@@ -214,11 +235,14 @@ class TestPeer:
                 except av.FFmpegError:
                     frames = []
                 for f in frames:
+                    if self.light:
+                        self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
                     loud = float(np.max(np.abs(f.to_ndarray()))) > 0.2
-                    if loud and not state["loud"]:
+                    if loud and not state["loud"] and self.on_packet_click is not None:
                         self.on_packet_click(mid, now)
                     state["loud"] = loud
-            await original(packet, arrival_time_ms)
+            if not self.light:
+                await original(packet, arrival_time_ms)
 
         receiver._handle_rtp_packet = handle
 

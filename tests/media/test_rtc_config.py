@@ -39,3 +39,31 @@ def test_no_servers_means_no_servers():
     assert RtcOptions().rtc_configuration().iceServers == []
     with pytest.raises(ValueError):
         RtcOptions(turn_urls=["turn:t:3478"]).ice_servers("x")
+
+
+async def test_ice_candidates_stay_in_the_port_range():
+    from aiortc import RTCPeerConnection
+
+    from media.rtc import apply_bind_addresses, apply_port_range
+
+    apply_bind_addresses(["127.0.0.1"])
+    apply_port_range((47100, 47109))
+    pcs = []
+    try:
+        ports = []
+        for _ in range(3):
+            pc = RTCPeerConnection(RtcOptions().rtc_configuration())
+            pcs.append(pc)
+            pc.addTransceiver("audio")
+            await pc.setLocalDescription(await pc.createOffer())
+            ports += [int(line.split()[5]) for line in pc.localDescription.sdp.splitlines()
+                      if line.startswith("a=candidate:")]
+        assert len(ports) == 3 and len(set(ports)) == 3
+        assert all(47100 <= p <= 47109 for p in ports), ports
+        with pytest.raises(ValueError):
+            apply_port_range((5000, 4000))
+    finally:
+        apply_port_range(None)
+        apply_bind_addresses(None)
+        for pc in pcs:
+            await pc.close()
