@@ -145,6 +145,8 @@ async def create_hearing(request: web.Request) -> web.Response:
         judge = staff_user(s, judge_id, "judge", "judge_id")
         secretary = (staff_user(s, data["secretary_id"], "secretary", "secretary_id")
                      if data.get("secretary_id") else None)
+        from hearing.courtrooms import check_court_and_room, ensure_seat_sources
+        check_court_and_room(s, data.get("court_id"), data.get("courtroom_id"))  # 400 if unknown
         h = Hearing(case_number=data["case_number"], title=data["title"], kind=data["kind"],
                     language=data["language"], scheduled_at=scheduled, judge_id=judge.id,
                     secretary_id=secretary.id if secretary else None,
@@ -153,6 +155,7 @@ async def create_hearing(request: web.Request) -> web.Response:
                     created_at=datetime.now(timezone.utc), created_by=c.user_id)
         s.add(h)
         s.flush()
+        ensure_seat_sources(s, h)  # a courtroom hearing: one audio source per seat
         add_participant(s, h, "judge", judge.display_name, user_id=judge.id)
         if secretary:
             add_participant(s, h, "secretary", secretary.display_name, user_id=secretary.id)
