@@ -21,9 +21,15 @@ from sqlalchemy.orm import Session
 from hearing.models import Invite, LoginSession, User
 
 _hasher = PasswordHasher()
-# A hash of a random password, checked when the user does not exist, so a login for an unknown
-# name takes as long as one for a known name (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, checked when the user does not exist, so a login for an
+    unknown name takes as long as one for a known name (no user enumeration by timing)."""
+    if not _dummy:
+        _dummy.append(_hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[0]
 
 SESSION_COOKIE = "courtroom_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -50,7 +56,7 @@ def hash_password(password: str) -> str:
 
 def check_password(user: User | None, password: str) -> bool:
     try:
-        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return ok and user is not None and user.active

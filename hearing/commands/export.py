@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from hearing.commands.common import config_from, fail, open_db
-from hearing.api.errors import ApiError
 
 
 def register(sub) -> None:  # noqa: ANN001
@@ -23,6 +22,7 @@ def register(sub) -> None:  # noqa: ANN001
 
 
 def run(args) -> int:  # noqa: ANN001
+    from hearing.api.errors import ApiError
     from hearing.api.stenogram_routes import FORMATS, write_hearing_bundle
     from hearing.state import AppState
     from hearing import stenograms

@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hearing import auth
-from hearing.api.hearing_routes import add_participant
 from hearing.commands.common import config_from, fail, open_db
 from hearing.invites import invite_link, qr_png, qr_svg
 from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES, Hearing, User
@@ -60,6 +59,8 @@ def run_create(args) -> int:  # noqa: ANN001
             db.close()
             return fail("--at needs a time zone, e.g. 2026-12-01T10:00+05:00")
 
+    from hearing.api.hearing_routes import add_participant
+
     def work(s):
         judge = _user(s, args.judge, "judge")
         sec = _user(s, args.secretary, "secretary") if args.secretary else None
@@ -107,6 +108,7 @@ def run_invite(args) -> int:  # noqa: ANN001
     cfg = config_from(args)
     db = open_db(cfg)
     ttl = int(args.ttl_hours * 3600) if args.ttl_hours else cfg.invite_ttl_s
+    from hearing.api.hearing_routes import add_participant
 
     def work(s):
         h = s.get(Hearing, args.hearing)

@@ -7,11 +7,8 @@ import logging
 import os
 import ssl
 
-from aiohttp import web
-
 from hearing import audit
 from hearing.accounts import add_user, generate_password, has_users
-from hearing.app import make_app
 from hearing.commands.common import config_from, open_db
 
 
@@ -63,6 +60,9 @@ def run(args) -> int:  # noqa: ANN001
     print("  .venv/bin/courtroom user add SECRETARY_NAME --role secretary --generate")
     print("Participants join by invite link or QR code: courtroom invite HEARING --role witness "
           "--name 'Full Name'")
+    from aiohttp import web
+
+    from hearing.app import make_app
     ctx = None
     if cfg.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
