@@ -3,7 +3,9 @@
     python bench/evidence_upload.py --size-mb 1024
 
 Starts a small aiohttp server in a subprocess that mounts media.evidence's upload routes the
-way the hearing server does (or uses --url to target a running server), uploads a WAV file of
+way the hearing server does (or uses --url to target a running server; with --hearing-server,
+the real hearing server on a fresh data directory, uploading as an invited witness through
+/api/hearings/{id}/evidence/uploads with every authorisation and custody step), uploads a WAV file of
 the given size (random PCM behind a real header, so validation runs for real) in resumable
 PATCH requests, and prints throughput, the server's peak RSS growth (VmHWM) and, for the same
 file in the same run, the time of `sha256sum` and of a plain fsynced copy (`dd`)."""
@@ -24,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PREFIX = "/api/evidence/uploads"
+JUDGE_PASSWORD = "bench judge password"
 
 
 def serve(root: str, port: int) -> None:
@@ -47,6 +50,57 @@ def serve(root: str, port: int) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+def serve_hearing(root: str, port: int) -> None:
+    """The hearing server itself, with a judge account for the client to sign in with."""
+    from aiohttp import web
+
+    from hearing.accounts import add_user
+    from hearing.app import make_app
+    from hearing.config import Config
+    from hearing.db import Database, make_engine, upgrade
+
+    cfg = Config(data_dir=Path(root), transcribe=False, transcribe_evidence=False)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    engine = make_engine(cfg.db_url)
+    upgrade(engine)
+    engine.dispose()
+    db = Database(cfg.db_url)
+    db.run_sync(lambda s: add_user(s, "bench-judge", JUDGE_PASSWORD, "judge", "Bench Judge"))
+
+    async def main() -> None:
+        runner = web.AppRunner(make_app(cfg, db))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        print(f"ready {site._server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def witness_prefix(url: str) -> tuple[str, dict[str, str]]:
+    """Sign in as the judge, schedule a hearing, invite a witness who joins: the upload path
+    and the witness's headers."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        r = await http.post(url + "/api/login", json={"username": "bench-judge",
+                                                      "password": JUDGE_PASSWORD})
+        csrf = {"X-CSRF-Token": (await r.json())["csrf_token"]}
+        r = await http.post(url + "/api/hearings", headers=csrf, json={
+            "case_number": "bench", "title": "bench", "kind": "civil", "language": "ru"})
+        hid = (await r.json())["id"]
+        r = await http.post(f"{url}/api/hearings/{hid}/participants", headers=csrf,
+                            json={"role": "witness", "display_name": "Bench Witness"})
+        pid = (await r.json())["id"]
+        r = await http.post(f"{url}/api/hearings/{hid}/participants/{pid}/invites",
+                            headers=csrf, json={})
+        auth = {"Authorization": f"Bearer {(await r.json())['token']}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        (await http.post(url + "/api/join")).raise_for_status()
+    return f"/api/hearings/{hid}/evidence/uploads", auth
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -78,14 +132,16 @@ def timed(cmd: list[str]) -> tuple[float, str]:
     return time.perf_counter() - t, out
 
 
-async def upload(url: str, src: Path, sha256: str | None, request_mb: int) -> dict:
+async def upload(url: str, src: Path, sha256: str | None, request_mb: int,
+                 hearing: bool = False) -> dict:
     import aiohttp
 
+    prefix, headers = await witness_prefix(url) if hearing else (PREFIX, {})
     size = src.stat().st_size
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter()
-    async with aiohttp.ClientSession() as http:
-        r = await http.post(url + PREFIX, json={"filename": src.name, "size": size,
+    async with aiohttp.ClientSession(headers=headers) as http:
+        r = await http.post(url + prefix, json={"filename": src.name, "size": size,
                                                 "sha256": sha256, "content_type": "audio/wav"})
         r.raise_for_status()
         location = url + r.headers["Location"]
@@ -123,10 +179,16 @@ def main() -> int:
     ap.add_argument("--request-mb", type=int, default=64, help="bytes per PATCH request")
     ap.add_argument("--dir", help="scratch directory (default: a temp dir in ./var or /tmp)")
     ap.add_argument("--url", help="target a running server instead of the built-in one")
+    ap.add_argument("--hearing-server", action="store_true",
+                    help="upload through the real hearing server (as an invited witness)")
     ap.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
+    ap.add_argument("--serve-hearing", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]))
+        return 0
+    if args.serve_hearing:
+        serve_hearing(args.serve_hearing[0], int(args.serve_hearing[1]))
         return 0
 
     base = Path(args.dir) if args.dir else None
@@ -154,13 +216,15 @@ def main() -> int:
 
         url = args.url
         if url is None:
-            server = subprocess.Popen([sys.executable, __file__, "--serve", str(work / "blobs"),
-                                       "0"], stdout=subprocess.PIPE, text=True)
+            mode, root = (("--serve-hearing", work / "server") if args.hearing_server
+                          else ("--serve", work / "blobs"))
+            server = subprocess.Popen([sys.executable, __file__, mode, str(root), "0"],
+                                      stdout=subprocess.PIPE, text=True)
             port = int(server.stdout.readline().split()[1])
             url = f"http://127.0.0.1:{port}"
             rss0 = status_kb(server.pid, "VmRSS")
             hwm0 = status_kb(server.pid, "VmHWM")
-        result = asyncio.run(upload(url, src, digest, args.request_mb))
+        result = asyncio.run(upload(url, src, digest, args.request_mb, args.hearing_server))
         ok = result["receipt"]["sha256"] == digest
         mb = size / 1e6
         print(f"upload:     {mb / result['total_s']:7.1f} MB/s end to end ({result['total_s']:.2f} s:"

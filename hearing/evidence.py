@@ -100,6 +100,11 @@ def require_submitter(s: Session, caller: Caller, h: Hearing) -> None:
         raise conflict("the hearing is closed; evidence can no longer be submitted")
 
 
+def has_sound(item: EvidenceItem) -> bool:
+    """Worth transcribing: audio or video evidence with a soundtrack."""
+    return item.kind in ("audio", "video") and bool((item.media or {}).get("has_audio"))
+
+
 def may_see_item(caller: Caller, item: EvidenceItem) -> bool:
     """Staff of the hearing see everything; a participant sees what they submitted."""
     return caller.kind == "staff" or item.submitted_by == caller.actor
@@ -227,9 +232,9 @@ class EvidenceService:
         def work(s):
             todo = s.execute(select(EvidenceItem.sha256).where(
                 EvidenceItem.transcode_state.in_(("pending", "queued", "running")))).scalars()
-            untranscribed = s.execute(select(EvidenceItem.id).where(
+            untranscribed = s.execute(select(EvidenceItem).where(
                 EvidenceItem.status == "accepted", EvidenceItem.transcript.is_(None))).scalars()
-            return sorted(set(todo)), list(untranscribed)
+            return sorted(set(todo)), [i.id for i in untranscribed if has_sound(i)]
         shas, ids = await self.state.db.run(work)
         for sha in shas:
             self.submit_transcode(sha)

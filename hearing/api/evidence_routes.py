@@ -17,7 +17,7 @@ from hearing.api.errors import bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.api.serialize import audit_json
-from hearing.evidence import (DECISIONS, EVIDENCE, clean_text, connection_facts,
+from hearing.evidence import (DECISIONS, EVIDENCE, clean_text, connection_facts, has_sound,
                               load_hearing_for_evidence, may_see_item, now_utc, receipt_json,
                               require_submitter, require_upload_owner, upload_meta)
 from hearing.models import AuditEvent, EvidenceItem
@@ -295,8 +295,7 @@ async def decide(request: web.Request) -> web.Response:
 
     item, changed = await state.db.run(work)
     if changed:
-        if (item.status == "accepted" and item.transcript is None
-                and item.kind in ("audio", "video") and (item.media or {}).get("has_audio")):
+        if item.status == "accepted" and item.transcript is None and has_sound(item):
             svc.queue_transcription(item.id)
         svc.publish_item(item, "decision")
     return web.json_response(svc.item_json(item, full=True))

@@ -440,15 +440,20 @@ def _start_server(tmp_path, db_url):
     return proc, f"http://127.0.0.1:{port}"
 
 
-async def test_sigkill_during_upload_leaves_no_referenced_half_file(tmp_path):
-    """On SQLite only: what a crash leaves is on disk, and two server starts cost 15 s."""
-    import aiohttp
+def sqlite_env(tmp_path):
+    """For the tests whose subject is not the database (a crash on disk, the model)."""
     db_url = f"sqlite:///{tmp_path / 'courtroom.sqlite3'}"
     engine = make_engine(db_url)
     upgrade(engine)
     engine.dispose()
     db = Database(db_url)
-    make_users(db)
+    return db_url, db, make_users(db)
+
+
+async def test_sigkill_during_upload_leaves_no_referenced_half_file(tmp_path):
+    """On SQLite only: what a crash leaves is on disk, and two server starts cost 15 s."""
+    import aiohttp
+    db_url, db, ids = sqlite_env(tmp_path)
     setup = make_app(config(tmp_path, db_url), Database(db_url))  # to schedule and invite
     from aiohttp.test_utils import TestClient, TestServer
     async with TestClient(TestServer(setup)) as c:
@@ -582,10 +587,10 @@ async def test_fixity_checks_what_the_database_references(aiohttp_client, env, c
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SPEECH / "nsh_ru_ru_0045.wav").is_file(), reason="no speech clips")
-async def test_accepted_audio_is_transcribed_as_evidence(aiohttp_client, env):
-    tmp_path, db_url, db, ids = env
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the model run is the same on every database; the rows are tested above")
+async def test_accepted_audio_is_transcribed_as_evidence(aiohttp_client, tmp_path):
+    """On SQLite only: the model run is the same on every database; the rows are tested
+    above on both."""
+    db_url, db, ids = sqlite_env(tmp_path)
     app = make_app(Config(data_dir=tmp_path, database_url=db_url, transcribe=False,
                           evidence_min_free_bytes=0), db)
     judge = await login(aiohttp_client, app, "judge")
@@ -619,6 +624,7 @@ async def test_accepted_audio_is_transcribed_as_evidence(aiohttp_client, env):
     assert segments and all(s["origin"] == "evidence" for s in segments)
     text = " ".join(s["text"] for s in segments).lower()
     assert sum(w in text for w in ("думали", "следы", "магнитных", "земли")) >= 3, text
+    print("evidence transcript:", text)
     assert all(0 <= s["start_ms"] < s["end_ms"] <= 6500 for s in segments)
     progress = [m for m in seen if m.get("event") == "transcription"]
     assert progress[-1]["state"] == "done" and progress[-1]["segments"] == len(segments)
