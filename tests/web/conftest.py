@@ -50,7 +50,7 @@ class LiveServer:
         upgrade(engine)
         engine.dispose()
         self.config = Config(host="127.0.0.1", port=self.port, data_dir=data_dir,
-                             database_url=self.url)
+                             database_url=self.url, rtc_bind="127.0.0.1")
         self.db = Database(self.url)
         self.base = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
@@ -124,7 +124,10 @@ def server(tmp_path_factory):
 def playwright_instance():
     if not CHROMIUM.exists():
         pytest.skip("Debian's /usr/bin/chromium is not installed (make test installs it)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    api = pytest.importorskip("playwright.sync_api")
+    sync_playwright = api.sync_playwright
+    # The machine is shared and busy: give pages time, without making a real failure slow.
+    api.expect.set_options(timeout=10_000)
     with sync_playwright() as p:
         yield p
 

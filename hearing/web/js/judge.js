@@ -71,30 +71,53 @@ function personRow(p) {
   return h("li", { class: speaking ? "speaking" : "", dataset: { participant: p.id, source: sid } },
     h("span", { class: "speaking-dot", role: "img", "aria-label": t(speaking ? "judge.speaking" : "judge.silent") }),
     h("span", { class: "who" }, p.display_name,
-      h("small", {}, `${t(`role.${p.role}`)} · ${t(`presence.${p.presence || "invited"}`)}${p.muted ? ` · ${t("judge.muted")}` : ""}`)),
+      h("small", {}, `${t(`role.${p.role}`)}${staff ? "" : ` · ${t(`presence.${p.presence || "invited"}`)}`}${p.muted ? ` · ${t("judge.muted")}` : ""}`)),
     p.hand_raised ? h("span", { class: "hand", role: "img", "aria-label": t("judge.hand_raised"), title: t("judge.hand_raised") }, "✋") : null,
     bar, staff ? null : mute, staff ? null : eject);
 }
 
-function render() {
-  const lobby = clear($("#lobby"));
-  const people = clear($("#people"));
-  let waiting = 0;
-  for (const p of S.people.values()) {
-    if (p.presence === "lobby") {
-      waiting += 1;
-      const admit = h("button", { type: "button", class: "small" }, t("judge.admit"));
-      admit.addEventListener("click", () => moderate(p, "admit"));
-      const deny = h("button", { type: "button", class: "danger small" }, t("judge.deny"));
-      deny.addEventListener("click", () => moderate(p, "eject"));
-      lobby.append(h("li", { dataset: { participant: p.id } },
-        h("span", { class: "who" }, p.display_name, h("small", {}, t(`role.${p.role}`))), admit, deny));
-    } else if (p.presence !== "ejected") {
-      people.append(personRow(p));
+/** Replace a list's rows by key, keeping rows whose content did not change: a row rebuilt
+ * under the judge's pointer would swallow the click. */
+function reconcile(ul, rows) {
+  const old = new Map([...ul.children].map((li) => [li.dataset.key, li]));
+  let prev = null;
+  for (const { key, sig, make } of rows) {
+    let li = old.get(key);
+    if (!li || li.dataset.sig !== sig) {
+      const fresh = make();
+      fresh.dataset.key = key;
+      fresh.dataset.sig = sig;
+      if (li) li.replaceWith(fresh);
+      li = fresh;
     }
+    old.delete(key);
+    if (prev ? prev.nextSibling !== li : ul.firstChild !== li) {
+      if (prev) prev.after(li); else ul.prepend(li);
+    }
+    prev = li;
   }
-  $("#lobby-count").textContent = String(waiting);
-  show($("#lobby-empty"), waiting === 0);
+  for (const li of old.values()) li.remove();
+}
+
+function lobbyRow(p) {
+  const admit = h("button", { type: "button", class: "small" }, t("judge.admit"));
+  admit.addEventListener("click", () => moderate(p, "admit"));
+  const deny = h("button", { type: "button", class: "danger small" }, t("judge.deny"));
+  deny.addEventListener("click", () => moderate(p, "eject"));
+  return h("li", { dataset: { participant: p.id } },
+    h("span", { class: "who" }, p.display_name, h("small", {}, t(`role.${p.role}`))), admit, deny);
+}
+
+function render() {
+  const lang = document.documentElement.lang;
+  const sig = (p) => JSON.stringify([lang, p.display_name, p.role, p.presence, p.muted, p.hand_raised]);
+  const all = [...S.people.values()];
+  const waiting = all.filter((p) => p.presence === "lobby");
+  reconcile($("#lobby"), waiting.map((p) => ({ key: String(p.id), sig: sig(p), make: () => lobbyRow(p) })));
+  reconcile($("#people"), all.filter((p) => p.presence !== "lobby" && p.presence !== "ejected")
+    .map((p) => ({ key: String(p.id), sig: sig(p), make: () => personRow(p) })));
+  $("#lobby-count").textContent = String(waiting.length);
+  show($("#lobby-empty"), waiting.length === 0);
   renderSeats();
 }
 

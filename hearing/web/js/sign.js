@@ -4,6 +4,9 @@
 import { h, clear, show, toast } from "./dom.js";
 import { t, fmtDateTime, applyI18n } from "./i18n.js";
 
+// The server's words for where a version stands (older names accepted too).
+const STATUS = { unsigned: "draft", secretary_signed: "awaiting_judge" };
+
 export function mountSignPanel(container, api, hearingId, { role }) {
   const keyInfo = h("p", { class: "muted", "data-testid": "key-info" });
   const keyForm = h("form", { class: "stack", hidden: true },
@@ -22,7 +25,7 @@ export function mountSignPanel(container, api, hearingId, { role }) {
   async function loadKey() {
     try {
       const k = await api.get("/api/me/signing-key");
-      keyInfo.textContent = t("sign.key", { fp: k.fingerprint });
+      keyInfo.textContent = t("sign.key", { fp: k.fingerprint_display || k.fingerprint });
       show(keyForm, false);
       return true;
     } catch (e) {
@@ -40,10 +43,13 @@ export function mountSignPanel(container, api, hearingId, { role }) {
     }
     clear(versions);
     if (!list.length) versions.append(h("li", { class: "muted" }, t("sign.no_versions")));
+    const latest = Math.max(...list.map((v) => v.number));
     for (const v of [...list].reverse()) {
-      const sigs = (v.signatures || []).map((s) => `${t(`staffrole.${s.role}`)}: ${s.user} · ${fmtDateTime(s.at)}`);
+      const status = STATUS[v.status] || v.status;
+      const sigs = (v.signatures || []).map((s) => `${t(`staffrole.${s.role}`)}: ${s.name ?? s.user ?? ""} · ${fmtDateTime(s.signed_at ?? s.at)}`);
       const mine = (v.signatures || []).some((s) => s.role === role);
-      const canSign = !mine && (role === "secretary" ? v.status === "unsigned" : v.status === "secretary_signed");
+      // Secretary first, then the judge; only the latest version is signed.
+      const canSign = v.number === latest && !mine && (role === "secretary" ? status === "draft" : status === "awaiting_judge");
       const btn = canSign ? h("button", { type: "button", class: "small" }, t("sign.sign_version", { n: v.number })) : null;
       btn?.addEventListener("click", async () => {
         if (!pass.value) { pass.focus(); toast(t("sign.need_passphrase"), "error"); return; }
@@ -55,9 +61,9 @@ export function mountSignPanel(container, api, hearingId, { role }) {
         } catch (e) { toast(e.message, "error"); }
         await loadVersions();
       });
-      versions.append(h("li", { dataset: { version: v.number, status: v.status } },
+      versions.append(h("li", { dataset: { version: v.number, status } },
         h("span", { class: "who" }, t("sign.version", { n: v.number }),
-          h("small", {}, `${t(`sign.status.${v.status}`)} · SHA-256 ${String(v.sha256).slice(0, 16)}…`),
+          h("small", {}, `${t(`sign.status.${status}`)} · SHA-256 ${String(v.sha256).slice(0, 16)}…`),
           ...sigs.map((s) => h("small", {}, s))),
         btn));
     }
