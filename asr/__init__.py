@@ -1,1 +1,6 @@
-"""Whisper transcription: model location, VAD, streaming policy, scheduler, offline mode."""
+"""Whisper transcription: model location, VAD, streaming policy, scheduler, offline mode.
+
+The server uses ``asr.scheduler.Scheduler`` (one per server, one model), opens one stream per
+source with ``open_stream`` and receives ``asr.events.TranscriptEvent``s; whole files go
+through ``asr.offline.transcribe_file``. Nothing here imports ``hearing``, ``media`` or
+``hardware``."""

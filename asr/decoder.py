@@ -105,9 +105,6 @@ class Decoder:
             self._tokenizers[language] = tok
         return tok
 
-    def encode_text(self, text: str) -> list[int]:
-        return self.tokenizer("ru").encode(text)
-
     # -- features and encoder -------------------------------------------------------------
 
     def padded_frames(self, n_samples: int, options: DecodeOptions) -> int:

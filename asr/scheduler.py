@@ -10,6 +10,7 @@ the most starved first); finals are delayed, never dropped."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import threading
 import time
@@ -23,6 +24,8 @@ from .events import TranscriptEvent
 from .model import LoadedModel, ModelOptions, load_model
 from .stream import Job, StreamCore, StreamOptions
 
+__all__ = ["Scheduler", "SchedulerOptions", "Stream", "StreamOptions"]
+
 log = logging.getLogger(__name__)
 
 
@@ -30,8 +33,11 @@ log = logging.getLogger(__name__)
 class SchedulerOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     max_batch: int = 4  # requests decoded together
-    batch_length_ratio: float = 1.5  # only streams within this length ratio share a batch
+    batch_length_ratio: float = 2.0  # only streams within this length ratio share a batch
     run_workers: bool = True  # False: nothing runs until the caller calls step() (tests)
+    busy_window_s: float = 10.0  # how far back the model's load is measured
+    thin_above: float = 0.7  # past this busy fraction, partials are spaced out ...
+    max_step_scale: float = 3.0  # ... up to this many times the stream's step
 
 
 class Stream:
@@ -85,12 +91,13 @@ class Stream:
             if received > processed else 0
 
     def metrics(self) -> dict:
+        lag = self.lag_ms
         with self.lock:
-            return {"source_id": self.source_id, "lag_ms": None,
+            return {"source_id": self.source_id, "lag_ms": lag,
                     "pending_final_ms": self.core.pending_final_ms(),
                     "dropped_input_ms": self.core.dropped_input_ms,
                     "dropped_speech_ms": self.core.dropped_speech_ms,
-                    "partials": self.partials, "finals": self.finals} | {"lag_ms": self.lag_ms}
+                    "partials": self.partials, "finals": self.finals}
 
 
 class Scheduler:
@@ -112,6 +119,7 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self.decode_batches = 0
         self.busy_s = 0.0
+        self._recent_busy: collections.deque[tuple[float, float]] = collections.deque()
 
     @property
     def model_label(self) -> str:
@@ -174,7 +182,23 @@ class Scheduler:
 
     def metrics(self) -> dict:
         return {"streams": [s.metrics() for s in self.streams()],
-                "decode_batches": self.decode_batches, "busy_s": round(self.busy_s, 3)}
+                "decode_batches": self.decode_batches, "busy_s": round(self.busy_s, 3),
+                "load": round(self.load(), 3), "partial_step_scale": round(self.step_scale(), 2)}
+
+    def load(self) -> float:
+        """Fraction of the last ``busy_window_s`` the model spent decoding."""
+        now = time.monotonic()
+        start = now - self.options.busy_window_s
+        busy = sum(min(d, end - start) for end, d in self._recent_busy if end > start)
+        return max(0.0, min(1.0, busy / self.options.busy_window_s))
+
+    def step_scale(self) -> float:
+        """Partials thin out first under overload: their step grows with the model's load."""
+        o = self.options
+        load = self.load()
+        if load <= o.thin_above:
+            return 1.0
+        return 1.0 + (o.max_step_scale - 1.0) * (load - o.thin_above) / (1.0 - o.thin_above)
 
     def step(self) -> list[tuple[str, str, int]]:
         """Run, in the caller's thread, the VAD over fed audio and then one decode batch;
@@ -262,11 +286,12 @@ class Scheduler:
         streams = self.streams()
         finals: list[tuple[int, Stream]] = []
         partials: list[tuple[int, int, Stream]] = []
+        scale = self.step_scale()
         for s in streams:
             with s.lock:
                 if s.core.has_final_job():
                     finals.append((s.core.oldest_final_ms(), s))
-                elif s.core.partial_ready():
+                elif s.core.partial_ready(scale):
                     partials.append((s.core.open_decoded_ms(), s.core.open_length_ms(), s))
         jobs: list[tuple[Stream, Job]] = []
         if finals:  # oldest first, one per stream per batch
@@ -288,7 +313,7 @@ class Scheduler:
                              <= self.options.batch_length_ratio):
                 continue
             with s.lock:
-                job = s.core.take_partial_job()
+                job = s.core.take_partial_job(scale)
             if job:
                 jobs.append((s, job))
         return jobs
@@ -300,7 +325,12 @@ class Scheduler:
         except Exception:
             log.exception("decode failed for %s", [s.source_id for s, _ in jobs])
             results = [None] * len(jobs)
-        self.busy_s += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        self.busy_s += took
+        self._recent_busy.append((time.monotonic(), took))
+        while self._recent_busy and \
+                self._recent_busy[0][0] < time.monotonic() - self.options.busy_window_s:
+            self._recent_busy.popleft()
         self.decode_batches += 1
         for (s, job), result in zip(jobs, results):
             with s.lock:

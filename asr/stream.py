@@ -39,6 +39,8 @@ class StreamOptions:
     prompt: Callable[[], str] | None = None  # recent committed text of the hearing
     step_ms: int = 1000  # re-decode the open utterance this often while someone speaks
     first_partial_ms: int = 1000  # the first partial waits for this much of the utterance
+    early_final_ms: int = 250  # after this much silence, decode at once: if the speaker
+    # really stopped (end_silence_ms), that hypothesis becomes the final without another decode
     max_segment_ms: int = 15_000  # segment cap: close the segment at its committed words
     trim_after_ms: int = 3_000  # once the buffer is this long, cut it at committed words
     force_trim_ms: int = 12_000  # past this, cut even where no pause follows the word
@@ -48,7 +50,7 @@ class StreamOptions:
     max_pending_final_ms: int = 120_000  # closed utterances waiting for a final, per source
     max_input_ms: int = 30_000  # audio not yet seen by the VAD; the oldest is dropped beyond
     max_gap_fill_ms: int = 10_000  # a jump in start_ms up to this is filled with silence
-    prompt_chars: int = 400  # how much recent text goes into the prompt
+    prompt_chars: int = 120  # recent text in the prompt: more carries errors forward
     vad: VadOptions = field(default_factory=VadOptions)
     filters: FilterOptions = field(default_factory=FilterOptions)
     partial_decode: DecodeOptions = field(default_factory=DecodeOptions)
@@ -60,7 +62,7 @@ class StreamOptions:
             raise ValueError("max_segment_ms must be between 2 and 28 seconds")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Utterance:
     segment_id: str
     start_ms: int  # hearing-clock time of the first buffered sample
@@ -76,6 +78,8 @@ class _Utterance:
     final_started: bool = False
     segment_start_ms: int = -1  # where the segment began (the buffer's start moves on trims)
     tail_audio_end_ms: int = 0  # end of the audio the tail hypothesis was decoded from
+    last_speech_ms: int = 0  # end of the last frame the VAD called speech
+    closed: bool = False  # the speaker stopped: waiting for (or given) its final
 
     def __post_init__(self) -> None:
         if self.segment_start_ms < 0:
@@ -127,8 +131,7 @@ class Job:
 class StreamCore:
     """Streaming policy for one source; not thread-safe (the scheduler holds a lock)."""
 
-    def __init__(self, source_id: str, options: StreamOptions, model_label: str,
-                 encode_text: Callable[[str], list[int]] | None = None):
+    def __init__(self, source_id: str, options: StreamOptions, model_label: str):
         self.source_id = source_id
         self.options = options
         self.model_label = model_label
@@ -147,7 +150,6 @@ class StreamCore:
         self._recent_text: collections.deque[str] = collections.deque(maxlen=20)
         self.dropped_input_ms = 0  # audio lost before the VAD (input far faster than the VAD)
         self.dropped_speech_ms = 0  # speech finalised without a decode under overload
-        self._encode_text = encode_text
         self._events: list[TranscriptEvent] = []
         self.closed = False
 
@@ -237,6 +239,7 @@ class StreamCore:
                 self._silence_run_ms += FRAME_MS
             elif p >= o.onset:
                 self._silence_run_ms = 0
+                u.last_speech_ms = u.end_ms
             if self._silence_run_ms >= o.end_silence_ms:
                 self._close_open()
             elif u.end_ms - u.segment_start_ms >= self.options.max_segment_ms or \
@@ -250,9 +253,25 @@ class StreamCore:
         u, self._open = self._open, None
         self._ring.clear()
         self._silence_run_ms = 0
-        if u is not None:
-            self._finals.append(u)
-            self._bound_finals()
+        if u is None:
+            return
+        u.closed = True
+        if self._heard_the_end(u) and u.decoded_to_ms == u.tail_audio_end_ms:
+            self._finish_from_hypothesis(u)  # no decode in flight, none needed
+            return
+        self._finals.append(u)
+        self._bound_finals()
+
+    def _heard_the_end(self, u: _Utterance) -> bool:
+        """The last hypothesis was decoded from audio that runs past the end of speech."""
+        return u.last_speech_ms > 0 and \
+            u.tail_audio_end_ms >= u.last_speech_ms + self.options.early_final_ms - FRAME_MS
+
+    def _finish_from_hypothesis(self, u: _Utterance) -> None:
+        u.final_started = True
+        if u in self._finals:
+            self._finals.remove(u)
+        self._emit_final(u, list(u.committed) + list(u.tail))
 
     def _cap_open(self) -> None:
         """The buffer reached its cap while speech goes on: close the segment at its committed
@@ -282,19 +301,24 @@ class StreamCore:
             if not words:
                 self.dropped_speech_ms += u.end_ms - u.start_ms
             u.final_started = True
-            self._emit_final(u, words, committed_only=False)
+            self._emit_final(u, words)
 
     # -- jobs -----------------------------------------------------------------------------
 
     def has_final_job(self) -> bool:
         return bool(self._finals)
 
-    def partial_ready(self) -> bool:
+    def partial_ready(self, step_scale: float = 1.0) -> bool:
+        """Enough new speech for a partial; ``step_scale`` > 1 spaces partials out when the
+        model is overloaded."""
         u = self._open
         if u is None:
             return False
         last = u.decoded_to_ms if u.decoded_to_ms is not None else u.start_ms
-        wait = self.options.step_ms if u.decoded_to_ms is not None else \
+        if u.last_speech_ms and last < u.last_speech_ms + self.options.early_final_ms <= \
+                u.end_ms and u.end_ms - u.last_speech_ms >= self.options.early_final_ms:
+            return True  # the speaker paused: a hypothesis now may save the final's decode
+        wait = self.options.step_ms * step_scale if u.decoded_to_ms is not None else \
             self.options.first_partial_ms
         return u.end_ms - last >= wait
 
@@ -307,8 +331,8 @@ class StreamCore:
             return self._job("final", u, self.options.final_decode)
         return None
 
-    def take_partial_job(self) -> Job | None:
-        if not self.partial_ready():
+    def take_partial_job(self, step_scale: float = 1.0) -> Job | None:
+        if not self.partial_ready(step_scale):
             return None
         u = self._open
         u.decoded_to_ms = u.end_ms
@@ -421,6 +445,9 @@ class StreamCore:
             u.language = lang  # the utterance's language is settled with its first words
         u.tail = tail[k:]
         u.tail_audio_end_ms = job.audio_end_ms
+        if u.closed and self._heard_the_end(u):
+            self._finish_from_hypothesis(u)  # its queued final job will be skipped
+            return
         self._emit_partial(u, lang)
         self._trim(u)
 
@@ -487,8 +514,8 @@ class StreamCore:
             "partial", self.source_id, u.segment_id, words[0].start_ms, words[-1].end_ms,
             _join(words), words, language, self.model_label, committed=len(u.committed)))
 
-    def _emit_final(self, u: _Utterance, words: list[Word], committed_only: bool = True,
-                    language: str | None = None) -> None:
+    def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None
+                    ) -> None:
         u.chunks, u.n_samples = [], 0  # the audio is no longer needed
         if not words:
             return

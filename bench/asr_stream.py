@@ -106,9 +106,10 @@ async def realtime_runs(model, audios: list[np.ndarray], options: StreamOptions,
         sched = Scheduler(SchedulerOptions(), model=model)
         await sched.start()
         chosen = [clip[i % len(clip)] for i in range(n)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         results = await realtime(sched, chosen, options)
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         await sched.stop()
         lags = [lag for r in results for lag in r.lags_ms]
         figs = latency_figures(results)
@@ -119,6 +120,7 @@ async def realtime_runs(model, audios: list[np.ndarray], options: StreamOptions,
                   "commit_latency_p50_ms": figs["commit_latency_p50_ms"],
                   "audio_s_per_stream": round(max(len(a) for a in chosen) / 16000, 1),
                   "wall_s": round(wall, 1), "model_busy_s": round(sched.busy_s, 1),
+                  "process_cpu_s": round(cpu, 1), "load_average_1min": round(os.getloadavg()[0], 2),
                   "batches": sched.decode_batches}
         print(f"  realtime x{n}: lag p50 {out[n]['lag_p50_ms']} p95 {out[n]['lag_p95_ms']} ms, "
               f"final p95 {out[n]['final_latency_p95_ms']} ms, busy {out[n]['model_busy_s']} s "
@@ -204,7 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         "offline_cer": round(cer(refs, offline_hyps), 4), "stream_cer": round(cer(refs, stream_hyps), 4),
         **latency_figures(replays),
         "rtf": round(compute_s / audio_s, 3), "offline_rtf": round(offline_s / audio_s, 3),
+        # CPU seconds the decodes used per second of audio: steadier than wall time on a
+        # shared machine; cores / this is what one machine could carry if it were idle.
+        "stream_cpu_s_per_audio_s": round(sum(r.cpu_s for r in replays) / audio_s, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
+    figures["idle_machine_streams_estimate"] = round(
+        (os.cpu_count() or 2) / figures["stream_cpu_s_per_audio_s"], 1) \
+        if figures["stream_cpu_s_per_audio_s"] else None
     figures["stream_wer_relative_to_offline"] = round(
         figures["stream_wer"] / figures["offline_wer"], 3) if figures["offline_wer"] else None
     if args.realtime_seconds > 0:
