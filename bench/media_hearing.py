@@ -178,6 +178,7 @@ async def run_server(args) -> dict:
         await asyncio.sleep(0.3)
     await asyncio.sleep(args.warmup)
     cpu0, wall0, rss0 = time.process_time(), time.monotonic(), rss_mb()
+    stats0 = room.stats()
     rss_samples = [(0.0, rss0)]
     while time.monotonic() - wall0 < args.duration:
         await asyncio.sleep(min(10.0, args.duration / 6))
@@ -220,6 +221,10 @@ async def run_server(args) -> dict:
         "tap_dropped": stats["tap"]["chunks_dropped"],
         "recording_chunks": sum(e["type"] == "recording.chunk" for e in events),
         "events": {t: sum(e["type"] == t for e in events) for t in sorted({e["type"] for e in events})},
+        "received_at_server_per_source": {
+            pid: {"video_fps": round((p["video_frames"] - stats0["participants"].get(pid, {}).get("video_frames", 0)) / (wall1 - wall0), 1),
+                  "audio_pps": round((p["audio_packets"] - stats0["participants"].get(pid, {}).get("audio_packets", 0)) / (wall1 - wall0), 1)}
+            for pid, p in stats["participants"].items()},
         "per_receiver": {o.get("name"): {src: round(v.get("video_fps", 0), 1) for src, v in o.get("per_source", {}).items()}
                          for o in outputs},
         "recordings": len(recordings),

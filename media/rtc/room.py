@@ -182,8 +182,11 @@ class Room:
 
     # -- moderation ---------------------------------------------------------------------------
     def set_muted(self, participant_id: str, muted: bool, by: str | None = None) -> None:
-        """Stop (or resume) forwarding, transcribing and recording this participant's audio."""
-        participant = self.participants[participant_id]
+        """Stop (or resume) forwarding, transcribing and recording this participant's audio
+        (their video keeps flowing). The recording shows the muted span as a gap."""
+        participant = self.participants.get(participant_id)
+        if participant is None:
+            raise KeyError(f"no participant {participant_id!r} in the hearing's media")
         if participant.source.muted == muted:
             return
         participant.source.set_muted(muted)
