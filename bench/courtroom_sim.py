@@ -7,7 +7,8 @@ If DIR has no reference.json a hearing is simulated there first. Figures printed
 
 - ``wer``: per seat, the reference utterances of that seat against its final segments, in time
   order (so a word on the wrong seat counts as an error too); ``baseline_wer`` is the same
-  utterances, clean, through one stream of the same engine in the same run.
+  utterances, clean, each replayed alone through one stream the way bench/asr_stream.py does
+  (its single-stream figure), in the same run.
 - ``attribution_accuracy``: of the reference words the transcript recognised (aligned hits),
   the share recognised in a segment of the right seat.
 - ``duplicate_segments``: final segments of a seat that did not speak then (bleed), and
@@ -22,10 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import time
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hardware.bleed import BleedOptions  # noqa: E402
 from hardware.capture import Capture, CaptureOptions  # noqa: E402
 from hardware.seatmap import load_seat_map  # noqa: E402
 from hardware.simulator import SimOptions, read_mono16k, simulate  # noqa: E402
@@ -42,25 +42,8 @@ from media.clock import HearingClock  # noqa: E402
 FRAME = 320  # 20 ms at 16 kHz
 
 # ---------------------------------------------------------------- scoring (README's rules)
-_NUM = re.compile(r"\d+(?:[.,]\d+)?")
-_NON_WORD = re.compile(r"[^\w\s]|_", re.UNICODE)
-
-
-def normalize(text: str, lang: str = "ru") -> str:
-    from num2words import num2words
-
-    def spell(m: re.Match) -> str:
-        t = m.group(0).replace(",", ".")
-        try:
-            return " " + num2words(float(t) if "." in t else int(t),
-                                   lang={"kk": "kz"}.get(lang, lang)) + " "
-        except (NotImplementedError, OverflowError, ValueError):
-            return " " + t + " "
-
-    text = unicodedata.normalize("NFC", text).lower().replace("ё", "е")
-    text = _NUM.sub(spell, text)
-    text = _NON_WORD.sub(" ", unicodedata.normalize("NFC", text).lower().replace("ё", "е"))
-    return " ".join(text.split())
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _asr_score import normalize  # noqa: E402  (the asr benchmark's normalisation)
 
 
 def corpus_wer(pairs: list[tuple[str, str]]) -> float:
@@ -191,7 +174,13 @@ def score(ref: dict, finals: list) -> dict:
                                  "text": ev.text})
         else:
             unexplained += 1
-    return {"wer": round(wer, 4), "attribution_accuracy": round(right / max(1, total), 4),
+    per_utt = []
+    for u in utts:
+        mine = " ".join(w for t, s, w in words
+                        if s == u["seat"] and u["start_ms"] - 300 <= t <= u["end_ms"] + 300)
+        per_utt.append(mine)
+    return {"per_utterance_hyps": per_utt,
+            "wer": round(wer, 4), "attribution_accuracy": round(right / max(1, total), 4),
             "attributed_hits": right, "recognised_hits": total,
             "duplicate_segments": dup, "unexplained_segments": unexplained,
             "final_segments": len(finals), "duplicate_examples": dup_examples[:5]}
@@ -199,7 +188,8 @@ def score(ref: dict, finals: list) -> dict:
 
 # ---------------------------------------------------------------- runs
 async def run_capture(dataset: Path, speed: float, scheduler=None, language: str = "ru",
-                      levels: FrameLevels | None = None) -> tuple[Capture, list, dict]:
+                      levels: FrameLevels | None = None, gate: bool = True,
+                      keep: dict | None = None) -> tuple[Capture, list, dict]:
     seat_map = load_seat_map(dataset / "seats.toml")
     device = f"{seat_map.default_device}?speed={speed:g}"
     clock = HearingClock.starting_now()
@@ -223,6 +213,8 @@ async def run_capture(dataset: Path, speed: float, scheduler=None, language: str
     def on_chunk(c: AudioChunk) -> None:
         if levels is not None:
             levels.add(c, gated=True)
+        if keep is not None:
+            keep.setdefault(c.source_id, []).append(c.samples)
         s = streams.get(c.source_id)
         if s is not None:
             s.feed(c.start_ms - cap.origin_ms, c.samples)
@@ -233,7 +225,8 @@ async def run_capture(dataset: Path, speed: float, scheduler=None, language: str
 
     cap = Capture(device, seat_map, clock, on_chunk=on_chunk, on_alert=alerts.append,
                   on_record=on_record if levels is not None else None,
-                  options=CaptureOptions(backpressure=speed == 0))
+                  options=CaptureOptions(backpressure=speed == 0,
+                                         bleed=BleedOptions(enabled=gate)))
     await cap.start()
     await cap.wait_ended()
     await cap.stop()
@@ -278,37 +271,50 @@ async def run_rtp_cpu(dataset: Path, ref: dict, seconds: float = 20.0) -> float:
     return cap.stats["cpu_seconds"] / max(1e-9, cap.stats["device_seconds"])
 
 
-async def run_baseline(ref: dict, speech_dir: Path, scheduler, language: str,
-                       speed: float) -> dict:
-    """The same utterances, clean, one after another through a single stream."""
+async def run_baseline(ref: dict, speech_dir: Path, scheduler, language: str) -> dict:
+    """The asr benchmark's single-stream figure on the same utterances: each clean utterance
+    replayed alone through one stream (bench/_asr_replay.simulate), scored per file."""
+    from _asr_replay import simulate as replay_one
+    from _asr_score import wer
+
     from asr.stream import StreamOptions
-    finals: list = []
-    stream = scheduler.open_stream("baseline", StreamOptions(language=language),
-                                   lambda ev: finals.append(ev) if ev.kind == "final" else None)
     rows = {}
     for manifest in speech_dir.glob("*/manifest.jsonl"):
         for line in manifest.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
                 rows[r["audio"]] = manifest.parent / r["audio"]
-    t_ms = 0
-    t0 = time.monotonic()
-    texts = []
-    for u in ref["utterances"]:
-        x = read_mono16k(str(rows[u["audio"]]))
-        x = np.concatenate([np.zeros(8000, np.float32), x, np.zeros(8000, np.float32)])
-        for i in range(0, len(x), 1600):
-            part = x[i:i + 1600]
-            stream.feed(t_ms, part)
-            t_ms += len(part) * 1000 // 16000
-            if speed > 0:
-                ahead = t0 + t_ms / 1000 / speed - time.monotonic()
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-        texts.append(normalize(u["text"], u["lang"]))
-    await stream.close()
-    hyp = " ".join(normalize(e.text) for e in sorted(finals, key=lambda e: e.start_ms))
-    return {"baseline_wer": round(corpus_wer([(" ".join(texts), hyp)]), 4)}
+    refs, hyps = [], []
+    loop = asyncio.get_running_loop()
+    for i, u in enumerate(ref["utterances"]):
+        audio = read_mono16k(str(rows[u["audio"]]))
+        rep = await loop.run_in_executor(None, replay_one, scheduler.decoder, audio,
+                                         StreamOptions(language=language), f"u{i}")
+        refs.append(normalize(u["text"], u["lang"]))
+        hyps.append(normalize(" ".join(e.text for e in sorted(rep.finals(),
+                                                              key=lambda e: e.start_ms))))
+    return {"baseline_wer": round(wer(refs, hyps), 4), "baseline_hyps": hyps}
+
+
+async def run_seats_simulated(ref: dict, audio: dict, scheduler, language: str) -> float:
+    """Each seat's captured (gated) channel through the asr benchmark's simulated-clock replay:
+    the courtroom's audio under the baseline's compute conditions, so a difference from the
+    baseline is the audio's (capture, bleed, noise, overlaps) and not the machine's load."""
+    from _asr_replay import simulate as replay_one
+
+    from asr.stream import StreamOptions
+    loop = asyncio.get_running_loop()
+    pairs = []
+    for s in ref["seats"]:
+        seat = s["seat"]
+        r = " ".join(normalize(u["text"], u["lang"]) for u in sorted(
+            (u for u in ref["utterances"] if u["seat"] == seat), key=lambda u: u["start_ms"]))
+        x = np.concatenate(audio.get(f"seat:{seat}", [np.zeros(0, np.float32)]))
+        rep = await loop.run_in_executor(None, replay_one, scheduler.decoder, x,
+                                         StreamOptions(language=language), seat)
+        pairs.append((r, " ".join(normalize(e.text) for e in sorted(
+            rep.finals(), key=lambda e: e.start_ms))))
+    return round(corpus_wer(pairs), 4)
 
 
 async def main() -> int:
@@ -325,6 +331,8 @@ async def main() -> int:
     ap.add_argument("--speech-dir", type=Path, default=None)
     ap.add_argument("--no-asr", action="store_true", help="capture and gate figures only")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-gate", action="store_true", help="feed asr every channel ungated "
+                    "(shows what the bleed gate prevents)")
     args = ap.parse_args()
 
     from hardware.simulator import DEFAULT_SPEECH_DIR
@@ -342,7 +350,9 @@ async def main() -> int:
 
     # 1. capture alone, unpaced: CPU of the pipeline and the gate against the reference
     levels = FrameLevels()
-    cap, _, info = await run_capture(args.dataset, 0, levels=levels)
+    gated_audio: dict[str, list[np.ndarray]] = {}
+    cap, _, info = await run_capture(args.dataset, 0, levels=levels, gate=not args.no_gate,
+                                     keep=gated_audio)
     out["capture_cpu_core_share_unpaced"] = round(
         cap.stats["cpu_seconds"] / cap.stats["device_seconds"], 4)
     out.update(gate_report(levels, ref, cap.origin_ms))
@@ -366,16 +376,25 @@ async def main() -> int:
         scheduler = Scheduler()
         await scheduler.start()
         t = time.monotonic()
-        cap, finals, info = await run_capture(args.dataset, args.speed, scheduler, args.lang)
+        cap, finals, info = await run_capture(args.dataset, args.speed, scheduler, args.lang,
+                                              gate=not args.no_gate)
+        out["bleed_gate"] = not args.no_gate
         out["replay_wall_s"] = round(time.monotonic() - t, 1)
         out["capture_cpu_core_share"] = round(
             cap.stats["cpu_seconds"] / cap.stats["device_seconds"], 4)
         out.update(score(ref, finals))
         out["asr_metrics"] = scheduler.metrics()
         if not args.no_baseline:
-            out.update(await run_baseline(ref, Path(speech_dir), scheduler, args.lang,
-                                          args.speed))
+            out.update(await run_baseline(ref, Path(speech_dir), scheduler, args.lang))
             out["wer_ratio_to_baseline"] = round(out["wer"] / max(1e-9, out["baseline_wer"]), 3)
+            out["wer_courtroom_audio_simulated_clock"] = await run_seats_simulated(
+                ref, gated_audio, scheduler, args.lang)
+            out["per_utterance"] = [
+                {"seat": u["seat"], "start_ms": u["start_ms"], "end_ms": u["end_ms"],
+                 "ref": normalize(u["text"], u["lang"]), "courtroom": h, "baseline": b}
+                for u, h, b in zip(ref["utterances"], out.pop("per_utterance_hyps"),
+                                   out.pop("baseline_hyps"))]
+        out.pop("per_utterance_hyps", None)
         await scheduler.stop()
     text = json.dumps(out, ensure_ascii=False, indent=1)
     print(text)
