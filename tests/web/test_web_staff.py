@@ -114,3 +114,96 @@ def test_language_switch_is_remembered(server, make_context, artifacts):
     page.get_by_label("Password").fill("nope")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+
+
+def wav_bytes(seconds=1.0, rate=16000) -> bytes:
+    import io
+    import math
+    import struct
+    import wave
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                               for i in range(int(seconds * rate))))
+    return buf.getvalue()
+
+
+def upload_as_participant(ctx, hid, token, name, data):
+    auth = {"Authorization": f"Bearer {token}"}
+    r = ctx.request.post(f"/api/hearings/{hid}/evidence/uploads", headers=auth,
+                         data={"filename": name, "size": len(data), "content_type": "audio/wav"})
+    assert r.ok, r.text()
+    uid = r.json()["id"]
+    r = ctx.request.patch(f"/api/hearings/{hid}/evidence/uploads/{uid}", data=data,
+                          headers={**auth, "Upload-Offset": "0",
+                                   "Content-Type": "application/offset+octet-stream"})
+    assert r.ok, r.text()
+    r = ctx.request.post(f"/api/hearings/{hid}/evidence/uploads/{uid}/complete", headers=auth)
+    assert r.ok, r.text()
+    return r.json()
+
+
+def test_console_levels_seats_and_evidence_decisions(server, make_context, artifacts):
+    from hearing.state import STATE
+    ctx = make_context()
+    judge = StaffApi(ctx, "judge")
+    h = judge.hearing()
+    hid = h["id"]
+    inv = judge.invite(hid, "witness", "Сидоров С.С.")
+    pid = inv["participant"]["id"]
+    judge.post(f"/api/hearings/{hid}/transitions", {"to": "open"})
+    r = ctx.request.post("/api/join", headers={"Authorization": f"Bearer {inv['token']}"})
+    assert r.ok
+    judge.post(f"/api/hearings/{hid}/participants/{pid}/admit")
+    upload_as_participant(ctx, hid, inv["token"], "запись разговора.wav", wav_bytes())
+    upload_as_participant(ctx, hid, inv["token"], "второй файл.wav", wav_bytes(0.5))
+
+    page = ctx.new_page()
+    page.goto(f"/judge/{hid}")
+    witness = page.locator("#people li", has_text="Сидоров С.С.")
+    expect(witness).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-conn", "online")
+    hub = server.app[STATE].hub
+
+    def publish(message):
+        server.loop.call_soon_threadsafe(lambda: hub.publish(hid, message, staff_only=True))
+
+    publish({"type": "meter", "levels": [
+        {"source_id": f"p{pid}", "label": "Сидоров С.С.", "peak_db": -8.0, "rms_db": -18.0},
+        {"source_id": "seat-witness", "label": "Трибуна свидетеля", "peak_db": -40.0, "rms_db": -70.0}]})
+    expect(witness).to_have_class(re.compile(r"\bspeaking\b"))
+    expect(witness.get_by_role("img", name="говорит")).to_be_visible()
+    expect(witness.get_by_role("meter")).to_have_attribute("aria-valuenow", "-18")
+    seat = page.locator("#seats li", has_text="Трибуна свидетеля")
+    expect(seat).to_be_visible()
+    expect(seat).not_to_have_class(re.compile(r"\bspeaking\b"))
+    publish({"type": "meter", "levels": [
+        {"source_id": f"p{pid}", "label": "Сидоров С.С.", "peak_db": -60.0, "rms_db": -80.0},
+        {"source_id": "seat-witness", "label": "Трибуна свидетеля", "peak_db": -6.0, "rms_db": -15.0}]})
+    expect(seat).to_have_class(re.compile(r"\bspeaking\b"))
+    expect(witness).not_to_have_class(re.compile(r"\bspeaking\b"))
+    publish({"type": "alert", "source_id": "seat-witness", "kind": "clipping",
+             "message": "перегрузка входа"})
+    expect(seat).to_contain_text("перегрузка входа")
+
+    items = page.locator("#evidence li")
+    expect(items).to_have_count(2)
+    first = items.filter(has_text="запись разговора.wav")
+    expect(first).to_contain_text("Сидоров С.С.")
+    expect(first).to_contain_text("на рассмотрении")
+    first.get_by_role("button", name="Принять").click()
+    expect(page.locator("#evidence li", has_text="запись разговора.wav")).to_contain_text("принято")
+    second = page.locator("#evidence li", has_text="второй файл.wav")
+    second.get_by_label("Основание").fill("Не относится к делу")
+    second.get_by_role("button", name="Отклонить").click()
+    expect(page.locator("#evidence li", has_text="второй файл.wav")).to_contain_text(
+        "отклонено — Не относится к делу")
+    shot(page, artifacts, "judge-evidence-desktop")
+    decided = {e["filename"]: (e["status"], e["reason"])
+               for e in judge.get(f"/api/hearings/{hid}/evidence")["evidence"]}
+    assert decided == {"запись разговора.wav": ("accepted", "Приобщено к делу"),
+                       "второй файл.wav": ("rejected", "Не относится к делу")}
+    assert not ctx.js_errors
