@@ -17,7 +17,8 @@ from typing import Awaitable, Callable
 
 from sqlalchemy import select
 
-from hearing.models import AudioSource, Hearing, Participant, Recording, RecordingChunk
+from hearing.models import Hearing, Recording, RecordingChunk
+from hearing.transcripts import speaker_of, speakers
 from media.audio import AudioChunk
 from media.blobstore import BlobStore
 from media.clock import HearingClock
@@ -249,7 +250,7 @@ class LiveHearings:
         del live.recent_text[:-20]
         message["segment_id"] = seg.segment_id
         message["speaker"] = await self.state.db.run(
-            lambda s: speaker_label(s, live.hearing_id, message["source_id"]))
+            lambda s: speaker_of(message["source_id"], speakers(s, live.hearing_id)))
         self.state.hub.publish(live.hearing_id, message)
 
     # -- shutdown -----------------------------------------------------------------------------
@@ -258,14 +259,18 @@ class LiveHearings:
         live = self._live.pop(hearing_id, None)
         if live is None:
             return
+        await self._close_streams(live)
+        if live.room is not None:
+            await live.room.close()
+        await self._settle(live)
+
+    async def _close_streams(self, live: LiveHearing) -> None:
+        """Flush every transcriber stream: the last words become finals."""
         for stream in list(live.streams.values()):
             try:
                 await stream.close()
             except Exception:
                 log.exception("closing a transcriber stream failed")
-        if live.room is not None:
-            await live.room.close()
-        await self._settle(live)
 
     async def _settle(self, live: LiveHearing) -> None:
         """Let pending writes (finals, audit rows) finish; stop the periodic signer."""
@@ -278,11 +283,7 @@ class LiveHearings:
     async def close(self) -> None:
         for hid in list(self._live):
             live = self._live.pop(hid)
-            for stream in list(live.streams.values()):
-                try:
-                    await stream.close()
-                except Exception:
-                    log.exception("closing a transcriber stream failed")
+            await self._close_streams(live)
             if live.room is not None:
                 # Server shutdown is not the close of the hearing: recordings stay as chunks
                 # and are finalised when the judge closes it.
@@ -295,15 +296,3 @@ class LiveHearings:
             await self.scheduler.stop()
             self.scheduler = None
         self._hooks.clear()
-
-
-def speaker_label(s, hearing_id: int, source_key: str) -> dict:  # noqa: ANN001
-    src = s.execute(select(AudioSource).where(AudioSource.hearing_id == hearing_id,
-                                              AudioSource.key == source_key)).scalar_one_or_none()
-    if src is None:
-        return {"key": source_key, "label": source_key, "role": None, "participant_id": None,
-                "seat": None}
-    p = s.get(Participant, src.participant_id) if src.participant_id else None
-    return {"key": src.key, "label": p.display_name if p else src.label,
-            "role": p.role if p else src.seat, "participant_id": p.id if p else None,
-            "seat": src.seat}

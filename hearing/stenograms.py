@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from hearing.audit import iso_utc, row_document
 from hearing.config import Config
-from hearing.models import (AudioSource, AuditEvent, Court, EvidenceItem, Hearing, Participant,
-                            Recording, RecordingChunk, SigningKey, StenogramSignature,
-                            StenogramVersionRow, TreeHead, User)
+from hearing.models import (AuditEvent, Court, EvidenceItem, Hearing, Recording,
+                            RecordingChunk, SigningKey, StenogramSignature, StenogramVersionRow,
+                            TreeHead, User)
+from hearing.transcripts import speakers
 from stenogram import (StenogramVersion, Transcript, build_version, load_or_create_server_key,
                        sign_tree_head)
 from stenogram.merkle import MerkleTree, audit_leaf
@@ -55,16 +56,9 @@ def hearing_meta(s: Session, h: Hearing, cfg: Config) -> dict:
 
 def version_participants(s: Session, hearing_id: int) -> list[dict]:
     """One entry per speaker key (audio source), which is what segments' speaker refers to."""
-    parts = {p.id: p for p in s.execute(select(Participant).where(
-        Participant.hearing_id == hearing_id)).scalars()}
-    out = []
-    for src in s.execute(select(AudioSource).where(AudioSource.hearing_id == hearing_id)
-                         .order_by(AudioSource.id)).scalars():
-        p = parts.get(src.participant_id) if src.participant_id else None
-        out.append({"id": src.key, "name": p.display_name if p else src.label,
-                    "role": p.role if p else (src.seat or "seat"),
-                    "participant_id": p.id if p else None, "seat": src.seat})
-    return out
+    return [{"id": v["key"], "name": v["label"], "role": v["role"],
+             "participant_id": v["participant_id"], "seat": v["seat"]}
+            for v in speakers(s, hearing_id).values()]
 
 
 def recording_entries(s: Session, hearing_id: int) -> list[dict]:

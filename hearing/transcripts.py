@@ -12,9 +12,10 @@ from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hearing.db import Database
-from hearing.models import TranscriptRevision
+from hearing.models import AudioSource, Participant, TranscriptRevision
 from stenogram import Revision, RevisionError, Segment, Transcript, segment_from_final
 
 
@@ -90,3 +91,24 @@ class TranscriptStore:
 
     def forget(self, hearing_id: int) -> None:
         self._cache.pop(hearing_id, None)
+
+
+def speakers(s: Session, hearing_id: int) -> dict[str, dict]:
+    """Speaker keys (the audio source keys segments carry) to what a reader needs: the
+    person's name when known, else the seat's label, and the role."""
+    out = {}
+    parts = {p.id: p for p in s.execute(select(Participant).where(
+        Participant.hearing_id == hearing_id)).scalars()}
+    for src in s.execute(select(AudioSource).where(AudioSource.hearing_id == hearing_id)
+                         .order_by(AudioSource.id)).scalars():
+        p = parts.get(src.participant_id) if src.participant_id else None
+        out[src.key] = {"key": src.key, "label": p.display_name if p else src.label,
+                        "role": p.role if p else (src.seat or "seat"),
+                        "participant_id": p.id if p else None, "seat": src.seat}
+    return out
+
+
+def speaker_of(key: str | None, known: dict[str, dict]) -> dict:
+    if key and key in known:
+        return known[key]
+    return {"key": key, "label": key or "?", "role": None, "participant_id": None, "seat": None}

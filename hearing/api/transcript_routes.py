@@ -4,16 +4,14 @@ and each segment's history."""
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hearing.api.errors import ApiError, bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import load_hearing, path_int
 from hearing.api.registry import endpoint, json_body, schema
-from hearing.models import AudioSource, Hearing, Participant
+from hearing.models import Hearing
 from hearing.roles import CALLER, Caller, is_assigned, require_manage
 from hearing.state import STATE
-from hearing.transcripts import TranscriptConflict
+from hearing.transcripts import TranscriptConflict, speaker_of, speakers
 from stenogram import RevisionError, Segment
 
 REASON = {"type": "string", "maxLength": 1000}
@@ -46,25 +44,6 @@ REVISION = schema("TranscriptChange", {
                         "to_seq": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
                         "reason": REASON}},
     ]})
-
-
-def speakers(s: Session, hearing_id: int) -> dict[str, dict]:
-    """Speaker keys (audio source keys) to what a reader needs: label and role."""
-    out = {}
-    parts = {p.id: p for p in s.execute(select(Participant).where(
-        Participant.hearing_id == hearing_id)).scalars()}
-    for src in s.execute(select(AudioSource).where(AudioSource.hearing_id == hearing_id)).scalars():
-        p = parts.get(src.participant_id) if src.participant_id else None
-        out[src.key] = {"key": src.key, "label": p.display_name if p else src.label,
-                        "role": p.role if p else (src.seat or "seat"),
-                        "participant_id": p.id if p else None, "seat": src.seat}
-    return out
-
-
-def speaker_of(key: str | None, known: dict[str, dict]) -> dict:
-    if key and key in known:
-        return known[key]
-    return {"key": key, "label": key or "?", "role": None, "participant_id": None, "seat": None}
 
 
 def segment_json(seg: Segment, known: dict[str, dict]) -> dict:
