@@ -19,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import av
@@ -82,6 +83,7 @@ class Bearer:
 async def phone(aiohttp_client, app, staff, hid, role="witness", name="Сидоров С.С.", join=True):
     inv = await invite(staff, hid, role=role, name=name)
     p = Bearer(await aiohttp_client(app), inv["token"])
+    p.token = inv["token"]
     p.participant_id = inv["participant"]["id"]
     if join:
         r = await p.post("/api/join")
@@ -116,6 +118,15 @@ async def wait_for(fetch, check, timeout=60.0):
         await asyncio.sleep(0.05)
 
 
+async def drain(ws, quiet=0.3):
+    out = []
+    while True:
+        try:
+            out.append(await asyncio.wait_for(ws.receive_json(), quiet))
+        except asyncio.TimeoutError:
+            return out
+
+
 async def items(who, hid):
     r = await who.get(f"/api/hearings/{hid}/evidence")
     assert r.status == 200, await r.text()
@@ -141,6 +152,10 @@ async def test_witness_uploads_a_phone_video_in_parts_and_the_court_sees_it(aioh
     app[STATE].hub.listeners.append(lambda hearing, msg: seen.append((hearing, msg)))
     witness = await phone(aiohttp_client, app, judge, hid)
     other = await phone(aiohttp_client, app, judge, hid, role="plaintiff", name="Иванов")
+    sockets = {"judge": await judge.client.ws_connect(f"/api/hearings/{hid}/ws")}
+    for name, who in (("witness", witness), ("other", other)):
+        sockets[name] = await who.client.ws_connect(f"/api/hearings/{hid}/ws")
+        await sockets[name].send_json({"type": "auth", "token": who.token})
     data = make_media(tmp_path / "v.mp4", "mp4-h264", seconds=2.0).read_bytes()
 
     status, receipt = await upload(witness, hid, data, filename="../../видео с места.mp4",
@@ -210,9 +225,16 @@ async def test_witness_uploads_a_phone_video_in_parts_and_the_court_sees_it(aioh
     r = await judge.get(f"/api/hearings/{hid}/audit")
     assert (await r.json())["verified"] is True
 
-    # live events: received to the court and the submitter, progress to staff only
+    # live events: each receipt to the court and its submitter, progress to the court only
     kinds = [m.get("event") for _, m in seen if m.get("type") == "evidence"]
     assert "received" in kinds and "transcode" in kinds
+    events = {name: [(m["event"], m.get("evidence", {}).get("id", m.get("evidence_id")))
+                     for m in await drain(ws) if m["type"] == "evidence"]
+              for name, ws in sockets.items()}
+    assert events["witness"] == [("received", eid)]
+    assert events["other"] == []
+    assert {("received", eid), ("received", again["evidence_id"]),
+            ("transcode", eid)} <= set(events["judge"])
 
 
 async def test_judge_decides_with_a_reason_and_changes_only_with_a_new_one(aiohttp_client, env):
@@ -255,6 +277,14 @@ async def test_judge_decides_with_a_reason_and_changes_only_with_a_new_one(aioht
         return [e.sha256 for e in s.execute(select(EvidenceItem).where(
             EvidenceItem.hearing_id == hid, EvidenceItem.status == "accepted")).scalars()]
     assert await db.run(accepted) == [receipt["sha256"]]
+    r = await judge.post(f"/api/hearings/{hid}/stenogram/versions")
+    assert r.status == 201, await r.text()
+    r = await judge.get(f"/api/hearings/{hid}/bundle?media=1")
+    assert r.status == 200
+    with zipfile.ZipFile(io.BytesIO(await r.read())) as z:
+        names = z.namelist()
+        stored = [n for n in names if n.startswith(f"media/evidence/{receipt['sha256']}")]
+        assert stored and z.read(stored[0]) == data
     # once the hearing is closed, nobody submits and the decisions stand
     for to in ("open", "closed"):
         assert (await judge.post(f"/api/hearings/{hid}/transitions", json={"to": to})).status == 200
@@ -451,7 +481,7 @@ def sqlite_env(tmp_path):
 
 
 async def test_sigkill_during_upload_leaves_no_referenced_half_file(tmp_path):
-    """On SQLite only: what a crash leaves is on disk, and two server starts cost 15 s."""
+    """On SQLite only: what a crash leaves is on disk, and a server start costs 8 s."""
     import aiohttp
     db_url, db, ids = sqlite_env(tmp_path)
     setup = make_app(config(tmp_path, db_url), Database(db_url))  # to schedule and invite
@@ -500,19 +530,17 @@ async def test_sigkill_during_upload_leaves_no_referenced_half_file(tmp_path):
                for p in store.iter_blobs())
     assert await db.run(lambda s: s.execute(select(EvidenceItem)).scalars().all()) == []
 
-    proc, base = _start_server(tmp_path, db_url)
-    try:
-        async with aiohttp.ClientSession(base, headers=auth) as http:
-            r = await http.head(url)
-            offset = int(r.headers["Upload-Offset"])
-            assert first <= offset < len(data)  # at least what was acknowledged
-            r = await http.patch(url, data=data[offset:], headers={"Upload-Offset": str(offset)})
-            assert r.status == 204
-            r = await http.post(url + "/complete")
-            assert r.status == 200 and (await r.json())["sha256"] == sha
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    # the restarted server (in this process: one server start less) resumes the upload
+    async with TestClient(TestServer(make_app(config(tmp_path, db_url),
+                                              Database(db_url)))) as http:
+        r = await http.head(url, headers=auth)
+        offset = int(r.headers["Upload-Offset"])
+        assert first <= offset < len(data)  # at least what was acknowledged
+        r = await http.patch(url, data=data[offset:], headers={**auth,
+                                                               "Upload-Offset": str(offset)})
+        assert r.status == 204
+        r = await http.post(url + "/complete", headers=auth)
+        assert r.status == 200 and (await r.json())["sha256"] == sha
     assert store.path_for(sha).read_bytes() == data
     db.close()
 
