@@ -85,6 +85,15 @@ def load_hearing(s: Session, hearing_id: int, caller: Caller) -> Hearing:
     return h
 
 
+def load_changeable(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    """A hearing the caller manages and that is not closed (its record no longer grows)."""
+    h = load_hearing(s, hearing_id, caller)
+    require_manage(caller, h)
+    if h.state == "closed":
+        raise conflict("the hearing is closed")
+    return h
+
+
 def load_participant(s: Session, h: Hearing, pid: int) -> Participant:
     p = s.get(Participant, pid)
     if p is None or p.hearing_id != h.id:
@@ -191,10 +200,7 @@ async def update_hearing(request: web.Request) -> web.Response:
     state = request.app[STATE]
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
-        if h.state == "closed":
-            raise conflict("a closed hearing cannot be changed")
+        h = load_changeable(s, hid, c)
         if "scheduled_at" in data:
             h.scheduled_at = parse_time(data["scheduled_at"], "scheduled_at")
         if "secretary_id" in data:
@@ -264,10 +270,7 @@ async def create_participant(request: web.Request) -> web.Response:
     state = request.app[STATE]
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
-        if h.state == "closed":
-            raise conflict("the hearing is closed")
+        h = load_changeable(s, hid, c)
         p = add_participant(s, h, data["role"], data["display_name"], data.get("contact", ""),
                             data.get("user_id"))
         state.audit(s, h, c.actor, "participant.add",
@@ -287,10 +290,7 @@ async def create_invite(request: web.Request) -> web.Response:
     state = request.app[STATE]
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
-        if h.state == "closed":
-            raise conflict("the hearing is closed")
+        h = load_changeable(s, hid, c)
         p = load_participant(s, h, pid)
         if p.presence == "ejected":
             raise conflict("this participant was removed from the hearing")
