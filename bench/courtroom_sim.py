@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -331,6 +332,8 @@ async def main() -> int:
     ap.add_argument("--speech-dir", type=Path, default=None)
     ap.add_argument("--no-asr", action="store_true", help="capture and gate figures only")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--max-batch", type=int, default=None,
+                    help="asr SchedulerOptions.max_batch (default: the engine's)")
     ap.add_argument("--no-gate", action="store_true", help="feed asr every channel ungated "
                     "(shows what the bleed gate prevents)")
     args = ap.parse_args()
@@ -373,7 +376,12 @@ async def main() -> int:
             print(f"asr not available ({e}): capture and gate figures only")
             asr_ok = False
     if asr_ok:
-        scheduler = Scheduler()
+        from asr.scheduler import SchedulerOptions
+        sched_opts = SchedulerOptions()
+        if args.max_batch:
+            sched_opts = dataclasses.replace(sched_opts, max_batch=args.max_batch)
+        out["asr_max_batch"] = sched_opts.max_batch
+        scheduler = Scheduler(sched_opts)
         await scheduler.start()
         t = time.monotonic()
         cap, finals, info = await run_capture(args.dataset, args.speed, scheduler, args.lang,
