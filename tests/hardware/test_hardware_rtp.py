@@ -138,3 +138,28 @@ async def test_late_packets_of_a_continuous_stream_are_not_a_gap():
     chunks = got.asr["seat:seat-1"]
     assert all(b.start_ms == a.end_ms for a, b in zip(chunks, chunks[1:]))
     assert "device_restored" not in got.kinds()
+
+
+async def test_multicast_stream_is_joined():
+    """AES67 streams are multicast: the capture joins the group named in the URL."""
+    port = free_udp_port()
+    group = "239.69.83.1"
+    fmt = RtpFormat(channels=2, rate=48_000, encoding="L24")
+    url = f"rtp://{group}:{port}?channels=2&rate=48000&encoding=L24"
+    got = Collector()
+    cap = Capture(url, default_seat_map(2, url), HearingClock.starting_now(),
+                  on_chunk=got.on_chunk, on_alert=got.alerts.append)
+    await cap.start()
+    await asyncio.sleep(0.2)
+    sender = RtpSender(group, port, fmt)
+    audio = np.stack([tone(350, 0.6, 48_000), tone(950, 0.6, 48_000)])
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, sender.send, audio)
+    except OSError as e:  # a host without a multicast route
+        await cap.stop()
+        pytest.skip(f"no multicast here: {e}")
+    await got.wait_for(lambda: sum(len(c.samples) for c in got.asr["seat:seat-2"]) >= 9000)
+    await cap.stop()
+    sender.close()
+    assert abs(dominant_freq(got.audio("seat:seat-1")[800:8800]) - 350) < 5
+    assert abs(dominant_freq(got.audio("seat:seat-2")[800:8800]) - 950) < 5
