@@ -46,6 +46,7 @@ def run(args) -> int:  # noqa: ANN001
         cfg.port = args.port
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     db = open_db(cfg)
     password = bootstrap_admin(db, cfg)
     secret_file = cfg.data_dir / "initial-admin-password"
@@ -55,10 +56,12 @@ def run(args) -> int:  # noqa: ANN001
         print(f"  user: admin   password: {password}   (also saved in {secret_file}, mode 0600)")
     elif secret_file.exists():
         print(f"Court administrator: user 'admin', password in {secret_file}")
+    cli = ".venv/bin/courtroom" + ("" if str(cfg.data_dir) in ("var", "./var")
+                                   else f" --data-dir {cfg.data_dir}")
     print("Sign in as admin and create the judges and secretaries, or from a shell:")
-    print("  .venv/bin/courtroom user add JUDGE_NAME --role judge --generate")
-    print("  .venv/bin/courtroom user add SECRETARY_NAME --role secretary --generate")
-    print("Participants join by invite link or QR code: courtroom invite HEARING --role witness "
+    print(f"  {cli} user add JUDGE_NAME --role judge --generate")
+    print(f"  {cli} user add SECRETARY_NAME --role secretary --generate")
+    print(f"Participants join by invite link or QR code: {cli} invite HEARING --role witness "
           "--name 'Full Name'")
     from aiohttp import web
 
