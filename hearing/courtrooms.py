@@ -168,10 +168,14 @@ class CourtroomCaptures:
 
     async def resume_after_restart(self) -> None:
         """Hearings left open (or in recess) by a previous process get their mics back."""
-        rows = await self.state.db.run(lambda s: [
-            (h.id, h.state) for h in s.execute(select(Hearing).where(
-                Hearing.state.in_(("open", "recess")),
-                Hearing.courtroom_id.is_not(None))).scalars()])
+        try:
+            rows = await self.state.db.run(lambda s: [
+                (h.id, h.state) for h in s.execute(select(Hearing).where(
+                    Hearing.state.in_(("open", "recess")),
+                    Hearing.courtroom_id.is_not(None))).scalars()])
+        except Exception:  # the server must still start (e.g. to show a migration error)
+            log.exception("cannot look for courtroom hearings left open")
+            return
         for hid, st in rows:
             try:
                 await self.state.live.ensure(hid)

@@ -7,7 +7,9 @@ there."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import wave
+from datetime import datetime, timezone
 
 import av
 import numpy as np
@@ -17,8 +19,10 @@ from sqlalchemy import select
 from hardware.simulator import read_mono16k
 from hearing.app import make_app
 from hearing.config import Config
+from hearing.courtrooms import CAPTURES
 from hearing.db import Database, upgrade
-from hearing.models import AudioSource, AuditEvent, Recording
+from hearing.auth import hash_password
+from hearing.models import AudioSource, AuditEvent, Recording, User
 from hearing.state import STATE
 from media.audio import SAMPLE_RATE, AudioChunk
 from media.blobstore import BlobStore
@@ -26,7 +30,7 @@ from media.rtc.recorder import Recorder, finalise_recordings
 from media.seat_recorder import SeatRecorder
 
 from conftest import SPEECH
-from hearing_testlib import login, make_users, schedule
+from hearing_testlib import PASSWORD, login, schedule
 
 JUDGE_CLIP = SPEECH / "ru-dev" / "ast_ru_agent-loggedoff.wav"  # "Регистрация оператора удалена."
 WITNESS_CLIP = SPEECH / "ru-dev" / "ast_ru_auth-incorrect.wav"  # "Пароль неверен. Введите ..."
@@ -51,6 +55,26 @@ role = "witness"
 channel = 3
 role = "defence"
 """
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # Argon2 is slow on purpose: hash once for all accounts
+
+
+def make_users(db) -> dict[str, int]:
+    """The staff of hearing_testlib.make_users, sharing one password hash."""
+    def work(s):
+        ids = {}
+        for name, role in (("admin", "admin"), ("judge", "judge"), ("judge2", "judge"),
+                           ("secretary", "secretary")):
+            u = User(username=name, display_name=f"{name.title()} Name", role=role,
+                     password_hash=password_hash(), created_at=datetime.now(timezone.utc))
+            s.add(u)
+            s.flush()
+            ids[name] = u.id
+        return ids
+    return db.run_sync(work)
 
 
 def courtroom_wav(path, trailing_s: float = 1.0):
@@ -252,6 +276,80 @@ async def test_courtroom_hearing_meters_alerts_and_recordings(aiohttp_client, co
     assert (await r.json())["verified"] is True
 
 
+async def setup_courtroom_hearing(app, aiohttp_client, ids) -> tuple[object, int]:
+    admin = await login(aiohttp_client, app, "admin")
+    judge = await login(aiohttp_client, app, "judge")
+    court = await (await admin.post("/api/courts", json={"name": "Court"})).json()
+    room = await (await admin.post(f"/api/courts/{court['id']}/courtrooms",
+                                   json={"name": "Room", "seat_map": SEAT_MAP})).json()
+    h = await schedule(judge, ids["secretary"], language="ru", courtroom_id=room["id"])
+    return judge, h["id"]
+
+
+async def test_a_dead_courtroom_device_alerts_the_judge_and_the_hearing_goes_on(
+        aiohttp_client, db_url, tmp_path):
+    db = Database(db_url)
+    ids = make_users(db)
+    app = make_app(Config(data_dir=tmp_path, database_url=db_url, transcribe=False,
+                          courtroom_device_override=f"file:{tmp_path / 'unplugged.wav'}"), db)
+    judge, hid = await setup_courtroom_hearing(app, aiohttp_client, ids)
+    ws = await judge.client.ws_connect(f"/api/hearings/{hid}/ws")
+    r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+    assert r.status == 200
+    got = await read_until(ws, lambda m: m["type"] == "alert")
+    alert = got[-1]
+    assert alert["kind"] == "device_error" and "unplugged.wav" in alert["message"]
+    assert alert["sources"] == ["seat:judge", "seat:witness", "seat:defence"]
+    r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+    assert r.status == 200  # closing does not wait for a device that never answered
+    await ws.close()
+    audit = db.run_sync(lambda s: [(e.action, e.data) for e in s.execute(
+        select(AuditEvent).where(AuditEvent.hearing_id == hid)).scalars()])
+    assert any(a == "courtroom.alert" and d["kind"] == "device_error" for a, d in audit)
+    assert not db.run_sync(lambda s: s.execute(select(Recording).where(
+        Recording.hearing_id == hid)).first())  # nothing was heard, nothing pretends it was
+
+
+async def test_courtroom_mics_come_back_after_a_server_restart(aiohttp_client, db_url, tmp_path):
+    """A server restarted during an open hearing captures the courtroom again at once; the
+    seat's recording keeps what came before, with the downtime as a gap."""
+    seconds = 1.0
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    tones = np.stack([0.2 * np.sin(2 * np.pi * f * t) for f in (300, 500, 700)])
+    wav = tmp_path / "tones.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(3)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((tones.T * 32767).astype("<i2").tobytes())
+    cfg = Config(data_dir=tmp_path, database_url=db_url, transcribe=False,
+                 courtroom_device_override=f"file:{wav}")  # real-time pace, like a device
+    db = Database(db_url)
+    ids = make_users(db)
+    first = make_app(cfg, db)
+    judge, hid = await setup_courtroom_hearing(first, aiohttp_client, ids)
+    ws = await judge.client.ws_connect(f"/api/hearings/{hid}/ws")
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+    await read_until(ws, lambda m: m["type"] == "alert" and m["kind"] == "ended")
+    await ws.close()
+    await judge.client.close()  # the server stops (not the close of the hearing)
+    await asyncio.sleep(0.5)
+    second = make_app(cfg, Database(db_url))
+    judge = await login(aiohttp_client, second, "judge")  # the server has started
+    resumed = second[CAPTURES].running[hid].capture  # nobody had to reopen the hearing
+    await asyncio.wait_for(resumed.captures[0].wait_ended(), 30)
+    r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+    assert r.status == 200
+    recs = db.run_sync(lambda s: {r.source_id: (r.start_ms, r.end_ms) for r in s.execute(
+        select(Recording).where(Recording.hearing_id == hid)).scalars()})
+    assert set(recs) == {"seat.judge", "seat.witness", "seat.defence"}
+    start, end = recs["seat.judge"]
+    assert end - start > 2 * seconds * 1000  # both replays, and the restart between them
+    final = db.run_sync(lambda s: [e.data for e in s.execute(select(AuditEvent).where(
+        AuditEvent.hearing_id == hid, AuditEvent.action == "recording.final")).scalars()])
+    assert all(len(d["gaps"]) == 1 for d in final if d["source_id"].startswith("seat."))
+
+
 @pytest.mark.slow
 @needs_speech
 async def test_seat_speech_is_transcribed_under_the_persons_name(aiohttp_client, tmp_path):
@@ -262,13 +360,7 @@ async def test_seat_speech_is_transcribed_under_the_persons_name(aiohttp_client,
     wav, _ = courtroom_wav(tmp_path / "courtroom.wav", trailing_s=3.0)
     app = make_app(Config(data_dir=tmp_path, database_url=url, transcribe=True,
                           courtroom_device_override=f"file:{wav}"), db)
-    admin = await login(aiohttp_client, app, "admin")
-    judge = await login(aiohttp_client, app, "judge")
-    court = await (await admin.post("/api/courts", json={"name": "Court"})).json()
-    room = await (await admin.post(f"/api/courts/{court['id']}/courtrooms",
-                                   json={"name": "Room", "seat_map": SEAT_MAP})).json()
-    h = await schedule(judge, ids["secretary"], language="ru", courtroom_id=room["id"])
-    hid = h["id"]
+    judge, hid = await setup_courtroom_hearing(app, aiohttp_client, ids)
     r = await judge.client.put(f"/api/hearings/{hid}/seats/witness",
                                json={"name": "Свидетель Ким"},
                                headers={"X-CSRF-Token": judge.csrf})
@@ -288,6 +380,8 @@ async def test_seat_speech_is_transcribed_under_the_persons_name(aiohttp_client,
         await read_until(ws, done, timeout=90)
     finally:
         await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+    for f in finals:  # shown with -s
+        print(f["source_id"], f["speaker"]["label"], f["start_ms"], f["end_ms"], f["text"])
     witness = [f for f in finals if f["source_id"] == "seat:witness"]
     assert witness and all(f["speaker"]["label"] == "Свидетель Ким" for f in witness)
     assert all(f["speaker"]["seat"] == "witness" for f in witness)
