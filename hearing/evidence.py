@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
@@ -151,6 +152,10 @@ def receipt_json(item: EvidenceItem, receipt: Receipt | None = None) -> dict[str
 
 # -- the service ------------------------------------------------------------------------------
 
+class TranscriptionStopped(Exception):
+    """The server is shutting down; the item stays untranscribed and is resumed later."""
+
+
 @dataclass
 class Progress:
     state: str  # queued | running | done | failed
@@ -174,6 +179,7 @@ class EvidenceService:
     _decoder_lock: asyncio.Lock | None = None
     jobs: dict[str, TranscodeJob] = field(default_factory=dict)  # by original's SHA-256
     _closing: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
     _resumed_from: dict[str, str] = field(default_factory=dict)  # upload id -> address
 
     def note_resume(self, upload_id: str, remote: str | None) -> bool:
@@ -209,13 +215,14 @@ class EvidenceService:
 
     async def close(self) -> None:
         self._closing = True  # jobs that end from here on are resumed at the next start
+        self._stop.set()
         if self.transcoder is not None:
             await self.transcoder.close()
         while self._tasks:
             for t in list(self._tasks):
                 t.cancel()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self._asr_pool is not None:
+        if self._asr_pool is not None:  # a running transcription stops at its next batch
             await asyncio.get_running_loop().run_in_executor(None, self._asr_pool.shutdown, True)
 
     def _spawn(self, coro) -> asyncio.Task | None:  # noqa: ANN001
@@ -466,7 +473,7 @@ class EvidenceService:
             eid = await self._tq.get()
             try:
                 await self._transcribe(eid)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, TranscriptionStopped):
                 raise
             except Exception as exc:
                 log.exception("transcribing evidence %s failed", eid)
@@ -515,6 +522,8 @@ class EvidenceService:
             total_s = float((item.media or {}).get("duration_s") or 0.0)
 
             def report(done_s: float, _total: float, base_s: float) -> None:
+                if self._stop.is_set():  # server shutdown: resumed at the next start
+                    raise TranscriptionStopped()
                 if total_s > 0:
                     progress.progress = min(0.99, (base_s + done_s) / total_s)
                     loop.call_soon_threadsafe(self._publish_transcription, item, progress)
