@@ -77,6 +77,22 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
 
             read_task = asyncio.ensure_future(reader())
             await peer.join()
+            rejoins = {"n": 0}
+
+            async def rejoin_when_dropped() -> None:
+                """What the hearing page does: a failed connection asks for a new one."""
+                while True:
+                    await asyncio.sleep(0.5)
+                    if peer.pc is not None and peer.pc.connectionState in ("failed", "closed"):
+                        rejoins["n"] += 1
+                        peer.audio = SignalTrack(clicks_every_s=CLICK_EVERY_S)
+                        peer.video = PacketVideoTrack(vp8, fps=30)
+                        try:
+                            await peer.join()
+                        except Exception:
+                            pass
+
+            rejoin_task = asyncio.ensure_future(rejoin_when_dropped())
             await asyncio.sleep(warmup)
             v0, a0 = dict(peer.video_frames), dict(peer.audio_frames)
             measuring["on"] = True
@@ -86,6 +102,7 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
             cpu = (time.process_time() - c0) / elapsed
             v1, a1 = dict(peer.video_frames), dict(peer.audio_frames)
             tracks = dict(peer.tracks)
+            rejoin_task.cancel()
             read_task.cancel()
             await peer.close()
     per_source = {}
@@ -100,7 +117,7 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
             entry["audio_frames_per_s"] = (a1.get(mid, 0) - a0.get(mid, 0)) / elapsed
             entry["latencies_ms"] = [round(x * 1000, 1) for x in latencies.get(mid, [])]
             entry["net_latencies_ms"] = [round(x * 1000, 1) for x in net_latencies.get(mid, [])]
-    return {"name": name, "cpu_cores": cpu, "per_source": per_source}
+    return {"name": name, "cpu_cores": cpu, "rejoins": rejoins["n"], "per_source": per_source}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +237,9 @@ async def run_server(args) -> dict:
         "tap_chunks": tap_chunks["n"],
         "tap_dropped": stats["tap"]["chunks_dropped"],
         "recording_chunks": sum(e["type"] == "recording.chunk" for e in events),
+        "client_rejoins": sum(o.get("rejoins", 0) for o in outputs),
+        "drops": [{k: e.get(k) for k in ("type", "participant_id", "at_ms")} for e in events
+                  if e["type"].startswith("participant.") and e["type"] != "participant.joined"],
         "events": {t: sum(e["type"] == t for e in events) for t in sorted({e["type"] for e in events})},
         "received_at_server_per_source": {
             pid: {"video_fps": round((p["video_frames"] - stats0["participants"].get(pid, {}).get("video_frames", 0)) / (wall1 - wall0), 1),
