@@ -9,10 +9,9 @@ previous one of its seat (a device that failed and came back, a re-anchored cloc
 new recorder chunk after a marked gap, so the finished recording keeps offset t at hearing
 time ``start_ms + t`` and lists the gap.
 
-The input queue is bounded (``queue_s`` of audio for all seats together). Encoding 16 kHz
-mono speech costs about a percent of one core per seat, so it should never fill; if it does,
-the chunk is dropped, ``on_event`` receives ``recording.overflow`` and the recording shows a gap
-there (never silently shortened audio)."""
+The input queue is bounded (``queue_chunks``). Encoding 16 kHz mono is a small fraction of a
+core per seat, so it should never fill; if it does, the chunk is dropped, ``on_event`` receives
+``recording.overflow`` and the recording shows a gap there (never silently shortened audio)."""
 
 from __future__ import annotations
 
@@ -41,12 +40,19 @@ def recorder_id(source_id: str) -> str:
     return source_id.replace(":", ".")
 
 
+def source_of_recording(recorder_source: str) -> str:
+    """The inverse of ``recorder_id`` for seats: a Recording row's ``seat.judge`` is the
+    transcript's ``seat:judge`` (remote participants' ids are the same in both)."""
+    return "seat:" + recorder_source[5:] if recorder_source.startswith("seat.") else recorder_source
+
+
 @dataclass(frozen=True)
 class SeatRecorderOptions:
     bit_rate: int = 32_000  # per seat; speech at 16 kHz is transparent well below this
     application: str = "voip"  # libopus tuning for speech intelligibility
     gap_tolerance_ms: int = 40  # a chunk this far off where its seat's audio left off is a gap
-    queue_s: float = 60.0  # audio (all seats together) waiting for the encoder before dropping
+    queue_chunks: int = 4800  # chunks waiting for the encoder before one is dropped: a
+    #                           minute of eight seats in the capture's 100 ms chunks
 
 
 @dataclass
@@ -72,8 +78,7 @@ class SeatRecorder:
         self.opt = options
         self.on_event = on_event
         self._loop = asyncio.get_running_loop()
-        # a chunk is typically 100 ms of one seat; bound by audio, not by item count
-        self._q: queue.Queue = queue.Queue(maxsize=max(16, int(options.queue_s * 10)))
+        self._q: queue.Queue = queue.Queue(maxsize=max(16, options.queue_chunks))
         self._seats: dict[str, _Seat] = {}
         self._done: asyncio.Future = self._loop.create_future()
         self._closed = False
