@@ -457,8 +457,9 @@ class EvidenceService:
             if sha not in self.jobs and self.submit_transcode(sha) is None:
                 break
 
-    # -- decisions ----------------------------------------------------------------------------
+    # -- transcription ------------------------------------------------------------------------
     def queue_transcription(self, evidence_id: int) -> None:
+        """After the judge accepts an item with sound (and at start for those not done)."""
         if not self.state.config.transcribe_evidence or self._tq is None:
             return
         current = self.transcription.get(evidence_id)
@@ -467,7 +468,6 @@ class EvidenceService:
         self.transcription[evidence_id] = Progress("queued")
         self._tq.put_nowait(evidence_id)
 
-    # -- transcription ------------------------------------------------------------------------
     async def _transcription_worker(self) -> None:
         while True:
             eid = await self._tq.get()
