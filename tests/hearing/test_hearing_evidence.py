@@ -541,6 +541,20 @@ async def test_sigkill_during_upload_leaves_no_referenced_half_file(tmp_path):
         assert r.status == 204
         r = await http.post(url + "/complete", headers=auth)
         assert r.status == 200 and (await r.json())["sha256"] == sha
+        eid = (await r.json())["evidence_id"]
+
+    # a server stopped before the playback copy was recorded makes it at its next start
+    def forget_copy(s):
+        item = s.get(EvidenceItem, eid)
+        item.transcode_state, item.playback_sha256, item.thumbnail_sha256 = "pending", None, None
+    await db.run(forget_copy)
+    async with TestClient(TestServer(make_app(config(tmp_path, db_url),
+                                              Database(db_url)))) as http:
+        async def fetch():
+            return await (await http.get(f"/api/hearings/{hid}/evidence/{eid}",
+                                         headers=auth)).json()
+        item = await wait_for(fetch, lambda i: i["transcode_state"] == "done")
+        assert item["playback_url"] and item["thumbnail_url"]
     assert store.path_for(sha).read_bytes() == data
     db.close()
 
