@@ -91,14 +91,13 @@ def envelope(x: np.ndarray, rate: int = 16_000, step_ms: int = 20) -> np.ndarray
 
 def best_envelope_correlation(heard: np.ndarray, reference: np.ndarray) -> float:
     """Loudness envelopes (20 ms steps) compared at every lag: robust to Opus and to the
-    level changes of Chromium's capture path, still specific to what was said."""
+    level changes of Chromium's capture path, still specific to what was said (other speech
+    clips of the same voice score 0.16-0.35 against this one)."""
     a, ref = envelope(heard), envelope(np.tile(reference, 3))
     a = (a - a.mean()) / (a.std() + 1e-9)
-    best = -1.0
-    for lag in range(0, len(ref) - len(a)):
-        b = ref[lag:lag + len(a)]
-        best = max(best, float(np.mean(a * (b - b.mean()) / (b.std() + 1e-9))))
-    return best
+    windows = np.lib.stride_tricks.sliding_window_view(ref, len(a))
+    b = (windows - windows.mean(axis=1, keepdims=True)) / (windows.std(axis=1, keepdims=True) + 1e-9)
+    return float(np.max(b @ a) / len(a))
 
 
 async def test_chromium_participant_is_heard_recorded_and_tapped(tmp_path):
@@ -177,6 +176,7 @@ async def test_chromium_participant_is_heard_recorded_and_tapped(tmp_path):
     assert judge.video_frames_from("phone") > 60  # VP8 forwarded from Chromium as it came
     speech = speech_16k()
     heard = judge.audio_from("phone")[-10 * AUDIO_RATE:][::3]  # 48 kHz -> 16 kHz is enough for envelopes
+    print("envelope correlations", best_envelope_correlation(heard, speech))
     assert best_envelope_correlation(heard, speech) > 0.6
     tapped = np.concatenate([c.samples for c in chunks if c.source_id == "phone"])
     assert best_envelope_correlation(tapped[-10 * 16_000:], speech) > 0.6

@@ -199,3 +199,18 @@ async def test_bad_signalling_gets_an_error_and_changes_nothing(hearing, vp8):
     assert witness.pc.connectionState == "connected"
     assert not hearing.events_of("participant.dropped")
     await hearing.close()
+
+
+async def test_seat_is_released_when_the_reconnect_window_passes(hearing, vp8):
+    hearing.room.options.reconnect_window_s = 0.5
+    judge = await hearing.join("judge", SignalTrack(signal_for("judge")), PacketVideoTrack(vp8))
+    witness = await hearing.join("witness", SignalTrack(signal_for("witness")), PacketVideoTrack(vp8))
+    await wait_for(lambda: len(judge.audio_from("witness")) > AUDIO_RATE // 4)
+    await witness.pc.close()
+    await wait_for(lambda: hearing.events_of("participant.left"), 10)
+    await wait_for(lambda: not judge.mids_for("witness", "audio"))
+    assert "witness" not in hearing.room.participants
+    [left] = hearing.events_of("participant.left")
+    [dropped] = hearing.events_of("participant.dropped")
+    assert left["at_ms"] - dropped["at_ms"] >= 450
+    await hearing.close()
