@@ -309,7 +309,12 @@ class CourtroomCaptures:
         if kind == "device_error" and hc.seat_recorder is not None:
             for sid in sources:  # close the open recording chunks now: they are safe on disk
                 hc.seat_recorder.gap(sid)
-        self.state.hub.publish(hc.hearing_id, message, staff_only=True)
+        # The console shows alerts on a seat's row: a device-wide event goes to each of its
+        # seats (``device_wide`` lets a console show one notice for them); audited once.
+        for sid in sources:
+            self.state.hub.publish(hc.hearing_id, {
+                **message, "source_id": sid, "label": hc.labels.get(sid, sid),
+                "device_wide": source_id is None}, staff_only=True)
         self._spawn(hc, self._audit(hc.hearing_id, "courtroom.alert",
                                     {k: v for k, v in message.items() if k != "type"}))
 

@@ -242,8 +242,9 @@ async def test_courtroom_hearing_meters_alerts_and_recordings(aiohttp_client, co
                                                                "seat:defence")}
     assert loudest["seat:judge"] > -30 and loudest["seat:witness"] > -30
     assert loudest["seat:defence"] < -50  # its mic only hears hiss
-    ended = got[-1]
-    assert ended["sources"] == ["seat:judge", "seat:witness", "seat:defence"]
+    ended = [m for m in got if m["type"] == "alert"]  # shown on every seat of the device
+    assert [(m["source_id"], m["label"], m["device_wide"]) for m in ended] == [
+        ("seat:judge", "Presiding judge", True)]  # the rest follow
 
     for to in ("recess", "open", "closed"):
         r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": to})
@@ -296,16 +297,19 @@ async def test_a_dead_courtroom_device_alerts_the_judge_and_the_hearing_goes_on(
     ws = await judge.client.ws_connect(f"/api/hearings/{hid}/ws")
     r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
     assert r.status == 200
-    got = await read_until(ws, lambda m: m["type"] == "alert")
-    alert = got[-1]
-    assert alert["kind"] == "device_error" and "unplugged.wav" in alert["message"]
-    assert alert["sources"] == ["seat:judge", "seat:witness", "seat:defence"]
+    got = await read_until(ws, lambda m: m["type"] == "alert" and m["source_id"] == "seat:defence")
+    alerts = [m for m in got if m["type"] == "alert"]
+    assert [m["source_id"] for m in alerts] == ["seat:judge", "seat:witness", "seat:defence"]
+    assert all(m["kind"] == "device_error" and "unplugged.wav" in m["message"] for m in alerts)
+    assert alerts[1]["label"] == "Witness stand"
     r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
     assert r.status == 200  # closing does not wait for a device that never answered
     await ws.close()
     audit = db.run_sync(lambda s: [(e.action, e.data) for e in s.execute(
         select(AuditEvent).where(AuditEvent.hearing_id == hid)).scalars()])
-    assert any(a == "courtroom.alert" and d["kind"] == "device_error" for a, d in audit)
+    [fault] = [d for a, d in audit if a == "courtroom.alert"]  # once, not once per seat
+    assert fault["kind"] == "device_error"
+    assert fault["sources"] == ["seat:judge", "seat:witness", "seat:defence"]
     assert not db.run_sync(lambda s: s.execute(select(Recording).where(
         Recording.hearing_id == hid)).first())  # nothing was heard, nothing pretends it was
 
