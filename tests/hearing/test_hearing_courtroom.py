@@ -186,8 +186,16 @@ async def test_courtroom_hearing_meters_alerts_and_recordings(aiohttp_client, co
     assert [(s["seat_id"], s["channel"], s["label"]) for s in room["seats"]] == [
         ("judge", 1, "Presiding judge"), ("witness", 2, "Witness stand"),
         ("defence", 3, "Defence")]
+    # a courtroom whose interface this server reaches under another name
+    r = await admin.post(f"/api/courts/{court['id']}/courtrooms", json={
+        "name": "Courtroom 4", "seat_map": SEAT_MAP, "device": "bogus://x"})
+    assert r.status == 400 and "bogus" in (await r.json())["message"]
+    r = await admin.post(f"/api/courts/{court['id']}/courtrooms", json={
+        "name": "Courtroom 4", "seat_map": SEAT_MAP, "device": "pulse:courtroom4"})
+    room4 = await r.json()
+    assert {s["device"] for s in room4["seats"]} == {"pulse:courtroom4"}
     r = await admin.get(f"/api/courts/{court['id']}/courtrooms")
-    assert [c["id"] for c in (await r.json())["courtrooms"]] == [room["id"]]
+    assert [c["id"] for c in (await r.json())["courtrooms"]] == [room["id"], room4["id"]]
     assert (await r.json())["courtrooms"][0]["seat_map"] == SEAT_MAP
     assert [c["name"] for c in (await (await admin.get("/api/courts")).json())["courts"]] == [
         "Medeu District Court"]
