@@ -313,3 +313,10 @@ class Session:
         if self._grace_task:
             self._grace_task.cancel()
         await self.pc.close()
+        # Undo the hooks: they close over this session, and aiortc objects that outlive the
+        # connection (a transport's pending callbacks) would otherwise keep it all alive.
+        for t in self.pc.getTransceivers():
+            t.receiver.__dict__.pop("_handle_rtp_packet", None)
+            t.sender.__dict__.pop("_send_keyframe", None)
+        self._video_receiver = None
+        self.pc.remove_all_listeners()
