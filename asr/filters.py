@@ -82,14 +82,33 @@ def find_repetition(words: list[str], min_repeats: int = 3, max_phrase: int = 8)
     return None
 
 
+def find_trailing_loop(words: list[str], min_phrase: int = 2, max_phrase: int = 12) -> int | None:
+    """Where a hypothesis that ends in a loop cut short by the token limit should end: a
+    phrase of ``min_phrase`` words or more, twice in a row, then the start of a third copy
+    ("A B C. A B C. A B"). Returns the index after the first copy, or None."""
+    norm = [normalize(w) for w in words]
+    n = len(norm)
+    for size in range(min_phrase, max_phrase + 1):
+        for partial in range(size - 1, 0, -1):  # earliest start first: not a rotation
+            start = n - 2 * size - partial
+            if start < 0:
+                continue
+            a, b = norm[start:start + size], norm[start + size:start + 2 * size]
+            if a == b and any(a) and norm[start + 2 * size:] == a[:partial]:
+                return start + size
+    return None
+
+
 def cut_repetitions(words: list, text_of=lambda w: w, min_repeats: int = 3) -> list:
     """Remove every repetition loop, keeping one copy of the phrase."""
     out = list(words)
     while True:
         span = find_repetition([text_of(w) for w in out], min_repeats)
         if span is None:
-            return out
+            break
         out = out[:span[0]] + out[span[1]:]
+    end = find_trailing_loop([text_of(w) for w in out])
+    return out if end is None else out[:end]
 
 
 def is_silence_hallucination(no_speech_prob: float, avg_logprob: float,

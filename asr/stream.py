@@ -39,12 +39,13 @@ class StreamOptions:
     prompt: Callable[[], str] | None = None  # recent committed text of the hearing
     step_ms: int = 1000  # re-decode the open utterance this often while someone speaks
     first_partial_ms: int = 1000  # the first partial waits for this much of the utterance
-    early_final_ms: int = 250  # after this much silence, decode at once: if the speaker
+    early_final_ms: int = 300  # after this much silence, decode at once: if the speaker
     # really stopped (end_silence_ms), that hypothesis becomes the final without another decode
     max_segment_ms: int = 15_000  # segment cap: close the segment at its committed words
     trim_after_ms: int = 3_000  # once the buffer is this long, cut it at committed words
     force_trim_ms: int = 12_000  # past this, cut even where no pause follows the word
     trim_gap_ms: int = 200  # a pause this long after a committed word is a safe cut
+    min_commit_audio_ms: int = 0  # no commit from hypotheses decoded from less audio
     edge_margin_ms: int = 200  # commit only words that ended this long before the previous
     # hypothesis's audio ended (a word cut by the buffer's edge is heard whole only later)
     max_pending_final_ms: int = 120_000  # closed utterances waiting for a final, per source
@@ -237,9 +238,10 @@ class StreamCore:
             u.append(frame)
             if p < o.offset:
                 self._silence_run_ms += FRAME_MS
-            elif p >= o.onset:
-                self._silence_run_ms = 0
+            else:  # speech, or its soft ending: the hypothesis at a pause must include it
                 u.last_speech_ms = u.end_ms
+                if p >= o.onset:
+                    self._silence_run_ms = 0
             if self._silence_run_ms >= o.end_silence_ms:
                 self._close_open()
             elif u.end_ms - u.segment_start_ms >= self.options.max_segment_ms or \
@@ -435,6 +437,8 @@ class StreamCore:
         k = 0
         prev = [normalize(w.text) for w in u.tail]
         limit = u.tail_audio_end_ms - self.options.edge_margin_ms
+        if u.tail_audio_end_ms - u.segment_start_ms < self.options.min_commit_audio_ms:
+            limit = -1  # the previous hypothesis heard too little of the utterance
         for a, w in zip(prev, tail):
             if a != normalize(w.text) or not a or w.end_ms > limit:
                 break

@@ -76,3 +76,8 @@ def test_repetition_loop_is_cut_to_one_copy():
 def test_two_repeats_are_speech_not_a_loop():
     words = "Скука, скука, вы видите".split()
     assert cut_repetitions(words) == words
+
+
+def test_a_loop_cut_short_by_the_token_limit_is_cut_to_one_copy():
+    words = ("чтобы потише слышать других участников. " * 2 + "чтобы потише слышать").split()
+    assert " ".join(cut_repetitions(words)) == "чтобы потише слышать других участников."

@@ -187,3 +187,22 @@ async def test_decoder_output_on_non_speech_is_suppressed_even_past_the_vad(name
     await sched.stop()
     assert sched.decode_batches > 0  # Whisper really ran on it
     assert got.events == [], f"{name}: {[e.text for e in got.events]}"
+
+
+async def test_a_hypothesis_decoded_after_the_speaker_stopped_is_the_final_without_a_decode():
+    audio, ref = clip("ru-dev", "read_utterance", 5, 7)
+    audio = np.concatenate([audio, silence(1.0)])
+    sched = Scheduler(SchedulerOptions(run_workers=False), model=model())
+    await sched.start()
+    got = Collector()
+    stream = sched.open_stream("s", StreamOptions(), got)
+    kinds = []
+    for i in range(0, len(audio), CHUNK):  # the model keeps up: it runs after every 100 ms
+        stream.feed(i // 16, audio[i:i + CHUNK])
+        while (batch := sched.step()):
+            kinds += [kind for _, kind, _ in batch]
+        await asyncio.sleep(0)
+    assert got.finals() and text_wer(ref, got.text()) < 0.35, got.text()
+    assert "partial" in kinds and "final" not in kinds  # the pause's partial became the final
+    assert_committed_words_never_change(got.events)
+    await sched.stop()
