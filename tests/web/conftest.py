@@ -120,19 +120,21 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright holds an event loop in this thread while it runs, which would
+# stop any later asyncio test of the session from starting.
+@pytest.fixture(scope="module")
 def playwright_instance():
     if not CHROMIUM.exists():
         pytest.skip("Debian's /usr/bin/chromium is not installed (make test installs it)")
     api = pytest.importorskip("playwright.sync_api")
     sync_playwright = api.sync_playwright
     # The machine is shared and busy: give pages time, without making a real failure slow.
-    api.expect.set_options(timeout=10_000)
+    api.expect.set_options(timeout=20_000)
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance, speech_wav):
     """Chromium whose microphone plays the speech clip (looped) and whose camera is fake.
     Media permission is decided per context (granted, or not granted = denied)."""
@@ -155,7 +157,7 @@ def new_context(browser, server, *, phone: bool = False, media: bool = True, lan
         device_scale_factor=1, is_mobile=phone, has_touch=phone,
         locale={"ru": "ru-RU", "kk": "kk-KZ", "en": "en-GB"}[lang],
         permissions=["microphone", "camera"] if media else [])
-    ctx.set_default_timeout(15000)
+    ctx.set_default_timeout(30_000)
     ctx.add_init_script("try { if (!localStorage.getItem('courtroom.lang')) "
                         f"localStorage.setItem('courtroom.lang', '{lang}') }} catch (e) {{}}")
     errors: list[str] = []

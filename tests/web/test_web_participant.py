@@ -108,6 +108,8 @@ def test_network_drop_shows_reconnecting_and_rejoins(server, make_context, artif
     expect(phone.locator("#phase-hearing")).to_be_visible()  # still in the hearing, not the lobby
     expect(phone.locator("#hearing-state")).to_have_text("Перерыв")
     expect(banner).to_be_hidden(timeout=6000)
+    phone.set_viewport_size({"width": 1366, "height": 900})
+    shot(phone, artifacts, "join-hearing-desktop")
 
 
 def test_evidence_upload_from_the_phone(server, make_context, artifacts, tmp_path):

@@ -73,7 +73,8 @@ def test_secretary_corrects_splits_merges_and_restores(server, make_context, art
     expect(hist.locator("li").nth(1)).to_contain_text("говорящий")
     page.locator("#segments .segment").nth(0).get_by_role("button", name="История").click()
     expect(hist.locator("li")).to_have_count(2)
-    expect(hist.locator("li").first).to_contain_text("оригинал")
+    expect(hist.locator("li").first).to_contain_text("оригинал · распознавание (test)")
+    expect(hist.locator("li").nth(1)).to_contain_text("Секретарь Ким Е.В. (Секретарь)")
     expect(hist.locator("del").first).to_have_text("медные")
     expect(hist.locator("ins").first).to_have_text("мелкие")
     shot(page, artifacts, "secretary-editor-desktop")
@@ -113,4 +114,39 @@ def test_secretary_corrects_splits_merges_and_restores(server, make_context, art
     assert exports == [f"/api/hearings/{h['id']}/export/{f}" for f in ("pdf", "docx", "txt", "srt", "vtt")]
     txt = ctx.request.get(exports[2])
     assert txt.ok and "Иванов А.А." in txt.text()
+    assert not ctx.js_errors
+
+
+def test_click_a_word_plays_from_there_and_highlights_it(server, make_context, speech_wav):
+    """The page's side of playback: the recording list and the audio are served by the test
+    (a real WAV in a real <audio> element), so this holds whatever the recorder's format."""
+    judge = StaffApi(make_context(), "judge")
+    h = judge.hearing(secretary_id=server.users["secretary"])
+    witness = judge.invite(h["id"], "witness", "Сидоров С.С.")["participant"]
+    text = "Учился на медные деньги с двенадцати лет сам их зарабатываю"
+    add_final(server, h["id"], f"p{witness['id']}", text, 1000, low=(4,))
+    ctx = make_context()
+    StaffApi(ctx, "secretary")
+    page = ctx.new_page()
+    recordings = {"recordings": [{"source_id": f"p{witness['id']}", "label": "Сидоров С.С.",
+                                  "url": "/test-media/witness.wav", "start_ms": 0,
+                                  "end_ms": 9000, "content_type": "audio/wav"}]}
+    page.route(re.compile(r".*/api/hearings/\d+/recordings$"),
+               lambda route: route.fulfill(json=recordings))
+    page.route("**/test-media/witness.wav",
+               lambda route: route.fulfill(body=speech_wav.read_bytes(), content_type="audio/wav"))
+    page.goto(f"/secretary/{h['id']}")
+    seg = page.locator("#segments .segment").first
+    seg.locator(".word").nth(5).click()  # "двенадцати", 3.0 s on the hearing clock
+    audio = page.locator("#player")
+    expect(page.locator("#player-source")).to_have_text("Сидоров С.С. (Свидетель)")
+    expect(page.locator("body")).to_have_attribute(
+        "data-current-word", re.compile("^(двенадцати|лет|сам)$"))
+    expect(seg.locator(".word.current")).to_have_count(1)
+    t0 = audio.evaluate("a => a.currentTime")
+    assert 3.0 <= t0 < 5.5
+    page.keyboard.press("Control+b")  # back five seconds
+    assert audio.evaluate("a => a.currentTime") < t0 - 2
+    page.keyboard.press("Control+Space")  # pause
+    expect(audio).to_have_js_property("paused", True)
     assert not ctx.js_errors

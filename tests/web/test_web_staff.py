@@ -106,7 +106,10 @@ def test_language_switch_is_remembered(server, make_context, artifacts):
     assert page.evaluate("document.documentElement.lang") == "kk"
     page.reload()
     expect(page.get_by_role("heading", name="Сот қызметкерлерінің кіруі")).to_be_visible()
+    shot(page, artifacts, "staff-signin-kk-desktop")
+    page.set_viewport_size({"width": 360, "height": 740})
     shot(page, artifacts, "staff-signin-kk-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.get_by_label("Тіл", exact=True).select_option("en")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     # Wrong password: a clear message, in the chosen language.

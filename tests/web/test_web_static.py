@@ -9,12 +9,12 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from urllib.error import HTTPError
+from urllib.request import urlopen
+
 import pytest
 
-from hearing.app import make_app
-from hearing.config import Config
 from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES, STAFF_ROLES
-from hearing.pages import add_page_routes
 
 WEB = Path(__file__).resolve().parents[2] / "hearing" / "web"
 LANGS = ("kk", "ru", "en")
@@ -120,24 +120,17 @@ def test_scripts_never_write_html_or_inline_style():
         assert not re.search(r"setAttribute\(\s*['\"]style['\"]|\beval\(|new Function\(", src), js.name
 
 
-async def test_page_routes_serve_pages_and_the_court_time_zone(aiohttp_client, tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    from hearing.db import make_engine, upgrade
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    app = make_app(Config(data_dir=tmp_path, database_url=url, timezone="Asia/Aqtobe"))
-    if not any(getattr(r, "canonical", None) == "/join" for r in app.router.resources()):
-        add_page_routes(app)
-    client = await aiohttp_client(app)
+def test_page_routes_serve_pages_and_the_court_time_zone(server):
     for path, marker in (("/", "staff.js"), ("/join", "join.js"), ("/judge/12", "judge.js"),
                          ("/secretary/12", "secretary.js")):
-        r = await client.get(path)
-        assert r.status == 200, path
-        assert marker in await r.text()
-        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
-    assert (await client.get("/judge/abc")).status == 404
-    r = await client.get("/court.json")
-    assert (await r.json())["timezone"] == "Asia/Aqtobe"
-    r = await client.get("/static/i18n/kk.json")
-    assert r.status == 200 and "Электрондық сот залы" in (await r.json())["app.title"]
+        with urlopen(server.base + path) as r:
+            assert r.status == 200, path
+            assert marker in r.read().decode()
+            assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    with pytest.raises(HTTPError) as e:
+        urlopen(server.base + "/judge/abc")
+    assert e.value.code == 404
+    with urlopen(server.base + "/court.json") as r:
+        assert json.load(r)["timezone"] == server.config.timezone == "Asia/Almaty"
+    with urlopen(server.base + "/static/i18n/kk.json") as r:
+        assert json.load(r)["app.title"] == "Электрондық сот залы"

@@ -150,7 +150,23 @@ async function enterLobbyOrHearing() {
   setState(S.hearing.state);
   if (S.presence === "ejected") return ended("ended.ejected_title", "ended.ejected_text");
   if (!S.live) startLive();
-  if (S.presence === "admitted") enterHearing(); else phase("lobby");
+  if (S.presence === "admitted") enterHearing(); else { phase("lobby"); watchLobby(); }
+}
+
+/** While waiting in the lobby, ask now and then too: an admission that happened while the
+ * socket was (re)connecting must not leave the phone waiting forever. */
+let lobbyTimer = null;
+function watchLobby() {
+  clearInterval(lobbyTimer);
+  lobbyTimer = setInterval(async () => {
+    if (S.phase !== "lobby") { clearInterval(lobbyTimer); return; }
+    try {
+      const { participants } = await S.api.get(`/api/hearings/${S.hearing.id}/participants`);
+      const mine = participants.find((p) => p.id === myId());
+      if (mine?.presence === "admitted" && S.phase === "lobby") { S.presence = "admitted"; enterHearing(); }
+      if (mine?.presence === "ejected") ended("ended.ejected_title", "ended.ejected_text");
+    } catch { /* offline: the socket's reconnect will tell */ }
+  }, 4000);
 }
 
 function startLive() {

@@ -72,7 +72,8 @@ function personRow(p) {
     h("span", { class: "speaking-dot", role: "img", "aria-label": t(speaking ? "judge.speaking" : "judge.silent") }),
     h("span", { class: "who" }, p.display_name,
       h("small", {}, `${t(`role.${p.role}`)}${staff ? "" : ` · ${t(`presence.${p.presence || "invited"}`)}`}${p.muted ? ` · ${t("judge.muted")}` : ""}`)),
-    p.hand_raised ? h("span", { class: "hand", role: "img", "aria-label": t("judge.hand_raised"), title: t("judge.hand_raised") }, "✋") : null,
+    p.link === "dropped" ? h("span", { class: "badge state-recess" }, t("judge.link_dropped")) : null,
+    p.hand_raised ? h("span", { class: "badge hand", role: "img", "aria-label": t("judge.hand_raised") }, t("judge.hand_raised")) : null,
     bar, staff ? null : mute, staff ? null : eject);
 }
 
@@ -110,7 +111,7 @@ function lobbyRow(p) {
 
 function render() {
   const lang = document.documentElement.lang;
-  const sig = (p) => JSON.stringify([lang, p.display_name, p.role, p.presence, p.muted, p.hand_raised]);
+  const sig = (p) => JSON.stringify([lang, p.display_name, p.role, p.presence, p.muted, p.hand_raised, p.link]);
   const all = [...S.people.values()];
   const waiting = all.filter((p) => p.presence === "lobby");
   reconcile($("#lobby"), waiting.map((p) => ({ key: String(p.id), sig: sig(p), make: () => lobbyRow(p) })));
@@ -153,34 +154,38 @@ function onMeter(levels) {
 
 // ---- evidence --------------------------------------------------------------------------------
 
+function evidenceRow(ev) {
+  const pid = /^participant:(\d+)/.exec(String(ev.submitted_by || ""))?.[1];
+  const who = (pid && S.people.get(Number(pid))?.display_name) || ev.submitted_by || "";
+  const reason = h("input", { type: "text", "aria-label": t("evidence.reason"), placeholder: t("evidence.reason") });
+  const accept = h("button", { type: "button", class: "small" }, t("evidence.accept"));
+  const reject = h("button", { type: "button", class: "danger small" }, t("evidence.reject"));
+  const decide = async (decision) => {
+    try {
+      await api.post(`/api/hearings/${HID}/evidence/${ev.id}/decision`, { decision, reason: reason.value.trim() || t(`evidence.default_reason_${decision}`) });
+      loadEvidence();
+    } catch (e) { toast(e.message, "error"); }
+  };
+  accept.addEventListener("click", () => decide("accept"));
+  reject.addEventListener("click", () => decide("reject"));
+  const media = ev.playback_url ? (ev.kind === "image" ? h("img", { src: ev.playback_url, alt: ev.filename, class: "thumb" })
+    : h(ev.kind === "video" ? "video" : "audio", { src: ev.playback_url, controls: true, preload: "metadata" })) : null;
+  return h("li", { dataset: { evidence: ev.id, status: ev.status } },
+    h("span", { class: "who" }, ev.filename,
+      h("small", {}, `${t(`evidence.kind.${ev.kind}`)} · ${who} · ${fmtDateTime(ev.received_at)} · ${t(`evidence.status.${ev.status}`)}${ev.reason ? ` — ${ev.reason}` : ""}`),
+      h("small", {}, `SHA-256 ${String(ev.sha256).slice(0, 16)}…`)),
+    media,
+    ev.status === "pending" ? h("div", { class: "row" }, reason, accept, reject) : null);
+}
+
 async function loadEvidence() {
   let list;
   try { list = (await api.get(`/api/hearings/${HID}/evidence`)).evidence; } catch { return; }
-  const ul = clear($("#evidence"));
   show($("#evidence-empty"), list.length === 0);
-  for (const ev of list) {
-    const pid = /^participant:(\d+)/.exec(String(ev.submitted_by || ""))?.[1];
-    const who = (pid && S.people.get(Number(pid))?.display_name) || ev.submitted_by || "";
-    const reason = h("input", { type: "text", "aria-label": t("evidence.reason"), placeholder: t("evidence.reason") });
-    const accept = h("button", { type: "button", class: "small" }, t("evidence.accept"));
-    const reject = h("button", { type: "button", class: "danger small" }, t("evidence.reject"));
-    const decide = async (decision) => {
-      try {
-        await api.post(`/api/hearings/${HID}/evidence/${ev.id}/decision`, { decision, reason: reason.value.trim() || t(`evidence.default_reason_${decision}`) });
-        loadEvidence();
-      } catch (e) { toast(e.message, "error"); }
-    };
-    accept.addEventListener("click", () => decide("accept"));
-    reject.addEventListener("click", () => decide("reject"));
-    const media = ev.playback_url ? (ev.kind === "image" ? h("img", { src: ev.playback_url, alt: ev.filename, class: "thumb" })
-      : h(ev.kind === "video" ? "video" : "audio", { src: ev.playback_url, controls: true, preload: "metadata" })) : null;
-    ul.append(h("li", { dataset: { evidence: ev.id, status: ev.status } },
-      h("span", { class: "who" }, ev.filename,
-        h("small", {}, `${t(`evidence.kind.${ev.kind}`)} · ${who} · ${fmtDateTime(ev.received_at)} · ${t(`evidence.status.${ev.status}`)}${ev.reason ? ` — ${ev.reason}` : ""}`),
-        h("small", {}, `SHA-256 ${String(ev.sha256).slice(0, 16)}…`)),
-      media,
-      ev.status === "pending" ? h("div", { class: "row" }, reason, accept, reject) : null));
-  }
+  // Rows that did not change stay as they are, with whatever reason the judge is typing.
+  const lang = document.documentElement.lang;
+  reconcile($("#evidence"), list.map((ev) => ({ key: String(ev.id),
+    sig: JSON.stringify([lang, ev.status, ev.reason, ev.playback_url, ev.thumbnail_url]), make: () => evidenceRow(ev) })));
 }
 
 // ---- the judge's own camera and microphone ---------------------------------------------------
@@ -276,8 +281,30 @@ function startLive() {
   live.addEventListener("partial", (ev) => S.transcript.partial(ev.detail));
   live.addEventListener("final", (ev) => S.transcript.final(ev.detail));
   live.addEventListener("evidence", () => loadEvidence());
+  live.addEventListener("stenogram", () => S.sign?.refresh());
+  live.addEventListener("media", (ev) => {
+    // The media room's word on a participant's link: dropped (the phone is rejoining) or back.
+    const e = ev.detail.event || {};
+    const m = /(\d+)$/.exec(String(e.participant_id || ""));
+    const p = m && S.people.get(Number(m[1]));
+    if (!p) return;
+    if (e.type === "participant.dropped") p.link = "dropped";
+    else if (["participant.reconnected", "participant.joined", "rtc.connected"].includes(e.type)) p.link = "ok";
+    else if (e.type === "participant.left" || e.type === "participant.removed") p.link = null;
+    render();
+  });
   live.addEventListener("closed", () => { $("#page-error").textContent = t("judge.no_access"); show($("#page-error")); });
   live.connect();
+}
+
+/** The participant list again from the server, now and then: an event that fell between the
+ * socket's snapshot and its subscription must not hide someone waiting in the lobby. */
+async function refreshPeople() {
+  try {
+    const { participants } = await api.get(`/api/hearings/${HID}/participants`);
+    for (const p of participants) S.people.set(p.id, { ...S.people.get(p.id), ...p });
+    render();
+  } catch { /* offline: the socket's reconnect will catch up */ }
 }
 
 async function loadTranscript() {
@@ -314,6 +341,7 @@ async function main() {
   startLive();
   loadEvidence();
   setInterval(loadEvidence, 15000);
+  setInterval(refreshPeople, 5000);
   setInterval(tickClock, 500);
   document.addEventListener("langchange", () => { setState(S.hearing.state); render(); loadEvidence(); S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" }); });
   applyI18n();

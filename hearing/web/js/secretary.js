@@ -230,6 +230,15 @@ function shortcuts(ev) {
 
 // ---- history ---------------------------------------------------------------------------------
 
+/** "user:3:secretary" -> the person's name; "asr:<model>" -> the machine. */
+function authorName(actor) {
+  const m = /^user:(\d+):/.exec(actor || "");
+  const p = m && S.hearing.participants.find((x) => x.user_id === Number(m[1]));
+  if (p) return `${p.display_name} (${t(`role.${p.role}`)})`;
+  if (/^asr:/.test(actor || "")) return t("ed.machine", { model: actor.slice(4) });
+  return actor;
+}
+
 function textAt(rev, segId) {
   const put = rev.payload?.put || [];
   const d = put.find((x) => x.segment_id === segId) || put[0];
@@ -255,7 +264,7 @@ async function showHistory(seg) {
       if (await revise({ kind: "restore", segment_id: seg.id, to_seq: rev.seq, reason: t("ed.restore") }, "ed.restored")) showHistory(seg);
     });
     list.append(h("li", { dataset: { seq: rev.seq } },
-      h("div", {}, h("strong", {}, t("ed.revision", { seq: rev.seq, kind, author: rev.author, at: fmtDateTime(rev.at) }))),
+      h("div", {}, h("strong", {}, t("ed.revision", { seq: rev.seq, kind, author: authorName(rev.author), at: fmtDateTime(rev.at) }))),
       rev.reason ? h("div", { class: "muted" }, rev.reason) : null,
       prev === null ? h("p", {}, text) : renderDiff(prev, text), restore));
     prev = text;
@@ -294,7 +303,8 @@ async function main() {
   const exp = clear($("#exports"));
   for (const f of EXPORTS) exp.append(h("a", { class: "button secondary small", href: `/api/hearings/${HID}/export/${f}`, download: "" }, f.toUpperCase()));
   const role = S.me.user_id === S.hearing.judge_id ? "judge" : "secretary";
-  const mountSign = () => mountSignPanel($("#sign-slot"), api, HID, { role });
+  let sign = null;
+  const mountSign = () => { sign = mountSignPanel($("#sign-slot"), api, HID, { role }); };
   mountSign();
   $("#refresh").addEventListener("click", loadTranscript);
   document.addEventListener("keydown", shortcuts);
@@ -305,6 +315,7 @@ async function main() {
   live.addEventListener("final", () => show($("#new-text")));
   live.addEventListener("revision", () => loadTranscript());
   live.addEventListener("state", (ev) => setState(ev.detail.state));
+  live.addEventListener("stenogram", () => sign?.refresh());
   live.addEventListener("status", (ev) => {
     const b = $("#conn-banner");
     document.body.dataset.conn = ev.detail;
