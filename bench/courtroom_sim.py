@@ -159,7 +159,8 @@ def score(ref: dict, finals: list) -> dict:
         right += hits(r, mine)
         total += max(hits(r, candidates), hits(r, mine))
     dup = unexplained = 0
-    dup_examples = []
+    dup_examples: list[dict] = []
+    unexplained_examples: list[dict] = []
     for ev in finals:
         seat = ev.source_id.removeprefix("seat:")
         length = max(1, ev.end_ms - ev.start_ms)
@@ -175,6 +176,8 @@ def score(ref: dict, finals: list) -> dict:
                                  "text": ev.text})
         else:
             unexplained += 1
+            unexplained_examples.append({"seat": seat, "start_ms": ev.start_ms,
+                                         "end_ms": ev.end_ms, "text": ev.text})
     per_utt = []
     for u in utts:
         mine = " ".join(w for t, s, w in words
@@ -184,7 +187,8 @@ def score(ref: dict, finals: list) -> dict:
             "wer": round(wer, 4), "attribution_accuracy": round(right / max(1, total), 4),
             "attributed_hits": right, "recognised_hits": total,
             "duplicate_segments": dup, "unexplained_segments": unexplained,
-            "final_segments": len(finals), "duplicate_examples": dup_examples[:5]}
+            "final_segments": len(finals), "duplicate_examples": dup_examples[:5],
+            "unexplained_examples": unexplained_examples[:5]}
 
 
 # ---------------------------------------------------------------- runs
