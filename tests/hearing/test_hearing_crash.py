@@ -32,9 +32,12 @@ def start_server(db_url, data_dir, port):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def wait_up(base):
+async def wait_up(base, proc):
+    """Until the server answers; a loaded machine can take many seconds to import it all."""
     async with aiohttp.ClientSession() as http:
-        for _ in range(200):
+        for _ in range(1200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
             try:
                 async with http.get(base + "/api/health") as r:
                     if r.status == 200:
@@ -54,7 +57,7 @@ async def test_sigkill_keeps_every_acknowledged_event(db_url, tmp_path):
     proc = start_server(db_url, tmp_path, port)
     acked = 0
     try:
-        await wait_up(base)
+        await wait_up(base, proc)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             r = await http.post(base + "/api/login", json={"username": "judge",
                                                           "password": PASSWORD})
@@ -99,7 +102,7 @@ async def test_sigkill_keeps_every_acknowledged_event(db_url, tmp_path):
     # restart: the server comes back and the chain verifies
     proc = start_server(db_url, tmp_path, port)
     try:
-        await wait_up(base)
+        await wait_up(base, proc)
     finally:
         proc.terminate()
         proc.wait(10)
