@@ -10,8 +10,8 @@ from pathlib import Path
 from aiohttp import web
 
 from hearing import auth
-from hearing.api import (auth_routes, courtroom_routes, hearing_routes,  # noqa: F401 (routes)
-                         presence_routes, stenogram_routes, transcript_routes, ws)
+from hearing.api import (auth_routes, courtroom_routes, evidence_routes,  # noqa: F401 (routes)
+                         hearing_routes, presence_routes, stenogram_routes, transcript_routes, ws)
 from hearing.api.errors import ApiError, forbidden, not_found, unauthorized
 from hearing.api.registry import Endpoint, add_routes, openapi
 from hearing.config import Config
@@ -114,6 +114,8 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
     state.on_ws_closed = on_ws_closed
 
     add_routes(app)
+    from hearing.evidence import setup_evidence
+    setup_evidence(app)  # uploads, playback copies, transcription: started with the app
     from hearing.courtrooms import setup_courtroom
     setup_courtroom(app)  # courtroom microphones of hearings held in a courtroom
     spec = json.dumps(openapi(), ensure_ascii=False)
