@@ -315,8 +315,19 @@ class Session:
         await self.pc.close()
         # Undo the hooks: they close over this session, and aiortc objects that outlive the
         # connection (a transport's pending callbacks) would otherwise keep it all alive.
+        # aiortc sometimes leaves a closed connection referenced from outside Python's view
+        # (about one in five reconnects here), so also drop its packet buffers.
         for t in self.pc.getTransceivers():
             t.receiver.__dict__.pop("_handle_rtp_packet", None)
             t.sender.__dict__.pop("_send_keyframe", None)
+            history = getattr(t.sender, "_RTCRtpSender__rtp_history", None)
+            if isinstance(history, dict):
+                history.clear()
+            jitter = getattr(t.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+            if jitter is not None and hasattr(jitter, "_packets"):
+                jitter._packets = [None] * len(jitter._packets)
+        for slot in self.slots:
+            slot.audio_track._frames.clear()
+            slot.video_track._frames.clear()
         self._video_receiver = None
         self.pc.remove_all_listeners()
