@@ -6,7 +6,19 @@ capture puts on its chunks), named for the hearing by the judge or secretary. Wh
 is open the courtroom's devices are captured: each seat is transcribed on its own stream
 (attribution is structural), recorded through the hearing room's recorder like a remote
 participant, metered for the judge's console, and watched for faults, which are sent to the
-staff and written to the audit log."""
+staff and written to the audit log.
+
+Staff-only WebSocket messages::
+
+    {"type": "meter", "levels": [{"source_id": "seat:judge", "label": "A. Nurlanova",
+                                  "peak_db": -12.3, "rms_db": -24.0}, ...]}   about 10 a second
+    {"type": "alert", "source_id": "seat:witness", "label": ..., "kind": "silent" | "clipping" |
+     "silence_cleared" | "device_error" | "device_stalled" | "device_restored" | "dropped" |
+     "ended", "message": ..., "device": ..., "device_wide": bool, "sources": [...], "t_ms": ...}
+
+and to everybody ``{"type": "seat", "source_id", "seat_id", "label"}`` when a seat is named.
+A seat's recording is kept under the recorder-safe id ``seat.<seat id>``
+(media.seat_recorder.recorder_id / source_of_recording)."""
 
 from __future__ import annotations
 
