@@ -59,7 +59,7 @@ def test_hearing_from_invitation_to_signed_pdf(server, make_context, artifacts, 
     judge.get_by_role("button", name="Назначить", exact=True).click()
     link = ui_invite(judge, "witness", "Сидоров С.С.")
     ui_invite(judge, "plaintiff", "Ахметов Б.")
-    judge.get_by_role("link", name="Пульт судьи").first.click()
+    judge.locator("#detail-links").get_by_role("link", name="Пульт судьи").click()
     expect(judge.locator("#state-badge")).to_have_text("Назначено")
     hid = int(judge.url.rsplit("/", 1)[1])
     judge.get_by_role("button", name="Открыть заседание").click()
