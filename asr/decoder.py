@@ -141,7 +141,10 @@ class Decoder:
             tok = self.tokenizer(lang)
             prev = {i: self._previous_tokens(tok, requests[i]) for i in members}
             for idx, keep in _same_prompt_length(members, prev):
-                sub = encoded if len(idx) == len(requests) else \
+                # The whole encoder batch serves only when the group is every request *in
+                # order*: groups are sorted by prompt length, and a permuted batch would give
+                # one source's audio to another's prompt.
+                sub = encoded if idx == list(range(len(requests))) else \
                     ctranslate2.StorageView.from_array(np.ascontiguousarray(enc[idx]))
                 prompts = [self._prompt_tokens(tok, requests[i], prev[i][-keep:] if keep else [])
                            for i in idx]
