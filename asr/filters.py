@@ -111,6 +111,25 @@ def cut_repetitions(words: list, text_of=lambda w: w, min_repeats: int = 3) -> l
     return out if end is None else out[:end]
 
 
+def cut_squeezed_copy(words: list, text_of, span_of, min_words: int = 3,
+                      ratio: float = 0.4) -> list:
+    """Whisper sometimes writes a whole sentence a second time at the end of its window, the
+    copy's words squeezed into a few hundred milliseconds after the real ones: the audio holds
+    one copy. A trailing exact copy (``min_words`` words or more) of the words just before it,
+    lasting under ``ratio`` of their time, is cut. ``span_of(word) -> (start, end)``."""
+    norm = [normalize(text_of(w)) for w in words]
+    n = len(norm)
+    for size in range(n // 2, min_words - 1, -1):
+        first, second = norm[n - 2 * size:n - size], norm[n - size:]
+        if first != second or not any(first):
+            continue
+        t_first = span_of(words[n - size - 1])[1] - span_of(words[n - 2 * size])[0]
+        t_second = span_of(words[-1])[1] - span_of(words[n - size])[0]
+        if t_second < ratio * t_first:
+            return words[:n - size]
+    return words
+
+
 def is_silence_hallucination(no_speech_prob: float, avg_logprob: float,
                              options: FilterOptions) -> bool:
     """Whisper's own rule: likely no speech and an unsure decoding means nothing was said."""

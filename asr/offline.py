@@ -18,7 +18,8 @@ from faster_whisper.vad import VadOptions as FwVadOptions, get_speech_timestamps
 
 from .decoder import Decoder, DecodeOptions, DecodeRequest, DecodeResult
 from .events import TranscriptEvent, Word
-from .filters import FilterOptions, cut_repetitions, drop_known_phrases, is_silence_hallucination
+from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_known_phrases,
+                      is_silence_hallucination)
 from .languages import validate
 from .model import LoadedModel, ModelOptions, load_model
 
@@ -92,6 +93,7 @@ def transcribe_audio(audio: np.ndarray, language: str, *, decoder: Decoder | Non
                       min(end, base + int(w.end * 1000)), round(float(w.probability), 4))
                  for w in res.words if w.text.strip()]
         words = cut_repetitions(words, lambda w: w.text, options.filters.min_repeats)
+        words = cut_squeezed_copy(words, lambda w: w.text, lambda w: (w.start_ms, w.end_ms))
         words = drop_known_phrases(words, lambda w: w.text, lambda w: w.probability,
                                    options.filters)
         for sentence in _sentences(words):

@@ -21,7 +21,7 @@ import numpy as np
 from .decoder import (DecodedWord, DecodeOptions, DecodeRequest, DecodeResult,
                       compression_ratio)
 from .events import TranscriptEvent, Word
-from .filters import (FilterOptions, cut_repetitions, drop_known_phrases,
+from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_known_phrases,
                       is_silence_hallucination, normalize)
 from .languages import candidates, validate
 from .vad import FRAME, FRAME_MS, StreamingVad, VadOptions
@@ -504,6 +504,8 @@ class StreamCore:
         words = [w for w in words if w[0].text]
         f = self.options.filters
         words = cut_repetitions(words, lambda w: w[0].text, f.min_repeats)
+        words = cut_squeezed_copy(words, lambda w: w[0].text,
+                                  lambda w: (w[0].start_ms, w[0].end_ms))
         if compression_ratio(" ".join(w[0].text for w in words)) > f.compression_ratio_threshold:
             return []  # still this repetitive after cutting loops: not speech
         return drop_known_phrases(words, lambda w: w[0].text, lambda w: w[0].probability, f)
