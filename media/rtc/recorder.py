@@ -62,7 +62,7 @@ class RecordingBlob:
     def to_event(self) -> dict:
         return {
             "type": "recording.final", "source_id": self.source_id, "sha256": self.blob.sha256,
-            "size": self.blob.size, "start_ms": self.start_ms, "end_ms": self.end_ms,
+            "size": self.blob.size, "content_type": "audio/ogg", "start_ms": self.start_ms, "end_ms": self.end_ms,
             "gaps": [list(g) for g in self.gaps], "chunks": list(self.chunks),
         }
 
@@ -153,7 +153,8 @@ class Recorder:
             return
         self._emit({
             "type": "recording.chunk", "source_id": source_id, "path": str(path), "sha256": digest,
-            "start_ms": writer.start48 // 48, "end_ms": writer.end48 // 48,
+            "size": path.stat().st_size, "start_ms": writer.start48 // 48, "end_ms": writer.end48 // 48,
+            "content_type": "audio/ogg",
         })
 
     def _run(self) -> None:
