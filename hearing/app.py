@@ -138,6 +138,8 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
             return web.FileResponse(WEB / "index.html")
         app.router.add_get("/", index)
         app.router.add_static("/static/", WEB, show_index=False)
+        from hearing.pages import add_page_routes
+        add_page_routes(app)
 
     async def shutdown(app: web.Application) -> None:
         await state.live.close()
