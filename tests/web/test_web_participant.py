@@ -30,7 +30,7 @@ def test_invite_device_check_lobby_admit_and_hand(server, make_context, artifact
     # The fake microphone plays speech: the level meter moves above silence.
     expect(phone.locator("#mic-level")).to_have_attribute("aria-valuenow", re.compile(r"^(-[1-4]?\d|0)$"))
     shot(phone, artifacts, "join-check-phone")
-    phone.get_by_role("button", name="Продолжить").click()
+    phone.get_by_role("button", name="Продолжить").press("Enter")  # the keyboard is enough
     expect(phone.locator("#phase-lobby")).to_be_visible()
     expect(phone.locator("#lobby-state")).to_have_text("Назначено")
     shot(phone, artifacts, "join-lobby-phone")
@@ -132,3 +132,22 @@ def test_evidence_upload_from_the_phone(server, make_context, artifacts, tmp_pat
     assert items[0]["size"] > 1000
     receipt_hash = phone.locator("#my-evidence li small").inner_text()
     assert items[0]["sha256"][:16] in receipt_hash
+
+
+def test_two_phones_see_and_hear_each_other(server, make_context, artifacts):
+    """Real WebRTC through the server's media room: each phone gets a tile for the other,
+    named from the participant list, with the other's voice lighting the speaking mark."""
+    judge = StaffApi(make_context(), "judge")
+    h = judge.hearing()
+    judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "open"})
+    _, witness, w_inv = admitted_phone(server, make_context, judge, h["id"], name="Сидоров С.С.")
+    _, plaintiff, p_inv = admitted_phone(server, make_context, judge, h["id"], name="Петрова П.П.")
+    w_tile = witness.locator(f'#tiles .tile[data-source="p{p_inv["participant"]["id"]}"]')
+    p_tile = plaintiff.locator(f'#tiles .tile[data-source="p{w_inv["participant"]["id"]}"]')
+    expect(w_tile).to_contain_text("Петрова П.П. · Свидетель", timeout=45_000)
+    expect(p_tile).to_contain_text("Сидоров С.С. · Свидетель", timeout=45_000)
+    # Both microphones play speech: the other's tile shows them speaking.
+    expect(w_tile).to_have_class(re.compile(r"\bspeaking\b"), timeout=30_000)
+    assert witness.locator(f'#tiles .tile[data-source="p{p_inv["participant"]["id"]}"] video').evaluate(
+        "v => v.srcObject && v.srcObject.getAudioTracks().length") == 1
+    shot(witness, artifacts, "join-two-phones-phone")

@@ -115,7 +115,7 @@ def test_language_switch_is_remembered(server, make_context, artifacts):
     # Wrong password: a clear message, in the chosen language.
     page.get_by_label("User name").fill("judge")
     page.get_by_label("Password").fill("nope")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Password").press("Enter")  # the keyboard is enough
     expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
 
 
@@ -191,6 +191,23 @@ def test_console_levels_seats_and_evidence_decisions(server, make_context, artif
     publish({"type": "alert", "source_id": "seat-witness", "kind": "clipping",
              "message": "перегрузка входа"})
     expect(seat).to_contain_text("перегрузка входа")
+
+    # Live transcript: the provisional tail is marked as such, then replaced by the final text.
+    speaker = {"label": "Сидоров С.С.", "role": "witness", "participant_id": pid, "seat": None}
+    publish({"type": "partial", "source_id": f"p{pid}", "speaker": speaker, "segment_id": None,
+             "start_ms": 61_000, "end_ms": 62_000, "text": "я видел как", "words": [],
+             "language": "ru", "model": "base"})
+    partial = page.locator("#transcript .seg.partial")
+    expect(partial).to_contain_text("я видел как")
+    expect(partial.locator(".badge")).to_have_text("предварительно")
+    assert partial.locator(".text").evaluate("e => getComputedStyle(e).fontStyle") == "italic"
+    publish({"type": "final", "source_id": f"p{pid}", "speaker": speaker, "segment_id": "s-1",
+             "start_ms": 61_000, "end_ms": 63_500, "text": "Я видел, как он ушёл.", "words": [],
+             "language": "ru", "model": "base"})
+    final = page.locator("#transcript .seg.final")
+    expect(final).to_contain_text("Сидоров С.С. (Свидетель)0:01:01Я видел, как он ушёл.")
+    expect(partial).to_have_count(0)
+    assert final.locator(".text").evaluate("e => getComputedStyle(e).fontStyle") == "normal"
 
     items = page.locator("#evidence li")
     expect(items).to_have_count(2)
