@@ -222,6 +222,22 @@ def test_console_levels_seats_and_evidence_decisions(server, make_context, artif
     expect(page.locator("#evidence li", has_text="второй файл.wav")).to_contain_text(
         "отклонено — Не относится к делу")
     shot(page, artifacts, "judge-evidence-desktop")
+
+    # Someone the court does not want is turned away from the lobby.
+    stranger = judge.invite(hid, "observer", "Посторонний Н.Н.")
+    assert ctx.request.post("/api/join", headers={"Authorization": f"Bearer {stranger['token']}"}).ok
+    waiting = page.locator("#lobby li", has_text="Посторонний Н.Н.")
+    page.once("dialog", lambda d: d.accept())
+    waiting.get_by_role("button", name="Отказать").click()
+    expect(waiting).to_have_count(0)
+    expect(page.locator("#lobby-count")).to_have_text("0")
+    gone = next(p for p in judge.get(f"/api/hearings/{hid}")["participants"]
+                if p["id"] == stranger["participant"]["id"])
+    assert gone["presence"] == "ejected"
+    # ...and the witness is removed from the hearing from the console.
+    page.once("dialog", lambda d: d.accept())
+    witness.get_by_role("button", name="Удалить").click()
+    expect(page.locator("#people li", has_text="Сидоров С.С.")).to_have_count(0)
     decided = {e["filename"]: (e["status"], e["reason"])
                for e in judge.get(f"/api/hearings/{hid}/evidence")["evidence"]}
     assert decided == {"запись разговора.wav": ("accepted", "Приобщено к делу"),
