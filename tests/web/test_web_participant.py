@@ -130,8 +130,13 @@ def test_evidence_upload_from_the_phone(server, make_context, artifacts, tmp_pat
     items = judge.get(f"/api/hearings/{h['id']}/evidence")["evidence"]
     assert len(items) == 1 and items[0]["kind"] == "audio" and items[0]["status"] == "pending"
     assert items[0]["size"] > 1000
-    receipt_hash = phone.locator("#my-evidence li small").inner_text()
-    assert items[0]["sha256"][:16] in receipt_hash
+    mine = phone.locator("#my-evidence li")
+    assert items[0]["sha256"][:16] in mine.locator("small").first.inner_text()
+    expect(mine.locator(".decision")).to_have_text("на рассмотрении")
+    # The judge's decision reaches the phone.
+    judge.post(f"/api/hearings/{h['id']}/evidence/{items[0]['id']}/decision",
+               {"decision": "accept", "reason": "Приобщено к делу"})
+    expect(mine.locator(".decision")).to_have_text("принято — Приобщено к делу")
 
 
 def test_two_phones_see_and_hear_each_other(server, make_context, artifacts):

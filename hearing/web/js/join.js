@@ -211,6 +211,12 @@ function startLive() {
     if (ev.detail.code === 4403) ended("ended.ejected_title", "ended.ejected_text");
     else if (ev.detail.code === 4401) fail("join.invalid_invite");
   });
+  live.addEventListener("evidence", (ev) => {
+    // The court's decision on something this participant submitted.
+    const item = ev.detail.evidence;
+    const li = item && document.querySelector(`#my-evidence li[data-evidence="${item.id}"] .decision`);
+    if (li) li.textContent = `${t(`evidence.status.${item.status}`)}${item.reason ? ` — ${item.reason}` : ""}`;
+  });
   live.addEventListener("partial", (ev) => S.captions?.partial(ev.detail));
   live.addEventListener("final", (ev) => S.captions?.final(ev.detail));
   live.connect();
@@ -357,7 +363,8 @@ async function submitFile(file) {
     $("#upload-status").textContent = t("evidence.received");
     $("#my-evidence").append(h("li", { dataset: { evidence: receipt.evidence_id ?? "" } },
       h("span", { class: "who" }, file.name,
-        h("small", {}, `SHA-256 ${String(receipt.sha256 || "").slice(0, 16)}… · ${Math.ceil(file.size / 1024)} KB`))));
+        h("small", {}, `SHA-256 ${String(receipt.sha256 || "").slice(0, 16)}… · ${Math.ceil(file.size / 1024)} KB`),
+        h("small", { class: "decision" }, t("evidence.status.pending")))));
   } catch (e) {
     $("#upload-status").textContent = t("evidence.failed", { error: e.message });
   }
