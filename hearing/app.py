@@ -11,7 +11,8 @@ from aiohttp import web
 
 from hearing import auth
 from hearing.api import (auth_routes, courtroom_routes, evidence_routes,  # noqa: F401 (routes)
-                         hearing_routes, presence_routes, stenogram_routes, transcript_routes, ws)
+                         hearing_routes, presence_routes, recording_routes, stenogram_routes,
+                         transcript_routes, ws)
 from hearing.api.errors import ApiError, forbidden, not_found, unauthorized
 from hearing.api.registry import Endpoint, add_routes, openapi
 from hearing.config import Config

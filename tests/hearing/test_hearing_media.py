@@ -134,6 +134,18 @@ async def test_remote_hearing_end_to_end(aiohttp_client, server):
     assert {r.source_id for r in recs} >= {a_src, b_src}
     blobs = app[STATE].live.blobs
     assert all(blobs.exists(r.sha256) and r.size > 0 for r in recs)
+    # the secretary's editor finds each source's recording and can seek in it
+    r = await judge.get(f"/api/hearings/{hid}/recordings")
+    listed = {x["source_id"]: x for x in (await r.json())["recordings"]}
+    assert {a_src, b_src} <= set(listed)
+    assert listed[a_src]["label"] == "Witness A"
+    r = await judge.get(listed[a_src]["url"])
+    body = await r.read()
+    assert r.status == 200 and body[:4] == b"OggS" and r.headers["Content-Type"] == "audio/ogg"
+    r = await judge.get(listed[a_src]["url"], headers={"Range": "bytes=100-199"})
+    assert r.status == 206 and len(await r.read()) == 100
+    bearer = {"Authorization": f"Bearer {b_inv['token']}"}
+    assert (await pb.get(f"/api/hearings/{hid}/recordings", headers=bearer)).status == 403
 
 
 async def test_dropped_phone_gets_its_seat_back(aiohttp_client, server):
