@@ -80,9 +80,10 @@ async def create_court(request: web.Request) -> web.Response:
     return web.json_response(await state.db.run(work), status=201)
 
 
-@endpoint("GET", "/api/courts", summary="Courts (court administrator)", tag="courts")
+@endpoint("GET", "/api/courts", summary="Courts (staff: judges and secretaries pick a "
+          "courtroom when they schedule)", tag="courts")
 async def list_courts(request: web.Request) -> web.Response:
-    require_staff_role(request[CALLER], "admin")
+    require_staff_role(request[CALLER], "admin", "judge", "secretary")
 
     def work(s):
         return [court_json(c) for c in s.execute(select(Court).order_by(Court.id)).scalars()]
@@ -121,10 +122,10 @@ async def create_courtroom(request: web.Request) -> web.Response:
 
 
 @endpoint("GET", "/api/courts/{court_id}/courtrooms",
-          summary="Courtrooms of a court with their seats (court administrator)",
+          summary="Courtrooms of a court with their seats (staff)",
           responses={404: "no such court"}, tag="courts")
 async def list_courtrooms(request: web.Request) -> web.Response:
-    require_staff_role(request[CALLER], "admin")
+    require_staff_role(request[CALLER], "admin", "judge", "secretary")
     court_id = path_int(request, "court_id")
 
     def work(s):
