@@ -91,14 +91,28 @@ def test_hearing_from_invitation_to_signed_pdf(server, make_context, artifacts, 
     judge.get_by_role("button", name="Закрыть заседание").click()
     expect(judge.locator("#state-badge")).to_have_text("Закрыто")
 
-    # The secretary corrects one word of the witness's first segment and gives another segment
-    # to the plaintiff.
+    # The secretary listens: a click on a word plays the witness's recording from that moment,
+    # with the word being played highlighted.
     sec_ctx = make_context()
     sec = sec_ctx.new_page()
     ui_sign_in(sec, "secretary")
+    for _ in range(60):  # the per-source file is finalised just after closing
+        recs = sec_ctx.request.get(f"/api/hearings/{hid}/recordings").json()["recordings"]
+        if any(r["id"].startswith("r") for r in recs):
+            break
+        sec.wait_for_timeout(500)
     sec.goto(f"/secretary/{hid}")
     seg = sec.locator("#segments .segment", has_text=re.compile("деньг", re.I)).first
     expect(seg).to_be_visible()
+    seg.locator(".word").nth(1).click()
+    expect(sec.locator("#player-source")).to_have_text("Сидоров С.С. (Свидетель)")
+    expect(sec.locator("#player")).to_have_js_property("paused", False)
+    expect(seg.locator(".word.current")).to_have_count(1)
+    sec.keyboard.press("Control+Space")
+    expect(sec.locator("#player")).to_have_js_property("paused", True)
+
+    # The secretary corrects one word of the witness's first segment and gives another segment
+    # to the plaintiff.
     words = seg.locator(".word").all_inner_texts()
     i = next(k for k, w in enumerate(words) if re.search("деньг", w, re.I))
     corrected = " ".join(words[:i] + ["грошики"] + words[i + 1:])
@@ -106,10 +120,15 @@ def test_hearing_from_invitation_to_signed_pdf(server, make_context, artifacts, 
     sec.get_by_label("Текст сегмента").fill(corrected)
     sec.keyboard.press("Control+s")
     expect(sec.locator("#segments .segment", has_text="грошики")).to_be_visible()
+    # Another of the witness's segments (the microphone loops the clip) was the plaintiff.
     segments = sec.locator("#segments .segment")
-    plaintiff_seg = segments.last
-    plaintiff_seg.get_by_label("Говорящий").select_option(label="Ахметов Б. (Истец)")
-    expect(segments.last.get_by_label("Говорящий")).to_have_value(re.compile(r"^p\d+$"))
+    others = segments.filter(has_not_text="грошики")
+    target = others.first if others.count() else segments.first
+    target_id = target.get_attribute("data-segment")
+    target.get_by_label("Говорящий").select_option(label="Ахметов Б. (Истец)")
+    moved = sec.locator(f'#segments .segment[data-segment="{target_id}"]')
+    expect(moved.get_by_label("Говорящий")).to_have_value(re.compile(r"^p\d+$"))
+    expect(moved.locator(".badge")).to_have_text("исправлено")
     sec.get_by_role("button", name="Сформировать версию для подписи").click()
     expect(sec.get_by_test_id("versions").locator("li").first).to_contain_text("Версия 1")
     ui_sign(sec, 1)

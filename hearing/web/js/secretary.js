@@ -148,9 +148,12 @@ async function saveEdit() {
 
 // ---- playback --------------------------------------------------------------------------------
 
-function recordingFor(seg) {
-  return S.recordings.find((r) => r.source_id === seg.source_id && r.start_ms <= seg.start_ms && (r.end_ms == null || r.end_ms >= seg.start_ms))
-    || S.recordings.find((r) => r.source_id === seg.source_id) || null;
+/** The recording of the segment's source that holds the moment ms (while a hearing runs the
+ * server lists short chunks; once closed, one file per source). */
+function recordingFor(seg, ms = seg.start_ms) {
+  const mine = S.recordings.filter((r) => r.source_id === seg.source_id);
+  return mine.find((r) => r.start_ms <= ms && (r.end_ms == null || ms < r.end_ms))
+    || mine.find((r) => r.start_ms <= seg.end_ms && (r.end_ms == null || r.end_ms >= seg.start_ms)) || mine[0] || null;
 }
 
 function selectWord(seg, i, play) {
@@ -164,7 +167,7 @@ function selectWord(seg, i, play) {
 }
 
 function seekTo(seg, ms, play) {
-  const rec = recordingFor(seg);
+  const rec = recordingFor(seg, ms);
   const audio = $("#player");
   show($("#no-recording"), !rec);
   if (!rec) return;
