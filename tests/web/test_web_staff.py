@@ -194,12 +194,14 @@ def test_console_levels_seats_and_evidence_decisions(server, make_context, artif
 
     # Live transcript: the provisional tail is marked as such, then replaced by the final text.
     speaker = {"label": "Сидоров С.С.", "role": "witness", "participant_id": pid, "seat": None}
-    publish({"type": "partial", "source_id": f"p{pid}", "speaker": speaker, "segment_id": None,
+    # (partials name only their source; the console knows who that is)
+    publish({"type": "partial", "source_id": f"p{pid}", "segment_id": None,
              "start_ms": 61_000, "end_ms": 62_000, "text": "я видел как", "words": [],
              "language": "ru", "model": "base"})
     partial = page.locator("#transcript .seg.partial")
     expect(partial).to_contain_text("я видел как")
     expect(partial.locator(".badge")).to_have_text("предварительно")
+    expect(partial.locator(".speaker")).to_have_text("Сидоров С.С. (Свидетель)")
     assert partial.locator(".text").evaluate("e => getComputedStyle(e).fontStyle") == "italic"
     publish({"type": "final", "source_id": f"p{pid}", "speaker": speaker, "segment_id": "s-1",
              "start_ms": 61_000, "end_ms": 63_500, "text": "Я видел, как он ушёл.", "words": [],

@@ -80,6 +80,11 @@ def test_hearing_from_invitation_to_signed_pdf(server, make_context, artifacts, 
     expect(final.locator(".speaker")).to_have_text("Сидоров С.С. (Свидетель)")
     witness_row = judge.locator("#people li", has_text="Сидоров С.С.")
     expect(witness_row).to_contain_text("В заседании")
+    # The judge connects to the hearing's media: sees the witness and hears them speak.
+    judge.get_by_role("button", name="Подключить камеру и микрофон").click()
+    witness_tile = judge.locator(f'#tiles .tile[data-source="{witness_row.get_attribute("data-source")}"]')
+    expect(witness_tile).to_contain_text("Сидоров С.С.", timeout=45_000)
+    expect(witness_row).to_have_class(re.compile(r"\bspeaking\b"), timeout=30_000)
     # The phone shows the same words as captions.
     expect(phone.locator("#captions .seg", has_text=re.compile("деньг", re.I)).first).to_be_visible()
     shot(judge, artifacts, "story-judge-console-desktop")

@@ -245,7 +245,12 @@ function connBanner(status) {
 
 function enterHearing() {
   phase("hearing");
-  if (!S.captions) S.captions = new TranscriptView($("#captions"), { maxFinals: 50 });
+  if (!S.captions) {
+    S.captions = new TranscriptView($("#captions"), { maxFinals: 50, speakerFor: (sid) => {
+      const p = participantFor(sid);
+      return p ? { label: p.display_name, role: p.role } : null;
+    } });
+  }
   if (!S.rtc) {
     S.rtc = new RtcClient(S.live, S.listenOnly ? null : S.stream);
     S.rtc.addEventListener("sources", (ev) => { S.remote = ev.detail; renderTiles(); });

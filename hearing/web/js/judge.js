@@ -7,7 +7,7 @@ import { $, h, clear, show, toast } from "./dom.js";
 import { initI18n, t, applyI18n, fmtClock, fmtDateTime } from "./i18n.js";
 import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
-import { paintLevel, SPEAKING_DB } from "./meter.js";
+import { paintLevel, SPEAKING_DB, LevelMeter } from "./meter.js";
 import { TranscriptView } from "./transcript.js";
 import { mountInviteForm } from "./invite.js";
 import { mountSignPanel } from "./sign.js";
@@ -200,6 +200,8 @@ async function joinMedia() {
   }
   show($("#media-card"));
   $("#media-join").hidden = true;
+  const mine = [...S.people.values()].find((p) => p.user_id === S.me.user_id);
+  if (mine) new LevelMeter(S.stream, (db) => onMeter([{ source_id: `p${mine.id}`, rms_db: db, peak_db: db }]));
   S.rtc = new RtcClient(S.live, S.stream);
   S.rtc.addEventListener("sources", (ev) => renderTiles(ev.detail));
   S.rtc.join();
@@ -226,10 +228,19 @@ function renderTiles(sources) {
       if (el.dataset.tracks !== ids) {
         el.dataset.tracks = ids;
         v.srcObject = new MediaStream([tracks.audio, tracks.video].filter(Boolean));
+        v.play().catch(() => {});
+        // The server meters courtroom seats; remote voices are metered here, from what we hear.
+        el._meter?.stop();
+        if (tracks.audio) {
+          el._meter = new LevelMeter(new MediaStream([tracks.audio]), (db) => {
+            onMeter([{ source_id: sid, rms_db: db, peak_db: db }]);
+            el.classList.toggle("speaking", db > SPEAKING_DB);
+          });
+        }
       }
     }
   }
-  for (const [sid, el] of S.tiles) if (!want.has(sid)) { el.remove(); S.tiles.delete(sid); }
+  for (const [sid, el] of S.tiles) if (!want.has(sid)) { el._meter?.stop(); el.remove(); S.tiles.delete(sid); }
 }
 
 // ---- live ------------------------------------------------------------------------------------
@@ -319,6 +330,7 @@ async function main() {
   await initI18n();
   const me = await api.me();
   if (!me || me.kind !== "staff") { location.href = "/"; return; }
+  S.me = me;
   try {
     S.hearing = await api.get(`/api/hearings/${HID}`);
   } catch (e) {
@@ -332,7 +344,12 @@ async function main() {
   $("#editor-link").href = `/secretary/${HID}`;
   S.people = new Map(S.hearing.participants.map((p) => [p.id, p]));
   setState(S.hearing.state);
-  S.transcript = new TranscriptView($("#transcript"));
+  S.transcript = new TranscriptView($("#transcript"), { speakerFor: (sid) => {
+    const p = /^p(\d+)$/.test(sid || "") && S.people.get(Number(sid.slice(1)));
+    if (p) return { label: p.display_name, role: p.role };
+    const seat = S.levels.get(sid);
+    return seat ? { label: seat.label || sid } : null;
+  } });
   for (const id of ["#t-open", "#t-recess", "#t-resume", "#t-close"]) $(id).addEventListener("click", (ev) => transition(ev.currentTarget.dataset.to));
   $("#media-join").addEventListener("click", joinMedia);
   mountInviteForm($("#invite-slot"), api, HID, (p) => { S.people.set(p.id, p); render(); });

@@ -12,8 +12,10 @@ export function speakerName(sp) {
 }
 
 export class TranscriptView {
-  constructor(container, { maxFinals = 500, follow = true } = {}) {
+  constructor(container, { maxFinals = 500, follow = true, speakerFor = null } = {}) {
     this.el = container;
+    // Partials may come without a speaker: the page knows who a source is.
+    this.speakerFor = speakerFor;
     this.maxFinals = maxFinals;
     this.follow = follow;
     this.finals = new Map(); // segment_id -> element
@@ -30,8 +32,9 @@ export class TranscriptView {
   }
 
   _row(ev, kind) {
+    const speaker = ev.speaker || this.speakerFor?.(ev.source_id) || { label: ev.source_id };
     const row = h("div", { class: `seg ${kind}`, dataset: { source: ev.source_id || "", segment: ev.segment_id ?? "" } },
-      h("span", { class: "speaker" }, speakerName(ev.speaker)),
+      h("span", { class: "speaker" }, speakerName(speaker)),
       h("span", { class: "at" }, fmtClock(ev.start_ms)),
       kind === "partial" ? h("span", { class: "badge provisional", "data-i18n": "transcript.provisional" }, t("transcript.provisional")) : null,
       h("span", { class: "text", lang: ev.language || undefined }, ev.text));
