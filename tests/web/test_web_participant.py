@@ -156,3 +156,13 @@ def test_two_phones_see_and_hear_each_other(server, make_context, artifacts):
     assert witness.locator(f'#tiles .tile[data-source="p{p_inv["participant"]["id"]}"] video').evaluate(
         "v => v.srcObject && v.srcObject.getAudioTracks().length") == 1
     shot(witness, artifacts, "join-two-phones-phone")
+    # A network drop on the witness's phone: it rejoins with a fresh connection and hears the
+    # plaintiff again, with one tile for them, not two.
+    before = w_tile.get_attribute("data-tracks")
+    witness.context.set_offline(True)
+    expect(witness.locator("#conn-banner")).to_be_visible()
+    witness.context.set_offline(False)
+    expect(witness.locator("#phase-hearing")).to_be_visible()
+    expect(w_tile).not_to_have_attribute("data-tracks", before, timeout=30_000)
+    expect(w_tile).to_have_class(re.compile(r"\bspeaking\b"), timeout=30_000)
+    expect(witness.locator("#tiles .tile")).to_have_count(2)

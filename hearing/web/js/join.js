@@ -303,6 +303,7 @@ function renderTiles() {
       video.srcObject = ms;
       video.play().catch(() => {});
       if (el._meter) el._meter.stop();
+      el.classList.remove("speaking");
       if (tracks.audio) el._meter = new LevelMeter(new MediaStream([tracks.audio]), (db) => el.classList.toggle("speaking", db > SPEAKING_DB));
     }
   }
