@@ -51,6 +51,11 @@ class Client:
         self._q.append(message)
         self._wake.set()
 
+    def offer_first(self, message: dict) -> None:
+        """Put a message ahead of everything queued (the connection's snapshot)."""
+        self._q.appendleft(message)
+        self._wake.set()
+
     async def next_batch(self) -> list[dict]:
         while not self._q and not self.overflowed:
             self._wake.clear()

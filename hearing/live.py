@@ -42,6 +42,8 @@ class LiveHearing:
     streams: dict[str, object] = field(default_factory=dict)  # source id -> asr Stream
     recent_text: list[str] = field(default_factory=list)
     tasks: set[asyncio.Task] = field(default_factory=set)
+    #: speaker key -> label/role, refreshed with every final (names can be assigned late)
+    speakers: dict[str, dict] = field(default_factory=dict)
 
     def prompt(self) -> str:
         return " ".join(self.recent_text)[-400:]
@@ -90,7 +92,8 @@ class LiveHearings:
             if h is None or h.opened_at is None or h.state == "closed":
                 raise RuntimeError("the hearing is not open")
             live = LiveHearing(hearing_id, self.state.clock(h), h.language,
-                               list(h.vocabulary or []))
+                               list(h.vocabulary or []),
+                               speakers=await self.state.db.run(lambda s: speakers(s, hearing_id)))
             live.room = self._make_room(live)
             self._live[hearing_id] = live
             self._spawn(live, self._tree_heads(live))
@@ -233,9 +236,15 @@ class LiveHearings:
         message["words"] = [{"text": w["text"], "start_ms": w["start_ms"], "end_ms": w["end_ms"],
                              "probability": w["probability"]} for w in message["words"]]
         if event.kind == "partial":
+            if message["source_id"] not in live.speakers:  # someone added since: look again
+                self._spawn(live, self._refresh_speakers(live))
+            message["speaker"] = speaker_of(message["source_id"], live.speakers)
             self.state.hub.publish(live.hearing_id, message)
             return
         self._spawn(live, self._store_final(live, message))
+
+    async def _refresh_speakers(self, live: LiveHearing) -> None:
+        live.speakers = await self.state.db.run(lambda s: speakers(s, live.hearing_id))
 
     async def _store_final(self, live: LiveHearing, message: dict) -> None:
         if not message["text"].strip():
@@ -249,8 +258,8 @@ class LiveHearings:
         live.recent_text.append(seg.text)
         del live.recent_text[:-20]
         message["segment_id"] = seg.segment_id
-        message["speaker"] = await self.state.db.run(
-            lambda s: speaker_of(message["source_id"], speakers(s, live.hearing_id)))
+        await self._refresh_speakers(live)
+        message["speaker"] = speaker_of(message["source_id"], live.speakers)
         self.state.hub.publish(live.hearing_id, message)
 
     # -- shutdown -----------------------------------------------------------------------------

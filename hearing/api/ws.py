@@ -210,17 +210,28 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                         ).first()
         return f"p{row[0]}" if row else None
 
+    def identity(s):
+        load_hearing(s, hid, caller)  # may the caller see this hearing at all?
+        return media_identity(s)
+
     try:
-        hello = await state.db.run(snapshot)
-        media_id = await state.db.run(media_identity)
+        media_id = await state.db.run(identity)
     except ApiError as exc:
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
         await ws.close(code=4403 if exc.status == 403 else 4404, message=exc.code.encode())
         return ws
     conn.client = Client(hid, caller, state.config.ws_send_queue, staff=caller.kind == "staff",
                          media_id=media_id)
-    conn.client.offer(hello)
+    # Subscribe first, snapshot second: an event that lands in between is either in the
+    # snapshot or queued after it, never lost. The snapshot goes out first.
     state.hub.add(conn.client)
+    try:
+        conn.client.offer_first(await state.db.run(snapshot))
+    except ApiError as exc:
+        state.hub.remove(conn.client)
+        await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
+        await ws.close(code=4404, message=exc.code.encode())
+        return ws
     sender = asyncio.create_task(_send_loop(conn))
     bucket = TokenBucket(state.config.ws_rate_per_s, state.config.ws_rate_per_s * 2)
     try:

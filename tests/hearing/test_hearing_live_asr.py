@@ -67,6 +67,7 @@ async def test_witness_words_reach_the_judge(aiohttp_client, tmp_path):
     finally:
         await w.close()
     assert finals, "no final transcript reached the judge"
+    assert partials and partials[0]["speaker"]["label"] == "Свидетель Ким"
     f = finals[0]
     assert f["source_id"] == f"p{inv['participant']['id']}"
     assert f["speaker"]["label"] == "Свидетель Ким" and f["speaker"]["role"] == "witness"
