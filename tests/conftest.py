@@ -51,13 +51,18 @@ def db_url(request, tmp_path):
     with admin.begin() as c:
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    # application_name marks this test's connections, so teardown can end any a background
+    # task still holds before the schema goes.
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     _pg_state["ran"] = int(_pg_state["ran"]) + 1
     yield url
     with admin.begin() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE application_name = :name AND pid <> pg_backend_pid()"),
+                  {"name": schema})
         c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 

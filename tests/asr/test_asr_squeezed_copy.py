@@ -40,9 +40,8 @@ def test_short_or_different_tails_are_kept():
 @pytest.mark.slow
 def test_offline_file_gives_the_sentence_once():
     from asr.offline import transcribe_file
-    from asr_testlib import model, need_speech
+    from asr_testlib import SPEECH, model, need_speech
     need_speech()
-    from conftest import SPEECH
     segs = transcribe_file(SPEECH / "ru-dev" / "nsh_ru_ru_0045.wav", "ru", model=model())
     text = " ".join(s.text for s in segs).lower()
     assert text.count("магнитных") == 1, text

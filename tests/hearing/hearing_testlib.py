@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from hearing import audit
 from hearing.accounts import add_user
 
 PASSWORD = "correct horse battery"
+#: Real speech clips (../shared/speech beside the checkout)
+SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
 
 
 def make_users(db) -> dict[str, int]:

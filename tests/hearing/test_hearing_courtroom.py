@@ -29,8 +29,7 @@ from media.blobstore import BlobStore
 from media.rtc.recorder import Recorder, finalise_recordings
 from media.seat_recorder import SeatRecorder
 
-from conftest import SPEECH
-from hearing_testlib import PASSWORD, login, schedule
+from hearing_testlib import PASSWORD, SPEECH, login, schedule
 
 JUDGE_CLIP = SPEECH / "ru-dev" / "ast_ru_agent-loggedoff.wav"  # "Регистрация оператора удалена."
 WITNESS_CLIP = SPEECH / "ru-dev" / "ast_ru_auth-incorrect.wav"  # "Пароль неверен. Введите ..."

@@ -15,8 +15,7 @@ from hearing.config import Config
 from hearing.db import Database, upgrade
 from media.rtc.testpeer import SignalTrack
 
-from conftest import SPEECH
-from hearing_testlib import invite, login, make_users, schedule
+from hearing_testlib import SPEECH, invite, login, make_users, schedule
 from test_hearing_media import WsPeer, connect
 
 CLIP = SPEECH / "ru-dev" / "ast_ru_auth-incorrect.wav"  # "Пароль неверен. Введите пароль ..."

@@ -86,10 +86,15 @@ export class TranscriptView {
   }
 
   load(segments) {
+    // The stored finals replace what is shown; the live provisional tails stay (a load that
+    // finishes after a partial arrived must not wipe it).
+    const live = [...this.partials.entries()];
     clear(this.el);
     this.finals.clear();
     this.partials.clear();
+    this.empty = null;
     for (const s of segments) this.final({ ...s, segment_id: s.id ?? s.segment_id });
+    for (const [key, row] of live) { this.el.append(row); this.partials.set(key, row); }
     this._placeholder();
   }
 }
