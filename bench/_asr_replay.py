@@ -117,6 +117,7 @@ async def realtime(scheduler: Scheduler, audios: list[np.ndarray],
 
     streams = [scheduler.open_stream(f"rt{i}", options, on_event(i)) for i in range(len(audios))]
     step = CHUNK_MS * SAMPLE_RATE // 1000
+    silence = np.zeros(step, dtype=np.float32)
     longest = max(len(a) for a in audios)
     for k, fed in enumerate(range(0, longest, step)):
         target = t_start + (fed + step) / SAMPLE_RATE
@@ -124,8 +125,9 @@ async def realtime(scheduler: Scheduler, audios: list[np.ndarray],
         if delay > 0:
             await asyncio.sleep(delay)
         for i, a in enumerate(audios):
-            if fed < len(a):
-                streams[i].feed(fed * 1000 // SAMPLE_RATE, a[fed:fed + step])
+            # A source whose file ended stays connected and sends silence, as a live one does.
+            chunk = a[fed:fed + step] if fed < len(a) else silence
+            streams[i].feed(fed * 1000 // SAMPLE_RATE, chunk)
         if k % 5 == 0:
             for i, s in enumerate(streams):
                 if fed < len(audios[i]):
