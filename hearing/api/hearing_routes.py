@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -303,8 +304,10 @@ async def create_invite(request: web.Request) -> web.Response:
 
     new = await state.db.run(work)
     link = invite_link(state.config.base_url, new.token)
-    return web.json_response({**invite_json(new.row), "token": new.token, "link": link,
-                              **qr_payload(link)}, status=201)
+    # drawing the QR code takes milliseconds of CPU: not on the event loop
+    qr = await asyncio.get_running_loop().run_in_executor(None, qr_payload, link)
+    return web.json_response({**invite_json(new.row), "token": new.token, "link": link, **qr},
+                             status=201)
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/invites", summary="Invites of a hearing "
