@@ -18,7 +18,7 @@ import numpy as np
 
 from asr.decoder import Decoder
 from asr.events import TranscriptEvent
-from asr.scheduler import Scheduler, SchedulerOptions
+from asr.scheduler import Scheduler
 from asr.stream import StreamCore, StreamOptions
 
 SAMPLE_RATE = 16_000

@@ -201,7 +201,6 @@ async def run_capture(dataset: Path, speed: float, scheduler=None, language: str
     finals: list = []
     streams: dict = {}
     alerts: list[dict] = []
-    origin = {"ms": None}
 
     def on_event(ev) -> None:
         if ev.kind == "final":

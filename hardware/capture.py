@@ -28,7 +28,7 @@ import numpy as np
 from hardware.bleed import BleedGate, BleedOptions
 from hardware.device_url import DeviceSpec, parse_device_url
 from hardware.meters import LevelMeter, MeterOptions
-from hardware.readers import Block, DeviceError, Reader, open_reader
+from hardware.readers import DeviceError, Reader, open_reader
 from hardware.resample import ChannelResampler
 from hardware.seatmap import Seat, SeatMap
 from media.audio import SAMPLE_RATE, AudioChunk

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from sqlalchemy import select
 
 from hearing.models import Hearing, Recording, RecordingChunk
 from hearing.transcripts import speaker_of, speakers

@@ -13,7 +13,7 @@ from hearing.api.errors import bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import load_hearing, path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.courtrooms import (CAPTURES, courtroom_seat_map, ensure_seat_sources,
-                                parse_seat_map_text, seat_json, stored_seat_map)
+                                seat_json, stored_seat_map)
 from hearing.models import AudioSource, Court, Courtroom
 from hearing.roles import CALLER, Caller, is_assigned, require_staff_role
 from hearing.state import STATE

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearing import audit, auth
-from hearing.api.errors import ApiError, bad_request, conflict, not_found
+from hearing.api.errors import bad_request, conflict, not_found
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.api.serialize import (audit_json, hearing_json, invite_json, participant_json,
                                    public_participant_json)
@@ -86,10 +86,16 @@ def load_hearing(s: Session, hearing_id: int, caller: Caller) -> Hearing:
     return h
 
 
-def load_changeable(s: Session, hearing_id: int, caller: Caller) -> Hearing:
-    """A hearing the caller manages and that is not closed (its record no longer grows)."""
+def load_managed(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    """A hearing whose record the caller may see whole: its staff and the administrator."""
     h = load_hearing(s, hearing_id, caller)
     require_manage(caller, h)
+    return h
+
+
+def load_changeable(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    """A hearing the caller manages and that is not closed (its record no longer grows)."""
+    h = load_managed(s, hearing_id, caller)
     if h.state == "closed":
         raise conflict("the hearing is closed")
     return h
@@ -317,8 +323,7 @@ async def list_invites(request: web.Request) -> web.Response:
     hid = path_int(request, "hearing_id")
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
+        h = load_managed(s, hid, c)
         rows = s.execute(select(Invite).where(Invite.hearing_id == h.id).order_by(Invite.id))
         return [invite_json(i) for i in rows.scalars()]
 
@@ -333,8 +338,7 @@ async def revoke_invite(request: web.Request) -> web.Response:
     state = request.app[STATE]
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
+        h = load_managed(s, hid, c)
         inv = s.get(Invite, iid)
         if inv is None or inv.hearing_id != h.id:
             raise not_found("no such invite")
@@ -353,8 +357,7 @@ async def get_audit(request: web.Request) -> web.Response:
     hid = path_int(request, "hearing_id")
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
+        h = load_managed(s, hid, c)
         rows = s.execute(select(AuditEvent).where(AuditEvent.hearing_id == h.id)
                          .order_by(AuditEvent.seq)).scalars()
         n, problems = audit.verify(s, h.id)

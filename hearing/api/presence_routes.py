@@ -115,21 +115,25 @@ async def eject(request: web.Request) -> web.Response:
     return response
 
 
+async def set_hand(state, c: Caller, hid: int, raised: bool) -> dict:  # noqa: ANN001
+    """Raise or lower the calling participant's hand (REST and WebSocket alike)."""
+    def work(s):
+        h = load_hearing(s, hid, c)
+        p = load_participant(s, h, c.participant_id)
+        p.hand_raised = raised
+        state.audit(s, h, c.actor, "hand", {"participant_id": p.id, "raised": p.hand_raised})
+        return public_participant_json(p)
+
+    result = await state.db.run(work)
+    state.hub.publish(hid, {"type": "hand", "participant": result})
+    return result
+
+
 @endpoint("POST", "/api/hearings/{hearing_id}/hand", summary="Raise or lower your hand",
           auth="participant", body=HAND)
 async def hand(request: web.Request) -> web.Response:
     c: Caller = request[CALLER]
     hid = path_int(request, "hearing_id")
     data = await json_body(request)
-    state = request.app[STATE]
-
-    def work(s):
-        h = load_hearing(s, hid, c)
-        p = load_participant(s, h, c.participant_id)
-        p.hand_raised = data["raised"]
-        state.audit(s, h, c.actor, "hand", {"participant_id": p.id, "raised": p.hand_raised})
-        return public_participant_json(p)
-
-    result = await state.db.run(work)
-    state.hub.publish(hid, {"type": "hand", "participant": result})
+    result = await set_hand(request.app[STATE], c, hid, data["raised"])
     return web.json_response(result)

@@ -10,10 +10,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hearing.api.errors import not_found
-from hearing.api.hearing_routes import load_hearing, path_int
+from hearing.api.hearing_routes import load_managed, path_int
 from hearing.api.registry import endpoint
 from hearing.models import Recording, RecordingChunk
-from hearing.roles import CALLER, Caller, require_manage
+from hearing.roles import CALLER, Caller
 from hearing.state import STATE
 from hearing.transcripts import speaker_of, speakers
 from media.seat_recorder import source_of_recording
@@ -26,7 +26,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     hid = path_int(request, "hearing_id")
 
     def work(s):
-        require_manage(c, load_hearing(s, hid, c))
+        load_managed(s, hid, c)
         known = speakers(s, hid)
         finals = s.execute(select(Recording).where(Recording.hearing_id == hid)
                            .order_by(Recording.id)).scalars().all()
@@ -62,7 +62,7 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
         raise not_found("no such recording")
 
     def work(s):
-        require_manage(c, load_hearing(s, hid, c))
+        load_managed(s, hid, c)
         model = Recording if rid[0] == "r" else RecordingChunk
         row = s.get(model, int(rid[1:]))
         if row is None or row.hearing_id != hid:

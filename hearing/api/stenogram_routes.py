@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from hearing import stenograms
 from hearing.api.errors import ApiError, conflict, forbidden, not_found
-from hearing.api.hearing_routes import load_hearing, path_int
+from hearing.api.hearing_routes import load_hearing, load_managed, path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.models import SigningKey, StenogramSignature, StenogramVersionRow, User
-from hearing.roles import CALLER, Caller, is_assigned, require_manage, require_staff_role
+from hearing.roles import CALLER, Caller, is_assigned, require_staff_role
 from hearing.state import STATE
 from stenogram import (SigningError, StenogramVersion, WorkflowError, create_user_key,
                        load_user_key, needs_new_version, sign_version, signature_status)
@@ -101,7 +101,7 @@ async def list_versions(request: web.Request) -> web.Response:
     hid = path_int(request, "hearing_id")
 
     def work(s):
-        require_manage(c, load_hearing(s, hid, c))
+        load_managed(s, hid, c)
         sigs = stenograms.signatures(s, hid)
         return [version_json(v, sigs) for v in stenograms.versions(s, hid)]
     return web.json_response({"versions": await request.app[STATE].db.run(work)})
@@ -197,8 +197,7 @@ async def _latest_or_draft(state, c: Caller, hid: int):  # noqa: ANN001, ANN202
     transcript = await state.transcripts.get(hid)
 
     def work(s):
-        h = load_hearing(s, hid, c)
-        require_manage(c, h)
+        h = load_managed(s, hid, c)
         vs = stenograms.versions(s, hid)
         sigs = stenograms.signatures(s, hid)
         if vs and not needs_new_version(vs[-1], transcript.head()):
@@ -262,7 +261,7 @@ async def bundle(request: web.Request) -> web.StreamResponse:
     c: Caller = request[CALLER]
     hid = path_int(request, "hearing_id")
     state = request.app[STATE]
-    await state.db.run(lambda s: require_manage(c, load_hearing(s, hid, c)))
+    await state.db.run(lambda s: load_managed(s, hid, c))
     with_media = request.query.get("media") in ("1", "true", "yes")
     tmp = Path(tempfile.mkdtemp(dir=state.config.data_dir)) / f"hearing-{hid}.zip"
     loop = asyncio.get_running_loop()

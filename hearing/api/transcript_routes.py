@@ -6,10 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from hearing.api.errors import ApiError, bad_request, conflict, forbidden, not_found
-from hearing.api.hearing_routes import load_hearing, path_int
+from hearing.api.hearing_routes import load_hearing, load_managed, path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.models import Hearing
-from hearing.roles import CALLER, Caller, is_assigned, require_manage
+from hearing.roles import CALLER, Caller, is_assigned
 from hearing.state import STATE
 from hearing.transcripts import TranscriptConflict, speaker_of, speakers
 from stenogram import RevisionError, Segment
@@ -71,7 +71,7 @@ async def get_transcript(request: web.Request) -> web.Response:
     state = request.app[STATE]
 
     def work(s):
-        require_manage(c, load_hearing(s, hid, c))
+        load_managed(s, hid, c)
         return speakers(s, hid)
     known = await state.db.run(work)
     t = await state.transcripts.get(hid)
@@ -129,7 +129,7 @@ async def history(request: web.Request) -> web.Response:
     state = request.app[STATE]
 
     def work(s):
-        require_manage(c, load_hearing(s, hid, c))
+        load_managed(s, hid, c)
         return speakers(s, hid)
     await state.db.run(work)
     t = await state.transcripts.get(hid)

@@ -91,17 +91,8 @@ async def _hand(conn: Connection, msg: dict) -> None:
     if c.kind != "participant":
         conn.error("forbidden", "only participants raise hands", msg.get("id"))
         return
-    state = conn.state
-
-    def work(s):
-        from hearing.api.hearing_routes import load_participant
-        h = load_hearing(s, conn.hearing_id, c)
-        p = load_participant(s, h, c.participant_id)
-        p.hand_raised = msg["raised"]
-        state.audit(s, h, c.actor, "hand", {"participant_id": p.id, "raised": p.hand_raised})
-        return public_participant_json(p)
-
-    state.hub.publish(conn.hearing_id, {"type": "hand", "participant": await state.db.run(work)})
+    from hearing.api.presence_routes import set_hand
+    await set_hand(conn.state, c, conn.hearing_id, msg["raised"])
 
 
 SDP = {"type": "string", "maxLength": 64 * 1024}

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import hashlib
 import logging
 import os
 import queue
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

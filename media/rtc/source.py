@@ -8,7 +8,6 @@ Video frames come out of aiortc's jitter buffer as whole encoded frames and go t
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from typing import Callable
