@@ -171,9 +171,9 @@ async def test_a_stalled_consumer_loses_the_oldest_audio_and_is_told():
     dropped = next(a for a in got.alerts if a["kind"] == "dropped")
     assert dropped["source_id"] == "seat:judge" and dropped["sink"] == "asr"
     assert dropped["to_ms"] > dropped["from_ms"]
-    # the oldest went, the newest stayed: the first chunk delivered after the stall is recent
-    first, later = got.asr["seat:judge"][0], got.asr["seat:judge"][1:]
-    assert later and later[0].start_ms > first.end_ms
+    # the oldest went, the newest stayed: audio from after the dropped span still arrives
+    later = got.asr["seat:judge"][1:]
+    assert later and max(c.end_ms for c in later) > dropped["to_ms"]
 
 
 async def test_courtroom_capture_runs_every_device_of_the_seat_map(tmp_path):
