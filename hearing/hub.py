@@ -8,6 +8,7 @@ snapshot instead of a backlog. Nothing here ever blocks the hearing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,6 +17,23 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 DROPPABLE = frozenset({"partial", "meter", "lag"})
+
+
+class Event(dict):
+    """A published message: encoded to JSON once, however many clients receive it."""
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text = json.dumps(self, ensure_ascii=False)
+            return self._text
+
+
+def encode(message: dict) -> str:
+    return message.text() if isinstance(message, Event) else json.dumps(message,
+                                                                        ensure_ascii=False)
 
 
 @dataclass(eq=False)
@@ -85,6 +103,7 @@ class Hub:
 
     def publish(self, hearing_id: int, message: dict, *, staff_only: bool = False,
                 only: Callable[[Client], bool] | None = None) -> None:
+        message = Event(message)
         for client in self._clients.get(hearing_id, ()):
             if staff_only and not client.staff:
                 continue

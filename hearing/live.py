@@ -56,6 +56,7 @@ class LiveHearings:
         self._starting: dict[int, asyncio.Lock] = {}
         self.scheduler = None  # asr.scheduler.Scheduler, started with the first hearing
         self._scheduler_lock = asyncio.Lock()
+        self._loading: asyncio.Task | None = None  # the one model load in flight
         self.blobs = BlobStore(Path(state.config.data_dir) / "blobs")
 
     def on_transition(self, hook: Hook) -> None:
@@ -211,8 +212,10 @@ class LiveHearings:
         stream = live.streams.get(chunk.source_id)
         if stream is None:
             if self.scheduler is None:
-                # Audio that arrives while the model loads is recorded but not transcribed.
-                self._spawn(live, self._ensure_scheduler())
+                # Audio that arrives while the model loads is recorded but not transcribed;
+                # one load serves every source (not one task per 100 ms chunk).
+                if self._loading is None or self._loading.done():
+                    self._loading = asyncio.ensure_future(self._ensure_scheduler())
                 return
             from asr.stream import StreamOptions
             stream = self.scheduler.open_stream(
@@ -300,6 +303,8 @@ class LiveHearings:
                         await p.session.close()
                 await live.room.recorder.close()
             await self._settle(live)
+        if self._loading is not None:
+            await asyncio.gather(self._loading, return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None

@@ -5,6 +5,7 @@ Everything here is synchronous and runs inside ``Database.run`` (one transaction
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,8 +32,14 @@ def user_key_path(cfg: Config, user_id: int) -> Path:
 
 
 def server_signer(cfg: Config):  # noqa: ANN201
-    """The server's own key: it signs audit tree heads, never a stenogram."""
-    return load_or_create_server_key(keys_dir(cfg) / "server-audit.pem")
+    """The server's own key: it signs audit tree heads, never a stenogram. Read once per
+    key file, not at every tree head."""
+    return _server_signer(str((keys_dir(cfg) / "server-audit.pem").resolve()))
+
+
+@functools.lru_cache(maxsize=8)
+def _server_signer(path: str):  # noqa: ANN202
+    return load_or_create_server_key(Path(path))
 
 
 def log_id(hearing_id: int) -> str:

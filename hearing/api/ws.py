@@ -21,7 +21,7 @@ from hearing.api.hearing_routes import load_hearing, path_int
 from hearing.api.errors import ApiError
 from hearing.api.registry import endpoint
 from hearing.api.serialize import participant_json, public_participant_json, hearing_json
-from hearing.hub import Client
+from hearing.hub import Client, encode
 from hearing.state import STATE
 from hearing.roles import Caller
 
@@ -282,7 +282,7 @@ async def _send_loop(conn: Connection) -> None:
         while True:
             batch = await client.next_batch()
             for message in batch:
-                await conn.ws.send_str(json.dumps(message, ensure_ascii=False))
+                await conn.ws.send_str(encode(message))
             if client.overflowed:
                 await conn.ws.close(code=4000 if not any(
                     m.get("type") == "ejected" for m in batch) else 4403,
