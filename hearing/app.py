@@ -13,12 +13,15 @@ from hearing import auth
 from hearing.api import (auth_routes, courtroom_routes, evidence_routes,  # noqa: F401 (routes)
                          hearing_routes, presence_routes, recording_routes, stenogram_routes,
                          transcript_routes, ws)
-from hearing.api.errors import ApiError, forbidden, not_found, unauthorized
+from hearing.api.errors import error_response
+from hearing.errors import DomainError, TooLarge, forbidden, not_found, unauthorized
 from hearing.api.registry import Endpoint, add_routes, openapi
 from hearing.config import Config
 from hearing.db import Database
-from hearing.roles import CALLER, Caller
-from hearing.state import STATE, AppState
+from hearing.api.context import CALLER
+from hearing.roles import Caller
+from hearing.api.context import STATE
+from hearing.state import AppState
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
@@ -29,10 +32,10 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def errors(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
     try:
         return await handler(request)
-    except ApiError as exc:
-        return exc.response()
+    except DomainError as exc:
+        return error_response(exc)
     except web.HTTPRequestEntityTooLarge:
-        return ApiError(413, "too_large", "request body too large").response()
+        return error_response(TooLarge("request body too large"))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
             return web.json_response({"error": exc.reason.lower().replace(" ", "_"),

@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session
 from hardware import CourtroomCapture, SeatMap, SeatMapError
 from hardware.device_url import DeviceUrlError, parse_device_url
 from hardware.seatmap import parse_seat_map
-from hearing.api.errors import bad_request
+from hearing.errors import bad_request
 from hearing.models import AudioSource, Court, Courtroom, Hearing
-from hearing.state import STATE, AppState
+from hearing.api.context import STATE
+from hearing.state import AppState
 from media.seat_recorder import SeatRecorder, recorder_id
 
 log = logging.getLogger(__name__)

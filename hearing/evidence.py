@@ -32,11 +32,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hearing.api.errors import conflict, forbidden, not_found
+from hearing.errors import conflict, forbidden, not_found
 from hearing.audit import iso_utc
 from hearing.models import EvidenceItem, Hearing, Participant, Recording, RecordingChunk
-from hearing.roles import Caller, is_assigned
-from hearing.state import STATE, AppState
+from hearing.access import is_assigned
+from hearing.roles import Caller
+from hearing.api.context import STATE
+from hearing.state import AppState
 from media.blobstore import BlobStore, sha256_file
 from media.evidence import (Finding, FixityReport, Receipt, TranscodeJob, TranscodeOptions,
                             Transcoder, UploadManager, UploadOptions, UploadStatus, check_fixity,

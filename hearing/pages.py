@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hearing.state import STATE
+from hearing.api.context import STATE
 
 WEB = Path(__file__).parent / "web"
 PAGES = {

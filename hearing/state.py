@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aiohttp import web
 from sqlalchemy.orm import Session
 
 from hearing import audit, auth
-from hearing.api.errors import unauthorized
+from hearing.errors import unauthorized
 from hearing.auth import LoginLimiter
 from hearing.config import Config
 from hearing.db import Database
 from hearing.hub import Hub
 from hearing.models import AuditEvent, Hearing
 from hearing.roles import Caller
+from hearing.transaction import transaction
 from media.clock import HearingClock
 
 
@@ -59,6 +59,10 @@ class AppState:
             return audit.append(session, audit.SERVER_CHAIN, actor, action, data)
         return audit.append(session, hearing.id, actor, action, data, self.clock_ms(hearing))
 
+    async def transaction(self, caller: Caller | None, fn, *args, **kwargs):  # noqa: ANN001
+        """See hearing.transaction: fn(tx, ...) in one transaction, events after the commit."""
+        return await transaction(self, caller, fn, *args, **kwargs)
+
     async def resolve_session(self, token: str) -> Caller | None:
         """Staff caller for a session cookie, or None."""
         def work(s):
@@ -81,5 +85,3 @@ class AppState:
                           hearing_id=inv.hearing_id)
         return await self.db.run(work)
 
-
-STATE = web.AppKey("state", AppState)

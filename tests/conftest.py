@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from hearing.api import registry
 from hearing.db import Database, make_engine, upgrade
+
+# Every JSON answer in every test is checked against the schema its endpoint publishes.
+registry.CHECK_RESPONSES = True
 
 PG_URL = os.environ.get("COURTROOM_TEST_POSTGRES_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/test")

@@ -7,12 +7,14 @@ from sqlalchemy import select
 
 from hearing import auth
 from hearing.accounts import UserExists, add_user
-from hearing.api.errors import ApiError, conflict, unauthorized
+from hearing.errors import RateLimited, conflict, unauthorized
 from hearing.api.registry import endpoint, json_body, schema
-from hearing.api.serialize import user_json
+from hearing.views import user_json
 from hearing.models import STAFF_ROLES, User
-from hearing.state import STATE
-from hearing.roles import CALLER, Caller, require_staff_role
+from hearing.api.context import STATE
+from hearing.api.context import CALLER
+from hearing.access import require_staff_role
+from hearing.roles import Caller
 
 LOGIN = schema("Login", {
     "type": "object", "additionalProperties": False, "required": ["username", "password"],
@@ -42,7 +44,7 @@ async def login(request: web.Request) -> web.Response:
     addr, name = client_address(request), data["username"]
     wait = state.limiter.retry_after(addr, name)
     if wait > 0:
-        raise ApiError(429, "rate_limited", "too many failed sign-in attempts; try later",
+        raise RateLimited("too many failed sign-in attempts; try later",
                        retry_after_s=int(wait) + 1)
 
     def work(s):

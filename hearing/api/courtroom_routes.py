@@ -9,14 +9,16 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hardware import SeatMapError
-from hearing.api.errors import bad_request, conflict, forbidden, not_found
+from hearing.errors import bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import load_hearing, path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.courtrooms import (CAPTURES, courtroom_seat_map, ensure_seat_sources,
                                 seat_json, stored_seat_map)
 from hearing.models import AudioSource, Court, Courtroom
-from hearing.roles import CALLER, Caller, is_assigned, require_staff_role
-from hearing.state import STATE
+from hearing.api.context import CALLER
+from hearing.access import is_assigned, require_staff_role
+from hearing.roles import Caller
+from hearing.api.context import STATE
 
 COURT_CREATE = schema("CourtCreate", {
     "type": "object", "additionalProperties": False, "required": ["name"],

@@ -1,35 +1,36 @@
-"""One error shape for every failure: {"error": code, "message": text} with a fitting status."""
+"""The one place where domain errors become HTTP: {"error": code, "message": text, ...extra}
+with the status that fits the kind of error."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from hearing.errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited,
+                            TooLarge, Unauthorized, Unavailable, Unprocessable)
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
+STATUS: dict[type[DomainError], int] = {
+    Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+    TooLarge: 413, Unprocessable: 422, RateLimited: 429, Unavailable: 503,
+}
 
-    def response(self) -> web.Response:
-        return web.json_response({"error": self.code, "message": self.message, **self.extra},
-                                 status=self.status)
-
-
-def bad_request(message: str, **extra: object) -> ApiError:
-    return ApiError(400, "bad_request", message, **extra)
-
-
-def unauthorized(message: str = "sign in or present a valid invite") -> ApiError:
-    return ApiError(401, "unauthorized", message)
+#: The JSON Schema of every error answer (published in OpenAPI).
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+}
 
 
-def forbidden(message: str = "your role does not allow this") -> ApiError:
-    return ApiError(403, "forbidden", message)
+def status_of(exc: DomainError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
 
 
-def not_found(what: str = "not found") -> ApiError:
-    return ApiError(404, "not_found", what)
-
-
-def conflict(message: str, **extra: object) -> ApiError:
-    return ApiError(409, "conflict", message, **extra)
+def error_response(exc: DomainError) -> web.Response:
+    headers = {}
+    retry = exc.extra.get("retry_after_s")
+    if isinstance(exc, RateLimited) and retry is not None:
+        headers["Retry-After"] = str(int(retry))
+    return web.json_response({"error": exc.code, "message": exc.message, **exc.extra},
+                             status=status_of(exc), headers=headers)

@@ -13,15 +13,17 @@ import asyncio
 from aiohttp import ClientPayloadError, web
 from sqlalchemy import select
 
-from hearing.api.errors import bad_request, conflict, forbidden, not_found
+from hearing.errors import bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import path_int
 from hearing.api.registry import endpoint, json_body, schema
-from hearing.api.serialize import audit_json
+from hearing.views import audit_json
 from hearing.evidence import (DECISIONS, EVIDENCE, clean_text, connection_facts, has_sound,
                               load_hearing_for_evidence, may_see_item, now_utc, receipt_json,
                               require_submitter, require_upload_owner, upload_meta)
 from hearing.models import AuditEvent, EvidenceItem
-from hearing.roles import CALLER, Caller, require_presiding
+from hearing.api.context import CALLER
+from hearing.access import require_presiding
+from hearing.roles import Caller
 from media.evidence import UploadStatus
 from media.evidence.aiohttp_routes import content_disposition
 from media.evidence.errors import EvidenceError, EvidenceRejected, HashMismatch

@@ -10,18 +10,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearing import audit, auth
-from hearing.api.errors import bad_request, conflict, not_found
+from hearing.errors import bad_request, conflict, not_found
 from hearing.api.registry import endpoint, json_body, schema
-from hearing.api.serialize import (audit_json, hearing_json, invite_json, participant_json,
+from hearing.views import (audit_json, hearing_json, invite_json, participant_json,
                                    public_participant_json)
 from hearing.invites import invite_link, qr_payload
 from hearing.lifecycle import IllegalTransition, check_transition
 from hearing.models import (HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES, AudioSource,
                             AuditEvent, Hearing, Invite, Participant, User)
-from hearing.state import STATE
-from hearing.roles import (CALLER, Caller, require_manage, require_presiding,
-                           require_staff_role,
-                           require_view)
+from hearing.api.context import STATE
+from hearing.api.context import CALLER
+from hearing.access import require_manage, require_presiding, require_staff_role, require_view
+from hearing.roles import Caller
 
 TEXT = {"type": "string", "maxLength": 300}
 HEARING_CREATE = schema("HearingCreate", {

@@ -9,12 +9,13 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from hearing.api.errors import not_found
+from hearing.errors import not_found
 from hearing.api.hearing_routes import load_managed, path_int
 from hearing.api.registry import endpoint
 from hearing.models import Recording, RecordingChunk
-from hearing.roles import CALLER, Caller
-from hearing.state import STATE
+from hearing.api.context import CALLER
+from hearing.roles import Caller
+from hearing.api.context import STATE
 from hearing.transcripts import speaker_of, speakers
 from media.seat_recorder import source_of_recording
 

@@ -1,21 +1,36 @@
-"""Declare each endpoint once: path, method, who may call it, the JSON body schema. The
-declaration is used to route, to validate bodies before a handler runs, and to publish
-/api/openapi.json, so the documentation cannot drift from what the server enforces."""
+"""Declare each endpoint once: path, method, who may call it, the JSON body schema and the
+answer's schema. The declaration routes the request, resolves the caller (see app.callers),
+converts path ids to typed arguments, validates the body before the handler runs, and
+publishes /api/openapi.json, so neither validation nor documentation can be forgotten or drift.
+
+A handler is `async def name(call: Call, <path ids>, body: dict) -> dict | list | Response`:
+path ids arrive as the annotated type (`int` ids outside 1..2**31-1 answer 404), `body` only if
+the endpoint declares one, and a dict or list is answered as JSON with the declared status."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
+import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Literal, get_type_hints
 
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
-from hearing.api.errors import ApiError, bad_request
-from hearing.state import STATE
+from hearing.api.context import CALLER, STATE, Call
+from hearing.api.errors import ERROR_SCHEMA
+from hearing.errors import TooLarge, bad_request, not_found
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[..., Awaitable[Any]]
+Auth = Literal["none", "staff", "participant", "any"]
+PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
+MAX_ID = 2**31 - 1
+
+#: Set by the test suite: every JSON answer is validated against its declared schema, so the
+#: published OpenAPI cannot describe answers the server does not give.
+CHECK_RESPONSES = False
 
 
 @dataclass
@@ -24,56 +39,135 @@ class Endpoint:
     path: str
     handler: Handler
     summary: str
-    auth: str  # "none" | "staff" | "participant" | "any"
+    auth: Auth
     body: dict | None = None
+    body_optional: bool = False
+    response: dict | None = None
+    status: int = 200
+    content_type: str = "application/json"
     responses: dict[int, str] = field(default_factory=dict)
     tag: str = "hearings"
+    params: dict[str, type] = field(default_factory=dict)
     validator: Draft202012Validator | None = None
+    response_validator: Draft202012Validator | None = None
 
 
 ENDPOINTS: list[Endpoint] = []
-SCHEMAS: dict[str, dict] = {}
+SCHEMAS: dict[str, dict] = {"Error": ERROR_SCHEMA}
 
 
 def schema(name: str, definition: dict) -> dict:
-    """Register a named schema (for OpenAPI components) and return it for use in bodies."""
+    """Register a named schema (for OpenAPI components) and return it for use in declarations."""
     SCHEMAS[name] = definition
     return definition
 
 
-def endpoint(method: str, path: str, *, summary: str, auth: str = "staff",
-             body: dict | None = None, responses: dict[int, str] | None = None,
+def array_of(item: dict, key: str) -> dict:
+    """An answer of the form {key: [item, ...]}."""
+    return {"type": "object", "required": [key],
+            "properties": {key: {"type": "array", "items": item}}}
+
+
+def endpoint(method: str, path: str, *, summary: str, auth: Auth = "staff",
+             body: dict | None = None, body_optional: bool = False,
+             response: dict | None = None, status: int = 200,
+             content_type: str = "application/json",
+             responses: dict[int, str] | None = None,
              tag: str = "hearings") -> Callable[[Handler], Handler]:
     def deco(fn: Handler) -> Handler:
-        ep = Endpoint(method, path, fn, summary, auth, body, responses or {}, tag)
+        hints = get_type_hints(fn)
+        names = PATH_PARAM.findall(path)
+        if "request" in inspect.signature(fn).parameters:  # TRANSITIONAL: old-style handler
+            ep = Endpoint(method, path, fn, summary, auth, body, body_optional, response,
+                          status, content_type, responses or {}, tag,
+                          {n: int if n.endswith("id") else str for n in names})
+            if body is not None:
+                ep.validator = Draft202012Validator(body)
+            fn.endpoint = ep  # type: ignore[attr-defined]
+            ENDPOINTS.append(ep)
+            return fn
+        params = {n: hints.get(n, str) for n in names}
+        sig = inspect.signature(fn)
+        missing = [n for n in names if n not in sig.parameters]
+        if missing:
+            raise TypeError(f"{fn.__name__}: path parameters {missing} are not arguments")
+        if (body is not None) != ("body" in sig.parameters):
+            raise TypeError(f"{fn.__name__}: declares a body schema iff it takes `body`")
+        ep = Endpoint(method, path, fn, summary, auth, body, body_optional, response, status,
+                      content_type, responses or {}, tag, params)
         if body is not None:
             ep.validator = Draft202012Validator(body)
+        if response is not None:
+            ep.response_validator = Draft202012Validator(response)
+
+        async def route(request: web.Request) -> web.StreamResponse:
+            state = request.app[STATE]
+            kwargs: dict[str, Any] = {n: _path_value(request.match_info[n], kind, n)
+                                      for n, kind in params.items()}
+            if body is not None:
+                kwargs["body"] = await read_body(request, ep, state.config.max_json_body)
+            result = await fn(Call(request, state, request.get(CALLER)), **kwargs)
+            if isinstance(result, web.StreamResponse):
+                return result
+            if CHECK_RESPONSES and ep.response_validator is not None:
+                _check_response(ep, result)
+            return web.json_response(result, status=ep.status)
+
+        route.endpoint = ep  # type: ignore[attr-defined]
+        route.__name__ = fn.__name__
+        ep.handler = route
         ENDPOINTS.append(ep)
-        fn.endpoint = ep  # type: ignore[attr-defined]
-        return fn
+        return route
     return deco
 
 
-async def json_body(request: web.Request) -> Any:
+def _path_value(raw: str, kind: type, name: str) -> Any:
+    if kind is int:
+        # ASCII digits only: int() would accept "²"-like digits, signs, spaces and underscores
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
+            raise not_found(f"no such {name.removesuffix('_id')}")
+        return int(raw)
+    return raw
+
+
+async def read_body(request: web.Request, ep: Endpoint, limit: int) -> Any:
     """Parse and validate the body against the endpoint's declared schema."""
-    ep: Endpoint = request.match_info.route.handler.endpoint  # type: ignore[attr-defined]
-    limit = request.app[STATE].config.max_json_body
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "too_large", f"request body over {limit} bytes")
+        raise TooLarge(f"request body over {limit} bytes")
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
-        raise ApiError(413, "too_large", f"request body over {limit} bytes")
+        raise TooLarge(f"request body over {limit} bytes")
+    if not raw.strip() and ep.body_optional:
+        return {}
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"body is not valid JSON: {exc}") from None
-    if ep.validator is not None:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise bad_request(f"body is not valid JSON: {str(exc)[:200]}") from None
+    assert ep.validator is not None
+    try:
         errors = sorted(ep.validator.iter_errors(data), key=lambda e: list(e.path))
-        if errors:
-            first = errors[0]
-            where = "/".join(str(p) for p in first.path) or "body"
-            raise bad_request(f"{where}: {first.message}", field=where)
+    except RecursionError:
+        raise bad_request("body is nested too deeply") from None
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.path) or "body"
+        raise bad_request(f"{where}: {first.message[:500]}", field=where)
     return data
+
+
+async def json_body(request: web.Request) -> Any:  # TRANSITIONAL: for old-style handlers
+    ep: Endpoint = request.match_info.route.handler.endpoint  # type: ignore[attr-defined]
+    return await read_body(request, ep, request.app[STATE].config.max_json_body)
+
+
+def _check_response(ep: Endpoint, result: Any) -> None:
+    assert ep.response_validator is not None
+    errors = list(ep.response_validator.iter_errors(result))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.path) or "answer"
+        raise AssertionError(f"{ep.method} {ep.path} answered outside its declared schema: "
+                             f"{where}: {first.message}")
 
 
 def add_routes(app: web.Application) -> None:
@@ -81,38 +175,49 @@ def add_routes(app: web.Application) -> None:
         app.router.add_route(ep.method, ep.path, ep.handler)
 
 
-def _path_params(path: str) -> list[dict]:
-    params = []
-    for part in path.split("/"):
-        if part.startswith("{") and part.endswith("}"):
-            name = part[1:-1].split(":")[0]
-            params.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "integer"} if name.endswith("id")
-                           else {"type": "string"}})
-    return params
+def _openapi_path(path: str) -> str:
+    return PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def _path_params(ep: Endpoint) -> list[dict]:
+    return [{"name": name, "in": "path", "required": True,
+             "schema": ({"type": "integer", "minimum": 1, "maximum": MAX_ID} if kind is int
+                        else {"type": "string"})}
+            for name, kind in ep.params.items()]
 
 
 def openapi() -> dict:
     paths: dict[str, dict] = {}
     security = {"staff": [{"session": []}], "participant": [{"invite": []}],
                 "any": [{"session": []}, {"invite": []}], "none": []}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for ep in ENDPOINTS:
-        path = "/".join(p.split(":")[0] + ("}" if ":" in p else "") for p in ep.path.split("/"))
+        ok: dict[str, Any] = {"description": ep.responses.get(ep.status, "OK")}
+        if ep.response is not None:
+            ok["content"] = {ep.content_type: {"schema": copy.deepcopy(ep.response)}}
+        answers: dict[str, Any] = {str(ep.status): ok}
+        for code, text in ep.responses.items():
+            if code != ep.status:
+                answers[str(code)] = ({"description": text, "content": error} if code >= 400
+                                      else {"description": text})
+        if ep.auth != "none":
+            answers.setdefault("401", {"description": "not signed in / bad invite",
+                                       "content": error})
+            answers.setdefault("403", {"description": "role does not allow this",
+                                       "content": error})
+        if ep.params:
+            answers.setdefault("404", {"description": "no such record", "content": error})
         op: dict[str, Any] = {
             "summary": ep.summary, "tags": [ep.tag], "operationId": ep.handler.__name__,
-            "parameters": _path_params(ep.path), "security": security[ep.auth],
-            "responses": {str(code): {"description": text} for code, text in
-                          {200: "OK", **ep.responses}.items()},
+            "parameters": _path_params(ep), "security": security[ep.auth],
+            "responses": answers,
         }
-        if ep.auth != "none":
-            op["responses"].setdefault("401", {"description": "not signed in / bad invite"})
-            op["responses"].setdefault("403", {"description": "role does not allow this"})
         if ep.body is not None:
-            op["requestBody"] = {"required": True, "content": {
+            op["requestBody"] = {"required": not ep.body_optional, "content": {
                 "application/json": {"schema": copy.deepcopy(ep.body)}}}
-            op["responses"].setdefault("400", {"description": "invalid body"})
-            op["responses"].setdefault("413", {"description": "body too large"})
-        paths.setdefault(path, {})[ep.method.lower()] = op
+            answers.setdefault("400", {"description": "invalid body", "content": error})
+            answers.setdefault("413", {"description": "body too large", "content": error})
+        paths.setdefault(_openapi_path(ep.path), {})[ep.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "Electronic courtroom API", "version": "1"},

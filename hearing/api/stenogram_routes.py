@@ -12,12 +12,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hearing import stenograms
-from hearing.api.errors import ApiError, conflict, forbidden, not_found
+from hearing.errors import Unprocessable, conflict, forbidden, not_found
 from hearing.api.hearing_routes import load_hearing, load_managed, path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.models import SigningKey, StenogramSignature, StenogramVersionRow, User
-from hearing.roles import CALLER, Caller, is_assigned, require_staff_role
-from hearing.state import STATE
+from hearing.api.context import CALLER
+from hearing.access import is_assigned, require_staff_role
+from hearing.roles import Caller
+from hearing.api.context import STATE
 from stenogram import (SigningError, StenogramVersion, WorkflowError, create_user_key,
                        load_user_key, needs_new_version, sign_version, signature_status)
 from stenogram.export import protocol_from_version, render_documents
@@ -158,7 +160,7 @@ async def sign(request: web.Request) -> web.Response:
         k = s.execute(select(SigningKey).where(SigningKey.user_id == c.user_id)
                       ).scalar_one_or_none()
         if k is None:
-            raise ApiError(422, "no_key", "create your signing key first")
+            raise Unprocessable("create your signing key first", code="no_key")
         user = s.get(User, c.user_id)
         return role, vs[number], k.path, user.display_name, stenograms.signatures(s, hid)
     role, version, key_path, name, sigs = await state.db.run(load)
@@ -167,7 +169,7 @@ async def sign(request: web.Request) -> web.Response:
         signer = await loop.run_in_executor(None, load_user_key, Path(key_path),
                                             data["passphrase"])
     except SigningError:
-        raise ApiError(422, "bad_passphrase", "the passphrase does not open your key") from None
+        raise Unprocessable("the passphrase does not open your key", code="bad_passphrase") from None
     try:
         record = sign_version(version, signer, role=role, user_id=str(c.user_id), name=name,
                               signatures=sigs)
@@ -243,7 +245,7 @@ def write_hearing_bundle(state, hid: int, out: Path, with_media: bool) -> dict: 
                 stenograms.audit_rows(s, hid), stenograms.tree_heads(s, hid), media)
     vs, sigs, keys, rows, heads, media = state.db.run_sync(gather)
     if not vs:
-        raise ApiError(409, "no_version", "make a stenogram version first")
+        raise conflict("make a stenogram version first", code="no_version")
     from hearing.models import TranscriptRevision
     revisions = state.db.run_sync(lambda s: [r.doc for r in s.execute(
         select(TranscriptRevision).where(TranscriptRevision.hearing_id == hid)

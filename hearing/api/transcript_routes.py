@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hearing.api.errors import ApiError, bad_request, conflict, forbidden, not_found
+from hearing.errors import Unprocessable, bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import load_hearing, load_managed, path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.models import Hearing
-from hearing.roles import CALLER, Caller, is_assigned
-from hearing.state import STATE
+from hearing.api.context import CALLER
+from hearing.access import is_assigned
+from hearing.roles import Caller
+from hearing.api.context import STATE
 from hearing.transcripts import TranscriptConflict, speaker_of, speakers
 from stenogram import RevisionError, Segment
 
@@ -102,7 +104,7 @@ async def revise(request: web.Request) -> web.Response:
     try:
         rev = await state.transcripts.revise(hid, change, c.actor)
     except RevisionError as exc:
-        raise ApiError(422, "cannot_apply", str(exc)) from None
+        raise Unprocessable(str(exc), code="cannot_apply") from None
     except TranscriptConflict as exc:
         raise conflict(str(exc)) from None
 

@@ -18,11 +18,13 @@ from jsonschema import Draft202012Validator
 
 from hearing import auth
 from hearing.api.hearing_routes import load_hearing, path_int
-from hearing.api.errors import ApiError
+from hearing.api.errors import status_of
+from hearing.errors import DomainError
 from hearing.api.registry import endpoint
-from hearing.api.serialize import participant_json, public_participant_json, hearing_json
+from hearing.views import participant_json, public_participant_json, hearing_json
 from hearing.hub import Client, encode
-from hearing.state import STATE
+from hearing.services import presence
+from hearing.api.context import STATE
 from hearing.roles import Caller
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,7 @@ async def _hand(conn: Connection, msg: dict) -> None:
     if c.kind != "participant":
         conn.error("forbidden", "only participants raise hands", msg.get("id"))
         return
-    from hearing.api.presence_routes import set_hand
-    await set_hand(conn.state, c, conn.hearing_id, msg["raised"])
+    await presence.set_hand(conn.state, c, conn.hearing_id, msg["raised"])
 
 
 SDP = {"type": "string", "maxLength": 64 * 1024}
@@ -160,7 +161,7 @@ async def _authenticate(conn: Connection) -> Caller | None:
         return None
     try:
         return await state.resolve_invite(data["token"])
-    except ApiError:
+    except DomainError:
         return None
 
 
@@ -207,9 +208,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     try:
         media_id = await state.db.run(identity)
-    except ApiError as exc:
+    except DomainError as exc:
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
-        await ws.close(code=4403 if exc.status == 403 else 4404, message=exc.code.encode())
+        await ws.close(code=4403 if status_of(exc) == 403 else 4404, message=exc.code.encode())
         return ws
     conn.client = Client(hid, caller, state.config.ws_send_queue, staff=caller.kind == "staff",
                          media_id=media_id)
@@ -218,7 +219,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     state.hub.add(conn.client)
     try:
         conn.client.offer_first(await state.db.run(snapshot))
-    except ApiError as exc:
+    except DomainError as exc:
         state.hub.remove(conn.client)
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
         await ws.close(code=4404, message=exc.code.encode())
@@ -269,7 +270,7 @@ async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -
         return
     try:
         await handler(conn, msg)
-    except ApiError as exc:
+    except DomainError as exc:
         conn.error(exc.code, exc.message, ref)
     except Exception:
         log.exception("WebSocket handler %s failed", msg["type"])

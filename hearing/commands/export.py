@@ -22,7 +22,7 @@ def register(sub) -> None:  # noqa: ANN001
 
 
 def run(args) -> int:  # noqa: ANN001
-    from hearing.api.errors import ApiError
+    from hearing.errors import DomainError
     from hearing.api.stenogram_routes import FORMATS, write_hearing_bundle
     from hearing.state import AppState
     from hearing import stenograms
@@ -36,7 +36,7 @@ def run(args) -> int:  # noqa: ANN001
         if args.bundle:
             try:
                 manifest = write_hearing_bundle(state, args.hearing, Path(args.bundle), args.media)
-            except ApiError as exc:
+            except DomainError as exc:
                 return fail(exc.message)
             print(f"bundle {args.bundle}: {len(manifest['files'])} files")
         if args.format:

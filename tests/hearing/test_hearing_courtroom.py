@@ -23,7 +23,7 @@ from hearing.courtrooms import CAPTURES
 from hearing.db import Database, upgrade
 from hearing.auth import hash_password
 from hearing.models import AudioSource, AuditEvent, Recording, User
-from hearing.state import STATE
+from hearing.api.context import STATE
 from media.audio import SAMPLE_RATE, AudioChunk
 from media.blobstore import BlobStore
 from media.rtc.recorder import Recorder, finalise_recordings

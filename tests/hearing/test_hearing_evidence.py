@@ -30,7 +30,7 @@ from hearing.app import make_app
 from hearing.commands import fixity as fixity_command
 from hearing.config import Config
 from hearing.db import Database, make_engine, upgrade
-from hearing.state import STATE
+from hearing.api.context import STATE
 from hearing.models import AuditEvent, EvidenceItem, Hearing, Recording, RecordingChunk
 from media.blobstore import BlobStore
 from media.evidence.samples import make_image, make_media

@@ -14,7 +14,7 @@ from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database
 from hearing.models import AuditEvent, Recording
-from hearing.state import STATE
+from hearing.api.context import STATE
 from media.rtc.testpeer import SignalTrack, TestPeer, tone
 
 from hearing_testlib import invite, login, make_users, schedule

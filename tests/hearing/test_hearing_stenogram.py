@@ -15,7 +15,7 @@ import pytest
 from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database
-from hearing.state import STATE
+from hearing.api.context import STATE
 
 from hearing_testlib import login, make_users, schedule
 

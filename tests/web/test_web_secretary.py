@@ -24,7 +24,7 @@ def words(text, start_ms, step_ms=400, low=()):
 
 
 def add_final(server, hearing_id, source_id, text, start_ms, low=()):
-    from hearing.state import STATE
+    from hearing.api.context import STATE
     ws = words(text, start_ms, low=low)
     event = {"source_id": source_id, "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
              "text": text, "words": ws, "language": "ru", "model": "test"}

@@ -150,7 +150,7 @@ def upload_as_participant(ctx, hid, token, name, data):
 
 
 def test_console_levels_seats_and_evidence_decisions(server, make_context, artifacts):
-    from hearing.state import STATE
+    from hearing.api.context import STATE
     ctx = make_context()
     judge = StaffApi(ctx, "judge")
     h = judge.hearing()

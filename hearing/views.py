@@ -1,4 +1,5 @@
-"""Database rows to JSON for the API. Names are returned verbatim; escaping is the page's job."""
+"""Records as the JSON a caller sees (API answers, CLI output). Names are returned verbatim;
+escaping is the page's job."""
 
 from __future__ import annotations
 

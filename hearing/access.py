@@ -1,0 +1,100 @@
+"""Access rules, in one place: who may see, manage, preside over or change a hearing, and the
+loaders that fetch a record only for a caller allowed to touch it. Every service asks here;
+the browser is never trusted to hide a button it should not show."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from hearing.errors import conflict, forbidden, not_found
+from hearing.models import Hearing, Participant
+from hearing.roles import Caller
+
+
+def is_assigned(caller: Caller, hearing: Hearing) -> bool:
+    """The hearing's own judge or secretary."""
+    return caller.kind == "staff" and caller.user_id in (hearing.judge_id, hearing.secretary_id)
+
+
+def can_view(caller: Caller, hearing: Hearing) -> bool:
+    if caller.kind == "participant":
+        return caller.hearing_id == hearing.id
+    return caller.role == "admin" or is_assigned(caller, hearing)
+
+
+def may_see_record(caller: Caller, hearing: Hearing) -> bool:
+    """The whole record (audit log, transcript, stenogram): the hearing's staff and the
+    court administrator."""
+    return caller.kind == "staff" and (caller.role == "admin" or is_assigned(caller, hearing))
+
+
+def require_view(caller: Caller, hearing: Hearing) -> None:
+    if not can_view(caller, hearing):
+        raise forbidden("you are not part of this hearing")
+
+
+def require_manage(caller: Caller, hearing: Hearing) -> None:
+    """Participants and invites: the court administrator and the hearing's judge and secretary."""
+    if not may_see_record(caller, hearing):
+        raise forbidden("only the court administrator, the judge or the secretary of this "
+                        "hearing may do this")
+
+
+def require_presiding(caller: Caller, hearing: Hearing) -> None:
+    """Opening, recess, closing, admitting, muting and ejecting belong to the presiding judge."""
+    if not (caller.kind == "staff" and caller.user_id == hearing.judge_id):
+        raise forbidden("only the presiding judge may do this")
+
+
+def require_editor(caller: Caller, hearing: Hearing) -> None:
+    """Corrections are the secretary's (and the presiding judge's), nobody else's."""
+    if not is_assigned(caller, hearing):
+        raise forbidden("only the secretary or the judge of this hearing may correct the "
+                        "transcript")
+
+
+def require_staff_role(caller: Caller, *roles: str) -> None:
+    if caller.kind != "staff" or caller.role not in roles:
+        raise forbidden(f"only {' / '.join(roles)} may do this")
+
+
+def still_changeable(hearing: Hearing) -> None:
+    """A closed hearing's record no longer grows."""
+    if hearing.state == "closed":
+        raise conflict("the hearing is closed")
+
+
+def load_hearing(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    h = s.get(Hearing, hearing_id)
+    if h is None:
+        raise not_found("no such hearing")
+    require_view(caller, h)
+    return h
+
+
+def load_managed(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    """A hearing whose record the caller may see whole: its staff and the administrator."""
+    h = load_hearing(s, hearing_id, caller)
+    require_manage(caller, h)
+    return h
+
+
+def load_changeable(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    """A hearing the caller manages and that is not closed."""
+    h = load_managed(s, hearing_id, caller)
+    still_changeable(h)
+    return h
+
+
+def load_presided(s: Session, hearing_id: int, caller: Caller) -> Hearing:
+    """A hearing the caller presides over."""
+    h = load_hearing(s, hearing_id, caller)
+    require_presiding(caller, h)
+    return h
+
+
+def load_participant(s: Session, h: Hearing, pid: int) -> Participant:
+    p = s.get(Participant, pid)
+    if p is None or p.hearing_id != h.id:
+        raise not_found("no such participant in this hearing")
+    return p
