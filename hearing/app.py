@@ -118,10 +118,6 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
     state.on_ws_closed = on_ws_closed
 
     add_routes(app)
-    from hearing.evidence import setup_evidence
-    setup_evidence(app)  # uploads, playback copies, transcription: started with the app
-    from hearing.courtrooms import setup_courtroom
-    setup_courtroom(app)  # courtroom microphones of hearings held in a courtroom
     spec = json.dumps(openapi(), ensure_ascii=False)
 
     async def openapi_json(request: web.Request) -> web.Response:
@@ -142,11 +138,14 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
             return web.FileResponse(WEB / "index.html")
         app.router.add_get("/", index)
         app.router.add_static("/static/", WEB, show_index=False)
-        from hearing.pages import add_page_routes
+        from hearing.api.pages import add_page_routes
         add_page_routes(app)
 
+    async def startup(app: web.Application) -> None:
+        await state.start()
+
     async def shutdown(app: web.Application) -> None:
-        await state.live.close()
-        db.close()
+        await state.close()
+    app.on_startup.append(startup)
     app.on_cleanup.append(shutdown)
     return app

@@ -27,7 +27,6 @@ import logging
 import tomllib
 from dataclasses import dataclass, field
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +35,6 @@ from hardware.device_url import DeviceUrlError, parse_device_url
 from hardware.seatmap import parse_seat_map
 from hearing.errors import bad_request
 from hearing.models import AudioSource, Court, Courtroom, Hearing
-from hearing.api.context import STATE
 from hearing.state import AppState
 from media.seat_recorder import SeatRecorder, recorder_id
 
@@ -346,26 +344,3 @@ class CourtroomCaptures:
             await state.db.run(work)
         except Exception:
             log.exception("could not audit %s of hearing %s", action, hearing_id)
-
-
-CAPTURES = web.AppKey("courtroom_captures", CourtroomCaptures)
-
-
-def setup_courtroom(app: web.Application) -> CourtroomCaptures:
-    """Wire courtroom microphones into hearings: call once from make_app, before the state's
-    own shutdown is registered (capture must flush into the recorder before it closes)."""
-    state = app[STATE]
-    captures = CourtroomCaptures(state)
-    app[CAPTURES] = captures
-    state.live.on_transition(captures.on_transition)
-
-    async def startup(app: web.Application) -> None:
-        await captures.resume_after_restart()
-
-    async def cleanup(app: web.Application) -> None:
-        await captures.close()
-
-    app.on_startup.append(startup)
-    app.on_cleanup.append(cleanup)
-    return captures
-

@@ -37,7 +37,6 @@ from hearing.audit import iso_utc
 from hearing.models import EvidenceItem, Hearing, Participant, Recording, RecordingChunk
 from hearing.access import is_assigned
 from hearing.roles import Caller
-from hearing.api.context import STATE
 from hearing.state import AppState
 from media.blobstore import BlobStore, sha256_file
 from media.evidence import (Finding, FixityReport, Receipt, TranscodeJob, TranscodeOptions,
@@ -679,22 +678,3 @@ def fixity_audit(store: BlobStore, expected: dict[str, int | None] | None,
 
 
 # -- wiring ---------------------------------------------------------------------------------
-
-EVIDENCE = web.AppKey("evidence", EvidenceService)
-
-
-def setup_evidence(app: web.Application) -> EvidenceService:
-    """Create the service now (routes find it under ``app[EVIDENCE]``), start it with the
-    app and close it before the database goes away."""
-    service = EvidenceService(app[STATE])
-    app[EVIDENCE] = service
-
-    async def start(app: web.Application) -> None:
-        await service.start()
-
-    async def stop(app: web.Application) -> None:
-        await service.close()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-    return service

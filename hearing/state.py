@@ -28,16 +28,37 @@ class AppState:
     clocks: dict[int, HearingClock] = field(default_factory=dict)
     live: "LiveHearings" = None  # type: ignore[assignment]
     transcripts: "TranscriptStore" = None  # type: ignore[assignment]
+    evidence: "EvidenceService" = None  # type: ignore[assignment]
+    courtrooms: "CourtroomCaptures" = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        from hearing.courtrooms import CourtroomCaptures
+        from hearing.evidence import EvidenceService
         from hearing.live import LiveHearings
         from hearing.transcripts import TranscriptStore
         if self.transcripts is None:
             self.transcripts = TranscriptStore(self.db)
         if self.live is None:
             self.live = LiveHearings(self)
+        self.evidence = EvidenceService(self)
+        self.courtrooms = CourtroomCaptures(self)
+        self.live.on_transition(self.courtrooms.on_transition)
         if self.limiter is None:
             self.limiter = LoginLimiter(self.config.login_attempts, self.config.login_window_s)
+
+    async def start(self) -> None:
+        """Start the server's components: uploads and conversions resume, hearings left open
+        by a previous process get their courtroom microphones back."""
+        await self.evidence.start()
+        await self.courtrooms.resume_after_restart()
+
+    async def close(self) -> None:
+        """Stop everything, in the order data flows: evidence jobs, courtroom capture (which
+        flushes into the recorders), live hearings, then the database."""
+        await self.evidence.close()
+        await self.courtrooms.close()
+        await self.live.close()
+        self.db.close()
 
     def clock(self, hearing: Hearing) -> HearingClock | None:
         """The hearing clock, rebuilt from opened_at once per process (also after a restart)."""

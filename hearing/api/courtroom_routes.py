@@ -12,7 +12,7 @@ from hardware import SeatMapError
 from hearing.errors import bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import load_hearing, path_int
 from hearing.api.registry import endpoint, json_body, schema
-from hearing.courtrooms import (CAPTURES, courtroom_seat_map, ensure_seat_sources,
+from hearing.courtrooms import (courtroom_seat_map, ensure_seat_sources,
                                 seat_json, stored_seat_map)
 from hearing.models import AudioSource, Court, Courtroom
 from hearing.api.context import CALLER
@@ -192,7 +192,7 @@ async def assign_seat(request: web.Request) -> web.Response:
         return seat_json(seat, src)
 
     result = await state.db.run(work)
-    captures = request.app.get(CAPTURES)
+    captures = request.app[STATE].courtrooms
     if captures is not None:
         captures.relabel(hid, result["source_id"], result["label"])
     state.hub.publish(hid, {"type": "seat", "source_id": result["source_id"],

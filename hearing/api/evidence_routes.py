@@ -17,7 +17,8 @@ from hearing.errors import bad_request, conflict, forbidden, not_found
 from hearing.api.hearing_routes import path_int
 from hearing.api.registry import endpoint, json_body, schema
 from hearing.views import audit_json
-from hearing.evidence import (DECISIONS, EVIDENCE, clean_text, connection_facts, has_sound,
+from hearing.api.context import STATE
+from hearing.evidence import (DECISIONS, clean_text, connection_facts, has_sound,
                               load_hearing_for_evidence, may_see_item, now_utc, receipt_json,
                               require_submitter, require_upload_owner, upload_meta)
 from hearing.models import AuditEvent, EvidenceItem
@@ -62,7 +63,7 @@ def evidence_error(e: EvidenceError) -> web.Response:
 
 
 def _service(request: web.Request):  # noqa: ANN202
-    svc = request.app[EVIDENCE]
+    svc = request.app[STATE].evidence
     if svc.uploads is None:
         raise conflict("evidence intake is starting; try again in a moment")
     return svc
@@ -81,7 +82,7 @@ async def _submitter(request: web.Request) -> tuple[Caller, int]:
 
     def check(s):
         require_submitter(s, c, load_hearing_for_evidence(s, hid, c))
-    await request.app[EVIDENCE].state.db.run(check)
+    await request.app[STATE].evidence.state.db.run(check)
     return c, hid
 
 
@@ -224,7 +225,7 @@ async def cancel_upload(request: web.Request) -> web.Response:
 async def list_evidence(request: web.Request) -> web.Response:
     c: Caller = request[CALLER]
     hid = path_int(request, "hearing_id")
-    svc = request.app[EVIDENCE]
+    svc = request.app[STATE].evidence
 
     def work(s):
         load_hearing_for_evidence(s, hid, c)
@@ -249,7 +250,7 @@ async def _item(request: web.Request) -> tuple[Caller, EvidenceItem]:
         if not may_see_item(c, item):
             raise forbidden("only the court and the submitter may see this evidence")
         return item
-    return c, await request.app[EVIDENCE].state.db.run(work)
+    return c, await request.app[STATE].evidence.state.db.run(work)
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}",
@@ -257,7 +258,7 @@ async def _item(request: web.Request) -> tuple[Caller, EvidenceItem]:
           tag="evidence", responses={404: "no such evidence"})
 async def get_evidence(request: web.Request) -> web.Response:
     _, item = await _item(request)
-    return web.json_response(request.app[EVIDENCE].item_json(item, full=True))
+    return web.json_response(request.app[STATE].evidence.item_json(item, full=True))
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/evidence/{evidence_id}/decision",
@@ -272,7 +273,7 @@ async def decide(request: web.Request) -> web.Response:
     if not reason:
         raise bad_request("reason: say why", field="reason")
     status = DECISIONS[data["decision"]]
-    svc = request.app[EVIDENCE]
+    svc = request.app[STATE].evidence
     state = svc.state
 
     def work(s):
@@ -317,14 +318,14 @@ async def custody(request: web.Request) -> web.Response:
         return [audit_json(r) for r in rows
                 if (r.data or {}).get("evidence_id") == item.id
                 or (r.data or {}).get("upload_id") == item.upload_id]
-    events = await request.app[EVIDENCE].state.db.run(work)
+    events = await request.app[STATE].evidence.state.db.run(work)
     return web.json_response({"evidence_id": item.id, "sha256": item.sha256,
                               "events": events})
 
 
 async def _serve(request: web.Request, which: str) -> web.StreamResponse:
     c, item = await _item(request)
-    svc = request.app[EVIDENCE]
+    svc = request.app[STATE].evidence
     fallback = f"evidence-{item.id}"
     if which == "original":
         sha = item.sha256

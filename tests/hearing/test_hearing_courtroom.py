@@ -19,7 +19,6 @@ from sqlalchemy import select
 from hardware.simulator import read_mono16k
 from hearing.app import make_app
 from hearing.config import Config
-from hearing.courtrooms import CAPTURES
 from hearing.db import Database, upgrade
 from hearing.auth import hash_password
 from hearing.models import AudioSource, AuditEvent, Recording, User
@@ -347,7 +346,7 @@ async def test_courtroom_mics_come_back_after_a_server_restart(aiohttp_client, d
     await asyncio.sleep(0.5)
     second = make_app(cfg, Database(db_url))
     judge = await login(aiohttp_client, second, "judge")  # the server has started
-    resumed = second[CAPTURES].running[hid].capture  # nobody had to reopen the hearing
+    resumed = second[STATE].courtrooms.running[hid].capture  # nobody had to reopen the hearing
     await asyncio.wait_for(resumed.captures[0].wait_ended(), 30)
     r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
     assert r.status == 200

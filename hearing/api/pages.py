@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hearing.api.context import STATE
 
-WEB = Path(__file__).parent / "web"
+WEB = Path(__file__).parents[1] / "web"
 PAGES = {
     "/join": "join.html",
     r"/judge/{hearing_id:\d+}": "judge.html",
