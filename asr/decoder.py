@@ -16,10 +16,10 @@ import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 
+from . import SAMPLE_RATE
 from .languages import candidates
 from .model import LoadedModel
 
-SAMPLE_RATE = 16_000
 HOP = 160  # samples per mel frame (10 ms)
 FRAMES_PER_SECOND = 100
 MAX_FRAMES = 3000  # Whisper's 30 s window

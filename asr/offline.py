@@ -16,6 +16,7 @@ import numpy as np
 from faster_whisper.audio import decode_audio
 from faster_whisper.vad import VadOptions as FwVadOptions, get_speech_timestamps
 
+from . import SAMPLE_RATE
 from .decoder import Decoder, DecodeOptions, DecodeRequest, DecodeResult
 from .events import TranscriptEvent, Word
 from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_known_phrases,
@@ -23,7 +24,6 @@ from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_kn
 from .languages import validate
 from .model import LoadedModel, ModelOptions, load_model
 
-SAMPLE_RATE = 16_000
 _SENTENCE_END = re.compile(r"[.!?…]['\"»)]*$")
 
 

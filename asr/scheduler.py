@@ -5,7 +5,8 @@ utterances (cheap, so it never waits behind a decode), and the inference thread 
 batches on the single model. Finals go before partials; a stream's partial is built from its
 newest audio when the model is free, so a stale partial never waits in a queue; batches group
 streams with similar lengths. Under overload partials thin out first (each stream gets fewer,
-the most starved first); finals are delayed, never dropped."""
+the most starved first); finals are delayed, never dropped. Whole files (evidence) are decoded
+in the gaps between live batches (``transcribe_offline``)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,38 @@ import collections
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .decoder import Decoder
+from . import SAMPLE_RATE
+from .decoder import Decoder, DecodeRequest, DecodeResult
 from .events import TranscriptEvent
 from .model import LoadedModel, ModelOptions, load_model
+from .offline import OfflineOptions, transcribe_audio
 from .stream import Job, StreamCore, StreamOptions
 
-__all__ = ["Scheduler", "SchedulerOptions", "Stream", "StreamOptions"]
+__all__ = ["OfflineCancelled", "Scheduler", "SchedulerOptions", "Stream", "StreamKey",
+           "StreamOptions"]
 
 log = logging.getLogger(__name__)
+
+
+class StreamKey(NamedTuple):
+    """A stream's identity on the one scheduler of the server. Source ids are unique only
+    within a hearing (every courtroom has its ``seat:judge``), so the hearing is part of the
+    key; ``None`` is a stream outside any hearing (a benchmark, a test)."""
+
+    hearing_id: int | None
+    source_id: str
+
+    def __str__(self) -> str:
+        if self.hearing_id is None:
+            return self.source_id
+        return f"hearing {self.hearing_id} {self.source_id}"
 
 
 @dataclass(frozen=True)
@@ -43,13 +63,14 @@ class SchedulerOptions:
 class Stream:
     """One source's handle: feed audio, read the lag, close to flush its last final."""
 
-    def __init__(self, scheduler: "Scheduler", source_id: str, options: StreamOptions,
+    def __init__(self, scheduler: "Scheduler", key: StreamKey, options: StreamOptions,
                  on_event: Callable[[TranscriptEvent], None]):
-        self.source_id = source_id
+        self.key = key
+        self.source_id = key.source_id
         self.options = options
         self._scheduler = scheduler
         self._on_event = on_event
-        self.core = StreamCore(source_id, options, scheduler.model_label)
+        self.core = StreamCore(key.source_id, options, scheduler.model_label)
         self.lock = threading.Lock()
         self.closing = False
         self.closed_future: asyncio.Future | None = None
@@ -61,7 +82,7 @@ class Stream:
         """Queue float32 mono 16 kHz audio starting at hearing time ``start_ms``. Never blocks;
         past ``StreamOptions.max_input_ms`` of unprocessed input the oldest is dropped."""
         if self.closing:
-            raise RuntimeError(f"stream {self.source_id} is closed")
+            raise RuntimeError(f"stream {self.key} is closed")
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
             raise ValueError("samples must be 1-D float32 mono 16 kHz")
@@ -108,11 +129,11 @@ class Scheduler:
         self.options = options or SchedulerOptions()
         self._model = model
         self._decoder: Decoder | None = None
-        self._streams: dict[str, Stream] = {}
+        self._streams: dict[StreamKey, Stream] = {}
         self._streams_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._vad_cond = threading.Condition()
-        self._vad_dirty: dict[str, Stream] = {}
+        self._vad_dirty: dict[StreamKey, Stream] = {}
         self._work = threading.Condition()
         self._work_pending = False
         self._running = False
@@ -120,6 +141,8 @@ class Scheduler:
         self.decode_batches = 0
         self.busy_s = 0.0
         self._recent_busy: collections.deque[tuple[float, float]] = collections.deque()
+        self._offline: collections.deque[_OfflineBatch] = collections.deque()  # after live
+        self._offline_pool: ThreadPoolExecutor | None = None  # reads and cuts whole files
 
     @property
     def model_label(self) -> str:
@@ -157,6 +180,7 @@ class Scheduler:
                     await asyncio.sleep(0)
         await closing
         self._running = False
+        self._drop_offline()
         with self._vad_cond:
             self._vad_cond.notify_all()
         with self._work:
@@ -164,16 +188,22 @@ class Scheduler:
         for t in self._threads:
             await self._loop.run_in_executor(None, t.join)
         self._threads.clear()
+        if self._offline_pool is not None:  # its job stops before its next batch
+            await self._loop.run_in_executor(None, self._offline_pool.shutdown, True)
+            self._offline_pool = None
 
-    def open_stream(self, source_id: str, options: StreamOptions,
+    def open_stream(self, key: StreamKey | str, options: StreamOptions,
                     on_event: Callable[[TranscriptEvent], None]) -> Stream:
+        """A stream for one source; a bare source id is a stream outside any hearing."""
         if not self._running:
             raise RuntimeError("Scheduler.start() has not run")
+        if not isinstance(key, StreamKey):
+            key = StreamKey(None, key)
         with self._streams_lock:
-            if source_id in self._streams:
-                raise ValueError(f"a stream for source {source_id!r} is already open")
-            stream = Stream(self, source_id, options, on_event)
-            self._streams[source_id] = stream
+            if key in self._streams:
+                raise ValueError(f"a stream for {key} is already open")
+            stream = Stream(self, key, options, on_event)
+            self._streams[key] = stream
         return stream
 
     def streams(self) -> list[Stream]:
@@ -210,6 +240,8 @@ class Scheduler:
         jobs = self._next_batch()
         if jobs:
             self._run_batch(jobs)
+        else:
+            self._run_offline()
         self._settle_closed()
         return [(s.source_id, j.kind, j.audio_end_ms) for s, j in jobs]
 
@@ -217,7 +249,7 @@ class Scheduler:
 
     def _vad_wake(self, stream: Stream) -> None:
         with self._vad_cond:
-            self._vad_dirty[stream.source_id] = stream
+            self._vad_dirty[stream.key] = stream
             self._vad_cond.notify()
 
     def _vad_main(self) -> None:
@@ -232,7 +264,7 @@ class Scheduler:
                 try:
                     self._vad_step(s)
                 except Exception:  # one bad stream must not stop the others
-                    log.exception("VAD failed for %s", s.source_id)
+                    log.exception("VAD failed for %s", s.key)
 
     def _vad_step(self, s: Stream) -> None:
         with s.lock:
@@ -270,10 +302,12 @@ class Scheduler:
                 if jobs:
                     self._run_batch(jobs)
                 self._settle_closed()  # a closing stream need not wait for the others
-                if not jobs:
+                if not jobs and not self._run_offline():  # offline work fills the gaps
                     break
 
     def _any_work(self) -> bool:
+        if self._offline:
+            return True
         for s in self.streams():
             with s.lock:
                 if s.core.has_final_job() or s.core.partial_ready():
@@ -323,7 +357,7 @@ class Scheduler:
         try:
             results = self.decoder.decode([j.request for _, j in jobs])
         except Exception:
-            log.exception("decode failed for %s", [s.source_id for s, _ in jobs])
+            log.exception("decode failed for %s", [str(s.key) for s, _ in jobs])
             results = [None] * len(jobs)
         took = time.perf_counter() - t0
         self.busy_s += took
@@ -349,7 +383,7 @@ class Scheduler:
                 done = s.core.idle() and s.core.closed
             if done:
                 with self._streams_lock:
-                    self._streams.pop(s.source_id, None)
+                    self._streams.pop(s.key, None)
                 self._loop.call_soon_threadsafe(_resolve, s.closed_future)
 
     def _deliver(self, s: Stream, events: list[TranscriptEvent]) -> None:
@@ -363,6 +397,78 @@ class Scheduler:
         self._loop.call_soon_threadsafe(_call_handlers, s._on_event, events)
 
 
+    # -- offline work: whole files, at low priority ---------------------------------------
+
+    async def transcribe_offline(self, blocks: Iterable[np.ndarray], language: str, *,
+                                 source_id: str, options: OfflineOptions | None = None,
+                                 progress: Callable[[float], None] | None = None,
+                                 ) -> list[TranscriptEvent]:
+        """Transcribe a whole file (evidence, a recording transcribed again) on the shared
+        model without holding up live hearings. ``blocks`` of float32 mono 16 kHz audio, one
+        after another and read lazily, are cut at pauses by ``asr.offline`` on the offline
+        thread (one job at a time); each decode batch runs on the inference thread only when
+        no live final or partial is waiting, and does not count towards the load that thins
+        out partials. Times are ms from the start of the first block; ``progress(done_s)`` is
+        called from the offline thread. Cancelling the caller stops the job before its next
+        batch; a stopping scheduler ends it with OfflineCancelled."""
+        if not self._running:
+            raise RuntimeError("Scheduler.start() has not run")
+        if self._offline_pool is None:
+            self._offline_pool = ThreadPoolExecutor(max_workers=1,
+                                                    thread_name_prefix="asr-offline")
+        job = _OfflineJob(self, source_id)
+        try:
+            return await self._loop.run_in_executor(self._offline_pool, job.run, blocks,
+                                                    language, options, progress)
+        finally:
+            job.cancel()  # a finished job has nothing left to stop
+
+    def _decode_offline(self, job: "_OfflineJob",
+                        requests: list[DecodeRequest]) -> list[DecodeResult]:
+        """In the offline thread: queue the requests behind live work and wait for them.
+        While live streams are open they go one at a time, so a live final waits for at most
+        one offline chunk."""
+        step = 1 if self.streams() else max(1, len(requests))
+        results: list[DecodeResult] = []
+        for i in range(0, len(requests), step):
+            batch = _OfflineBatch(job, requests[i:i + step])
+            with self._work:
+                if job.cancelled or not self._running:
+                    raise OfflineCancelled(f"offline transcription of {job.source_id} stopped")
+                self._offline.append(batch)
+                self._work_pending = True
+                self._work.notify()
+            batch.done.wait()
+            if batch.error is not None:
+                raise batch.error
+            results.extend(batch.results)
+        return results
+
+    def _run_offline(self) -> bool:
+        """Decode the oldest waiting offline batch; False when none waits."""
+        with self._work:
+            if not self._offline:
+                return False
+            batch = self._offline.popleft()
+        try:
+            batch.results = self.decoder.decode(batch.requests)
+        except Exception as exc:  # that job fails; live streams go on
+            batch.error = exc
+        batch.done.set()
+        return True
+
+    def _drop_offline(self, job: "_OfflineJob | None" = None) -> None:
+        """End the waiting batches of one offline job (of all: None) with OfflineCancelled."""
+        with self._work:
+            kept: collections.deque[_OfflineBatch] = collections.deque()
+            for batch in self._offline:
+                if job is None or batch.job is job:
+                    batch.error = OfflineCancelled("offline transcription stopped")
+                    batch.done.set()
+                else:
+                    kept.append(batch)
+            self._offline = kept
+
 def _resolve(fut: asyncio.Future) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -375,3 +481,58 @@ def _call_handlers(handler: Callable[[TranscriptEvent], None],
             handler(ev)
         except Exception:  # a subscriber's bug must not stop transcription
             log.exception("transcript event handler failed")
+
+
+class OfflineCancelled(Exception):
+    """An offline transcription was stopped: its caller gave up or the scheduler stopped."""
+
+
+class _OfflineJob:
+    """One whole-file transcription. ``asr.offline.transcribe_audio`` drives it as its
+    decoder (``model`` and ``decode``), so a file is cut and filtered exactly as by
+    ``courtroom transcribe``, while each batch waits its turn on the shared model."""
+
+    def __init__(self, scheduler: Scheduler, source_id: str) -> None:
+        self.scheduler = scheduler
+        self.source_id = source_id
+        self.cancelled = False
+
+    @property
+    def model(self) -> LoadedModel:
+        assert self.scheduler._model is not None
+        return self.scheduler._model
+
+    def decode(self, requests: list[DecodeRequest]) -> list[DecodeResult]:
+        return self.scheduler._decode_offline(self, requests)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.scheduler._drop_offline(self)
+
+    def run(self, blocks: Iterable[np.ndarray], language: str, options: OfflineOptions | None,
+            progress: Callable[[float], None] | None) -> list[TranscriptEvent]:
+        out: list[TranscriptEvent] = []
+        start = 0  # samples before this block
+        for block in blocks:
+            if self.cancelled:
+                raise OfflineCancelled(f"offline transcription of {self.source_id} stopped")
+            base_s = start / SAMPLE_RATE
+            report = None if progress is None else (
+                lambda done_s, _total_s, base_s=base_s: progress(base_s + done_s))
+            events = transcribe_audio(block, language, decoder=self, options=options,
+                                      source_id=self.source_id,
+                                      start_ms=start * 1000 // SAMPLE_RATE, progress=report)
+            first = len(out)  # one numbering across blocks
+            out.extend(replace(ev, segment_id=f"{self.source_id}#{first + n}")
+                       for n, ev in enumerate(events, 1))
+            start += len(block)
+        return out
+
+
+@dataclass
+class _OfflineBatch:
+    job: _OfflineJob
+    requests: list[DecodeRequest]
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[DecodeResult] = field(default_factory=list)
+    error: BaseException | None = None

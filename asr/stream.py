@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import SAMPLE_RATE
 from .decoder import (DecodedWord, DecodeOptions, DecodeRequest, DecodeResult,
                       compression_ratio)
 from .events import TranscriptEvent, Word
@@ -26,7 +27,6 @@ from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_kn
 from .languages import candidates, validate
 from .vad import FRAME, FRAME_MS, StreamingVad, VadOptions
 
-SAMPLE_RATE = 16_000
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
 
 
@@ -347,14 +347,15 @@ class StreamCore:
         # Only the audio after the last committed word needs new tokens: bounding them stops a
         # looping hypothesis early instead of letting it run to the context limit.
         open_from = u.committed[-1].end_ms if len(u.committed) > u.prefix_from else u.start_ms
-        open_s = max(0.0, (u.start_ms + len(audio) // 16 - open_from) / 1000)
+        end_ms = u.start_ms + len(audio) // SAMPLES_PER_MS
+        open_s = max(0.0, (end_ms - open_from) / 1000)
         if options.max_new_tokens is None:
             options = replace(options, max_new_tokens=int(10 + 7 * open_s))
         request = DecodeRequest(
             audio=audio.copy() if kind == "partial" else audio,
             language=u.language or self.options.language,
             prompt=self._prompt(u), prefix_tokens=u.prefix_tokens, options=options)
-        return Job(kind, request, u, u.epoch, u.start_ms, u.start_ms + len(audio) // 16)
+        return Job(kind, request, u, u.epoch, u.start_ms, end_ms)
 
     def _prompt(self, u: _Utterance) -> str:
         parts = []

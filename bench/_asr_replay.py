@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from asr import SAMPLE_RATE
 from asr.decoder import Decoder
 from asr.events import TranscriptEvent
 from asr.scheduler import Scheduler
 from asr.stream import StreamCore, StreamOptions
 
-SAMPLE_RATE = 16_000
 CHUNK_MS = 100
 
 

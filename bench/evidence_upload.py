@@ -2,13 +2,12 @@
 
     python bench/evidence_upload.py --size-mb 1024
 
-Starts a small aiohttp server in a subprocess that mounts media.evidence's upload routes the
-way the hearing server does (or uses --url to target a running server; with --hearing-server,
-the real hearing server on a fresh data directory, uploading as an invited witness through
-/api/hearings/{id}/evidence/uploads with every authorisation and custody step), uploads a WAV file of
-the given size (random PCM behind a real header, so validation runs for real) in resumable
-PATCH requests, and prints throughput, the server's peak RSS growth (VmHWM) and, for the same
-file in the same run, the time of `sha256sum` and of a plain fsynced copy (`dd`)."""
+Starts the hearing server in a subprocess on a fresh data directory, uploads as an invited
+witness through /api/hearings/{id}/evidence/uploads (the server's resumable protocol, with
+every authorisation and custody step) a WAV file of the given size (random PCM behind a real
+header, so validation runs for real) in resumable PATCH requests, and prints throughput, the
+server's peak RSS growth (VmHWM) and, for the same file in the same run, the time of
+`sha256sum` and of a plain fsynced copy (`dd`)."""
 
 from __future__ import annotations
 
@@ -22,33 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the packages, and tests/support
 
-PREFIX = "/api/evidence/uploads"
 JUDGE_PASSWORD = "bench judge password"
-
-
-def serve(root: str, port: int) -> None:
-    from aiohttp import web
-
-    from media.blobstore import BlobStore
-    from media.evidence import UploadManager
-    from media.evidence.aiohttp_routes import upload_routes
-
-    manager = UploadManager(BlobStore(Path(root)))
-    manager.recover()
-    app = web.Application()
-    app.add_routes(upload_routes(manager, PREFIX))
-
-    async def main() -> None:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
-        await site.start()
-        print(f"ready {site._server.sockets[0].getsockname()[1]}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
 
 
 def serve_hearing(root: str, port: int) -> None:
@@ -112,7 +88,7 @@ def status_kb(pid: int, field: str) -> int:
 def make_source(path: Path, size: int) -> None:
     import numpy as np
 
-    from media.evidence.samples import wav_header
+    from support.media_samples import wav_header
 
     header = wav_header(size - 44)
     rng = np.random.default_rng(1)
@@ -131,11 +107,10 @@ def timed(cmd: list[str]) -> tuple[float, str]:
     return time.perf_counter() - t, out
 
 
-async def upload(url: str, src: Path, sha256: str | None, request_mb: int,
-                 hearing: bool = False) -> dict:
+async def upload(url: str, src: Path, sha256: str | None, request_mb: int) -> dict:
     import aiohttp
 
-    prefix, headers = await witness_prefix(url) if hearing else (PREFIX, {})
+    prefix, headers = await witness_prefix(url)
     size = src.stat().st_size
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter()
@@ -177,15 +152,8 @@ def main() -> int:
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--request-mb", type=int, default=64, help="bytes per PATCH request")
     ap.add_argument("--dir", help="scratch directory (default: a temp dir in ./var or /tmp)")
-    ap.add_argument("--url", help="target a running server instead of the built-in one")
-    ap.add_argument("--hearing-server", action="store_true",
-                    help="upload through the real hearing server (as an invited witness)")
-    ap.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
     ap.add_argument("--serve-hearing", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
-        return 0
     if args.serve_hearing:
         serve_hearing(args.serve_hearing[0], int(args.serve_hearing[1]))
         return 0
@@ -213,17 +181,13 @@ def main() -> int:
                          "status=none"])
         (work / "copy").unlink()
 
-        url = args.url
-        if url is None:
-            mode, root = (("--serve-hearing", work / "server") if args.hearing_server
-                          else ("--serve", work / "blobs"))
-            server = subprocess.Popen([sys.executable, __file__, mode, str(root), "0"],
-                                      stdout=subprocess.PIPE, text=True)
-            port = int(server.stdout.readline().split()[1])
-            url = f"http://127.0.0.1:{port}"
-            rss0 = status_kb(server.pid, "VmRSS")
-            hwm0 = status_kb(server.pid, "VmHWM")
-        result = asyncio.run(upload(url, src, digest, args.request_mb, args.hearing_server))
+        server = subprocess.Popen([sys.executable, __file__, "--serve-hearing",
+                                   str(work / "server"), "0"], stdout=subprocess.PIPE, text=True)
+        port = int(server.stdout.readline().split()[1])
+        url = f"http://127.0.0.1:{port}"
+        rss0 = status_kb(server.pid, "VmRSS")
+        hwm0 = status_kb(server.pid, "VmHWM")
+        result = asyncio.run(upload(url, src, digest, args.request_mb))
         ok = result["receipt"]["sha256"] == digest
         mb = size / 1e6
         print(f"upload:     {mb / result['total_s']:7.1f} MB/s end to end ({result['total_s']:.2f} s:"
@@ -234,11 +198,10 @@ def main() -> int:
               f"{mb / py_s:.1f} MB/s   dd conv=fsync copy: {mb / dd_s:.1f} MB/s ({dd_s:.2f} s)")
         print(f"ratio:      upload transfer / sha256sum = {sha_s and (mb / result['transfer_s']) / (mb / sha_s):.2f}"
               f"   upload transfer / dd copy = {(mb / result['transfer_s']) / (mb / dd_s):.2f}")
-        if server is not None:
-            hwm = status_kb(server.pid, "VmHWM")
-            print(f"server RSS: {rss0 / 1024:.1f} MiB before, peak {hwm / 1024:.1f} MiB "
-                  f"(VmHWM), growth {(hwm - max(rss0, hwm0)) / 1024:.1f} MiB for "
-                  f"{size / 2**20:.0f} MiB uploaded (target < 64 MiB)")
+        hwm = status_kb(server.pid, "VmHWM")
+        print(f"server RSS: {rss0 / 1024:.1f} MiB before, peak {hwm / 1024:.1f} MiB "
+              f"(VmHWM), growth {(hwm - max(rss0, hwm0)) / 1024:.1f} MiB for "
+              f"{size / 2**20:.0f} MiB uploaded (target < 64 MiB)")
         return 0 if ok else 1
     finally:
         if server is not None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the packages, and tests/support (test peers)
 
 import numpy as np  # noqa: E402
 from aiohttp import WSMsgType, web  # noqa: E402
@@ -41,7 +41,7 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
     import aiohttp
 
     from media.rtc import apply_bind_addresses
-    from media.rtc.testpeer import PacketVideoTrack, SignalTrack, TestPeer
+    from support.testpeer import PacketVideoTrack, SignalTrack, TestPeer
 
     apply_bind_addresses(["127.0.0.1"])
     packets = json.loads(Path(video_file).read_text())
@@ -143,7 +143,7 @@ async def run_server(args) -> dict:
     from media.blobstore import BlobStore
     from media.clock import HearingClock
     from media.rtc import Room, RtcOptions, apply_bind_addresses
-    from media.rtc.testpeer import encode_vp8_loop
+    from support.testpeer import encode_vp8_loop
 
     apply_bind_addresses(["127.0.0.1"])
     tmp = Path(tempfile.mkdtemp(prefix="media-bench-"))

@@ -17,7 +17,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the packages, and tests/support
 
 from stenogram.bundle import write_bundle  # noqa: E402
 from stenogram.canonical import canonical_bytes  # noqa: E402
@@ -25,9 +26,9 @@ from stenogram.export import protocol_from_version  # noqa: E402
 from stenogram.export.pdf import render_pdf  # noqa: E402
 from stenogram.revisions import Transcript  # noqa: E402
 from stenogram.segments import Segment  # noqa: E402
-from stenogram.synthetic import build_synthetic_hearing  # noqa: E402
 from stenogram.verify import verify_bundle  # noqa: E402
 from stenogram.version import build_version, sign_version  # noqa: E402
+from support.synthetic import build_synthetic_hearing  # noqa: E402
 
 
 REPEAT = 3

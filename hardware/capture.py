@@ -33,6 +33,7 @@ from hardware.resample import ChannelResampler
 from hardware.seatmap import Seat, SeatMap
 from media.audio import SAMPLE_RATE, AudioChunk
 from media.clock import HearingClock
+from media.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,12 @@ class Capture:
     ``on_chunk`` gets bleed-gated chunks (feed these to transcription), ``on_record`` the same
     chunks untouched (feed these to the recorder), ``on_meter`` level readings about ten times
     a second, ``on_alert`` alerts (dicts with ``kind``: silent, silence_cleared, clipping,
-    device_error, device_stalled, device_restored, dropped, ended). Callbacks may be plain
-    functions or coroutines; they run on the event loop. Exceptions in them are logged."""
+    device_error, device_stalled, device_restored, dropped, sink_error, sink_restored, ended).
+    Callbacks may be plain functions or coroutines; they run on the event loop. A chunk sink
+    that raises loses that chunk: the first failure of a seat's sink is logged with its reason
+    and raised as a ``sink_error`` alert, the rest of the run of failures only counted
+    (``stats["sink_errors"]``), and the sink's recovery is a ``sink_restored`` alert carrying
+    the gap. Exceptions in the other callbacks are logged."""
 
     def __init__(self, device_url: str, seat_map: SeatMap | None, clock: HearingClock,
                  on_chunk: ChunkSink | None = None, on_meter: EventSink | None = None,
@@ -84,12 +89,13 @@ class Capture:
         self.seats: tuple[Seat, ...] = ()
         self.origin_ms: int | None = None  # hearing-clock ms of the first sample captured
         self.stats = {"blocks": 0, "device_seconds": 0.0, "cpu_seconds": 0.0, "reopens": 0,
-                      "dropped_chunks": 0, "gaps": 0}
+                      "dropped_chunks": 0, "gaps": 0, "sink_errors": 0}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._queues: dict[str, asyncio.Queue] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks = Tasks(f"capture {device_url}")  # a consumer per seat and sink, the watchdog
+        self._failing: dict[str, tuple[int, int]] = {}  # "asr:seat:judge" -> (from_ms, chunks)
         self._last_data = time.monotonic()
         self._stalled = False
         self._done: asyncio.Future | None = None
@@ -111,11 +117,11 @@ class Capture:
             if sink is None:
                 continue
             for seat in self.seats:
+                key = f"{sink_name}:{seat.source_id}"
                 q: asyncio.Queue = asyncio.Queue(maxsize=size)
-                self._queues[f"{sink_name}:{seat.source_id}"] = q
-                self._tasks.append(asyncio.create_task(self._consume(q, sink),
-                                                       name=f"capture {sink_name} {seat.source_id}"))
-        self._tasks.append(asyncio.create_task(self._watchdog(), name=f"capture watchdog {self.url}"))
+                self._queues[key] = q
+                self._tasks.start(self._consume(q, sink, key), key)
+        self._tasks.start(self._watchdog(), "watchdog")
         self._last_data = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"capture {self.url}", daemon=True)
         self._thread.start()
@@ -131,10 +137,18 @@ class Capture:
         except asyncio.TimeoutError:
             log.warning("%s: consumers did not take the last chunks in %.0f s; dropped",
                         self.url, self.opt.stop_drain_s)
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        for name in (*self._queues, "watchdog"):  # the loops end here ...
+            for task in self._tasks.named(name):
+                await self._tasks.cancel(task)
+        try:  # ... the alerts being handed to an async sink are delivered
+            await asyncio.wait_for(self._tasks.wait(), self.opt.stop_drain_s)
+        except asyncio.TimeoutError:
+            log.warning("%s: an event sink did not return in %.0f s", self.url,
+                        self.opt.stop_drain_s)
+        await self._tasks.close()
+        for key, (from_ms, failed) in self._failing.items():
+            log.warning("%s: the %s sink of %s refused all %d chunks from %d ms to the end",
+                        self.url, *key.split(":", 1), failed, from_ms)
 
     async def wait_ended(self) -> None:
         """For replays: returns when the file has been played and every chunk delivered."""
@@ -154,17 +168,48 @@ class Capture:
             seats = self.seat_map.seats  # a one-device map replayed from another URL
         return seats
 
-    async def _consume(self, q: asyncio.Queue, sink: ChunkSink) -> None:
+    async def _consume(self, q: asyncio.Queue, sink: ChunkSink, key: str) -> None:
         while True:
             chunk = await q.get()
             try:
                 r = sink(chunk)
                 if inspect.isawaitable(r):
                     await r
-            except Exception:
-                log.exception("capture sink failed for %s", chunk.source_id)
+            except Exception as exc:
+                self._sink_failed(key, chunk, exc)
+            else:
+                if key in self._failing:
+                    self._sink_restored(key, chunk)
             finally:
                 q.task_done()
+
+    def _sink_failed(self, key: str, chunk: AudioChunk, exc: Exception) -> None:
+        """A chunk the sink refused is lost to it (a transcriber that does not know the
+        stream, ...): said once per run of failures, with the reason, then only counted."""
+        self.stats["sink_errors"] += 1
+        if key in self._failing:
+            from_ms, failed = self._failing[key]
+            self._failing[key] = (from_ms, failed + 1)
+            return
+        self._failing[key] = (chunk.start_ms, 1)
+        sink = key.split(":", 1)[0]
+        log.error("%s: the %s sink refused audio of %s from %d ms; that audio is lost to it "
+                  "until it accepts again", self.url, sink, chunk.source_id, chunk.start_ms,
+                  exc_info=exc)
+        self._emit(self.on_alert, self._alert(
+            "sink_error", f"{chunk.source_id}: {sink} refused the audio: "
+            f"{type(exc).__name__}: {exc}",
+            source_id=chunk.source_id, sink=sink, from_ms=chunk.start_ms))
+
+    def _sink_restored(self, key: str, chunk: AudioChunk) -> None:
+        from_ms, failed = self._failing.pop(key)
+        sink = key.split(":", 1)[0]
+        log.info("%s: the %s sink accepts audio of %s again after %d refused chunks",
+                 self.url, sink, chunk.source_id, failed)
+        self._emit(self.on_alert, self._alert(
+            "sink_restored", f"{chunk.source_id}: {sink} accepts the audio again; "
+            f"{(chunk.start_ms - from_ms) / 1000:.1f} s of it are lost to {sink}",
+            source_id=chunk.source_id, sink=sink, gap={"from_ms": from_ms, "to_ms": chunk.start_ms}))
 
     async def _drain(self) -> None:
         for q in list(self._queues.values()):
@@ -189,7 +234,12 @@ class Capture:
         try:
             r = sink(event)
             if inspect.isawaitable(r):
-                asyncio.ensure_future(r)
+                try:
+                    self._tasks.start(_awaited(r), f"{event.get('kind', 'meter')} sink")
+                except RuntimeError:  # stopped: a thread stuck in a driver call spoke late
+                    if inspect.iscoroutine(r):
+                        r.close()
+                    log.warning("%s: %s after stop not delivered", self.url, event.get("kind"))
         except Exception:
             log.exception("capture event sink failed")
 
@@ -439,4 +489,9 @@ class Capture:
     def _channel_names(self, reader: Reader) -> list[str | None]:
         by_index = {s.index: s.seat_id for s in self.seats}
         return [by_index.get(c) for c in range(reader.channels)]
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    """A coroutine for any awaitable an event sink returned (a task needs a coroutine)."""
+    return await awaitable
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from hearing.errors import conflict, forbidden, not_found
-from hearing.models import Hearing, Participant
+from hearing.models import EvidenceItem, Hearing, Participant
 from hearing.roles import Caller
 
 
@@ -98,3 +98,47 @@ def load_participant(s: Session, h: Hearing, pid: int) -> Participant:
     if p is None or p.hearing_id != h.id:
         raise not_found("no such participant in this hearing")
     return p
+
+
+#: Participant roles that may put evidence before the court (not observers, not interpreters).
+EVIDENCE_SUBMITTERS = frozenset({"plaintiff", "defendant", "prosecutor", "defence_lawyer",
+                                 "representative", "witness", "expert"})
+
+
+def require_submitter(s: Session, caller: Caller, h: Hearing) -> None:
+    """Evidence comes from the hearing's staff (and the administrator) always, from
+    participants by role while in the lobby or admitted, and from nobody once it is closed."""
+    if caller.kind == "participant":
+        if caller.role not in EVIDENCE_SUBMITTERS:
+            raise forbidden(f"a participant in the role {caller.role} cannot submit evidence")
+        p = s.get(Participant, caller.participant_id)
+        if p is None or p.hearing_id != h.id:
+            raise forbidden("you are not part of this hearing")
+        if p.presence == "ejected":
+            raise forbidden("you were removed from the hearing")
+        if p.presence not in ("lobby", "admitted"):
+            raise forbidden("join the hearing before submitting evidence")
+    if h.state == "closed":
+        raise conflict("the hearing is closed; evidence can no longer be submitted")
+
+
+def require_own_upload(caller: Caller, hearing_id: int, started_for: object,
+                       started_by: object) -> None:
+    """Only whoever started an upload continues, finishes or cancels it, in its own hearing."""
+    if started_for != hearing_id or started_by != caller.actor:
+        raise forbidden("this upload was started by someone else")
+
+
+def may_see_evidence(caller: Caller, item: EvidenceItem) -> bool:
+    """Staff of the hearing see all its evidence; a participant sees what they submitted."""
+    return caller.kind == "staff" or item.submitted_by == caller.actor
+
+
+def load_evidence(s: Session, hearing_id: int, evidence_id: int, caller: Caller) -> EvidenceItem:
+    h = load_hearing(s, hearing_id, caller)
+    item = s.get(EvidenceItem, evidence_id)
+    if item is None or item.hearing_id != h.id:
+        raise not_found("no such evidence in this hearing")
+    if not may_see_evidence(caller, item):
+        raise forbidden("only the court and the submitter may see this evidence")
+    return item

@@ -1,4 +1,4 @@
-"""Staff accounts, shared by the API and the CLI."""
+"""Staff account records (the workflows around them are in hearing.services.accounts)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hearing.auth import hash_password
-from hearing.models import STAFF_ROLES, User
+from hearing.errors import bad_request, conflict
+from hearing.models import STAFF_ROLES, StaffRole, User
 
 
-class UserExists(Exception):
-    pass
-
-
-def add_user(session: Session, username: str, password: str, role: str,
+def add_user(session: Session, username: str, password: str, role: StaffRole,
              display_name: str) -> User:
     if role not in STAFF_ROLES:
-        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}")
+        raise bad_request(f"role must be one of {', '.join(STAFF_ROLES)}", field="role")
     if session.execute(select(User.id).where(User.username == username)).first():
-        raise UserExists(f"user {username!r} already exists")
+        raise conflict(f"user {username!r} already exists")
     user = User(username=username, display_name=display_name, role=role,
                 password_hash=hash_password(password), created_at=datetime.now(timezone.utc))
     session.add(user)

@@ -13,15 +13,15 @@ from hearing import auth
 from hearing.api import (auth_routes, courtroom_routes, evidence_routes,  # noqa: F401 (routes)
                          hearing_routes, presence_routes, recording_routes, stenogram_routes,
                          transcript_routes, ws)
+from hearing.api.context import CALLER, STATE
 from hearing.api.errors import error_response
-from hearing.errors import DomainError, TooLarge, forbidden, not_found, unauthorized
 from hearing.api.registry import Endpoint, add_routes, openapi
 from hearing.config import Config
 from hearing.db import Database
-from hearing.api.context import CALLER
+from hearing.errors import DomainError, TooLarge, forbidden, not_found, unauthorized
 from hearing.roles import Caller
-from hearing.api.context import STATE
 from hearing.state import AppState
+from media.tasks import Tasks
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
@@ -77,8 +77,8 @@ async def callers(request: web.Request, handler) -> web.StreamResponse:  # noqa:
         caller = await request.app[STATE].resolve_invite(header[7:].strip())
     elif auth.SESSION_COOKIE in request.cookies:
         caller = await request.app[STATE].resolve_session(request.cookies[auth.SESSION_COOKIE])
-        if caller and request.method in UNSAFE and caller.csrf != request.headers.get(
-                auth.CSRF_HEADER):
+        if caller and request.method in UNSAFE and not auth.csrf_ok(
+                caller.csrf, request.headers.get(auth.CSRF_HEADER)):
             raise forbidden("missing or wrong X-CSRF-Token header")
     if caller is None:
         raise unauthorized()
@@ -96,26 +96,9 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
     app = web.Application(middlewares=[errors, security_headers, callers],
                           client_max_size=config.max_json_body)
     app[STATE] = state
-
-    async def on_ws_closed(conn) -> None:  # noqa: ANN001
-        c = conn.caller
-        media_id = conn.client.media_id if conn.client else None
-        if media_id and not any(other.media_id == media_id
-                                for other in state.hub.clients(conn.hearing_id)):
-            await state.live.dropped(conn.hearing_id, media_id)
-        if c is None or c.kind != "participant":
-            return
-
-        def work(s):
-            from hearing.models import Hearing
-            h = s.get(Hearing, conn.hearing_id)
-            if h is not None:
-                state.audit(s, h, c.actor, "leave", {"participant_id": c.participant_id})
-        await db.run(work)
-        state.hub.publish(conn.hearing_id, {"type": "left",
-                                            "participant_id": c.participant_id})
-
-    state.on_ws_closed = on_ws_closed
+    closings = app[ws.CLOSINGS] = Tasks("websocket close")
+    app[ws.SOCKETS] = set()
+    app.on_shutdown.append(ws.close_all)
 
     add_routes(app)
     spec = json.dumps(openapi(), ensure_ascii=False)
@@ -145,6 +128,8 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
         await state.start()
 
     async def shutdown(app: web.Application) -> None:
+        await closings.wait()  # every closed socket's "leave" is recorded first
+        await closings.close()
         await state.close()
     app.on_startup.append(startup)
     app.on_cleanup.append(shutdown)

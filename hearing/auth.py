@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hearing.errors import bad_request
 from hearing.models import Invite, LoginSession, User
 
 _hasher = PasswordHasher()
@@ -50,7 +51,8 @@ def token_hash(token: str) -> str:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
+        raise bad_request(f"password must have at least {MIN_PASSWORD} characters",
+                          field="password")
     return _hasher.hash(password)
 
 
@@ -86,8 +88,11 @@ def find_session(session: Session, token: str) -> LoginSession | None:
     return row
 
 
-def csrf_ok(row: LoginSession, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(row.csrf_token, presented)
+def csrf_ok(expected: str | None, presented: str | None) -> bool:
+    """The session's CSRF token, compared in constant time."""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())
 
 
 @dataclass

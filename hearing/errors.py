@@ -56,6 +56,16 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
+class Busy(DomainError):
+    """Someone is working on it right now (an upload still receiving on another connection)."""
+    code = "busy"
+
+
+class OutOfSpace(DomainError):
+    """The server has no room left to store it."""
+    code = "insufficient_storage"
+
+
 class Unavailable(DomainError):
     """A part the action needs is not running (the model is still loading)."""
     code = "unavailable"

@@ -4,20 +4,30 @@ these classes must match the latest migration, which a test checks."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-STAFF_ROLES = ("admin", "judge", "secretary")
-PARTICIPANT_ROLES = ("judge", "secretary", "plaintiff", "defendant", "prosecutor",
-                     "defence_lawyer", "representative", "witness", "expert", "interpreter",
-                     "observer")
-HEARING_KINDS = ("civil", "criminal", "administrative")
-LANGUAGES = ("kk", "ru", "kk+ru")
-HEARING_STATES = ("scheduled", "open", "recess", "closed")
-SOURCE_KINDS = ("remote", "seat")
+StaffRole = Literal["admin", "judge", "secretary"]
+ParticipantRole = Literal["judge", "secretary", "plaintiff", "defendant", "prosecutor",
+                          "defence_lawyer", "representative", "witness", "expert", "interpreter",
+                          "observer"]
+HearingKind = Literal["civil", "criminal", "administrative"]
+Language = Literal["kk", "ru", "kk+ru"]
+#: The hearing state machine's states (the moves between them: hearing.lifecycle).
+HearingState = Literal["scheduled", "open", "recess", "closed"]
+#: lobby -> admitted; "ejected" is final. None until the participant first joins.
+Presence = Literal["lobby", "admitted", "ejected"]
+SourceKind = Literal["remote", "seat"]
 
+STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)
+PARTICIPANT_ROLES: tuple[ParticipantRole, ...] = get_args(ParticipantRole)
+HEARING_KINDS: tuple[HearingKind, ...] = get_args(HearingKind)
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+HEARING_STATES: tuple[HearingState, ...] = get_args(HearingState)
+SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
@@ -48,7 +58,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(300))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[StaffRole] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column()
@@ -72,13 +82,13 @@ class Hearing(Base):
     courtroom_id: Mapped[int | None] = mapped_column(ForeignKey("courtrooms.id"), nullable=True)
     case_number: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(500))
-    kind: Mapped[str] = mapped_column(String(20))
-    language: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[HearingKind] = mapped_column(String(20))
+    language: Mapped[Language] = mapped_column(String(8))
     scheduled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     judge_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     secretary_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     vocabulary: Mapped[list] = mapped_column(JSON, default=list)
-    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    state: Mapped[HearingState] = mapped_column(String(20), default="scheduled")
     #: Hearing clock zero: the UTC instant the hearing was first opened.
     opened_at: Mapped[datetime | None] = mapped_column(nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -92,12 +102,11 @@ class Participant(Base):
     __tablename__ = "participants"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[ParticipantRole] = mapped_column(String(20))
     display_name: Mapped[str] = mapped_column(String(300))
     contact: Mapped[str] = mapped_column(String(300), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    #: lobby -> admitted; "ejected" is final. None until the participant first joins.
-    presence: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    presence: Mapped[Presence | None] = mapped_column(String(20), nullable=True)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     hand_raised: Mapped[bool] = mapped_column(Boolean, default=False)
     hearing: Mapped[Hearing] = relationship(back_populates="participants")
@@ -111,7 +120,7 @@ class Invite(Base):
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[ParticipantRole] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -125,7 +134,7 @@ class AudioSource(Base):
     __tablename__ = "audio_sources"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[SourceKind] = mapped_column(String(10))
     key: Mapped[str] = mapped_column(String(100))  # "p<participant id>" or "seat:<channel>"
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), nullable=True)
     seat: Mapped[str | None] = mapped_column(String(50), nullable=True)
@@ -236,6 +245,12 @@ class Recording(Base):
     content_type: Mapped[str] = mapped_column(String(100))
 
 
+#: Until the presiding judge accepts or rejects it, with a reason.
+EvidenceStatus = Literal["pending", "accepted", "rejected"]
+#: Of its playback copies: "pending" waits for room in the conversion queue.
+ConversionState = Literal["pending", "queued", "running", "done", "failed"]
+
+
 class EvidenceItem(Base):
     """Evidence received for a hearing. The bytes are a read-only blob named by sha256; the
     submitted file name is kept as data only."""
@@ -251,12 +266,12 @@ class EvidenceItem(Base):
     media: Mapped[dict] = mapped_column(JSON, default=dict)
     submitted_by: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column()
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[EvidenceStatus] = mapped_column(String(20), default="pending")
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
     playback_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     playback_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    transcode_state: Mapped[str] = mapped_column(String(20), default="pending")
+    transcode_state: Mapped[ConversionState] = mapped_column(String(20), default="pending")
     transcript: Mapped[list | None] = mapped_column(JSON, nullable=True)

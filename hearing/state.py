@@ -1,9 +1,11 @@
-"""Process-wide state of a running server, held in the aiohttp app: configuration, database,
-live-event hub, login limiter, and the clock of every open hearing."""
+"""The runtime of one server: configuration, database, live-event hub, login limiter, the clock
+of every open hearing, and the moving parts (live hearings, courtroom capture, evidence jobs),
+started and stopped together. The HTTP edge holds it in the aiohttp app; the CLI builds one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,11 @@ from hearing.roles import Caller
 from hearing.transaction import transaction
 from media.clock import HearingClock
 
+if TYPE_CHECKING:
+    from hearing.evidence_jobs import EvidenceJobs
+    from hearing.live import CourtroomCaptures, LiveHearings
+    from hearing.transcripts import TranscriptStore
+
 
 @dataclass
 class AppState:
@@ -28,19 +35,18 @@ class AppState:
     clocks: dict[int, HearingClock] = field(default_factory=dict)
     live: "LiveHearings" = None  # type: ignore[assignment]
     transcripts: "TranscriptStore" = None  # type: ignore[assignment]
-    evidence: "EvidenceService" = None  # type: ignore[assignment]
+    evidence: "EvidenceJobs" = None  # type: ignore[assignment]
     courtrooms: "CourtroomCaptures" = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        from hearing.courtrooms import CourtroomCaptures
-        from hearing.evidence import EvidenceService
-        from hearing.live import LiveHearings
+        from hearing.evidence_jobs import EvidenceJobs
+        from hearing.live import CourtroomCaptures, LiveHearings
         from hearing.transcripts import TranscriptStore
         if self.transcripts is None:
             self.transcripts = TranscriptStore(self.db)
         if self.live is None:
             self.live = LiveHearings(self)
-        self.evidence = EvidenceService(self)
+        self.evidence = EvidenceJobs(self)
         self.courtrooms = CourtroomCaptures(self)
         self.live.on_transition(self.courtrooms.on_transition)
         if self.limiter is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,7 +156,8 @@ def new_version(s: Session, cfg: Config, h: Hearing, transcript: Transcript) -> 
                          previous=previous)
 
 
-def media_files(s: Session, hearing_id: int, blob_path) -> dict[str, Path]:  # noqa: ANN001
+def media_files(s: Session, hearing_id: int,
+                blob_path: Callable[[str], Path]) -> dict[str, Path]:
     """sha256 -> file, for every recording chunk, finished recording and accepted evidence."""
     out: dict[str, Path] = {}
     for c in s.execute(select(RecordingChunk).where(RecordingChunk.hearing_id == hearing_id)).scalars():

@@ -2,25 +2,98 @@
 revision, with the folded current state cached per hearing.
 
 Machine finals and the secretary's corrections go through the same per-hearing lock, so the
-chain stays linear; the unique (hearing_id, seq) constraint catches a second server writing
-the same hearing, in which case the cache is dropped and the caller retries or gets 409."""
+chain stays linear. A change is worked out on a draft copy and written in the caller's
+transaction; the cache takes the draft only once that transaction has committed, so memory
+never shows a revision the database does not hold. The unique (hearing_id, seq) constraint
+catches a second server writing the same hearing: the cache is dropped and the caller gets 409."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hearing.db import Database
+from hearing.errors import Conflict, DomainError
 from hearing.models import AudioSource, Participant, TranscriptRevision
-from stenogram import Revision, RevisionError, Segment, Transcript, segment_from_final
+from stenogram import Revision, RevisionError, Segment, Transcript
+
+T = TypeVar("T")
 
 
-class TranscriptConflict(Exception):
+class TranscriptConflict(Conflict):
     """Another writer extended the chain first; reload and try again."""
+
+
+def revision_docs(s: Session, hearing_id: int) -> list[dict]:
+    """The stored chain, oldest first."""
+    return [r.doc for r in s.execute(
+        select(TranscriptRevision).where(TranscriptRevision.hearing_id == hearing_id)
+        .order_by(TranscriptRevision.seq)).scalars()]
+
+
+def append_revision(s: Session, hearing_id: int, rev: Revision) -> None:
+    """Write one revision in the caller's transaction, flushed at once: a link another writer
+    stored first is refused here as a conflict."""
+    s.add(TranscriptRevision(hearing_id=hearing_id, seq=rev.seq, kind=rev.kind,
+                             author=rev.author, doc=rev.to_dict(), hash=rev.hash))
+    try:
+        s.flush()
+    except IntegrityError:
+        raise TranscriptConflict("the transcript changed meanwhile; reload") from None
+
+
+def apply_change(t: Transcript, change: dict, author: str) -> Revision:
+    """One correction (the API's TranscriptChange) as the next revision of ``t``."""
+    kind, reason = change["kind"], change.get("reason", "")
+    if kind == "edit_text":
+        return t.edit_text(change["segment_id"], change["text"], author=author, reason=reason)
+    if kind == "set_speaker":
+        return t.set_speaker(change["segment_id"], change["speaker"], author=author,
+                             reason=reason)
+    if kind == "split":
+        return t.split(change["segment_id"], change["at_word"], author=author, reason=reason)
+    if kind == "merge":
+        return t.merge(change["segment_ids"], author=author, reason=reason)
+    if kind == "restore":
+        return t.restore(change["segment_id"], change["to_seq"], author=author, reason=reason)
+    raise RevisionError(f"unknown change {kind!r}")
+
+
+def _copy(t: Transcript) -> Transcript:
+    """A copy to change (revisions and segments are immutable: copying the containers will do)."""
+    d = Transcript()
+    d.revisions = list(t.revisions)
+    d.state = dict(t.state)
+    return d
+
+
+@dataclass
+class Draft:
+    """One transaction's change to a hearing's transcript: a copy of the cached transcript (or
+    of the chain as read in that transaction), to which its revisions are added and written."""
+
+    hearing_id: int
+    base: Transcript | None
+    transcript: Transcript | None = None
+
+    def open(self, s: Session) -> Transcript:
+        if self.transcript is None:
+            base = self.base
+            if base is None:  # checked on load: a chain edited in the database refuses to fold
+                base = Transcript.from_dicts(revision_docs(s, self.hearing_id), check=True)
+            self.transcript = _copy(base)
+        return self.transcript
+
+    def apply(self, s: Session, op: Callable[[Transcript], Revision]) -> Revision:
+        """Add the revision ``op`` makes to the draft and write it in this transaction."""
+        rev = op(self.open(s))  # raises RevisionError before anything is written
+        append_revision(s, self.hearing_id, rev)
+        return rev
 
 
 class TranscriptStore:
@@ -29,68 +102,51 @@ class TranscriptStore:
         self._cache: dict[int, Transcript] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
-    def lock(self, hearing_id: int) -> asyncio.Lock:
+    def _lock(self, hearing_id: int) -> asyncio.Lock:
         return self._locks.setdefault(hearing_id, asyncio.Lock())
 
-    async def _load(self, hearing_id: int) -> Transcript:
-        t = self._cache.get(hearing_id)
-        if t is None:
-            rows = await self.db.run(lambda s: [r.doc for r in s.execute(
-                select(TranscriptRevision).where(TranscriptRevision.hearing_id == hearing_id)
-                .order_by(TranscriptRevision.seq)).scalars()])
-            # Checked on load: a chain edited in the database refuses to fold.
-            t = self._cache[hearing_id] = Transcript.from_dicts(rows, check=True)
-        return t
-
     async def get(self, hearing_id: int) -> Transcript:
-        async with self.lock(hearing_id):
-            return await self._load(hearing_id)
+        """The current transcript. Never changed in place: a reader may keep it."""
+        async with self._lock(hearing_id):
+            t = self._cache.get(hearing_id)
+            if t is None:
+                rows = await self.db.run(lambda s: revision_docs(s, hearing_id))
+                t = Transcript.from_dicts(rows, check=True)
+                if rows:  # no entry for ids that have no transcript (or no hearing)
+                    self._cache[hearing_id] = t
+            return t
 
-    async def _apply(self, hearing_id: int, op: Callable[[Transcript], Revision]) -> Revision:
-        async with self.lock(hearing_id):
-            t = await self._load(hearing_id)
-            rev = op(t)  # raises RevisionError before anything changes
-            row = TranscriptRevision(hearing_id=hearing_id, seq=rev.seq, kind=rev.kind,
-                                     author=rev.author, doc=rev.to_dict(), hash=rev.hash)
+    async def change(self, hearing_id: int, commit: Callable[[Draft], Awaitable[T]]) -> T:
+        """Run ``commit(draft)``: ONE database transaction that adds its revisions with
+        ``draft.apply`` (and nothing after its commit that could fail). The draft becomes the
+        cached transcript only once that transaction committed; a refusal before the commit
+        leaves the cache as it was, anything else (a conflict, a failed or interrupted commit)
+        drops it."""
+        async with self._lock(hearing_id):
+            draft = Draft(hearing_id, self._cache.get(hearing_id))
             try:
-                await self.db.run(lambda s: s.add(row))
-            except IntegrityError:
+                result = await commit(draft)
+            except TranscriptConflict:
                 self._cache.pop(hearing_id, None)
-                raise TranscriptConflict("the transcript changed meanwhile; reload") from None
+                raise
+            except (DomainError, RevisionError):
+                raise  # refused before the commit: the database is as the cache says
             except BaseException:
                 self._cache.pop(hearing_id, None)  # memory and database must not disagree
                 raise
-            return rev
+            if draft.transcript is not None:
+                self._cache[hearing_id] = draft.transcript
+            return result
 
-    async def add_final(self, hearing_id: int, event: dict, speaker: str | None) -> Segment:
-        """Store an asr final as an immutable machine segment."""
-        seg = segment_from_final(event, speaker=speaker)
-        await self._apply(hearing_id, lambda t: t.add_machine_segment(seg))
+    async def add_final(self, hearing_id: int, seg: Segment) -> Segment:
+        """Store an asr final (hearing.live.transcription.machine_segment) as an immutable
+        machine segment."""
+
+        async def commit(draft: Draft) -> Revision:
+            return await self.db.run(
+                lambda s: draft.apply(s, lambda t: t.add_machine_segment(seg)))
+        await self.change(hearing_id, commit)
         return seg
-
-    async def revise(self, hearing_id: int, change: dict, author: str) -> Revision:
-        kind, reason = change["kind"], change.get("reason", "")
-
-        def op(t: Transcript) -> Revision:
-            if kind == "edit_text":
-                return t.edit_text(change["segment_id"], change["text"], author=author,
-                                   reason=reason)
-            if kind == "set_speaker":
-                return t.set_speaker(change["segment_id"], change["speaker"], author=author,
-                                     reason=reason)
-            if kind == "split":
-                return t.split(change["segment_id"], change["at_word"], author=author,
-                               reason=reason)
-            if kind == "merge":
-                return t.merge(change["segment_ids"], author=author, reason=reason)
-            if kind == "restore":
-                return t.restore(change["segment_id"], change["to_seq"], author=author,
-                                 reason=reason)
-            raise RevisionError(f"unknown change {kind!r}")
-        return await self._apply(hearing_id, op)
-
-    def forget(self, hearing_id: int) -> None:
-        self._cache.pop(hearing_id, None)
 
 
 def speakers(s: Session, hearing_id: int) -> dict[str, dict]:

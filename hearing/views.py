@@ -7,6 +7,7 @@ from datetime import datetime
 
 from hearing.audit import iso_utc
 from hearing.models import AuditEvent, Hearing, Invite, Participant, User
+from hearing.roles import Caller
 
 
 def ts(dt: datetime | None) -> str | None:
@@ -49,3 +50,12 @@ def invite_json(i: Invite) -> dict:
 def audit_json(e: AuditEvent) -> dict:
     return {"seq": e.seq, "at": ts(e.at), "clock_ms": e.clock_ms, "actor": e.actor,
             "action": e.action, "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash}
+
+
+def caller_json(c: Caller) -> dict:
+    """Who is calling; a staff session also hands its CSRF token back to the page."""
+    out: dict = {"kind": c.kind, "role": c.role, "name": c.name, "user_id": c.user_id,
+                 "participant_id": c.participant_id, "hearing_id": c.hearing_id}
+    if c.csrf:
+        out["csrf_token"] = c.csrf
+    return out

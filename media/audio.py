@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from asr import SAMPLE_RATE  # the transcriber's rate: nothing downstream resamples again
+
+__all__ = ["SAMPLE_RATE", "AudioChunk"]
 
 
 @dataclass(frozen=True, slots=True)

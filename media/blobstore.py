@@ -15,15 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from stenogram.files import fsync_dir, publish
+
 CHUNK = 1 << 20
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sha256_file(path: Path) -> str:
@@ -65,8 +59,6 @@ class BlobStore:
         """Move a finished temp file into place under its hash. The caller may pass the hash it
         computed while streaming; otherwise it is computed here."""
         os.chmod(temp, stat.S_IRUSR | stat.S_IRGRP)  # read-only before it gets its name
-        with open(temp, "rb") as f:  # one fsync makes both the bytes and the mode durable
-            os.fsync(f.fileno())
         digest = sha256 or sha256_file(temp)
         size = temp.stat().st_size
         final = self.path_for(digest)
@@ -77,8 +69,7 @@ class BlobStore:
             final.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(final.parent.parent)
             fsync_dir(self.root)
-        os.replace(temp, final)
-        fsync_dir(final.parent)
+        publish(temp, final)  # one fsync makes both the bytes and the read-only mode durable
         return BlobRef(digest, size, final)
 
     def put_file(self, src: Path) -> BlobRef:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .canonical import sha256_hex
+from .files import write_private
 
 ED25519 = "ed25519"
 KEY_FILE_FORMAT = "courtroom-signing-key/1"
@@ -201,13 +201,7 @@ def create_user_key(path: Path, passphrase: str, *, owner: str = "",
     signer = Ed25519Signer.generate(owner=owner)
     data = json.dumps(encrypt_key(signer, passphrase, protection), indent=1).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_private(path, data)
     return signer
 
 
@@ -239,13 +233,7 @@ def load_or_create_server_key(path: Path, passphrase: str | None = None,
     signer = Ed25519Signer.generate(owner=owner)
     pem = signer._key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_private(path, pem)
     return signer
 
 

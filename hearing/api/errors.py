@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hearing.errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited,
-                            TooLarge, Unauthorized, Unavailable, Unprocessable)
+from hearing.errors import (Busy, Conflict, DomainError, Forbidden, Invalid, NotFound,
+                            OutOfSpace, RateLimited, TooLarge, Unauthorized, Unavailable,
+                            Unprocessable)
 
 STATUS: dict[type[DomainError], int] = {
     Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-    TooLarge: 413, Unprocessable: 422, RateLimited: 429, Unavailable: 503,
+    TooLarge: 413, Unprocessable: 422, Busy: 423, RateLimited: 429, Unavailable: 503,
+    OutOfSpace: 507,
 }
 
 #: The JSON Schema of every error answer (published in OpenAPI).

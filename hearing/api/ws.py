@@ -13,23 +13,27 @@ import logging
 import time
 from typing import Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from jsonschema import Draft202012Validator
 
 from hearing import auth
-from hearing.api.hearing_routes import load_hearing, path_int
+from hearing.api.context import STATE, Call
 from hearing.api.errors import status_of
-from hearing.errors import DomainError
 from hearing.api.registry import endpoint
-from hearing.views import participant_json, public_participant_json, hearing_json
+from hearing.errors import DomainError, forbidden
 from hearing.hub import Client, encode
-from hearing.services import presence
-from hearing.api.context import STATE
 from hearing.roles import Caller
+from hearing.services import live_events, presence
+from media.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_S = 10.0
+#: What runs when a socket closes (its "leave"): owned by the application, not by the handler,
+#: which may be cancelled as the peer goes away; awaited before the server shuts down.
+CLOSINGS = web.AppKey("ws_closings", Tasks)
+#: The open sockets of the application (see close_all).
+SOCKETS = web.AppKey("ws_sockets", set)
 
 MessageHandler = Callable[["Connection", dict], Awaitable[None]]
 #: type -> (JSON schema, handler). Other subsystems (WebRTC signalling) register theirs here.
@@ -65,10 +69,15 @@ class TokenBucket:
 class Connection:
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, hearing_id: int) -> None:
         self.request, self.ws, self.hearing_id = request, ws, hearing_id
-        self.app = request.app
         self.state = request.app[STATE]
         self.caller: Caller | None = None
         self.client: Client | None = None
+
+    @property
+    def me(self) -> Caller:
+        """The authenticated caller (messages are handled only after authentication)."""
+        assert self.caller is not None
+        return self.caller
 
     def send(self, message: dict) -> None:
         if self.client is not None:
@@ -89,45 +98,17 @@ async def _ping(conn: Connection, msg: dict) -> None:
 
 @message_type("hand", {"raised": {"type": "boolean"}}, ["raised"])
 async def _hand(conn: Connection, msg: dict) -> None:
-    c = conn.caller
-    if c.kind != "participant":
-        conn.error("forbidden", "only participants raise hands", msg.get("id"))
-        return
-    await presence.set_hand(conn.state, c, conn.hearing_id, msg["raised"])
+    if conn.me.kind != "participant":
+        raise forbidden("only participants raise hands")
+    await presence.set_hand(conn.state, conn.me, conn.hearing_id, msg["raised"])
 
 
 SDP = {"type": "string", "maxLength": 64 * 1024}
 
 
 async def _relay_media(conn: Connection, msg: dict) -> None:
-    """WebRTC signalling for the caller's own seat (the server offers, the client answers).
-    Joining media needs an open hearing and, for participants, admission by the judge; the
-    room checks every SDP itself."""
-    c, state = conn.caller, conn.state
     media_id = conn.client.media_id if conn.client else None
-    if media_id is None:
-        conn.error("forbidden", "you have no seat in this hearing", msg.get("id"))
-        return
-    if msg["type"] == "join":
-        def check(s):
-            from hearing.api.hearing_routes import load_participant
-            h = load_hearing(s, conn.hearing_id, c)
-            if h.state not in ("open", "recess"):
-                return f"the hearing is {h.state}; media starts when it opens"
-            p = load_participant(s, h, int(media_id[1:]))
-            if p.presence == "ejected":
-                return "you were removed from this hearing"
-            if c.kind == "participant" and p.presence != "admitted":
-                return "wait in the lobby until the judge admits you"
-            return None
-        refusal = await state.db.run(check)
-        if refusal:
-            conn.error("not_admitted", refusal, msg.get("id"))
-            return
-    elif state.live.get(conn.hearing_id) is None:
-        conn.error("no_media", 'send {"type": "join"} first', msg.get("id"))
-        return
-    await state.live.signal(conn.hearing_id, media_id, msg)
+    await live_events.signal(conn.state, conn.me, conn.hearing_id, media_id, msg)
 
 
 message_type("join")(_relay_media)
@@ -166,65 +147,55 @@ async def _authenticate(conn: Connection) -> Caller | None:
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/ws", summary="Live events (WebSocket)", auth="none",
-          responses={101: "switching protocols"})
-async def websocket(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    hid = path_int(request, "hearing_id")
-    cap = state.config.ws_max_message
+          response=None, status=101, responses={101: "switching protocols"})
+async def websocket(call: Call, hearing_id: int) -> web.StreamResponse:
+    request = call.request
+    cap = call.state.config.ws_max_message
     # aiohttp closes the socket above max_msg_size; accept up to 4x the cap so that a merely
     # oversized message gets a polite error and the connection survives.
     ws = web.WebSocketResponse(max_msg_size=cap * 4, heartbeat=20, compress=False)
     await ws.prepare(request)
-    conn = Connection(request, ws, hid)
+    sockets = request.app[SOCKETS]
+    sockets.add(ws)
+    try:
+        await _serve(Connection(request, ws, hearing_id))
+    finally:
+        sockets.discard(ws)
+    return ws
+
+
+async def _serve(conn: Connection) -> None:
+    """Authenticate, subscribe, send the snapshot, then handle messages until the socket
+    closes."""
+    ws, state, hearing_id = conn.ws, conn.state, conn.hearing_id
     caller = await _authenticate(conn)
     if caller is None:
         await ws.send_json({"type": "error", "error": "unauthorized",
                             "message": "sign in, or send {\"type\":\"auth\",\"token\":...} first"})
         await ws.close(code=4401, message=b"unauthorized")
-        return ws
+        return
     conn.caller = caller
-
-    def snapshot(s):
-        h = load_hearing(s, hid, caller)
-        show = participant_json if caller.kind == "staff" else public_participant_json
-        return {"type": "hello", "hearing": hearing_json(h),
-                "participants": [show(p) for p in h.participants], "clock_ms": state.clock_ms(h),
-                "you": {"kind": caller.kind, "role": caller.role, "name": caller.name,
-                        "participant_id": caller.participant_id, "user_id": caller.user_id}}
-
-    def media_identity(s):
-        from hearing.models import Participant
-        from sqlalchemy import select
-        if caller.kind == "participant":
-            return f"p{caller.participant_id}"
-        row = s.execute(select(Participant.id).where(Participant.hearing_id == hid,
-                                                     Participant.user_id == caller.user_id)
-                        ).first()
-        return f"p{row[0]}" if row else None
-
-    def identity(s):
-        load_hearing(s, hid, caller)  # may the caller see this hearing at all?
-        return media_identity(s)
-
     try:
-        media_id = await state.db.run(identity)
+        media_id = await live_events.identity(state, caller, hearing_id)
     except DomainError as exc:
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
         await ws.close(code=4403 if status_of(exc) == 403 else 4404, message=exc.code.encode())
-        return ws
-    conn.client = Client(hid, caller, state.config.ws_send_queue, staff=caller.kind == "staff",
-                         media_id=media_id)
+        return
+    client = conn.client = Client(hearing_id, caller, state.config.ws_send_queue,
+                                  staff=caller.kind == "staff", media_id=media_id)
     # Subscribe first, snapshot second: an event that lands in between is either in the
     # snapshot or queued after it, never lost. The snapshot goes out first.
-    state.hub.add(conn.client)
+    state.hub.add(client)
     try:
-        conn.client.offer_first(await state.db.run(snapshot))
+        client.offer_first(await live_events.snapshot(state, caller, hearing_id))
     except DomainError as exc:
-        state.hub.remove(conn.client)
+        state.hub.remove(client)
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
         await ws.close(code=4404, message=exc.code.encode())
-        return ws
-    sender = asyncio.create_task(_send_loop(conn))
+        return
+    # The sender lives exactly as long as this connection: cancelled and awaited below.
+    sender = asyncio.create_task(_send_loop(conn), name=f"websocket {hearing_id}: sender")
+    cap = state.config.ws_max_message
     bucket = TokenBucket(state.config.ws_rate_per_s, state.config.ws_rate_per_s * 2)
     try:
         async for msg in ws:
@@ -235,11 +206,20 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await _dispatch(conn, msg.data, cap, bucket)
     finally:
         sender.cancel()
-        state.hub.remove(conn.client)
-        # The handler may be cancelled as the peer goes away; the "leave" must still be
-        # recorded, so it runs as its own task.
-        await asyncio.shield(asyncio.ensure_future(state.on_ws_closed(conn)))
-    return ws
+        state.hub.remove(client)
+        # Started before anything here awaits: the handler may be cancelled as the peer goes
+        # away, and the "leave" must still be recorded.
+        closing = conn.request.app[CLOSINGS].start(
+            live_events.disconnected(state, caller, hearing_id, media_id),
+            name=f"hearing {hearing_id}")
+        await asyncio.shield(asyncio.gather(sender, closing, return_exceptions=True))
+
+
+async def close_all(app: web.Application) -> None:
+    """Server shutdown: every open socket is told the server is going away (clients reconnect
+    to the next server), so no handler waits out the shutdown timeout."""
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -> None:
@@ -289,5 +269,5 @@ async def _send_loop(conn: Connection) -> None:
                     m.get("type") == "ejected" for m in batch) else 4403,
                     message=b"fell behind; reconnect for a fresh snapshot")
                 return
-    except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+    except (ConnectionResetError, RuntimeError):
         return

@@ -3,6 +3,7 @@ the verification bundle and court documents from the command line."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from hearing.commands.common import config_from, fail, open_db
@@ -23,37 +24,33 @@ def register(sub) -> None:  # noqa: ANN001
 
 def run(args) -> int:  # noqa: ANN001
     from hearing.errors import DomainError
-    from hearing.api.stenogram_routes import FORMATS, write_hearing_bundle
-    from hearing.state import AppState
-    from hearing import stenograms
-    from stenogram.export import protocol_from_version, render_documents
     if not args.bundle and not args.format:
         return fail("say --bundle OUT.zip and/or --format FMT")
+    if args.format in ("pdf", "docx") and not args.out:
+        return fail("give --out FILE for binary formats")
     cfg = config_from(args)
     db = open_db(cfg)
-    state = AppState(config=cfg, db=db)
     try:
-        if args.bundle:
-            try:
-                manifest = write_hearing_bundle(state, args.hearing, Path(args.bundle), args.media)
-            except DomainError as exc:
-                return fail(exc.message)
-            print(f"bundle {args.bundle}: {len(manifest['files'])} files")
-        if args.format:
-            vs, sigs = db.run_sync(lambda s: (stenograms.versions(s, args.hearing),
-                                              stenograms.signatures(s, args.hearing)))
-            if not vs:
-                return fail("no stenogram version yet")
-            name, _ = FORMATS[args.format]
-            data = render_documents(protocol_from_version(vs[-1], sigs),
-                                    pdf=args.format == "pdf")[name]
-            if args.out:
-                Path(args.out).write_bytes(data)
-                print(f"{args.format}: {args.out}")
-            elif args.format in ("pdf", "docx"):
-                return fail("give --out FILE for binary formats")
-            else:
-                print(data.decode())
+        return asyncio.run(_export(args, cfg, db))
+    except DomainError as exc:
+        return fail(exc.message)
     finally:
         db.close()
+
+
+async def _export(args, cfg, db) -> int:  # noqa: ANN001
+    from hearing.services import stenograms
+    from hearing.state import AppState
+    state = AppState(config=cfg, db=db)
+    if args.bundle:
+        manifest = await stenograms.export_bundle(state, None, args.hearing, Path(args.bundle),
+                                                  args.media)
+        print(f"bundle {args.bundle}: {len(manifest['files'])} files")
+    if args.format:
+        doc = await stenograms.stored_document(state, args.hearing, args.format)
+        if args.out:
+            Path(args.out).write_bytes(doc.data)
+            print(f"{args.format}: {args.out}")
+        else:
+            print(doc.data.decode())
     return 0

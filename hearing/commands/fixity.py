@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from hearing.commands.common import config_from, fail, open_db
-from hearing.evidence import fixity_audit, recording_chunk_files, referenced_blobs
+from hearing.services import fixity
 from media.blobstore import BlobStore
 
 
@@ -26,8 +26,7 @@ def register(sub) -> None:  # noqa: ANN001
 def run(args) -> int:  # noqa: ANN001
     cfg = config_from(args)
     root = Path(args.blobs) if getattr(args, "blobs", None) else Path(cfg.data_dir) / "blobs"
-    expected: dict[str, int | None] | None = None
-    chunks: list[tuple[str, str, int | None]] = []
+    listed = fixity.Listed()
     # no SQLite file yet: nothing is referenced (and an audit must not create a database)
     no_sqlite = not cfg.database_url and not (Path(cfg.data_dir) / "courtroom.sqlite3").exists()
     if not getattr(args, "no_db", False) and not no_sqlite:
@@ -37,13 +36,12 @@ def run(args) -> int:  # noqa: ANN001
             return fail(f"cannot open the database ({exc}); use --no-db to check the store "
                         f"alone", 2)
         try:
-            expected = db.run_sync(referenced_blobs)
-            chunks = db.run_sync(recording_chunk_files)
+            listed = fixity.listed_in(db)
         finally:
             db.close()
-    if not root.is_dir() and not expected and not chunks:
+    if not root.is_dir() and not listed.blobs and not listed.chunks:
         return fail(f"no blob store at {root}", 2)
-    report, chunk_files = fixity_audit(BlobStore(root), expected, chunks, Path(cfg.data_dir))
+    report, chunk_files = fixity.audit(BlobStore(root), listed, Path(cfg.data_dir))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -53,10 +51,10 @@ def run(args) -> int:  # noqa: ANN001
         mb = report.bytes / 1e6
         problems = sum(f.problem != "writable" for f in report.findings)
         verdict = "all intact" if report.ok else f"{problems} problem(s)"
-        listed = "" if expected is None else (
-            f" ({len(expected)} blobs and {len(chunks)} chunks listed in the database, "
-            f"{len(report.unreferenced)} stored blobs not listed)")
+        counts = "" if listed.blobs is None else (
+            f" ({len(listed.blobs)} blobs and {len(listed.chunks)} chunks listed in the "
+            f"database, {len(report.unreferenced)} stored blobs not listed)")
         print(f"fixity: {report.checked - chunk_files} blobs and {chunk_files} recording chunks, "
               f"{mb:.1f} MB re-hashed in "
-              f"{report.seconds:.1f} s{listed}: {verdict}", file=sys.stdout)
+              f"{report.seconds:.1f} s{counts}: {verdict}", file=sys.stdout)
     return 0 if report.ok else 1

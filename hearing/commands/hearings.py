@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
-
-from hearing import auth
-from hearing.commands.common import config_from, fail, open_db
-from hearing.invites import invite_link, qr_png, qr_svg
-from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES, Hearing, User
+from hearing.commands.common import config_from, fail, run_service
+from hearing.errors import DomainError
+from hearing.invites import qr_png, qr_svg
+from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES
+from hearing.services import hearings
+from hearing.services.hearings import NewHearing
 
 
 def register(sub) -> None:  # noqa: ANN001
@@ -42,102 +41,43 @@ def register(sub) -> None:  # noqa: ANN001
     i.set_defaults(func=run_invite)
 
 
-def _user(s, name: str, role: str) -> User:  # noqa: ANN001
-    u = s.execute(select(User).where(User.username == name)).scalar_one_or_none()
-    if u is None or u.role != role:
-        raise ValueError(f"no {role} with user name {name!r}")
-    return u
-
-
 def run_create(args) -> int:  # noqa: ANN001
-    cfg = config_from(args)
-    db = open_db(cfg)
-    at = None
+    new: NewHearing = {"case_number": args.case, "title": args.title, "kind": args.kind,
+                       "language": args.lang, "vocabulary": args.vocab}
     if args.at:
-        at = datetime.fromisoformat(args.at)
-        if at.tzinfo is None:
-            db.close()
-            return fail("--at needs a time zone, e.g. 2026-12-01T10:00+05:00")
-
-    from hearing.api.hearing_routes import add_participant
-
-    def work(s):
-        judge = _user(s, args.judge, "judge")
-        sec = _user(s, args.secretary, "secretary") if args.secretary else None
-        h = Hearing(case_number=args.case, title=args.title, kind=args.kind,
-                    language=args.lang, scheduled_at=at, judge_id=judge.id,
-                    secretary_id=sec.id if sec else None, vocabulary=args.vocab,
-                    state="scheduled", created_at=datetime.now(timezone.utc),
-                    created_by=judge.id)
-        s.add(h)
-        s.flush()
-        add_participant(s, h, "judge", judge.display_name, user_id=judge.id)
-        if sec:
-            add_participant(s, h, "secretary", sec.display_name, user_id=sec.id)
-        from hearing import audit
-        audit.append(s, h.id, "cli", "hearing.create",
-                     {"case_number": h.case_number, "title": h.title, "kind": h.kind,
-                      "language": h.language, "judge_id": h.judge_id,
-                      "secretary_id": h.secretary_id})
-        return h.id
-
+        new["scheduled_at"] = args.at
     try:
-        hid = db.run_sync(work)
-    except ValueError as exc:
-        return fail(str(exc))
-    finally:
-        db.close()
+        hid = run_service(config_from(args), lambda state: hearings.schedule_by_operator(
+            state, new, args.judge, args.secretary))
+    except DomainError as exc:
+        return fail(exc.message)
     print(f"hearing {hid} scheduled")
     return 0
 
 
 def run_list(args) -> int:  # noqa: ANN001
-    db = open_db(config_from(args))
-    rows = db.run_sync(lambda s: [(h.id, h.case_number, h.state, h.language, h.title)
-                                  for h in s.execute(select(Hearing).order_by(Hearing.id))
-                                  .scalars()])
-    db.close()
+    rows = run_service(config_from(args), lambda state: hearings.list_hearings(state, None))
     if not rows:
         print("no hearings")
-    for hid, case, state, lang, title in rows:
-        print(f"{hid:>4}  {case:<16} {state:<10} {lang:<6} {title}")
+    for h in rows:
+        print(f"{h['id']:>4}  {h['case_number']:<16} {h['state']:<10} {h['language']:<6} "
+              f"{h['title']}")
     return 0
 
 
 def run_invite(args) -> int:  # noqa: ANN001
-    cfg = config_from(args)
-    db = open_db(cfg)
-    ttl = int(args.ttl_hours * 3600) if args.ttl_hours else cfg.invite_ttl_s
-    from hearing.api.hearing_routes import add_participant
-
-    def work(s):
-        h = s.get(Hearing, args.hearing)
-        if h is None:
-            raise ValueError(f"no hearing {args.hearing}")
-        if h.state == "closed":
-            raise ValueError("the hearing is closed")
-        p = add_participant(s, h, args.role, args.name, args.contact)
-        new = auth.create_invite(s, h.id, p.id, p.role, h.judge_id, ttl)
-        from hearing import audit
-        audit.append(s, h.id, "cli", "participant.add",
-                     {"participant_id": p.id, "role": p.role, "display_name": p.display_name})
-        audit.append(s, h.id, "cli", "invite.create",
-                     {"invite_id": new.row.id, "participant_id": p.id, "role": p.role,
-                      "expires_at": audit.iso_utc(new.row.expires_at)})
-        return new.token, new.row.expires_at
-
+    ttl = int(args.ttl_hours * 3600) if args.ttl_hours else None
     try:
-        token, expires = db.run_sync(work)
-    except ValueError as exc:
-        return fail(str(exc))
-    finally:
-        db.close()
-    link = invite_link(cfg.base_url, token)
-    print(link)
-    print(f"expires {expires.isoformat()}")
+        issued = run_service(config_from(args), lambda state: hearings.invite_by_operator(
+            state, args.hearing, {"role": args.role, "display_name": args.name,
+                                  "contact": args.contact}, ttl))
+    except DomainError as exc:
+        return fail(exc.message)
+    print(issued.link)
+    print(f"expires {issued.row.expires_at.isoformat()}")
     if args.qr:
         base = Path(args.qr)
-        base.with_suffix(".png").write_bytes(qr_png(link))
-        base.with_suffix(".svg").write_text(qr_svg(link))
+        base.with_suffix(".png").write_bytes(qr_png(issued.link))
+        base.with_suffix(".svg").write_text(qr_svg(issued.link))
         print(f"QR code: {base.with_suffix('.png')} {base.with_suffix('.svg')}")
     return 0

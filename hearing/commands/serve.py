@@ -4,12 +4,11 @@ account once and prints how to get in."""
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 
-from hearing import audit
-from hearing.accounts import add_user, generate_password, has_users
 from hearing.commands.common import config_from, open_db
+from hearing.services.accounts import first_admin
+from stenogram.files import write_private
 
 
 def register(sub) -> None:  # noqa: ANN001
@@ -21,20 +20,9 @@ def register(sub) -> None:  # noqa: ANN001
 
 def bootstrap_admin(db, cfg) -> str | None:  # noqa: ANN001
     """First start: create 'admin' with a random password, saved 0600 in the data directory."""
-    def work(s):
-        if has_users(s):
-            return None
-        password = generate_password()
-        u = add_user(s, "admin", password, "admin", "Court administrator")
-        audit.append(s, audit.SERVER_CHAIN, "server", "user.create",
-                     {"user_id": u.id, "username": "admin", "role": "admin"})
-        return password
-    password = db.run_sync(work)
+    password = db.run_sync(first_admin)
     if password:
-        path = cfg.data_dir / "initial-admin-password"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
+        write_private(cfg.data_dir / "initial-admin-password", (password + "\n").encode())
     return password
 
 

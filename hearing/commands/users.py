@@ -5,12 +5,11 @@ from __future__ import annotations
 import getpass
 import os
 
-from sqlalchemy import select
-
-from hearing import audit
-from hearing.accounts import UserExists, add_user, generate_password
+from hearing.accounts import generate_password
 from hearing.commands.common import config_from, fail, open_db
-from hearing.models import STAFF_ROLES, User
+from hearing.errors import DomainError
+from hearing.models import STAFF_ROLES
+from hearing.services import accounts
 
 
 def register(sub) -> None:  # noqa: ANN001
@@ -39,14 +38,11 @@ def run_add(args) -> int:  # noqa: ANN001
         password = getpass.getpass("password: ")
     db = open_db(config_from(args))
     try:
-        def work(s):
-            u = add_user(s, args.username, password, args.role, args.name or args.username)
-            audit.append(s, audit.SERVER_CHAIN, "cli", "user.create",
-                         {"user_id": u.id, "username": u.username, "role": u.role})
-            return u.id
-        uid = db.run_sync(work)
-    except (UserExists, ValueError) as exc:
-        return fail(str(exc))
+        uid = db.run_sync(lambda s: accounts.create_user(
+            s, accounts.OPERATOR, args.username, password, args.role,
+            args.name or args.username).id)
+    except DomainError as exc:
+        return fail(exc.message)
     finally:
         db.close()
     print(f"created {args.role} {args.username!r} (id {uid})")
@@ -57,11 +53,13 @@ def run_add(args) -> int:  # noqa: ANN001
 
 def run_list(args) -> int:  # noqa: ANN001
     db = open_db(config_from(args))
-    rows = db.run_sync(lambda s: [(u.id, u.username, u.role, u.display_name, u.active)
-                                  for u in s.execute(select(User).order_by(User.id)).scalars()])
-    db.close()
-    if not rows:
+    try:
+        users = db.run_sync(accounts.staff_list)
+    finally:
+        db.close()
+    if not users:
         print("no staff accounts")
-    for uid, name, role, display, active in rows:
-        print(f"{uid:>4}  {name:<20} {role:<10} {display}{'' if active else '  (disabled)'}")
+    for u in users:
+        print(f"{u['id']:>4}  {u['username']:<20} {u['role']:<10} {u['display_name']}"
+              f"{'' if u['active'] else '  (disabled)'}")
     return 0

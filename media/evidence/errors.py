@@ -1,6 +1,6 @@
-"""Errors of evidence intake. Each carries the HTTP status the server should answer with and a
-message meant for the person who submitted the file, so the aiohttp handler stays a thin
-``except EvidenceError as e: return web.json_response(e.to_json(), status=e.http_status)``."""
+"""Errors of evidence intake. Each carries a message meant for the person who submitted the
+file, details that help them (the offset to resume from), and the HTTP status that fits; the
+hearing server turns them into its own domain errors."""
 
 from __future__ import annotations
 

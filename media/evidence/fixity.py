@@ -8,20 +8,22 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..blobstore import BlobStore
 
 READ_CHUNK = 1 << 20
+#: Only "writable" is a warning (the bytes are intact); every other problem fails the audit.
+Problem = Literal["changed", "missing", "size", "unreadable", "writable", "misplaced"]
 
 
 @dataclass(frozen=True)
 class Finding:
     sha256: str  # the name the blob is stored (or expected) under
-    problem: str  # "changed" | "missing" | "size" | "unreadable" | "writable" | "misplaced"
+    problem: Problem
     detail: str
     path: str | None = None
 
@@ -102,3 +104,30 @@ def check(store: BlobStore, expected: Mapping[str, int | None] | None = None,
                                        str(store.path_for(name)) if len(name) == 64 else None))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def check_files(files: Iterable[tuple[Path, str, int | None]], report: FixityReport) -> int:
+    """Blocking. Files kept outside the store (recording chunks), each re-hashed at its path
+    against the SHA-256 and size (None: unknown) listed for it; counts and findings go into
+    ``report``. Returns how many were re-hashed."""
+    checked = 0
+    for path, sha256, want in files:
+        if not path.is_file():
+            report.findings.append(Finding(sha256, "missing", "listed in the database but not "
+                                           "on disk", str(path)))
+            continue
+        try:
+            digest, size = _hash(path)
+        except OSError as e:
+            report.findings.append(Finding(sha256, "unreadable", str(e), str(path)))
+            continue
+        checked += 1
+        report.checked += 1
+        report.bytes += size
+        if digest != sha256:
+            report.findings.append(Finding(sha256, "changed", f"content now hashes to {digest}",
+                                           str(path)))
+        elif want is not None and want != size:
+            report.findings.append(Finding(sha256, "size", f"{size} bytes, expected {want}",
+                                           str(path)))
+    return checked

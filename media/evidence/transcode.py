@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import av
 
@@ -46,10 +46,15 @@ class TranscodeOptions:
     progress_interval_s: float = 0.25  # least time between two progress reports
 
 
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+#: A web-playable copy of sound or video, a small picture, or a photo's JPEG display copy.
+Role = Literal["playback", "thumbnail", "display"]
+
+
 @dataclass(frozen=True)
 class Derivative:
     """A derived blob linked to its original (store ``source_sha256`` -> ``sha256``)."""
-    role: str  # "playback" | "thumbnail" | "display"
+    role: Role
     sha256: str
     size: int
     mime: str
@@ -258,7 +263,7 @@ class TranscodeJob:
         self.id = f"tj{next(self._ids)}"
         self.source_sha256 = source_sha256
         self.info = info
-        self.state = "queued"
+        self.state: JobState = "queued"
         self.progress = 0.0
         self.error: str | None = None
         self.derivatives: list[Derivative] = []
@@ -317,7 +322,7 @@ class Transcoder:
             loop.call_soon_threadsafe(notify)
             return self._make(path, job, report)
 
-        job._future = asyncio.ensure_future(loop.run_in_executor(self._pool, work))
+        job._future = loop.run_in_executor(self._pool, work)
 
         def finished(fut: asyncio.Future[list[Derivative]]) -> None:
             self._active.pop(source_sha256, None)

@@ -26,7 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..blobstore import BlobStore, fsync_dir
+from stenogram.files import fsync_dir, write_private
+
+from ..blobstore import BlobStore
+from ..tasks import Tasks
 from .errors import (EvidenceRejected, HashMismatch, InsufficientStorage, OffsetMismatch,
                      UploadBusy, UploadIncomplete, UploadNotFound, UploadTooLarge)
 from .probe import MediaInfo
@@ -135,16 +138,6 @@ class _Session:
             await asyncio.shield(self.draining)
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 class UploadManager:
     """All uploads of one server. ``directory`` must be on the blob store's filesystem (the
     final step is a rename); by default it is ``<store root>/uploads``."""
@@ -158,6 +151,9 @@ class UploadManager:
         self.executor = executor
         self._sessions: dict[str, _Session] = {}
         self._loading = asyncio.Lock()
+        # the last writes of a request that broke off: they outlive the request (its handler
+        # may be cancelled) and are awaited, never cancelled, when the manager closes
+        self._drains = Tasks("evidence uploads")
 
     # -- helpers ------------------------------------------------------------------------
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -234,7 +230,8 @@ class UploadManager:
 
     def _save_sync(self, s: _Session) -> None:
         s.state.updated_at = _now()
-        _write_json_atomic(self.dir / f"{s.state.id}.json", asdict(s.state))
+        write_private(self.dir / f"{s.state.id}.json",
+                      json.dumps(asdict(s.state), ensure_ascii=False).encode())
 
     def _remove_sync(self, upload_id: str) -> None:
         part, state_path = self._paths(upload_id)
@@ -390,7 +387,7 @@ class UploadManager:
                     await self._run(checkpoint, s.written)
                 finally:
                     await self._run(os.close, fd)
-            s.draining = asyncio.ensure_future(drain())
+            s.draining = self._drains.start(drain(), name=f"drain {s.state.id}")
             await asyncio.shield(s.draining)
         if too_large:
             if s.state.size is None:
@@ -470,11 +467,16 @@ class UploadManager:
             await self._discard(s)
 
     # -- housekeeping ---------------------------------------------------------------------
+    async def close(self) -> None:
+        """At shutdown: let the last writes of interrupted requests land and checkpoint."""
+        await self._drains.wait()
+        await self._drains.close()
+
     def recover(self) -> list[UploadStatus]:
         """On server start (blocking; before serving): load every upload, cut data files back
         to their checkpoints, and delete files that belong to no upload."""
         out = []
-        for tmp in self.dir.glob("*.json.tmp"):
+        for tmp in self.dir.glob("*.tmp"):  # a state file's write cut short
             tmp.unlink(missing_ok=True)
         states = {p.stem for p in self.dir.glob("*.json")}
         for part in self.dir.glob("*.part"):

@@ -12,6 +12,7 @@ Wiring (the hearing server's side)::
     await room.remove(participant_id, by=judge_id)          # eject
     await room.participant_dropped(participant_id)          # their WebSocket went away
     recordings = await room.close()                         # list[RecordingBlob]
+    await room.shutdown()       # instead, at server shutdown: the chunks stay for a later close
 
 Message shapes: ``media.rtc.signalling``. Events: ``media.rtc.room``."""
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
-import os
 import queue
 import re
 import threading
@@ -30,7 +29,8 @@ from typing import Callable
 
 import av
 
-from media.blobstore import BlobRef, BlobStore, fsync_dir, sha256_file
+from media.blobstore import BlobRef, BlobStore, sha256_file
+from stenogram.files import publish
 
 from .opus import SILENCE_20MS, packet_samples_48k
 
@@ -91,10 +91,7 @@ class _ChunkWriter:
 
     def close(self) -> tuple[Path, str]:
         self.container.close()
-        with open(self.part_path, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(self.part_path, self.final_path)
-        fsync_dir(self.final_path.parent)
+        publish(self.part_path, self.final_path)
         return self.final_path, sha256_file(self.final_path)
 
 

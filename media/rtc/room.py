@@ -21,6 +21,7 @@ from typing import Callable
 from media.audio import AudioChunk
 from media.blobstore import BlobStore
 from media.clock import HearingClock
+from media.tasks import Tasks
 
 from .config import RtcOptions, apply_bind_addresses
 from .ice_ports import apply_port_range
@@ -39,7 +40,7 @@ class Participant:
     source: Source
     session: Session | None = None
     dropped_at_ms: int | None = None
-    expiry: asyncio.TimerHandle | None = field(default=None, repr=False)
+    expiry: asyncio.Task | None = field(default=None, repr=False)  # the reconnect window
 
 
 class Room:
@@ -47,7 +48,8 @@ class Room:
     server-originated signalling message (may be sync or async); ``on_event`` receives audit
     events; ``on_audio`` receives the tap's AudioChunks (called on the loop from a pump task
     that reads the tap's bounded queue; keep it quick, or read ``room.tap.queue`` yourself and
-    pass None)."""
+    pass None). The room owns its tasks (the pump, the others' renegotiations, drops and
+    reconnect windows): ``close`` and ``shutdown`` cancel and await them."""
 
     def __init__(self, hearing_id: str, clock: HearingClock, options: RtcOptions, blobs: BlobStore,
                  recording_dir: Path, send: Send, on_event: Callable[[dict], None],
@@ -67,7 +69,9 @@ class Room:
         self.recorder = Recorder(self.recording_dir, self._event, options.recording_chunk_ms)
         self.participants: dict[str, Participant] = {}
         self.closed = False
-        self._pump = asyncio.ensure_future(self._pump_audio(on_audio)) if on_audio else None
+        self.tasks = Tasks(f"room {hearing_id}")
+        if on_audio is not None:
+            self.tasks.start(self._pump_audio(on_audio), "audio pump")
 
     # -- events -------------------------------------------------------------------------------
     def _event(self, event: dict) -> None:
@@ -79,12 +83,20 @@ class Room:
             log.exception("on_event failed for %s", event.get("type"))
 
     async def _pump_audio(self, on_audio: Callable[[AudioChunk], None]) -> None:
+        refused: set[str] = set()  # sources on_audio raises for: logged once per run of them
         while True:
             chunk = await self.tap.queue.get()
             try:
                 on_audio(chunk)
             except Exception:
-                log.exception("on_audio failed")
+                if chunk.source_id not in refused:
+                    refused.add(chunk.source_id)
+                    log.exception("on_audio refused audio of %s from %d ms (logged once until "
+                                  "it accepts again)", chunk.source_id, chunk.start_ms)
+            else:
+                if chunk.source_id in refused:
+                    refused.discard(chunk.source_id)
+                    log.info("on_audio accepts audio of %s again", chunk.source_id)
 
     # -- signalling ---------------------------------------------------------------------------
     async def handle_message(self, participant_id: str, message: object) -> None:
@@ -140,9 +152,7 @@ class Room:
             await old.close()
             if participant.dropped_at_ms is None:
                 participant.dropped_at_ms = self.clock.now_ms()
-        if participant.expiry:
-            participant.expiry.cancel()
-            participant.expiry = None
+        self._cancel_expiry(participant)
         session = Session(participant_id, participant.source, self.options, self._send,
                           self._session_failed, self._event)
         participant.session = session
@@ -163,9 +173,9 @@ class Room:
                 continue
             change = other.session.bind(participant.source)
             if change == "new":
-                asyncio.ensure_future(other.session.renegotiate())
+                self.tasks.start(other.session.renegotiate(), f"renegotiate {other.participant_id}")
             elif change == "reused":
-                asyncio.ensure_future(other.session.send_tracks())
+                self.tasks.start(other.session.send_tracks(), f"send tracks {other.participant_id}")
         await session.renegotiate()
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -198,8 +208,7 @@ class Room:
         participant = self.participants.pop(participant_id, None)
         if participant is None:
             return
-        if participant.expiry:
-            participant.expiry.cancel()
+        self._cancel_expiry(participant)
         if participant.session is not None:
             await participant.session._deliver({"type": "closed", "reason": reason})
             await participant.session.close()
@@ -216,13 +225,13 @@ class Room:
         participant = self.participants.get(session.participant_id)
         if self.closed or participant is None or participant.session is not session:
             return
-        asyncio.ensure_future(self.participant_dropped(session.participant_id))
+        self.tasks.start(self.participant_dropped(session.participant_id), "drop")
 
     async def participant_dropped(self, participant_id: str) -> None:
         """The participant's connection is gone (ICE failed, or the hearing server saw their
         WebSocket close). Their seat is kept for ``reconnect_window_s``."""
         participant = self.participants.get(participant_id)
-        if participant is None or participant.session is None:
+        if self.closed or participant is None or participant.session is None:
             return
         session, participant.session = participant.session, None
         participant.dropped_at_ms = self.clock.now_ms()
@@ -230,15 +239,22 @@ class Room:
         self._event({"type": "participant.dropped", "participant_id": participant_id,
                      "source_id": participant.source.source_id,
                      "window_s": self.options.reconnect_window_s})
-        loop = asyncio.get_running_loop()
-        participant.expiry = loop.call_later(
-            self.options.reconnect_window_s,
-            lambda: asyncio.ensure_future(self._expire(participant_id)))
+        self._cancel_expiry(participant)
+        participant.expiry = self.tasks.start(self._expire(participant),
+                                              f"reconnect window {participant_id}")
 
-    async def _expire(self, participant_id: str) -> None:
-        participant = self.participants.get(participant_id)
-        if participant is not None and participant.session is None:
-            await self.remove(participant_id, reason="reconnect window expired")
+    async def _expire(self, participant: Participant) -> None:
+        await asyncio.sleep(self.options.reconnect_window_s)
+        participant.expiry = None  # so that removing them does not cancel this very task
+        if (self.participants.get(participant.participant_id) is participant
+                and participant.session is None):
+            await self.remove(participant.participant_id, reason="reconnect window expired")
+
+    @staticmethod
+    def _cancel_expiry(participant: Participant) -> None:
+        if participant.expiry is not None:
+            participant.expiry.cancel()
+            participant.expiry = None
 
     # -- state and close ----------------------------------------------------------------------
     def stats(self) -> dict:
@@ -262,21 +278,38 @@ class Room:
         one blob. Returns what was stored (also reported as ``recording.final`` events)."""
         if self.closed:
             return []
-        self.closed = True
-        for participant in list(self.participants.values()):
-            if participant.expiry:
-                participant.expiry.cancel()
-            if participant.session is not None:
-                await participant.session._deliver({"type": "closed", "reason": "hearing closed"})
-                await participant.session.close()
-        await self.recorder.close()
-        await self.tap.close()
-        if self._pump:
-            while not self.tap.queue.empty():
-                await asyncio.sleep(0)
-            self._pump.cancel()
+        await self._stop("hearing closed")
         loop = asyncio.get_running_loop()
         finals = await loop.run_in_executor(None, finalise_recordings, self.recording_dir, self.blobs)
         for rec in finals:
             self._event(rec.to_event())
         return finals
+
+    async def shutdown(self) -> None:
+        """Server shutdown, which is not the close of the hearing: the peer connections close
+        (the clients rejoin the restarted server), every open recording chunk is closed and
+        stays on disk until the hearing is closed (``finalise_recordings`` joins them), and
+        nothing of the room keeps running."""
+        if not self.closed:
+            await self._stop(None)
+
+    async def _stop(self, notice: str | None) -> None:
+        """Close the sessions (telling each client ``notice``, if given), the recorder and the
+        tap (their threads joined), then the room's tasks, once the pump has passed on every
+        chunk the tap decoded."""
+        self.closed = True
+        for task in self.tasks.named("drop"):
+            # a drop under way is closing its peer connection: cut short, its sockets stay open
+            await asyncio.gather(task, return_exceptions=True)
+        for participant in list(self.participants.values()):
+            self._cancel_expiry(participant)
+            if participant.session is not None:
+                if notice is not None:
+                    await participant.session._deliver({"type": "closed", "reason": notice})
+                await participant.session.close()
+        await self.recorder.close()
+        await self.tap.close()
+        if self.tasks.named("audio pump"):
+            while not self.tap.queue.empty():
+                await asyncio.sleep(0)
+        await self.tasks.close()

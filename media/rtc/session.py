@@ -25,6 +25,8 @@ from typing import Awaitable, Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
+from media.tasks import Tasks
+
 from .config import RtcOptions
 from .forward import ForwardTrack
 from .signalling import SignallingError, check_sdp, parse_candidate
@@ -123,7 +125,7 @@ class Session:
         self._awaiting_answer = False
         self._dirty = False
         self._lock = asyncio.Lock()
-        self._grace_task: asyncio.Task | None = None
+        self.tasks = Tasks(f"session {participant_id}")  # keyframe requests, the ICE grace
         self._video_receiver = None
         self._video_ssrc: int | None = None
         self.pc.on("connectionstatechange", self._on_state)
@@ -167,7 +169,7 @@ class Session:
 
     def _send_pli(self) -> None:
         if self._video_receiver is not None and self._video_ssrc is not None and not self.closed:
-            asyncio.ensure_future(self._video_receiver._send_rtcp_pli(self._video_ssrc))
+            self.tasks.start(self._video_receiver._send_rtcp_pli(self._video_ssrc), "keyframe request")
 
     # -- signalling ---------------------------------------------------------------------------
     async def accept_answer(self, sdp: str) -> None:
@@ -291,8 +293,8 @@ class Session:
         if state in ("failed", "closed"):
             self._on_failed(self)
         elif state == "disconnected":
-            if self._grace_task is None or self._grace_task.done():
-                self._grace_task = asyncio.ensure_future(self._grace())
+            if not self.tasks.named("ice grace"):
+                self.tasks.start(self._grace(), "ice grace")
         elif state == "connected":
             self._on_event({"type": "rtc.connected", "participant_id": self.participant_id})
 
@@ -310,8 +312,7 @@ class Session:
             slot.bind(None)
             slot.audio_track.stop()
             slot.video_track.stop()
-        if self._grace_task:
-            self._grace_task.cancel()
+        await self.tasks.close()
         await self.pc.close()
         # Undo the hooks: they close over this session, and aiortc objects that outlive the
         # connection (a transport's pending callbacks) would otherwise keep it all alive.

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asr import SAMPLE_RATE as RATE
 from asr.events import TranscriptEvent
 from asr.model import LoadedModel, ModelOptions, load_model
 
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
-RATE = 16_000
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))

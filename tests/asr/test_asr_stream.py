@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from asr.events import TranscriptEvent
-from asr.scheduler import Scheduler, SchedulerOptions
+from asr.scheduler import Scheduler, SchedulerOptions, StreamKey
 from asr.stream import StreamOptions
 from asr.vad import VadOptions
 from asr_testlib import (Collector, clip, model, silence, text_wer, tone, white_noise)
@@ -72,6 +72,31 @@ async def test_speech_gives_partials_then_a_final_on_the_hearing_clock():
         assert all(60_000 <= w.start_ms <= w.end_ms <= end for w in e.words)
     assert_committed_words_never_change(got.events)
     assert got.finals()[-1].to_dict()["words"][0]["probability"] > 0
+
+
+async def test_the_same_seat_in_two_hearings_is_two_streams():
+    """Every courtroom has its seat:judge: the hearing is part of a stream's key, and each
+    stream's words go to its own hearing only."""
+    audio, ref = clip("ru-dev", "read_utterance", 3, 6)
+    audio = np.concatenate([silence(0.3), audio, silence(1.0)])
+    sched = Scheduler(SchedulerOptions(run_workers=False), model=model())
+    await sched.start()
+    first, second = Collector(), Collector()
+    a = sched.open_stream(StreamKey(1, "seat:judge"), StreamOptions(language="ru"), first)
+    b = sched.open_stream(StreamKey(2, "seat:judge"), StreamOptions(language="ru"), second)
+    with pytest.raises(ValueError, match="hearing 1 seat:judge"):
+        sched.open_stream(StreamKey(1, "seat:judge"), StreamOptions(), Collector())
+    sched.open_stream("x", StreamOptions(), Collector())
+    with pytest.raises(ValueError):  # a bare source id is a stream outside any hearing
+        sched.open_stream(StreamKey(None, "x"), StreamOptions(), Collector())
+    b.feed(0, silence(0.5))  # the second hearing's judge starts talking later
+    await stepped(sched, a, audio, start_ms=0)
+    await stepped(sched, b, audio, start_ms=500)
+    await sched.stop()  # flushes both: their last words become finals
+    for got, start in ((first, 0), (second, 500)):
+        assert got.finals() and {e.source_id for e in got.events} == {"seat:judge"}
+        assert text_wer(ref, got.text()) < 0.35, got.text()
+        assert min(e.start_ms for e in got.events) >= start
 
 
 @pytest.mark.parametrize("name,audio", [

@@ -176,6 +176,42 @@ async def test_a_stalled_consumer_loses_the_oldest_audio_and_is_told():
     assert later and max(c.end_ms for c in later) > dropped["to_ms"]
 
 
+async def test_a_sink_that_refuses_a_seat_is_told_once_with_the_reason_and_the_gap(
+        four_channel_wav, caplog):
+    """A transcriber that does not know a seat's stream raises for every chunk of it: the
+    capture says so once (log and alert, with the reason), not once a chunk, and when the sink
+    accepts the seat again it reports the stretch that was lost to it."""
+    url = f"file:{four_channel_wav}?speed=0"
+    seat_map = parse_seat_map({"device": url, "seats": {"judge": {"channel": 1},
+                                                        "witness": {"channel": 2}}})
+    got = Collector()
+
+    def picky_sink(chunk):
+        if chunk.source_id == "seat:witness" and chunk.start_ms - cap.origin_ms < 1000:
+            raise ValueError(f"no open stream {chunk.source_id!r}")
+        got.on_chunk(chunk)
+
+    cap = Capture(url, seat_map, HearingClock.starting_now(), on_chunk=picky_sink,
+                  on_alert=got.alerts.append)
+    with caplog.at_level("INFO", logger="hardware.capture"):
+        await cap.start()
+        await asyncio.wait_for(cap.wait_ended(), 20)
+        await cap.stop()
+    assert sorted(got.kinds()) == ["ended", "sink_error", "sink_restored"]
+    error = next(a for a in got.alerts if a["kind"] == "sink_error")
+    assert (error["source_id"], error["sink"], error["from_ms"]) == (
+        "seat:witness", "asr", cap.origin_ms)
+    assert "ValueError: no open stream 'seat:witness'" in error["message"]
+    restored = next(a for a in got.alerts if a["kind"] == "sink_restored")
+    assert restored["gap"] == {"from_ms": cap.origin_ms,
+                               "to_ms": got.asr["seat:witness"][0].start_ms}
+    refused = len(got.asr["seat:judge"]) - len(got.asr["seat:witness"])
+    assert refused >= 9 and cap.stats["sink_errors"] == refused
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "seat:witness" in errors[0].getMessage()
+    assert "no open stream" in str(errors[0].exc_info[1])
+
+
 async def test_courtroom_capture_runs_every_device_of_the_seat_map(tmp_path):
     from hardware.courtroom import CourtroomCapture
 

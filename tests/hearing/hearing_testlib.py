@@ -5,12 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp.test_utils import TestClient, TestServer
+
 from hearing import audit
 from hearing.accounts import add_user
 
 PASSWORD = "correct horse battery"
 #: Real speech clips (../shared/speech beside the checkout)
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+
+
+class OwnServer:
+    """A server the test stops itself (to see what shutdown does), and its HTTP clients;
+    `client` has the shape of pytest-aiohttp's `aiohttp_client`, so `login` takes it."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+        self.server = TestServer(app)
+        self.clients: list[TestClient] = []
+
+    async def start(self) -> "OwnServer":
+        await self.server.start_server()
+        return self
+
+    async def client(self, _app=None) -> TestClient:  # noqa: ANN001
+        client = TestClient(self.server)
+        await client.start_server()
+        self.clients.append(client)
+        return client
+
+    async def close_clients(self) -> None:
+        for client in self.clients:
+            await client.close()
 
 
 def make_users(db) -> dict[str, int]:

@@ -6,13 +6,14 @@ import base64
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from hearing import audit
 from hearing.app import make_app
 from hearing.auth import now_utc
 from hearing.config import Config
 from hearing.db import Database
-from hearing.models import Invite
+from hearing.models import AudioSource, Invite, Participant
 
 from hearing_testlib import PASSWORD, invite, login, make_users, schedule
 
@@ -231,3 +232,29 @@ async def test_openapi_describes_every_route(aiohttp_client, app_db):
     assert "post" in spec["paths"]["/api/hearings/{hearing_id}/transitions"]
     assert spec["paths"]["/api/hearings"]["post"]["requestBody"]["content"]["application/json"][
         "schema"]["required"] == ["case_number", "title", "kind", "language"]
+
+
+async def test_an_action_and_its_audit_row_commit_together(aiohttp_client, app_db, monkeypatch):
+    """A failure between the change and its audit row leaves neither behind."""
+    app, db, ids = app_db
+    judge = await login(aiohttp_client, app, "judge")
+    h = await schedule(judge)
+    append = audit.append
+
+    def failing(session, hearing_id, actor, action, *args, **kwargs):
+        if action == "participant.add":
+            raise RuntimeError("the disk is full")
+        return append(session, hearing_id, actor, action, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "append", failing)
+    r = await judge.post(f"/api/hearings/{h['id']}/participants",
+                         json={"role": "witness", "display_name": "Сидоров С.С."})
+    assert r.status == 500
+    r = await judge.get(f"/api/hearings/{h['id']}")
+    assert [p["role"] for p in (await r.json())["participants"]] == ["judge"]
+    rows = await db.run(lambda s: (
+        s.execute(select(Participant.role).where(Participant.hearing_id == h["id"])).all(),
+        s.execute(select(AudioSource.key).where(AudioSource.hearing_id == h["id"])).all()))
+    assert [r.role for r in rows[0]] == ["judge"] and len(rows[1]) == 1
+    log = await (await judge.get(f"/api/hearings/{h['id']}/audit")).json()
+    assert [e["action"] for e in log["events"]] == ["hearing.create"] and log["verified"]

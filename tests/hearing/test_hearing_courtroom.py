@@ -75,16 +75,18 @@ def make_users(db) -> dict[str, int]:
     return db.run_sync(work)
 
 
-def courtroom_wav(path, trailing_s: float = 1.0):
-    """Three seats at 16 kHz: the judge speaks, then the witness; the defence mic only hears
-    its own hiss. Returns the path and the total length in seconds."""
+def courtroom_wav(path, trailing_s: float = 1.0, swapped: bool = False):
+    """Three seats at 16 kHz: the judge speaks, then the witness (``swapped``: the judge's
+    clip on the witness's mic and the witness's clip on the judge's); the defence mic only
+    hears its own hiss. Returns the path and the total length in seconds."""
     judge, witness = read_mono16k(str(JUDGE_CLIP)), read_mono16k(str(WITNESS_CLIP))
     n = int((WITNESS_AT + len(witness) / SAMPLE_RATE + trailing_s) * SAMPLE_RATE)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, n)).astype(np.float32) * np.float32(10 ** (-60 / 20))
     j0, w0 = int(JUDGE_AT * SAMPLE_RATE), int(WITNESS_AT * SAMPLE_RATE)
-    x[0, j0:j0 + len(judge)] += judge * np.float32(0.5 / max(1e-6, np.abs(judge).max()))
-    x[1, w0:w0 + len(witness)] += witness * np.float32(0.5 / max(1e-6, np.abs(witness).max()))
+    jc, wc = (1, 0) if swapped else (0, 1)
+    x[jc, j0:j0 + len(judge)] += judge * np.float32(0.5 / max(1e-6, np.abs(judge).max()))
+    x[wc, w0:w0 + len(witness)] += witness * np.float32(0.5 / max(1e-6, np.abs(witness).max()))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(3)
         w.setsampwidth(2)
@@ -376,7 +378,7 @@ async def test_seat_speech_is_transcribed_under_the_persons_name(aiohttp_client,
                                headers={"X-CSRF-Token": judge.csrf})
     assert r.status == 200
     # load Whisper first: audio that arrives while the model loads is recorded, not transcribed
-    await app[STATE].live._ensure_scheduler()
+    await app[STATE].live.ensure_scheduler()
     ws = await judge.client.ws_connect(f"/api/hearings/{hid}/ws")
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
     finals: list[dict] = []
@@ -404,3 +406,50 @@ async def test_seat_speech_is_transcribed_under_the_persons_name(aiohttp_client,
     segs = (await r.json())["segments"]
     assert any(s["speaker"]["label"] == "Свидетель Ким" and "парол" in s["text"].lower()
                for s in segs)
+
+
+@pytest.mark.slow
+@needs_speech
+async def test_two_courtrooms_with_the_same_seats_are_transcribed_at_once(aiohttp_client,
+                                                                          tmp_path):
+    """Every courtroom has its seat:judge and seat:witness: two hearings held at the same
+    time each get their own transcript, each seat's words on that hearing's seat."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    db = Database(url)
+    upgrade(db.engine)
+    ids = make_users(db)
+    first, _ = courtroom_wav(tmp_path / "first.wav", trailing_s=3.0)
+    second, _ = courtroom_wav(tmp_path / "second.wav", trailing_s=3.0, swapped=True)
+    app = make_app(Config(data_dir=tmp_path, database_url=url, transcribe=True), db)
+    admin = await login(aiohttp_client, app, "admin")
+    judge = await login(aiohttp_client, app, "judge")
+    court = await (await admin.post("/api/courts", json={"name": "Court"})).json()
+    hids = []
+    for name, wav in (("Courtroom 1", first), ("Courtroom 2", second)):
+        r = await admin.post(f"/api/courts/{court['id']}/courtrooms", json={
+            "name": name, "seat_map": SEAT_MAP, "device": f"file:{wav}"})  # each its own
+        h = await schedule(judge, ids["secretary"], language="ru",
+                           courtroom_id=(await r.json())["id"])
+        hids.append(h["id"])
+    state = app[STATE]
+    await state.live.ensure_scheduler()  # audio heard while the model loads is not transcribed
+    for hid in hids:
+        r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+        assert r.status == 200
+    try:
+        await asyncio.wait_for(asyncio.gather(*(
+            state.courtrooms.running[hid].capture.captures[0].wait_ended() for hid in hids)), 60)
+    finally:
+        for hid in hids:  # closing flushes each seat's last words into the transcript
+            await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+    said = []
+    for hid in hids:
+        segs = (await (await judge.get(f"/api/hearings/{hid}/transcript")).json())["segments"]
+        said.append({seat: " ".join(s["text"].lower() for s in segs
+                                    if s["source_id"] == f"seat:{seat}")
+                     for seat in ("judge", "witness", "defence")})
+    print(said)  # shown with -s
+    assert "парол" in said[0]["witness"] and "парол" not in said[0]["judge"]
+    assert "парол" in said[1]["judge"] and "парол" not in said[1]["witness"]
+    assert said[0]["judge"] and said[1]["witness"]  # the other clip, on the other seat
+    assert not said[0]["defence"] and not said[1]["defence"]

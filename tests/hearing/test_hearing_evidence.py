@@ -33,7 +33,7 @@ from hearing.db import Database, make_engine, upgrade
 from hearing.api.context import STATE
 from hearing.models import AuditEvent, EvidenceItem, Hearing, Recording, RecordingChunk
 from media.blobstore import BlobStore
-from media.evidence.samples import make_image, make_media
+from support.media_samples import make_image, make_media
 
 from hearing_testlib import invite, login, make_users, schedule
 
@@ -440,6 +440,32 @@ async def test_connection_dropped_mid_upload_resumes_with_the_same_hash(aiohttp_
     r = await w.post(url + "/complete")  # the response was lost: asking again is harmless
     assert (await r.json())["evidence_id"] == receipt["evidence_id"]
     assert len(await items(judge, hid)) == 1
+
+
+async def test_a_decision_and_its_audit_row_commit_together(aiohttp_client, tmp_path,
+                                                            monkeypatch):
+    """On SQLite only: the transaction is the database's, the same on both."""
+    db_url, db, ids = sqlite_env(tmp_path)
+    app = make_app(config(tmp_path, db_url), db)
+    judge = await login(aiohttp_client, app, "judge")
+    hid = (await schedule(judge))["id"]
+    data = make_media(tmp_path / "a.ogg", "ogg-opus", seconds=1.0).read_bytes()
+    status, receipt = await upload(judge, hid, data, filename="a.ogg")
+    assert status == 200
+    state = app[STATE]
+    audit = state.audit
+
+    def failing(s, hearing, actor, action, data=None):
+        if action == "evidence.decision":
+            raise RuntimeError("the audit log could not be written")
+        return audit(s, hearing, actor, action, data)
+    monkeypatch.setattr(state, "audit", failing)
+    url = f"/api/hearings/{hid}/evidence/{receipt['evidence_id']}"
+    r = await judge.post(url + "/decision", json={"decision": "accept", "reason": "относимо"})
+    assert r.status == 500
+    assert (await (await judge.get(url)).json())["status"] == "pending"
+    assert "evidence.decision" not in [a for a, _, _ in await audit_rows(db, hid)]
+    db.close()
 
 
 SERVER = textwrap.dedent("""

@@ -10,15 +10,77 @@ import wave
 import numpy as np
 import pytest
 
+from asr.events import TranscriptEvent, Word
 from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database, upgrade
-from media.rtc.testpeer import SignalTrack
+from hearing.live import LiveHearing
+from hearing.live.transcription import Transcription, machine_segment, transcript_message
+from media.clock import HearingClock
+from stenogram import segment_from_final
 
 from hearing_testlib import SPEECH, invite, login, make_users, schedule
+from support.testpeer import SignalTrack
 from test_hearing_media import WsPeer, connect
 
 CLIP = SPEECH / "ru-dev" / "ast_ru_auth-incorrect.wav"  # "Пароль неверен. Введите пароль ..."
+
+
+FINAL = TranscriptEvent("final", "seat:judge", "seat:judge#1", 100, 900, "Суд идёт",
+                        [Word("Суд", 100, 400, 0.9512), Word("идёт", 420, 900, 0.8)], "ru",
+                        "whisper-base int8", committed=2)
+JUDGE = {"key": "seat:judge", "label": "A. Nurlanova", "role": "judge", "participant_id": None,
+         "seat": "judge"}
+
+
+def test_an_asr_final_becomes_the_segment_the_record_keeps():
+    """One typed step, the same segment the old dict round trip gave, and the same message."""
+    seg = machine_segment(FINAL)
+    assert seg == segment_from_final(FINAL.to_dict(), speaker="seat:judge",
+                                     segment_id=seg.segment_id)
+    event = {k: v for k, v in FINAL.to_dict().items() if k != "kind"}
+    assert transcript_message(FINAL, JUDGE, seg.segment_id) == {
+        "type": "final", **event, "segment_id": seg.segment_id, "speaker": JUDGE}
+
+
+class FakeState:
+    """What live transcription touches: the database (counted), the store, the hub."""
+
+    def __init__(self, known: dict[str, dict]) -> None:
+        self.queries = 0
+        self.known = known
+        self.stored: list = []
+        self.published: list[dict] = []
+        self.db, self.transcripts, self.hub = self, self, self
+
+    async def run(self, fn):  # noqa: ANN001 - the speaker map query
+        self.queries += 1
+        return self.known
+
+    async def add_final(self, hearing_id: int, seg):  # noqa: ANN001
+        self.stored.append(seg)
+        return seg
+
+    def publish(self, hearing_id: int, message: dict) -> None:
+        self.published.append(message)
+
+
+async def test_finals_use_the_hearings_speaker_map_without_a_query_each():
+    state = FakeState({"seat:judge": JUDGE})
+    live = LiveHearing(7, HearingClock.starting_now(), "ru", [], {"seat:judge": JUDGE})
+    transcription = Transcription(state)
+    for _ in range(3):
+        transcription._on_event(live, FINAL)
+    await live.tasks.wait()
+    assert state.queries == 0 and len(state.stored) == 3
+    assert [m["speaker"]["label"] for m in state.published] == ["A. Nurlanova"] * 3
+    # a source nobody knew (a participant added since): the map is loaded once more
+    state.known = {**state.known, "p9": {**JUDGE, "key": "p9", "label": "Свидетель Ким"}}
+    witness = TranscriptEvent("final", "p9", "p9#1", 1000, 1900, "Да", [], "ru", "m")
+    transcription._on_event(live, witness)
+    await live.tasks.wait()
+    assert state.queries == 1 and state.published[-1]["speaker"]["label"] == "Свидетель Ким"
+    await live.tasks.close()
 
 
 def speech_48k(path) -> np.ndarray:

@@ -15,9 +15,9 @@ from hearing.config import Config
 from hearing.db import Database
 from hearing.models import AuditEvent, Recording
 from hearing.api.context import STATE
-from media.rtc.testpeer import SignalTrack, TestPeer, tone
 
 from hearing_testlib import invite, login, make_users, schedule
+from support.testpeer import SignalTrack, TestPeer, tone
 
 
 class WsPeer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -15,7 +16,9 @@ import pytest
 from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database
+from hearing.errors import Conflict
 from hearing.api.context import STATE
+from stenogram import segment_from_final
 
 from hearing_testlib import login, make_users, schedule
 
@@ -23,13 +26,15 @@ PASS = "a long signing passphrase"
 
 
 def final(source, start, text, words):
+    """A machine segment as the live transcriber stores it, its speaker the source."""
     t = start
     ws = []
     for w in words:
         ws.append({"text": w, "start_ms": t, "end_ms": t + 400, "probability": 0.3 if w == "суд" else 0.95})
         t += 450
-    return {"source_id": source, "start_ms": start, "end_ms": t, "text": text, "words": ws,
-            "language": "ru", "model": "whisper-base/int8"}
+    return segment_from_final({"source_id": source, "start_ms": start, "end_ms": t, "text": text,
+                               "words": ws, "language": "ru", "model": "whisper-base/int8"},
+                              speaker=source)
 
 
 @pytest.fixture
@@ -40,7 +45,7 @@ def app_db(db_url, tmp_path):
     return make_app(cfg, db), db, ids
 
 
-async def test_correct_sign_export_verify(aiohttp_client, app_db, tmp_path):
+async def test_correct_sign_export_verify(aiohttp_client, app_db, db_url, tmp_path):
     app, db, ids = app_db
     state = app[STATE]
     judge = await login(aiohttp_client, app, "judge")
@@ -55,9 +60,9 @@ async def test_correct_sign_export_verify(aiohttp_client, app_db, tmp_path):
     wkey = f"p{witness['id']}"
     # two machine finals: the witness's is attributed to the judge's mic by mistake
     await state.transcripts.add_final(hid, final(jkey, 1000, "Судебное заседание открыто",
-                                                 ["Судебное", "заседание", "открыто"]), jkey)
+                                                 ["Судебное", "заседание", "открыто"]))
     seg = await state.transcripts.add_final(hid, final(jkey, 5000, "Я видел его у суд",
-                                                       ["Я", "видел", "его", "у", "суд"]), jkey)
+                                                       ["Я", "видел", "его", "у", "суд"]))
     r = await sec.get(f"/api/hearings/{hid}/transcript")
     body = await r.json()
     assert [s["text"] for s in body["segments"]] == ["Судебное заседание открыто",
@@ -129,6 +134,19 @@ async def test_correct_sign_export_verify(aiohttp_client, app_db, tmp_path):
     out = subprocess.run([sys.executable, "-m", "hearing.cli", "verify", str(tampered)],
                          capture_output=True, text=True)
     assert out.returncode != 0
+    # the command line exports through the same services
+    cli = [sys.executable, "-m", "hearing.cli", "--data-dir", str(tmp_path), "export"]
+    env = {**os.environ, "COURTROOM_DATABASE_URL": db_url}
+    out = subprocess.run([*cli, str(hid), "--bundle", str(tmp_path / "cli.zip"), "--format",
+                          "txt"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Я видел его у суда" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "hearing.cli", "verify", str(tmp_path / "cli.zip")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run([*cli, str(hid + 1), "--bundle", str(tmp_path / "none.zip")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 1 and "make a stenogram version first" in out.stderr
 
     # a correction after signing needs a new version; version 1 stays signed
     await sec.post(f"/api/hearings/{hid}/transcript/revisions", json={
@@ -169,3 +187,79 @@ async def test_open_hearing_signs_tree_heads_periodically(aiohttp_client, db_url
         assert tree_head_problems(head, {key["key_id"]: key}) == []
         assert tree.root(head["tree_size"]).hex() == head["root_hash"]
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+
+
+@pytest.mark.parametrize("failure, status", [
+    (OSError("the disk failed between the revision and its audit row"), 500),
+    # a refusal keeps the cached transcript: it must never have taken the uncommitted revision
+    (Conflict("the audit log refused the row"), 409)])
+async def test_correction_commits_with_its_audit_row_or_not_at_all(aiohttp_client, app_db,
+                                                                   monkeypatch, failure, status):
+    from sqlalchemy import select
+    from hearing import audit
+    from hearing.models import AuditEvent, TranscriptRevision
+    app, db, ids = app_db
+    state = app[STATE]
+    judge = await login(aiohttp_client, app, "judge")
+    sec = await login(aiohttp_client, app, "secretary")
+    hid = (await schedule(judge, ids["secretary"]))["id"]
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+    seg = await state.transcripts.add_final(hid, final("seat:1", 1000, "Я видел его у суд",
+                                                       ["Я", "видел", "его", "у", "суд"]))
+    correction = {"kind": "edit_text", "segment_id": seg.segment_id,
+                  "text": "Я видел его у суда", "reason": "ослышка"}
+
+    def stored(s):
+        return ([r.kind for r in s.execute(select(TranscriptRevision).where(
+                    TranscriptRevision.hearing_id == hid).order_by(TranscriptRevision.seq))
+                 .scalars()],
+                [e.data["seq"] for e in s.execute(select(AuditEvent).where(
+                    AuditEvent.hearing_id == hid, AuditEvent.action == "transcript.revise"))
+                 .scalars()])
+
+    append = audit.append
+
+    def failing(session, hearing_id, actor, action, *args, **kwargs):
+        if action == "transcript.revise":
+            raise failure
+        return append(session, hearing_id, actor, action, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "append", failing)
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json=correction)
+    assert r.status == status
+    # neither the revision nor its audit row, and the editor still shows the machine text
+    assert await db.run(stored) == (["asr"], [])
+    body = await (await sec.get(f"/api/hearings/{hid}/transcript")).json()
+    assert [s["text"] for s in body["segments"]] == ["Я видел его у суд"]
+    assert body["revision_seq"] == 0
+
+    monkeypatch.setattr(audit, "append", append)
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json=correction)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["revision"]["seq"] == 1
+    assert await db.run(stored) == (["asr", "edit_text"], [1])
+
+
+async def test_a_second_writer_of_the_chain_is_a_conflict_then_reloaded(aiohttp_client, app_db,
+                                                                       db_url):
+    from hearing.transcripts import TranscriptStore
+    app, db, ids = app_db
+    state = app[STATE]
+    sec = await login(aiohttp_client, app, "secretary")
+    judge = await login(aiohttp_client, app, "judge")
+    hid = (await schedule(judge, ids["secretary"]))["id"]
+    seg = await state.transcripts.add_final(hid, final("seat:1", 1000, "Я видел его у суд",
+                                                       ["Я", "видел", "его", "у", "суд"]))
+    other_db = Database(db_url)
+    try:  # another server extends the same chain behind this one's cache
+        await TranscriptStore(other_db).add_final(hid, final("seat:2", 4000, "Да", ["Да"]))
+    finally:
+        other_db.close()
+    correction = {"kind": "edit_text", "segment_id": seg.segment_id, "text": "Я видел его у суда"}
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json=correction)
+    assert r.status == 409 and "changed meanwhile" in (await r.json())["message"]
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json=correction)
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert body["revision"]["seq"] == 2
+    assert [s["text"] for s in body["segments"]] == ["Я видел его у суда", "Да"]

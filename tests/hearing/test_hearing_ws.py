@@ -7,12 +7,14 @@ import asyncio
 import json
 
 import pytest
+from sqlalchemy import select
 
 from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database
+from hearing.models import AuditEvent
 
-from hearing_testlib import invite, login, make_users, schedule
+from hearing_testlib import OwnServer, invite, login, make_users, schedule
 
 
 @pytest.fixture
@@ -136,3 +138,27 @@ async def test_eject_closes_the_participants_socket(aiohttp_client, app_db):
     await receive_type(pws, "ejected")
     await pws.receive()
     assert pws.closed and pws.close_code == 4403
+
+
+async def test_shutdown_records_the_leave_of_open_sockets(db_url, tmp_path):
+    """A participant still connected when the server stops: their "leave" is in the audit log
+    (the close runs as a task the application owns and awaits before the database goes)."""
+    db = Database(db_url)
+    make_users(db)
+    app = make_app(Config(data_dir=tmp_path, database_url=db_url), db)
+    own = await OwnServer(app).start()
+    client_for = own.client
+
+    judge = await login(client_for, app, "judge")
+    h = await schedule(judge)
+    inv = await invite(judge, h["id"])
+    pws = await (await client_for(app)).ws_connect(f"/api/hearings/{h['id']}/ws")
+    await pws.send_json({"type": "auth", "token": inv["token"]})
+    await receive_type(pws, "hello")
+    await own.server.close()
+    await own.close_clients()
+    after = Database(db_url)
+    actions = after.run_sync(lambda s: s.execute(select(AuditEvent.action, AuditEvent.data).where(
+        AuditEvent.hearing_id == h["id"])).all())
+    after.close()
+    assert ("leave", {"participant_id": inv["participant"]["id"]}) in [tuple(a) for a in actions]

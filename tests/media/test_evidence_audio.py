@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from media.evidence import evidence_chunks, extract_audio_16k, iter_audio_16k
-from media.evidence.samples import RECIPES, make_media
+from support.media_samples import RECIPES, make_media
 
 
 @pytest.mark.parametrize("recipe", ["mp4-h264", "ogg-opus", "wav", "mp3", "webm-vp8"])

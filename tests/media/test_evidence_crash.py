@@ -14,7 +14,7 @@ import time
 
 from media.blobstore import BlobStore
 from media.evidence import UploadManager, UploadOptions
-from media.evidence.samples import make_media
+from support.media_samples import make_media
 
 CHILD = textwrap.dedent("""
     import asyncio, sys

@@ -12,7 +12,7 @@ import pytest
 from media.blobstore import BlobStore
 from media.evidence import (QueueFull, TranscodeFailed, TranscodeOptions, Transcoder,
                             validate_file)
-from media.evidence.samples import RECIPES, make_image, make_media
+from support.media_samples import RECIPES, make_image, make_media
 
 
 async def run_job(store, tc, path):

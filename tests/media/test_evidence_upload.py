@@ -4,7 +4,6 @@ a server restart, size and hash checked, validated, committed whole into the blo
 import asyncio
 import hashlib
 import json
-import os
 import stat
 
 import pytest
@@ -13,7 +12,7 @@ from media.blobstore import BlobStore
 from media.evidence import (EvidenceRejected, HashMismatch, OffsetMismatch, UploadBusy,
                             UploadIncomplete, UploadManager, UploadNotFound, UploadOptions,
                             UploadTooLarge)
-from media.evidence.samples import make_media
+from support.media_samples import make_media
 
 
 async def chunks(data: bytes, size: int = 7000, fail_after: int | None = None):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from media.evidence import EvidenceRejected, ValidationLimits, probe, validate_file
-from media.evidence.samples import RECIPES, make_image, make_media
+from support.media_samples import RECIPES, make_image, make_media
 
 AUDIO = ["wav", "ogg-opus", "mp3", "m4a-aac", "flac"]
 VIDEO = ["mp4-h264", "mp4-h264-silent", "webm-vp8", "mov-h264", "mov-hevc", "mkv-mjpeg"]

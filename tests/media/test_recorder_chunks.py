@@ -26,7 +26,7 @@ CHILD = textwrap.dedent("""
     from media.blobstore import BlobStore
     from media.clock import HearingClock
     from media.rtc import Room, RtcOptions, apply_bind_addresses
-    from media.rtc.testpeer import LocalHearing, SignalTrack, tone
+    from support.testpeer import LocalHearing, SignalTrack, tone
 
     async def main(tmp):
         apply_bind_addresses(["127.0.0.1"])
@@ -47,9 +47,10 @@ CHILD = textwrap.dedent("""
 
 
 def test_sigkill_mid_recording_leaves_playable_chunks(tmp_path):
+    path = os.pathsep.join([str(REPO), str(REPO / "tests")])  # tests/ holds support.testpeer
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+                            env={**os.environ, "PYTHONPATH": path})
     reported = []
     try:
         deadline = time.monotonic() + 30

@@ -19,7 +19,8 @@ from aiohttp import WSMsgType, web
 from media.blobstore import BlobStore
 from media.clock import HearingClock
 from media.rtc import Room, RtcOptions, apply_bind_addresses
-from media.rtc.testpeer import AUDIO_RATE, PacketVideoTrack, SignalTrack, TestPeer, encode_vp8_loop, tone
+
+from support.testpeer import AUDIO_RATE, PacketVideoTrack, SignalTrack, TestPeer, encode_vp8_loop, tone
 
 CHROMIUM = "/usr/bin/chromium"
 SPEECH = Path(__file__).resolve().parents[3] / "shared" / "speech" / "ru-dev" / "ast_ru_conf-usermenu.wav"

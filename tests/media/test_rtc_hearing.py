@@ -13,7 +13,8 @@ import pytest
 from media.blobstore import BlobStore
 from media.clock import HearingClock
 from media.rtc import Room, RtcOptions, apply_bind_addresses
-from media.rtc.testpeer import AUDIO_RATE, LocalHearing, PacketVideoTrack, SignalTrack, encode_vp8_loop, tone
+
+from support.testpeer import AUDIO_RATE, LocalHearing, PacketVideoTrack, SignalTrack, encode_vp8_loop, tone
 
 FREQS = {"judge": (440.0, 1250.0), "witness": (620.0, 1700.0), "lawyer": (820.0, 2300.0)}
 
@@ -37,6 +38,9 @@ async def hearing(tmp_path):
     h.chunks = chunks
     yield h
     apply_bind_addresses(None)
+    # the room owns its tasks and its sessions': closed with it, none is left behind
+    assert not [t.get_name() for t in asyncio.all_tasks()
+                if t.get_name().startswith(("room h-1:", "session "))]
 
 
 def signal_for(name: str) -> np.ndarray:

@@ -21,8 +21,9 @@ from stenogram.export.text import render_json, render_srt, render_txt, render_vt
 from stenogram.revisions import Transcript
 from stenogram.segments import segment_from_final
 from stenogram.signing import Ed25519Signer
-from stenogram.synthetic import build_synthetic_hearing
 from stenogram.version import build_version, sign_version
+
+from support.synthetic import build_synthetic_hearing
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts" / "stenogram"  # git-ignored
 # the opening time in the court's zone, from this machine's tz database (Almaty moved to UTC+5

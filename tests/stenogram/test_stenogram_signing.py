@@ -91,6 +91,23 @@ def test_server_key_persists_and_is_private(tmp_path):
         load_or_create_server_key(enc, "wrong")
 
 
+def test_a_private_file_is_replaced_whole_and_never_readable_by_others(tmp_path):
+    from stenogram.files import write_private
+    path = tmp_path / "secret"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o644)
+    old_umask = os.umask(0)
+    try:
+        write_private(path, b"new")
+    finally:
+        os.umask(old_umask)
+    assert path.read_bytes() == b"new" and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with pytest.raises(TypeError):
+        write_private(path, "not bytes")  # the write fails half-way: the old file stays
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["secret"]  # no temp file left behind
+
+
 class EcdsaP256Signer:
     """A second algorithm plugged in from outside the package, the way a CMS/CAdES signer on a
     national-PKI token would be: implement Signer, register a verifier; no caller changes."""

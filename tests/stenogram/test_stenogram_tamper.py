@@ -14,8 +14,9 @@ from hearing.commands import verify as verify_cmd
 from stenogram.bundle import write_bundle
 from stenogram.canonical import canonical_bytes, canonical_sha256
 from stenogram.export import protocol_from_version, render_documents
-from stenogram.synthetic import build_synthetic_hearing
 from stenogram.verify import verify_bundle
+
+from support.synthetic import build_synthetic_hearing
 
 
 @pytest.fixture(scope="module")

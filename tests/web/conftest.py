@@ -64,7 +64,7 @@ class LiveServer:
     async def _start(self) -> None:
         from aiohttp import web
         from hearing.app import make_app
-        from hearing.pages import add_page_routes
+        from hearing.api.pages import add_page_routes
         self.app = make_app(self.config, self.db)
         if not any(getattr(r, "canonical", None) == "/join" for r in self.app.router.resources()):
             add_page_routes(self.app)

@@ -28,7 +28,9 @@ def add_final(server, hearing_id, source_id, text, start_ms, low=()):
     ws = words(text, start_ms, low=low)
     event = {"source_id": source_id, "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
              "text": text, "words": ws, "language": "ru", "model": "test"}
-    return server.call(server.app[STATE].transcripts.add_final(hearing_id, event, None))
+    from stenogram import segment_from_final
+    return server.call(server.app[STATE].transcripts.add_final(hearing_id,
+                                                               segment_from_final(event)))
 
 
 def test_secretary_corrects_splits_merges_and_restores(server, make_context, artifacts):

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .canonical import canonical_sha256
-from .merkle import MerkleTree, audit_leaf, sign_tree_head
-from .revisions import RevisionError, Transcript
-from .segments import segment_from_final
-from .signing import Ed25519Signer
-from .version import StenogramVersion, build_version, sign_version
+from stenogram.canonical import canonical_sha256
+from stenogram.merkle import MerkleTree, audit_leaf, sign_tree_head
+from stenogram.revisions import RevisionError, Transcript
+from stenogram.segments import segment_from_final
+from stenogram.signing import Ed25519Signer
+from stenogram.version import StenogramVersion, build_version, sign_version
 
 RU = ("суд рассматривает дело по иску о взыскании задолженности истец поддерживает свои "
       "требования в полном объёме прошу приобщить к материалам дела договор и расписку "

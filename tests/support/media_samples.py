@@ -1,6 +1,6 @@
-"""Small real media files made with PyAV (a sine tone, moving test-pattern frames), for tests,
-benchmarks and demos. Nothing here is used when serving; it lives in the package so the tests
-and ``bench/`` make their inputs the same way instead of committing binary files."""
+"""Small real media files made with PyAV (a sine tone, moving test-pattern frames), so the
+tests and ``bench/`` make their evidence inputs the same way instead of committing binary
+files."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from .session import _EncodedSink, size_udp_buffers
+from media.rtc.session import _EncodedSink, size_udp_buffers
+from media.tasks import Tasks
 
 AUDIO_RATE = 48_000
 FRAME = 960  # 20 ms
@@ -142,7 +143,7 @@ class TestPeer:
         self.on_packet_click = on_packet_click
         self.light = light  # benchmark mode: count and decode at packet level, skip aiortc's receive pipeline
         self._click_state: dict[str, bool] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks = Tasks(f"test peer {name}")
         self.errors: list[dict] = []
 
     async def join(self) -> None:
@@ -202,7 +203,7 @@ class TestPeer:
             if self.on_packet_click is not None or self.light:
                 self._hook_audio_packets(pc, mid)
             if not self.light:
-                self._tasks.append(asyncio.ensure_future(self._read_audio(mid, track)))
+                self._tasks.start(self._read_audio(mid, track), f"read audio {mid}")
 
     def _count_video_packets(self, receiver, mid: str) -> None:
         """Counts complete frames (every sequence number from the frame's first packet to its
@@ -280,8 +281,7 @@ class TestPeer:
         return sum(self.video_frames.get(m, 0) for m in self.mids_for(source_id, "video"))
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
+        await self._tasks.close()
         if self.pc is not None:
             await self.pc.close()
 

@@ -1,0 +1,347 @@
+"""The background side of evidence, owned by the runtime (``state.evidence``): the upload
+manager (interrupted uploads recovered at start, idle ones expired every hour), the playback
+copies (made one at a time), and the transcription of accepted sound through the server's one
+speech scheduler, at low priority behind the live hearings. The transcript is stored as the
+evidence's own (times from the start of the file), never as hearing speech. Work cut short by
+a shutdown is resumed at the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hearing.models import ConversionState, EvidenceItem, Hearing
+from hearing.transaction import Tx
+from media.blobstore import BlobStore
+from media.evidence import (Derivative, QueueFull, TranscodeJob, TranscodeOptions, Transcoder,
+                            UploadManager, UploadOptions, iter_audio_16k)
+from media.tasks import Tasks
+
+if TYPE_CHECKING:
+    from asr.events import TranscriptEvent
+    from hearing.state import AppState
+
+log = logging.getLogger(__name__)
+
+#: Sound is read in blocks of this many seconds, so an hour of audio never sits in memory
+#: whole (a word cut at a block edge is the price).
+TRANSCRIBE_BLOCK_S = 600.0
+EXPIRE_EVERY_S = 3600.0
+
+TranscriptionState = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass
+class Progress:
+    state: TranscriptionState
+    progress: float = 0.0
+    error: str | None = None
+
+
+def has_sound(item: EvidenceItem) -> bool:
+    """Worth transcribing: audio or video evidence with a soundtrack."""
+    return item.kind in ("audio", "video") and bool((item.media or {}).get("has_audio"))
+
+
+def evidence_segment(ev: "TranscriptEvent", evidence_id: int) -> dict:
+    """A segment of the evidence's own transcript: marked as evidence, times in ms from the
+    start of the evidence file."""
+    return {"origin": "evidence", "evidence_id": evidence_id, "segment_id": ev.segment_id,
+            "start_ms": ev.start_ms, "end_ms": ev.end_ms, "text": ev.text,
+            "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+                       "probability": w.probability} for w in ev.words],
+            "language": ev.language, "model": ev.model}
+
+
+class EvidenceJobs:
+    """Started and closed with the server (``AppState.start``/``close``)."""
+
+    def __init__(self, state: "AppState") -> None:
+        self.state = state
+        self.tasks = Tasks("evidence")
+        self.uploads: UploadManager | None = None
+        self.transcoder: Transcoder | None = None
+        self.conversions: dict[str, TranscodeJob] = {}  # by the original's SHA-256
+        self.transcription: dict[int, Progress] = {}  # by evidence id, until stored
+        self._queue: asyncio.Queue[int] | None = None  # evidence ids, each at most once
+        self._resumed_from: dict[str, str] = {}  # upload id -> the address it continued from
+        self._closed = False
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.state.live.blobs
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.state.config
+        uploads = UploadManager(self.blobs, UploadOptions(
+            max_bytes=cfg.evidence_max_bytes, min_free_bytes=cfg.evidence_min_free_bytes))
+        # A SIGKILL mid-upload left a part file: cut it back to its last checkpoint (never a
+        # blob), so the client resumes where the server last said it was.
+        await asyncio.get_running_loop().run_in_executor(None, uploads.recover)
+        self.uploads = uploads
+        self.transcoder = Transcoder(self.blobs, TranscodeOptions())
+        self._queue = asyncio.Queue()
+        self.tasks.start(self._transcribe_queued(), "transcription")
+        self.tasks.start(self._expire_uploads(), "expire uploads")
+        await self._resume()
+
+    async def close(self) -> None:
+        """Stop conversions and transcription (both resume at the next start), then let the
+        last bytes of interrupted uploads land."""
+        self._closed = True
+        if self.transcoder is not None:
+            await self.transcoder.close()
+        await self.tasks.close()
+        if self.uploads is not None:
+            await self.uploads.close()
+
+    async def _resume(self) -> None:
+        """After a restart: playback copies not yet made, transcripts not yet written."""
+        def work(s: Session) -> tuple[list[str], list[EvidenceItem]]:
+            unconverted = s.execute(select(EvidenceItem.sha256).where(
+                EvidenceItem.transcode_state.in_(("pending", "queued", "running")))).scalars()
+            untranscribed = s.execute(select(EvidenceItem).where(
+                EvidenceItem.status == "accepted", EvidenceItem.transcript.is_(None))).scalars()
+            return sorted(set(unconverted)), list(untranscribed)
+        shas, items = await self.state.db.run(work)
+        for sha in shas:
+            self.convert(sha)
+        for item in items:
+            self.queue_transcription(item)
+
+    async def _expire_uploads(self) -> None:
+        assert self.uploads is not None
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_S)
+            try:
+                gone = await self.uploads.expire()
+                if gone:
+                    log.info("expired %d unfinished evidence uploads", len(gone))
+            except Exception:
+                log.exception("expiring evidence uploads failed")
+
+    def note_resume(self, upload_id: str, remote: str | None) -> bool:
+        """True the first time an upload continues from a new address (a custody fact worth
+        a row: the phone switched networks), not on every chunk."""
+        if self._resumed_from.get(upload_id) == remote:
+            return False
+        if len(self._resumed_from) > 10_000:  # finished uploads are never asked again
+            self._resumed_from.clear()
+        self._resumed_from[upload_id] = str(remote)
+        return True
+
+    # -- playback copies ----------------------------------------------------------------------
+    def convert(self, sha256: str) -> bool:
+        """Queue the playback copies of an original. When the queue is full its items stay
+        "pending" and are submitted when a conversion finishes (or at the next start)."""
+        if self.transcoder is None or self._closed:
+            return False
+        try:
+            self.conversions[sha256] = self.transcoder.submit(
+                sha256, on_progress=self._on_conversion)
+        except QueueFull:
+            log.warning("playback copy queue full; %s waits", sha256)
+            return False
+        return True
+
+    def conversion_of(self, item: EvidenceItem) -> tuple[ConversionState, float]:
+        """How far its playback copies are (state, progress 0..1)."""
+        job = self.conversions.get(item.sha256)
+        if job is not None and item.transcode_state != "done" and job.state in (
+                "queued", "running"):
+            return job.state, round(job.progress, 3)
+        return item.transcode_state, 1.0 if item.transcode_state == "done" else 0.0
+
+    def _on_conversion(self, job: TranscodeJob) -> None:
+        if self._closed:  # "cancelled" too: the items stay pending for the next start
+            return
+        if job.state in ("queued", "running"):
+            self.tasks.start(self._publish_conversion(job), "playback copy progress")
+        elif job.state in ("done", "failed"):
+            self.tasks.start(self._conversion_finished(job), "playback copy finished")
+
+    async def _publish_conversion(self, job: TranscodeJob) -> None:
+        def work(s: Session) -> list[tuple[int, int]]:
+            return [(i.id, i.hearing_id) for i in s.execute(select(EvidenceItem).where(
+                EvidenceItem.sha256 == job.source_sha256,
+                EvidenceItem.transcode_state != "done")).scalars()]
+        for eid, hid in await self.state.db.run(work):
+            self.state.hub.publish(hid, {"type": "evidence", "event": "transcode",
+                                         "evidence_id": eid, "state": job.state,
+                                         "progress": round(job.progress, 3)}, staff_only=True)
+
+    async def _conversion_finished(self, job: TranscodeJob) -> None:
+        if self.conversions.get(job.source_sha256) is job:
+            del self.conversions[job.source_sha256]
+        made = {d.role: d for d in job.derivatives}
+        playback = made.get("playback") or made.get("display")
+        thumb = made.get("thumbnail")
+        try:
+            items = await self.state.transaction(None, _record_copies, job, playback, thumb)
+            for eid, hid in items:
+                self.state.hub.publish(hid, {
+                    "type": "evidence", "event": "transcode", "evidence_id": eid,
+                    "state": job.state, "progress": 1.0 if job.state == "done" else 0.0,
+                    "error": job.error,
+                    "playback_url": f"/api/hearings/{hid}/evidence/{eid}/playback"
+                    if playback else None,
+                    "thumbnail_url": f"/api/hearings/{hid}/evidence/{eid}/thumbnail"
+                    if thumb else None}, staff_only=True)
+        except Exception:
+            log.exception("could not record the playback copies of %s", job.source_sha256)
+        await self._convert_waiting()
+
+    async def _convert_waiting(self) -> None:
+        """Submit the originals that found the queue full earlier."""
+        def work(s: Session) -> list[str]:
+            return sorted(set(s.execute(select(EvidenceItem.sha256).where(
+                EvidenceItem.transcode_state == "pending")).scalars()))
+        for sha in await self.state.db.run(work):
+            if sha not in self.conversions and not self.convert(sha):
+                break
+
+    # -- transcription ------------------------------------------------------------------------
+    def queue_transcription(self, item: EvidenceItem) -> None:
+        """Accepted evidence with sound is transcribed once: after the judge's decision, and
+        at start for what a restart cut short."""
+        if not (self.state.config.transcribe_evidence and self._queue is not None
+                and item.status == "accepted" and item.transcript is None and has_sound(item)):
+            return
+        current = self.transcription.get(item.id)
+        if current is not None and current.state in ("queued", "running"):
+            return
+        self.transcription[item.id] = Progress("queued")
+        self._queue.put_nowait(item.id)
+
+    def transcription_of(self, item: EvidenceItem) -> tuple[str, float]:
+        """How far its transcript is (state or "none", progress 0..1)."""
+        if item.transcript is not None:
+            return "done", 1.0
+        progress = self.transcription.get(item.id)
+        if progress is not None:
+            return progress.state, round(progress.progress, 3)
+        return "none", 0.0
+
+    async def _transcribe_queued(self) -> None:
+        assert self._queue is not None
+        while True:
+            eid = await self._queue.get()
+            try:
+                await self._transcribe(eid)
+            except Exception as exc:
+                log.exception("transcribing evidence %s failed", eid)
+                self.transcription[eid] = Progress("failed", error=str(exc))
+                await self._transcription_failed(eid, str(exc))
+
+    async def _transcribe(self, eid: int) -> None:
+        def load(s: Session) -> tuple[EvidenceItem, str] | None:
+            item = s.get(EvidenceItem, eid)
+            if item is None or item.status != "accepted" or item.transcript is not None:
+                return None
+            return item, s.get(Hearing, item.hearing_id).language
+        found = await self.state.db.run(load)
+        if found is None:
+            self.transcription.pop(eid, None)
+            return
+        item, language = found
+        progress = self.transcription.setdefault(eid, Progress("queued"))
+        progress.state = "running"
+        self._publish_transcription(item, progress)
+        heard = await self._hear(item, language, progress)
+        if heard is None:  # the scheduler stopped: the next start resumes it
+            self.transcription.pop(eid, None)
+            return
+        segments, model = heard
+        item = await self.state.transaction(None, _store_transcript, eid, segments, model,
+                                            language)
+        progress.state, progress.progress = "done", 1.0
+        self._publish_transcription(item, progress, segments=len(segments))
+
+    async def _hear(self, item: EvidenceItem, language: str,
+                    progress: Progress) -> tuple[list[dict], str] | None:
+        """The item's sound through the shared scheduler; None if it stopped meanwhile."""
+        from asr.scheduler import OfflineCancelled  # Whisper's libraries load on first use
+        scheduler = await self.state.live.ensure_scheduler()
+        loop = asyncio.get_running_loop()
+        total_s = float((item.media or {}).get("duration_s") or 0.0)
+
+        def advanced(done_s: float) -> None:
+            progress.progress = min(0.99, done_s / total_s)
+            self._publish_transcription(item, progress)
+
+        def report(done_s: float) -> None:  # on the scheduler's offline thread
+            if total_s > 0:
+                loop.call_soon_threadsafe(advanced, done_s)
+
+        blocks = iter_audio_16k(self.blobs.path_for(item.sha256), TRANSCRIBE_BLOCK_S)
+        try:
+            events = await scheduler.transcribe_offline(
+                blocks, language, source_id=f"evidence:{item.id}", progress=report)
+        except OfflineCancelled:
+            return None
+        return [evidence_segment(ev, item.id) for ev in events], scheduler.model_label
+
+    def _publish_transcription(self, item: EvidenceItem, progress: Progress,
+                               **extra: object) -> None:
+        self.state.hub.publish(item.hearing_id, {
+            "type": "evidence", "event": "transcription", "evidence_id": item.id,
+            "state": progress.state, "progress": round(progress.progress, 3),
+            "error": progress.error, **extra}, staff_only=True)
+
+    async def _transcription_failed(self, eid: int, error: str) -> None:
+        try:
+            item = await self.state.transaction(None, _record_failure, eid, error)
+            if item is not None:
+                self._publish_transcription(item, self.transcription[eid])
+        except Exception:
+            log.exception("could not record a failed transcription of evidence %s", eid)
+
+
+def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
+                   thumb: Derivative | None) -> list[tuple[int, int]]:
+    """Every item of the original gets the copies (or the failure), each with its row."""
+    done = []
+    for item in tx.s.execute(select(EvidenceItem).where(
+            EvidenceItem.sha256 == job.source_sha256,
+            EvidenceItem.transcode_state != "done")).scalars():
+        h = tx.s.get(Hearing, item.hearing_id)
+        if job.state == "done":
+            item.transcode_state = "done"
+            item.playback_sha256 = playback.sha256 if playback else None
+            item.playback_type = playback.mime if playback else None
+            item.thumbnail_sha256 = thumb.sha256 if thumb else None
+            tx.audit(h, "evidence.derived", {
+                "evidence_id": item.id, "source_sha256": job.source_sha256,
+                "derivatives": [d.to_json() for d in job.derivatives]}, actor="server")
+        else:
+            item.transcode_state = "failed"
+            tx.audit(h, "evidence.transcode_failed", {
+                "evidence_id": item.id, "source_sha256": job.source_sha256,
+                "error": job.error}, actor="server")
+        done.append((item.id, item.hearing_id))
+    return done
+
+
+def _store_transcript(tx: Tx, evidence_id: int, segments: list[dict], model: str,
+                      language: str) -> EvidenceItem:
+    item = tx.s.get(EvidenceItem, evidence_id)
+    item.transcript = segments
+    tx.audit(tx.s.get(Hearing, item.hearing_id), "evidence.transcribed", {
+        "evidence_id": evidence_id, "sha256": item.sha256, "segments": len(segments),
+        "words": sum(len(x["words"]) for x in segments), "model": model,
+        "language": language}, actor="server")
+    return item
+
+
+def _record_failure(tx: Tx, evidence_id: int, error: str) -> EvidenceItem | None:
+    item = tx.s.get(EvidenceItem, evidence_id)
+    if item is not None:
+        tx.audit(tx.s.get(Hearing, item.hearing_id), "evidence.transcription_failed",
+                 {"evidence_id": evidence_id, "error": error[:500]}, actor="server")
+    return item

@@ -1,0 +1,141 @@
+"""Live transcription: the server's one Whisper scheduler and the asr stream of every source
+of every live hearing. A stream is keyed by (hearing, source) on the scheduler, so two
+courtrooms with the same seat ids transcribe side by side. Partials go to the consoles as
+they come (droppable); a final becomes a stored machine segment (``machine_segment``) and is
+then sent with its stored id. The speaker of each message comes from the live hearing's
+speaker map, not from a query per event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from hearing.transcripts import speaker_of, speakers
+from media.audio import AudioChunk
+from media.tasks import Tasks
+from stenogram import Segment
+from stenogram.segments import new_segment_id
+
+if TYPE_CHECKING:
+    from asr.events import TranscriptEvent
+    from asr.scheduler import Scheduler
+    from hearing.live.hearings import LiveHearing
+    from hearing.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+def machine_segment(event: TranscriptEvent) -> Segment:
+    """An asr final as the record keeps it: an immutable machine segment whose speaker is its
+    source (attribution is structural: one stream per microphone or remote participant)."""
+    return Segment(segment_id=new_segment_id(), source_id=event.source_id,
+                   start_ms=event.start_ms, end_ms=event.end_ms, text=event.text.strip(),
+                   words=tuple(event.words), language=event.language, model=event.model,
+                   speaker=event.source_id)
+
+
+def transcript_message(event: TranscriptEvent, speaker: dict,
+                       segment_id: str | None = None) -> dict:
+    """What a console receives: a partial under the asr segment id, a final under the id of
+    the segment stored for it."""
+    return {"type": event.kind, "source_id": event.source_id,
+            "segment_id": segment_id or event.segment_id, "start_ms": event.start_ms,
+            "end_ms": event.end_ms, "text": event.text,
+            "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+                       "probability": w.probability} for w in event.words],
+            "language": event.language, "model": event.model, "committed": event.committed,
+            "speaker": speaker}
+
+
+class Transcription:
+    """The shared scheduler and the streams of every live hearing."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.scheduler: Scheduler | None = None  # started with the first source that speaks
+        self._lock = asyncio.Lock()
+        self._tasks = Tasks("transcription")
+
+    async def ensure_scheduler(self) -> Scheduler:
+        """The shared scheduler, its model loaded once however many callers wait for it."""
+        async with self._lock:
+            if self.scheduler is None:
+                from asr.model import ModelOptions
+                from asr.scheduler import Scheduler, SchedulerOptions
+                cfg = self.state.config
+                model = ModelOptions(model_dir=cfg.asr_model_dir or None, device=cfg.asr_device,
+                                     compute_type=cfg.asr_compute_type)
+                scheduler = Scheduler(SchedulerOptions(model=model))
+                await scheduler.start()
+                self.scheduler = scheduler
+            return self.scheduler
+
+    def feed(self, live: LiveHearing, chunk: AudioChunk) -> None:
+        """One chunk of a source's audio into its stream (opened on its first chunk)."""
+        if not self.state.config.transcribe or live.closing:
+            return
+        stream = live.streams.get(chunk.source_id)
+        if stream is None:
+            if self.scheduler is None:
+                # Audio that arrives while the model loads is recorded but not transcribed;
+                # one load serves every source (not one task per 100 ms chunk).
+                if not self._tasks.named("load the model"):
+                    self._tasks.start(self.ensure_scheduler(), "load the model")
+                return
+            from asr.scheduler import StreamKey
+            from asr.stream import StreamOptions
+            stream = self.scheduler.open_stream(
+                StreamKey(live.hearing_id, chunk.source_id),
+                StreamOptions(language=live.language, vocabulary=live.vocabulary,
+                              prompt=live.prompt),
+                lambda ev: self._on_event(live, ev))
+            live.streams[chunk.source_id] = stream
+        stream.feed(chunk.start_ms, chunk.samples)
+
+    def _on_event(self, live: LiveHearing, event: TranscriptEvent) -> None:
+        if event.kind == "final":
+            live.tasks.start(self._store_final(live, event), "store a final")
+            return
+        if event.source_id not in live.speakers:  # someone added since: look again
+            live.tasks.start(self.refresh_speakers(live), "speakers")
+        self.state.hub.publish(live.hearing_id, transcript_message(
+            event, speaker_of(event.source_id, live.speakers)))
+
+    async def refresh_speakers(self, live: LiveHearing) -> None:
+        """Reload the speaker map (one at a time: the last reload sees the last change)."""
+        async with live.speakers_lock:
+            live.speakers = await self.state.db.run(lambda s: speakers(s, live.hearing_id))
+
+    async def _store_final(self, live: LiveHearing, event: TranscriptEvent) -> None:
+        if not event.text.strip():
+            return
+        try:
+            seg = await self.state.transcripts.add_final(live.hearing_id, machine_segment(event))
+        except Exception:
+            log.exception("could not store a final segment of hearing %s", live.hearing_id)
+            return
+        live.recent_text.append(seg.text)
+        del live.recent_text[:-20]
+        if event.source_id not in live.speakers:
+            await self.refresh_speakers(live)
+        self.state.hub.publish(live.hearing_id, transcript_message(
+            event, speaker_of(event.source_id, live.speakers), seg.segment_id))
+
+    async def close_streams(self, live: LiveHearing) -> None:
+        """Flush every stream of the hearing: its last words become finals."""
+        live.closing = True
+        for stream in list(live.streams.values()):
+            try:
+                await stream.close()
+            except Exception:
+                log.exception("closing transcriber stream %s failed", stream.key)
+
+    async def close(self) -> None:
+        """Server shutdown: a model load under way finishes (its thread cannot be cancelled),
+        then the workers stop."""
+        await self._tasks.wait()
+        await self._tasks.close()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None

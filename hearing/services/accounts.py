@@ -1,0 +1,114 @@
+"""Staff sign-in and sign-out, and staff accounts.
+
+Accounts live on the server's own audit chain, which has no hearing clock, so the account
+workflows need only a session and the actor's name: the command line runs the same ones, also
+before any server exists (the first court administrator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hearing import audit, auth
+from hearing.access import require_staff_role
+from hearing.accounts import add_user, generate_password, has_users
+from hearing.errors import RateLimited, unauthorized
+from hearing.models import StaffRole, User
+from hearing.roles import Caller
+from hearing.state import AppState
+from hearing.transaction import Tx
+from hearing.views import user_json
+
+#: How the operator at the server's shell (the `courtroom` command) appears in the audit log.
+OPERATOR = "cli"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str  # the session cookie's value: given to the browser, stored only as a hash
+    csrf: str
+    user: dict
+
+
+def create_user(s: Session, actor: str, username: str, password: str, role: StaffRole,
+                display_name: str) -> User:
+    """A staff account and its audit row (the caller's transaction commits both)."""
+    user = add_user(s, username, password, role, display_name)
+    audit.append(s, audit.SERVER_CHAIN, actor, "user.create",
+                 {"user_id": user.id, "username": user.username, "role": user.role})
+    return user
+
+
+def staff_list(s: Session) -> list[dict]:
+    return [user_json(u) for u in s.execute(select(User).order_by(User.id)).scalars()]
+
+
+def first_admin(s: Session) -> str | None:
+    """On a database with no accounts: the court administrator "admin" with a random password,
+    returned this once. None if there are accounts already."""
+    if has_users(s):
+        return None
+    password = generate_password()
+    create_user(s, "server", "admin", password, "admin", "Court administrator")
+    return password
+
+
+def _login(tx: Tx, address: str, username: str, password: str) -> SignedIn | None:
+    user = tx.s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    # the password is checked even for an unknown name: both fail in the same time
+    if not auth.check_password(user, password) or user is None:
+        tx.audit(None, "login.failed", {"username": username}, actor=f"address:{address}")
+        return None
+    new = auth.create_session(tx.s, user, tx.state.config.session_ttl_s)
+    who = Caller("staff", user.role, user.display_name, user_id=user.id)
+    tx.audit(None, "login", {"address": address}, actor=who.actor)
+    return SignedIn(new.token, new.csrf, user_json(user))
+
+
+async def login(state: AppState, address: str, username: str, password: str) -> SignedIn:
+    """Check the password (failures are rate-limited per address and name) and open a
+    session."""
+    wait = state.limiter.retry_after(address, username)
+    if wait > 0:
+        raise RateLimited("too many failed sign-in attempts; try later",
+                          retry_after_s=int(wait) + 1)
+    signed = await state.transaction(None, _login, address, username, password)
+    if signed is None:
+        state.limiter.failed(address, username)
+        raise unauthorized("wrong user name or password")
+    state.limiter.succeeded(address, username)
+    return signed
+
+
+def _logout(tx: Tx, token: str) -> None:
+    row = auth.find_session(tx.s, token)
+    if row is not None:
+        tx.audit(None, "logout")
+        tx.s.delete(row)
+
+
+async def logout(state: AppState, caller: Caller, token: str) -> None:
+    """End the session this token opened."""
+    await state.transaction(caller, _logout, token)
+
+
+def _list(tx: Tx) -> list[dict]:
+    require_staff_role(tx.me, "admin", "judge", "secretary")
+    return staff_list(tx.s)
+
+
+async def list_staff(state: AppState, caller: Caller) -> list[dict]:
+    return await state.transaction(caller, _list)
+
+
+def _create(tx: Tx, username: str, password: str, role: StaffRole, display_name: str) -> dict:
+    require_staff_role(tx.me, "admin")
+    return user_json(create_user(tx.s, tx.me.actor, username, password, role, display_name))
+
+
+async def create_staff(state: AppState, caller: Caller, username: str, password: str,
+                       role: StaffRole, display_name: str) -> dict:
+    """A judge's, secretary's or administrator's account (the court administrator only)."""
+    return await state.transaction(caller, _create, username, password, role, display_name)

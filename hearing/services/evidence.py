@@ -1,0 +1,437 @@
+"""Evidence before the court: the resumable upload a phone sends it by, the receipt, the
+judge's decision, the list, the chain of custody and the stored files.
+
+The bytes are handled by ``media.evidence`` (streamed to disk, hashed on the way, validated,
+stored under their hash); the playback copies and the transcript are made in the background by
+``hearing.evidence_jobs``. Every step is an audit row in the hearing's hash chain (who, when,
+from which connection, the submitted name and the media facts, as data), written in the same
+transaction as the step itself where the step is a database change.
+
+Custody actions: ``evidence.upload_started``, ``evidence.upload_resumed`` (from another
+address), ``evidence.upload_refused``, ``evidence.upload_cancelled``, ``evidence.received``,
+``evidence.decision``, ``evidence.accessed`` (the original was downloaded); from the
+background ``evidence.derived``, ``evidence.transcode_failed``, ``evidence.transcribed`` and
+``evidence.transcription_failed``.
+
+Live events (``type: "evidence"``): ``received`` and ``decision`` go to staff and to the
+submitter; ``transcode`` and ``transcription`` progress go to staff only."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hearing.access import (load_evidence, load_hearing, load_presided, require_own_upload,
+                            require_submitter)
+from hearing.audit import iso_utc
+from hearing.errors import (Busy, Conflict, DomainError, Invalid, NotFound, OutOfSpace,
+                            TooLarge, Unavailable, Unprocessable, bad_request, conflict,
+                            not_found)
+from hearing.models import AuditEvent, EvidenceItem, EvidenceStatus, Hearing
+from hearing.roles import Caller
+from hearing.state import AppState
+from hearing.transaction import Tx
+from hearing.views import audit_json
+from media.evidence import (EvidenceError, EvidenceRejected, HashMismatch, Receipt,
+                            UploadManager, UploadStatus)
+
+Decision = Literal["accept", "reject"]
+DECIDED: dict[Decision, EvidenceStatus] = {"accept": "accepted", "reject": "rejected"}
+#: The stored files of an item: the original as received, and the copies made from it.
+Copy = Literal["original", "playback", "thumbnail"]
+
+#: The kind of refusal each status of the upload library stands for.
+_REFUSALS: dict[int, type[DomainError]] = {
+    404: NotFound, 409: Conflict, 413: TooLarge, 422: Unprocessable, 423: Busy,
+    503: Unavailable, 507: OutOfSpace}
+
+#: What a stored original is, from the container its bytes were recognised as (the type the
+#: client declared is kept as data and never served).
+_MIME = {("mov", "video"): "video/mp4", ("mov", "audio"): "audio/mp4",
+         ("mov", "image"): "image/heif", ("matroska", "video"): "video/webm",
+         ("matroska", "audio"): "audio/webm", ("ogg", "video"): "video/ogg",
+         ("ogg", "audio"): "audio/ogg", ("wav", "audio"): "audio/wav",
+         ("flac", "audio"): "audio/flac", ("mp3", "audio"): "audio/mpeg",
+         ("aac", "audio"): "audio/aac", ("amr", "audio"): "audio/amr",
+         ("avi", "video"): "video/x-msvideo", ("mpegts", "video"): "video/mp2t",
+         ("asf", "video"): "video/x-ms-asf", ("asf", "audio"): "audio/x-ms-wma",
+         ("caf", "audio"): "audio/x-caf", ("jpeg_pipe", "image"): "image/jpeg",
+         ("png_pipe", "image"): "image/png", ("webp_pipe", "image"): "image/webp"}
+_COPY_EXT = {"video/mp4": ".mp4", "audio/webm": ".webm", "audio/mp4": ".m4a",
+             "image/jpeg": ".jpg"}
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Client-given text kept as data: no control characters, no lone surrogates (which
+    neither a UTF-8 file nor PostgreSQL can store), at most ``limit`` characters."""
+    text = "" if value is None else str(value)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cs"))
+    return text[:limit]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a request came from, as the edge saw it; kept in the custody log as data."""
+    remote: str | None
+    user_agent: str | None = None
+    forwarded_for: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"remote": self.remote,
+                                 "user_agent": clean_text(self.user_agent, 300)}
+        if self.forwarded_for:
+            facts["forwarded_for"] = clean_text(self.forwarded_for, 300)
+        return facts
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file to hand out: where it is, what it is, and the name to save it under (the
+    submitter's for the original, ``fallback`` where that name cannot be used)."""
+    path: Path
+    sha256: str
+    content_type: str
+    name: str | None
+    fallback: str
+    inline: bool
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The upload library's refusals as domain errors; message, code and details (the offset
+    to resume from) are kept."""
+    try:
+        yield
+    except EvidenceError as e:
+        raise _REFUSALS.get(e.http_status, Invalid)(e.message, code=e.code, **e.details) \
+            from None
+
+
+def _intake(state: AppState) -> UploadManager:
+    if state.evidence.uploads is None:
+        raise conflict("evidence intake is starting; try again in a moment")
+    return state.evidence.uploads
+
+
+def _upload_json(st: UploadStatus, hearing_id: int) -> dict:
+    body = st.to_json()
+    body.pop("meta", None)
+    body["url"] = f"/api/hearings/{hearing_id}/evidence/uploads/{st.id}"
+    return body
+
+
+def _check_submitter(tx: Tx, hearing_id: int) -> None:
+    require_submitter(tx.s, tx.me, load_hearing(tx.s, hearing_id, tx.me))
+
+
+def _audit(tx: Tx, hearing_id: int, action: str, data: dict) -> None:
+    tx.audit(tx.s.get(Hearing, hearing_id), action, data)
+
+
+async def _own_upload(state: AppState, caller: Caller, hearing_id: int,
+                      upload_id: str) -> UploadStatus:
+    """The caller may still submit, and the upload is theirs, for this hearing."""
+    await state.transaction(caller, _check_submitter, hearing_id)
+    with _refusals():
+        st = await _intake(state).status(upload_id)
+    require_own_upload(caller, hearing_id, st.meta.get("hearing_id"), st.meta.get("actor"))
+    return st
+
+
+# -- the upload -------------------------------------------------------------------------------
+
+async def start_upload(state: AppState, caller: Caller, hearing_id: int, *, filename: str,
+                       size: int, sha256: str | None, content_type: str | None,
+                       connection: Connection) -> dict:
+    """Begin a resumable upload; its bytes follow with ``append``."""
+    await state.transaction(caller, _check_submitter, hearing_id)
+    uploads = _intake(state)
+    name = clean_text(filename, 500)
+    declared_type = clean_text(content_type, 200) or None
+    started_by = {"hearing_id": hearing_id, "actor": caller.actor, "kind": caller.kind,
+                  "role": caller.role, "name": caller.name, "user_id": caller.user_id,
+                  "participant_id": caller.participant_id, **connection.facts()}
+    with _refusals():
+        st = await uploads.create(filename=name, size=size, sha256=sha256,
+                                  content_type=declared_type, meta=started_by)
+    try:
+        await state.transaction(caller, _audit, hearing_id, "evidence.upload_started", {
+            "upload_id": st.id, "filename": name, "size": st.size,
+            "declared_sha256": (sha256 or "").lower() or None,
+            "content_type": declared_type, "connection": connection.facts()})
+    except Exception:
+        with suppress(EvidenceError):  # no upload without its custody row
+            await uploads.cancel(st.id)
+        raise
+    return _upload_json(st, hearing_id)
+
+
+async def upload_status(state: AppState, caller: Caller, hearing_id: int,
+                        upload_id: str) -> dict:
+    """Where to resume: ``offset`` is how many bytes the server holds durably."""
+    return _upload_json(await _own_upload(state, caller, hearing_id, upload_id), hearing_id)
+
+
+async def append(state: AppState, caller: Caller, hearing_id: int, upload_id: str,
+                 offset: int, body: AsyncIterable[bytes], connection: Connection) -> int:
+    """Store ``body`` at ``offset`` (which must be where the stored bytes end); returns how
+    many bytes are stored now. A body that breaks off keeps what arrived and its error goes
+    on to the caller, who asks ``upload_status`` where to resume."""
+    st = await _own_upload(state, caller, hearing_id, upload_id)
+    if (offset > 0 and st.meta.get("remote") != connection.remote
+            and state.evidence.note_resume(st.id, connection.remote)):
+        await state.transaction(caller, _audit, hearing_id, "evidence.upload_resumed", {
+            "upload_id": st.id, "offset": offset, "connection": connection.facts()})
+    with _refusals():
+        return (await _intake(state).append(st.id, offset, body)).offset
+
+
+async def complete_upload(state: AppState, caller: Caller, hearing_id: int, upload_id: str,
+                          connection: Connection) -> dict:
+    """Check the size and the declared hash, validate, store; the receipt. Asking again (a
+    lost answer) gives the same receipt; a refused file is discarded and its refusal logged."""
+    st = await _own_upload(state, caller, hearing_id, upload_id)
+    with _refusals():
+        try:
+            receipt = await _intake(state).complete(st.id)
+        except (HashMismatch, EvidenceRejected) as e:
+            await state.transaction(caller, _audit, hearing_id, "evidence.upload_refused", {
+                "upload_id": st.id, "filename": st.filename, "error": e.code,
+                "message": e.message, **{k: v for k, v in e.details.items()
+                                         if k in ("sha256", "received", "declared", "size",
+                                                  "kind")}})
+            raise
+    try:
+        item, created = await state.transaction(caller, _receive, receipt, connection.facts())
+    except IntegrityError:  # two completes of one upload raced: the other one won
+        item, created = await state.db.run(lambda s: _received(s, receipt.upload_id)), False
+    if created:
+        if item.transcode_state != "done":
+            state.evidence.convert(item.sha256)
+        publish_item(state, item, "received")
+    return receipt_json(item, receipt)
+
+
+def _received(s: Session, upload_id: str) -> EvidenceItem | None:
+    return s.execute(select(EvidenceItem).where(
+        EvidenceItem.upload_id == upload_id)).scalar_one_or_none()
+
+
+def _receive(tx: Tx, receipt: Receipt, completed_from: dict) -> tuple[EvidenceItem, bool]:
+    """The item and its ``evidence.received`` row; the item made the first time, if any."""
+    item = _received(tx.s, receipt.upload_id)
+    if item is not None:
+        return item, False
+    meta = receipt.meta
+    hearing_id = int(meta["hearing_id"])
+    media = receipt.media.to_json() if receipt.media else {}
+    shared = tx.s.execute(select(EvidenceItem).where(
+        EvidenceItem.sha256 == receipt.sha256,
+        EvidenceItem.transcode_state == "done").limit(1)).scalar_one_or_none()
+    item = EvidenceItem(
+        hearing_id=hearing_id, upload_id=receipt.upload_id, sha256=receipt.sha256,
+        size=receipt.size, filename=clean_text(receipt.filename, 500),
+        content_type=clean_text(receipt.content_type, 200),
+        kind=media.get("kind") or "unknown", media=media, submitted_by=str(meta.get("actor")),
+        received_at=datetime.fromisoformat(receipt.received_at), status="pending", reason="",
+        transcode_state="pending")
+    if shared is not None:  # the same bytes already have their copies
+        item.playback_sha256 = shared.playback_sha256
+        item.playback_type = shared.playback_type
+        item.thumbnail_sha256 = shared.thumbnail_sha256
+        item.transcode_state = "done"
+    tx.s.add(item)
+    tx.s.flush()
+    tx.audit(tx.s.get(Hearing, hearing_id), "evidence.received", {
+        "evidence_id": item.id, "upload_id": receipt.upload_id, "sha256": receipt.sha256,
+        "size": receipt.size, "filename": item.filename, "content_type": item.content_type,
+        "kind": item.kind, "started_at": receipt.started_at,
+        "received_at": receipt.received_at, "already_stored": receipt.already_stored,
+        "submitter": {k: meta.get(k) for k in ("role", "name", "user_id", "participant_id")},
+        "connection": {k: meta[k] for k in ("remote", "user_agent", "forwarded_for")
+                       if k in meta},
+        "completed_from": completed_from,
+        "media": {k: media.get(k) for k in ("kind", "label", "container", "duration_s",
+                                             "has_audio", "has_video", "width", "height",
+                                             "tags")}})
+    return item, True
+
+
+async def cancel_upload(state: AppState, caller: Caller, hearing_id: int,
+                        upload_id: str) -> None:
+    """Give up an unfinished upload (a finished one only loses its repeatable receipt)."""
+    st = await _own_upload(state, caller, hearing_id, upload_id)
+    with _refusals():
+        await _intake(state).cancel(st.id)
+    await state.transaction(caller, _audit, hearing_id, "evidence.upload_cancelled",
+                            {"upload_id": st.id, "offset": st.offset, "completed": st.completed})
+
+
+# -- the court's side -------------------------------------------------------------------------
+
+def _list(tx: Tx, hearing_id: int) -> list[EvidenceItem]:
+    load_hearing(tx.s, hearing_id, tx.me)
+    q = select(EvidenceItem).where(EvidenceItem.hearing_id == hearing_id).order_by(
+        EvidenceItem.id)
+    if tx.me.kind != "staff":
+        q = q.where(EvidenceItem.submitted_by == tx.me.actor)
+    return list(tx.s.execute(q).scalars())
+
+
+async def list_evidence(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
+    """Staff see every item of the hearing; a participant sees what they submitted."""
+    return [item_json(state, i) for i in await state.transaction(caller, _list, hearing_id)]
+
+
+def _load(tx: Tx, hearing_id: int, evidence_id: int) -> EvidenceItem:
+    return load_evidence(tx.s, hearing_id, evidence_id, tx.me)
+
+
+async def get_evidence(state: AppState, caller: Caller, hearing_id: int,
+                       evidence_id: int) -> dict:
+    """One item with its media facts and transcript."""
+    item = await state.transaction(caller, _load, hearing_id, evidence_id)
+    return item_json(state, item, full=True)
+
+
+def _decide(tx: Tx, hearing_id: int, evidence_id: int, status: EvidenceStatus,
+            reason: str) -> tuple[EvidenceItem, bool]:
+    h = load_presided(tx.s, hearing_id, tx.me)
+    item = tx.s.get(EvidenceItem, evidence_id)
+    if item is None or item.hearing_id != hearing_id:
+        raise not_found("no such evidence in this hearing")
+    if item.status == status and item.reason == reason:
+        return item, False  # the same decision again (a retried request)
+    if h.state == "closed":
+        raise conflict("the hearing is closed; its evidence decisions are final")
+    if item.status != "pending" and item.reason == reason:
+        raise conflict("a decision is changed only with a new reason", current=item.status)
+    previous = {"status": item.status, "reason": item.reason or None}
+    item.status, item.reason = status, reason
+    item.decided_by, item.decided_at = tx.me.user_id, datetime.now(timezone.utc)
+    tx.audit(h, "evidence.decision", {"evidence_id": item.id, "sha256": item.sha256,
+                                      "decision": status, "reason": reason,
+                                      "previous": previous})
+    return item, True
+
+
+async def decide(state: AppState, caller: Caller, hearing_id: int, evidence_id: int,
+                 decision: Decision, reason: str) -> dict:
+    """The presiding judge accepts or rejects, always with a reason; a decision is changed
+    only with a new reason, and not once the hearing is closed. Accepted sound is then
+    transcribed as evidence."""
+    reason = clean_text(reason, 4000).strip()
+    if not reason:
+        raise bad_request("reason: say why", field="reason")
+    item, changed = await state.transaction(caller, _decide, hearing_id, evidence_id,
+                                            DECIDED[decision], reason)
+    if changed:
+        state.evidence.queue_transcription(item)
+        publish_item(state, item, "decision")
+    return item_json(state, item, full=True)
+
+
+def _custody(tx: Tx, hearing_id: int, evidence_id: int) -> dict:
+    item = load_evidence(tx.s, hearing_id, evidence_id, tx.me)
+    rows = tx.s.execute(select(AuditEvent).where(
+        AuditEvent.hearing_id == item.hearing_id, AuditEvent.action.like("evidence.%"))
+        .order_by(AuditEvent.seq)).scalars()
+    events = [audit_json(r) for r in rows
+              if (r.data or {}).get("evidence_id") == item.id
+              or (r.data or {}).get("upload_id") == item.upload_id]
+    return {"evidence_id": item.id, "sha256": item.sha256, "events": events}
+
+
+async def custody(state: AppState, caller: Caller, hearing_id: int, evidence_id: int) -> dict:
+    """The chain of custody: every audit row about this item, from its upload on."""
+    return await state.transaction(caller, _custody, hearing_id, evidence_id)
+
+
+def _open(tx: Tx, hearing_id: int, evidence_id: int, which: Copy,
+          connection: dict) -> StoredFile:
+    item = load_evidence(tx.s, hearing_id, evidence_id, tx.me)
+    fallback = f"evidence-{item.id}"
+    name: str | None
+    if which == "original":
+        sha, name, inline = item.sha256, item.filename, False
+        ctype = _MIME.get(((item.media or {}).get("container"), item.kind),
+                          "application/octet-stream")
+    elif which == "playback":
+        sha, ctype, inline = item.playback_sha256, item.playback_type, True
+        ctype = ctype or "application/octet-stream"
+        name = f"{fallback}-playback{_COPY_EXT.get(ctype, '')}"
+    else:
+        sha, ctype, inline = item.thumbnail_sha256, "image/jpeg", True
+        name = f"{fallback}-thumbnail.jpg"
+    if not sha:
+        raise not_found(f"no {which} copy yet (transcode_state: {item.transcode_state})")
+    path = tx.state.evidence.blobs.path_for(sha)
+    if not path.is_file():
+        raise not_found(f"the {which} file is missing from the store; run courtroom fixity")
+    if which == "original":
+        tx.audit(tx.s.get(Hearing, item.hearing_id), "evidence.accessed", {
+            "evidence_id": item.id, "sha256": sha, "what": "original",
+            "connection": connection})
+    return StoredFile(path, sha, ctype, name, fallback, inline)
+
+
+async def open_file(state: AppState, caller: Caller, hearing_id: int, evidence_id: int,
+                    which: Copy, connection: Connection) -> StoredFile:
+    """A stored file of an item; handing out the original is a custody fact of its own."""
+    return await state.transaction(caller, _open, hearing_id, evidence_id, which,
+                                   connection.facts())
+
+
+# -- what the API and the live events show ----------------------------------------------------
+
+def receipt_json(item: EvidenceItem, receipt: Receipt) -> dict[str, Any]:
+    """What the submitter keeps: the hash, the size and the time the court received it."""
+    return {"evidence_id": item.id, "hearing_id": item.hearing_id, "upload_id": item.upload_id,
+            "sha256": item.sha256, "size": item.size, "received_at": iso_utc(item.received_at),
+            "kind": item.kind, "filename": item.filename, "content_type": item.content_type,
+            "submitted_by": item.submitted_by, "status": item.status,
+            "started_at": receipt.started_at, "already_stored": receipt.already_stored,
+            "media": item.media}
+
+
+def item_json(state: AppState, item: EvidenceItem, full: bool = False) -> dict[str, Any]:
+    base = f"/api/hearings/{item.hearing_id}/evidence/{item.id}"
+    conversion, conversion_progress = state.evidence.conversion_of(item)
+    transcription, transcription_progress = state.evidence.transcription_of(item)
+    out = {"id": item.id, "hearing_id": item.hearing_id, "sha256": item.sha256,
+           "size": item.size, "filename": item.filename, "content_type": item.content_type,
+           "kind": item.kind, "submitted_by": item.submitted_by,
+           "received_at": iso_utc(item.received_at), "status": item.status,
+           "reason": item.reason,
+           "decided_at": iso_utc(item.decided_at) if item.decided_at else None,
+           "original_url": f"{base}/original",
+           "playback_url": f"{base}/playback" if item.playback_sha256 else None,
+           "playback_type": item.playback_type,
+           "thumbnail_url": f"{base}/thumbnail" if item.thumbnail_sha256 else None,
+           "transcode_state": conversion, "transcode_progress": conversion_progress,
+           "transcription_state": transcription,
+           "transcription_progress": transcription_progress,
+           "duration_s": (item.media or {}).get("duration_s")}
+    if full:
+        out["media"] = item.media
+        out["playback_sha256"] = item.playback_sha256
+        out["thumbnail_sha256"] = item.thumbnail_sha256
+        out["transcript"] = item.transcript
+    return out
+
+
+def publish_item(state: AppState, item: EvidenceItem, event: Literal["received", "decision"],
+                 ) -> None:
+    """To the court's staff, and to the participant who submitted the item."""
+    message = {"type": "evidence", "event": event, "evidence": item_json(state, item)}
+    state.hub.publish(item.hearing_id, message, only=lambda client: (
+        client.staff or getattr(client.caller, "actor", None) == item.submitted_by))

@@ -1,0 +1,366 @@
+"""Hearings: scheduling, details, the lifecycle (open, recess, close), the list of participants,
+their invites, and reading the audit log.
+
+The operator at the server's shell (the `courtroom` command) runs the same workflows with no
+caller: no access rules apply to them, and their audit rows name the actor "cli"."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Required, TypedDict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hearing import audit, auth, courtrooms
+from hearing.access import (load_hearing, load_managed, load_participant, load_presided,
+                            require_staff_role, still_changeable)
+from hearing.errors import bad_request, conflict, not_found
+from hearing.invites import invite_link, qr_payload
+from hearing.lifecycle import check_transition
+from hearing.models import (AudioSource, AuditEvent, Hearing, HearingKind, HearingState,
+                            Invite, Language, Participant, ParticipantRole, StaffRole, User)
+from hearing.roles import Caller
+from hearing.services.accounts import OPERATOR
+from hearing.state import AppState
+from hearing.transaction import Tx
+from hearing.views import (audit_json, hearing_json, invite_json, participant_json,
+                           public_participant_json)
+
+
+class NewHearing(TypedDict, total=False):
+    case_number: Required[str]
+    title: Required[str]
+    kind: Required[HearingKind]
+    language: Required[Language]
+    scheduled_at: str  # ISO 8601 with a time zone
+    judge_id: int
+    secretary_id: int
+    court_id: int
+    courtroom_id: int
+    vocabulary: list[str]
+
+
+class HearingChanges(TypedDict, total=False):
+    title: str
+    scheduled_at: str
+    secretary_id: int
+    vocabulary: list[str]
+    language: Language
+
+
+class NewParticipant(TypedDict, total=False):
+    role: Required[ParticipantRole]
+    display_name: Required[str]
+    contact: str
+    user_id: int
+
+
+@dataclass(frozen=True)
+class IssuedInvite:
+    """An invite as issued: the token and its link exist only in this answer."""
+    row: Invite
+    token: str
+    link: str
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"{field}: not an ISO 8601 date-time", field=field) from None
+    if dt.tzinfo is None:
+        raise bad_request(f"{field}: give a time zone (e.g. +05:00 or Z)", field=field)
+    return dt.astimezone(timezone.utc)
+
+
+def staff_user(s: Session, user_id: int, role: StaffRole, field: str) -> User:
+    u = s.get(User, user_id)
+    if u is None or u.role != role or not u.active:
+        raise bad_request(f"{field}: no active {role} with id {user_id}", field=field)
+    return u
+
+
+def add_participant(s: Session, h: Hearing, role: str, name: str, contact: str = "",
+                    user_id: int | None = None) -> Participant:
+    p = Participant(hearing_id=h.id, role=role, display_name=name, contact=contact,
+                    user_id=user_id)
+    s.add(p)
+    s.flush()
+    # Each remote participant is a source of its own: attribution needs no diarisation.
+    s.add(AudioSource(hearing_id=h.id, kind="remote", key=f"p{p.id}", participant_id=p.id,
+                      label=name))
+    s.flush()
+    return p
+
+
+def _actor(tx: Tx) -> str:
+    return tx.caller.actor if tx.caller is not None else OPERATOR
+
+
+def _participant_view(caller: Caller) -> Callable[[Participant], dict]:
+    """Staff see contact details; participants see each other without them."""
+    return participant_json if caller.kind == "staff" else public_participant_json
+
+
+# -- the workflows both edges share ------------------------------------------------------------
+def _schedule(tx: Tx, new: NewHearing, judge: User, secretary: User | None,
+              created_by: int) -> Hearing:
+    scheduled = parse_time(new.get("scheduled_at"), "scheduled_at")
+    courtrooms.check_court_and_room(tx.s, new.get("court_id"), new.get("courtroom_id"))
+    h = Hearing(case_number=new["case_number"], title=new["title"], kind=new["kind"],
+                language=new["language"], scheduled_at=scheduled, judge_id=judge.id,
+                secretary_id=secretary.id if secretary else None,
+                court_id=new.get("court_id"), courtroom_id=new.get("courtroom_id"),
+                vocabulary=new.get("vocabulary", []), state="scheduled",
+                created_at=datetime.now(timezone.utc), created_by=created_by)
+    tx.s.add(h)
+    tx.s.flush()
+    courtrooms.ensure_seat_sources(tx.s, h)  # a courtroom hearing: one audio source per seat
+    add_participant(tx.s, h, "judge", judge.display_name, user_id=judge.id)
+    if secretary:
+        add_participant(tx.s, h, "secretary", secretary.display_name, user_id=secretary.id)
+    tx.audit(h, "hearing.create",
+             {"case_number": h.case_number, "title": h.title, "kind": h.kind,
+              "language": h.language, "judge_id": h.judge_id, "secretary_id": h.secretary_id},
+             actor=_actor(tx))
+    return h
+
+
+def _enrol(tx: Tx, h: Hearing, new: NewParticipant) -> Participant:
+    user_id = new.get("user_id")
+    if user_id is not None and tx.s.get(User, user_id) is None:
+        raise bad_request(f"user_id: no user with id {user_id}", field="user_id")
+    p = add_participant(tx.s, h, new["role"], new["display_name"], new.get("contact", ""),
+                        user_id)
+    tx.audit(h, "participant.add",
+             {"participant_id": p.id, "role": p.role, "display_name": p.display_name},
+             actor=_actor(tx))
+    return p
+
+
+def _invite(tx: Tx, h: Hearing, p: Participant, created_by: int,
+            ttl_s: int | None) -> IssuedInvite:
+    if p.presence == "ejected":
+        raise conflict("this participant was removed from the hearing")
+    new = auth.create_invite(tx.s, h.id, p.id, p.role, created_by,
+                             ttl_s if ttl_s is not None else tx.state.config.invite_ttl_s)
+    tx.audit(h, "invite.create",
+             {"invite_id": new.row.id, "participant_id": p.id, "role": p.role,
+              "expires_at": audit.iso_utc(new.row.expires_at)}, actor=_actor(tx))
+    return IssuedInvite(new.row, new.token, invite_link(tx.state.config.base_url, new.token))
+
+
+def _visible(tx: Tx) -> list[dict]:
+    q = select(Hearing).order_by(Hearing.id)
+    c = tx.caller
+    if c is None:
+        pass  # the operator sees every hearing
+    elif c.kind == "participant":
+        q = q.where(Hearing.id == c.hearing_id)
+    elif c.role != "admin":
+        q = q.where((Hearing.judge_id == c.user_id) | (Hearing.secretary_id == c.user_id))
+    return [hearing_json(h) for h in tx.s.execute(q).scalars()]
+
+
+async def list_hearings(state: AppState, caller: Caller | None) -> list[dict]:
+    """The hearings the caller may see: their own as staff, the one they were invited to."""
+    return await state.transaction(caller, _visible)
+
+
+# -- the HTTP edge's workflows ------------------------------------------------------------------
+def _create(tx: Tx, new: NewHearing) -> dict:
+    c = tx.me
+    require_staff_role(c, "admin", "judge")
+    judge_id = new.get("judge_id") or (c.user_id if c.role == "judge" else None)
+    if judge_id is None:
+        raise bad_request("judge_id: the presiding judge is required", field="judge_id")
+    if c.role == "judge" and judge_id != c.user_id:
+        raise bad_request("judge_id: a judge schedules their own hearings", field="judge_id")
+    judge = staff_user(tx.s, judge_id, "judge", "judge_id")
+    secretary = (staff_user(tx.s, new["secretary_id"], "secretary", "secretary_id")
+                 if new.get("secretary_id") else None)
+    assert c.user_id is not None
+    return hearing_json(_schedule(tx, new, judge, secretary, c.user_id))
+
+
+async def create_hearing(state: AppState, caller: Caller, new: NewHearing) -> dict:
+    """Schedule a hearing (the court administrator, or a judge for themselves)."""
+    return await state.transaction(caller, _create, new)
+
+
+def _detail(tx: Tx, hearing_id: int) -> dict:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    show = _participant_view(tx.me)
+    return {**hearing_json(h), "participants": [show(p) for p in h.participants]}
+
+
+async def get_hearing(state: AppState, caller: Caller, hearing_id: int) -> dict:
+    return await state.transaction(caller, _detail, hearing_id)
+
+
+def _update(tx: Tx, hearing_id: int, changes: HearingChanges) -> dict:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    still_changeable(h)
+    if "scheduled_at" in changes:
+        h.scheduled_at = parse_time(changes["scheduled_at"], "scheduled_at")
+    if "secretary_id" in changes:
+        h.secretary_id = staff_user(tx.s, changes["secretary_id"], "secretary",
+                                    "secretary_id").id
+    if "title" in changes:
+        h.title = changes["title"]
+    if "vocabulary" in changes:
+        h.vocabulary = changes["vocabulary"]
+    if "language" in changes:
+        h.language = changes["language"]
+    tx.audit(h, "hearing.update", {"fields": sorted(changes)})
+    return hearing_json(h)
+
+
+async def update_hearing(state: AppState, caller: Caller, hearing_id: int,
+                         changes: HearingChanges) -> dict:
+    """Change a hearing's details while it is not closed (its staff or the administrator)."""
+    return await state.transaction(caller, _update, hearing_id, changes)
+
+
+def _transition(tx: Tx, hearing_id: int, to: HearingState) -> dict:
+    h = load_presided(tx.s, hearing_id, tx.me)
+    check_transition(h.state, to)
+    before, h.state = h.state, to
+    now = datetime.now(timezone.utc)
+    if h.opened_at is None:
+        h.opened_at = now  # hearing clock zero, fixed once
+    if h.state == "closed":
+        h.closed_at = now
+    tx.audit(h, "hearing.transition", {"from": before, "to": h.state})
+    result = {**hearing_json(h), "clock_ms": tx.state.clock_ms(h)}
+    tx.publish(h.id, {"type": "state", "state": h.state, "clock_ms": result["clock_ms"]})
+    return result
+
+
+async def transition(state: AppState, caller: Caller, hearing_id: int,
+                     to: HearingState) -> dict:
+    """Open, recess, resume or close (the presiding judge); the live parts follow the state."""
+    result = await state.transaction(caller, _transition, hearing_id, to)
+    await state.live.transition(hearing_id, result["state"])
+    return result
+
+
+def _participants(tx: Tx, hearing_id: int) -> list[dict]:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    show = _participant_view(tx.me)
+    return [show(p) for p in h.participants]
+
+
+async def list_participants(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
+    return await state.transaction(caller, _participants, hearing_id)
+
+
+def _add(tx: Tx, hearing_id: int, new: NewParticipant) -> dict:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    still_changeable(h)
+    return participant_json(_enrol(tx, h, new))
+
+
+async def create_participant(state: AppState, caller: Caller, hearing_id: int,
+                             new: NewParticipant) -> dict:
+    """Add a participant to the hearing's list (who then gets an invite)."""
+    return await state.transaction(caller, _add, hearing_id, new)
+
+
+def _issue(tx: Tx, hearing_id: int, participant_id: int, ttl_s: int | None) -> IssuedInvite:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    still_changeable(h)
+    p = load_participant(tx.s, h, participant_id)
+    assert tx.me.user_id is not None
+    return _invite(tx, h, p, tx.me.user_id, ttl_s)
+
+
+async def issue_invite(state: AppState, caller: Caller, hearing_id: int, participant_id: int,
+                       ttl_s: int | None) -> dict:
+    """A new invite for one participant: its link and QR code are shown this once."""
+    issued = await state.transaction(caller, _issue, hearing_id, participant_id, ttl_s)
+    # drawing the QR code takes milliseconds of CPU: not on the event loop
+    qr = await asyncio.get_running_loop().run_in_executor(None, qr_payload, issued.link)
+    return {**invite_json(issued.row), "token": issued.token, "link": issued.link, **qr}
+
+
+def _invites(tx: Tx, hearing_id: int) -> list[dict]:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    rows = tx.s.execute(select(Invite).where(Invite.hearing_id == h.id).order_by(Invite.id))
+    return [invite_json(i) for i in rows.scalars()]
+
+
+async def list_invites(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
+    """The hearing's invites, without their tokens (only hashes are stored)."""
+    return await state.transaction(caller, _invites, hearing_id)
+
+
+def _revoke(tx: Tx, hearing_id: int, invite_id: int) -> dict:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    inv = tx.s.get(Invite, invite_id)
+    if inv is None or inv.hearing_id != h.id:
+        raise not_found("no such invite")
+    if inv.revoked_at is None:
+        inv.revoked_at = datetime.now(timezone.utc)
+        tx.audit(h, "invite.revoke", {"invite_id": inv.id})
+    return invite_json(inv)
+
+
+async def revoke_invite(state: AppState, caller: Caller, hearing_id: int,
+                        invite_id: int) -> dict:
+    return await state.transaction(caller, _revoke, hearing_id, invite_id)
+
+
+def _audit_log(tx: Tx, hearing_id: int) -> dict:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    rows = tx.s.execute(select(AuditEvent).where(AuditEvent.hearing_id == h.id)
+                        .order_by(AuditEvent.seq)).scalars()
+    events = [audit_json(e) for e in rows]
+    _, problems = audit.verify(tx.s, h.id)
+    return {"events": events, "verified": not problems, "problems": [str(p) for p in problems]}
+
+
+async def audit_log(state: AppState, caller: Caller, hearing_id: int) -> dict:
+    """The hearing's audit log with the verdict on its hash chain (the whole record's staff)."""
+    return await state.transaction(caller, _audit_log, hearing_id)
+
+
+# -- the operator's workflows (the command line) ------------------------------------------------
+def _user_named(s: Session, username: str, role: StaffRole) -> User:
+    u = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if u is None or u.role != role:
+        raise bad_request(f"no {role} with user name {username!r}")
+    return u
+
+
+def _schedule_by_operator(tx: Tx, new: NewHearing, judge: str, secretary: str | None) -> int:
+    j = _user_named(tx.s, judge, "judge")
+    sec = _user_named(tx.s, secretary, "secretary") if secretary else None
+    return _schedule(tx, new, j, sec, created_by=j.id).id
+
+
+async def schedule_by_operator(state: AppState, new: NewHearing, judge: str,
+                               secretary: str | None) -> int:
+    """Schedule a hearing for the judge (and secretary) with these user names; its id."""
+    return await state.transaction(None, _schedule_by_operator, new, judge, secretary)
+
+
+def _invite_by_operator(tx: Tx, hearing_id: int, new: NewParticipant,
+                        ttl_s: int | None) -> IssuedInvite:
+    h = tx.s.get(Hearing, hearing_id)
+    if h is None:
+        raise not_found("no such hearing")
+    still_changeable(h)
+    p = _enrol(tx, h, new)
+    return _invite(tx, h, p, h.judge_id, ttl_s)
+
+
+async def invite_by_operator(state: AppState, hearing_id: int, new: NewParticipant,
+                             ttl_s: int | None) -> IssuedInvite:
+    """Add a participant and issue their invite in one step (issued in the judge's name)."""
+    return await state.transaction(None, _invite_by_operator, hearing_id, new, ttl_s)

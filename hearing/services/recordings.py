@@ -1,0 +1,68 @@
+"""The hearing's recordings for the secretary's editor: one playable Ogg Opus per source once
+the hearing is closed (offset t in the file is hearing-clock start_ms + t), and the closed
+two-second chunks while it is still running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hearing.access import load_managed
+from hearing.errors import not_found
+from hearing.models import Recording, RecordingChunk
+from hearing.roles import Caller
+from hearing.state import AppState
+from hearing.transaction import Tx
+from hearing.transcripts import speaker_of, speakers
+from media.seat_recorder import source_of_recording
+
+
+def _entry(hearing_id: int, rid: str, source: str, known: dict[str, dict], start_ms: int,
+           end_ms: int, sha256: str, content_type: str) -> dict:
+    return {"id": rid, "source_id": source, "label": speaker_of(source, known)["label"],
+            "start_ms": start_ms, "end_ms": end_ms, "sha256": sha256,
+            "content_type": content_type,
+            "url": f"/api/hearings/{hearing_id}/recordings/{rid}/audio"}
+
+
+def _list(tx: Tx, hearing_id: int) -> list[dict]:
+    s = tx.s
+    load_managed(s, hearing_id, tx.me)
+    known = speakers(s, hearing_id)
+    finals = s.execute(select(Recording).where(Recording.hearing_id == hearing_id)
+                       .order_by(Recording.id)).scalars().all()
+    out = [_entry(hearing_id, f"r{r.id}", source_of_recording(r.source_id), known, r.start_ms,
+                  r.end_ms, r.sha256, r.content_type) for r in finals]
+    if not finals:  # still running: the closed chunks, each playable on its own
+        out = [_entry(hearing_id, f"c{ch.id}", source_of_recording(ch.source_id), known,
+                      ch.start_ms, ch.end_ms, ch.sha256, "audio/ogg")
+               for ch in s.execute(select(RecordingChunk).where(
+                   RecordingChunk.hearing_id == hearing_id).order_by(RecordingChunk.id)).scalars()]
+    return out
+
+
+async def list_recordings(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
+    """Per-source recordings with their place on the hearing clock."""
+    return await state.transaction(caller, _list, hearing_id)
+
+
+def _file(tx: Tx, hearing_id: int, kind: str, row_id: int) -> Path:
+    load_managed(tx.s, hearing_id, tx.me)
+    row = tx.s.get(Recording if kind == "r" else RecordingChunk, row_id)
+    if row is None or row.hearing_id != hearing_id:
+        raise not_found("no such recording")
+    path = tx.state.live.blobs.path_for(row.sha256) if kind == "r" else Path(row.path)
+    if not path.is_file():
+        raise not_found("the recording file is missing (run `courtroom fixity`)")
+    return path
+
+
+async def recording_file(state: AppState, caller: Caller, hearing_id: int,
+                         recording_id: str) -> Path:
+    """The file of one finished recording ("r<id>") or closed chunk ("c<id>") of the hearing."""
+    kind, digits = recording_id[:1], recording_id[1:]
+    if (kind not in ("r", "c") or not (digits.isascii() and digits.isdigit())
+            or len(digits) > 10 or not 0 < int(digits) < 2**31):
+        raise not_found("no such recording")
+    return await state.transaction(caller, _file, hearing_id, kind, int(digits))

@@ -1,0 +1,325 @@
+"""Signing keys, stenogram versions and their signatures, court documents and the offline
+verification bundle: the workflows of the stenogram and their rules (who signs as what, the
+secretary before the judge, only the latest version, a signed version is locked).
+
+The HTTP edge and the command line call the same functions here. `caller=None` is the operator
+at the server's console (the command line), who holds the database itself."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+
+from hearing import stenograms
+from hearing.access import is_assigned, load_hearing, load_managed, require_staff_role
+from hearing.errors import Unprocessable, conflict, forbidden, not_found
+from hearing.models import Hearing, SigningKey, StenogramSignature, StenogramVersionRow, User
+from hearing.roles import Caller
+from hearing.state import AppState
+from hearing.transaction import Tx
+from hearing.transcripts import revision_docs
+from stenogram import (Signer, SigningError, StenogramVersion, Transcript, WorkflowError,
+                       create_user_key, load_user_key, needs_new_version, sign_version,
+                       signature_status, write_bundle)
+from stenogram.export import protocol_from_version, render_documents
+from stenogram.signing import display_fingerprint, fingerprint, unb64
+
+SignerRole = Literal["secretary", "judge"]
+#: Each document format: its file name in the bundle and its media type.
+FORMATS = {"pdf": ("protocol.pdf", "application/pdf"),
+           "docx": ("protocol.docx",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+           "txt": ("protocol.txt", "text/plain; charset=utf-8"),
+           "srt": ("stenogram.srt", "application/x-subrip; charset=utf-8"),
+           "vtt": ("stenogram.vtt", "text/vtt; charset=utf-8"),
+           "json": ("stenogram.json", "application/json")}
+
+
+@dataclass(frozen=True)
+class Document:
+    """A rendered court document of one version."""
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def key_json(k: SigningKey) -> dict:
+    pub = k.public_key_info
+    fp = fingerprint(unb64(pub["public_key"])) if "public_key" in pub else k.key_id
+    return {"key_id": k.key_id, "algorithm": pub.get("algorithm"), "fingerprint": fp,
+            "fingerprint_display": display_fingerprint(fp), "created_at": k.created_at.isoformat()}
+
+
+def version_json(v: StenogramVersion, sigs: list[dict]) -> dict:
+    mine = [x for x in sigs if x["statement"]["version_sha256"] == v.sha256]
+    return {"number": v.number, "sha256": v.sha256, "created_at": v.document.get("created_at"),
+            "previous_sha256": v.document.get("previous_sha256"),
+            "segments": len(v.document.get("segments", [])),
+            "status": signature_status(v, mine),
+            "signatures": [{"role": x["statement"]["role"],
+                            "name": x["statement"]["signer"].get("name"),
+                            "signed_at": x["statement"]["signed_at"], "key_id": x["key_id"]}
+                           for x in mine]}
+
+
+# -- signing keys ------------------------------------------------------------------------------
+
+def _own_key(tx: Tx) -> SigningKey | None:
+    return tx.s.execute(select(SigningKey).where(SigningKey.user_id == tx.me.user_id)
+                        ).scalar_one_or_none()
+
+
+def _key_json(tx: Tx) -> dict:
+    k = _own_key(tx)
+    if k is None:
+        raise not_found("you have no signing key yet")
+    return key_json(k)
+
+
+async def my_key(state: AppState, caller: Caller) -> dict:
+    """The public part of the caller's signing key."""
+    return await state.transaction(caller, _key_json)
+
+
+def _store_key(tx: Tx, signer: Signer, path: Path) -> dict:
+    k = SigningKey(user_id=tx.me.user_id, key_id=signer.key_id,
+                   public_key_info=signer.public_key_info(), path=str(path),
+                   created_at=datetime.now(timezone.utc))
+    tx.s.add(k)
+    tx.audit(None, "signing_key.create", {"key_id": signer.key_id})
+    tx.s.flush()
+    return key_json(k)
+
+
+async def create_key(state: AppState, caller: Caller, passphrase: str) -> dict:
+    """A judge's or secretary's signing key; the private key is stored encrypted under the
+    passphrase, the public part in the database."""
+    require_staff_role(caller, "judge", "secretary")
+    assert caller.user_id is not None
+    path = stenograms.user_key_path(state.config, caller.user_id)
+    if await state.transaction(caller, _own_key) is not None or path.exists():
+        raise conflict("you already have a signing key")
+    loop = asyncio.get_running_loop()
+    # scrypt key derivation is deliberately slow: off the event loop
+    signer = await loop.run_in_executor(None, lambda: create_user_key(
+        path, passphrase, owner=f"{caller.name} ({caller.role})"))
+    return await state.transaction(caller, _store_key, signer, path)
+
+
+# -- versions and signatures -------------------------------------------------------------------
+
+def _list_versions(tx: Tx, hearing_id: int) -> list[dict]:
+    load_managed(tx.s, hearing_id, tx.me)
+    sigs = stenograms.signatures(tx.s, hearing_id)
+    return [version_json(v, sigs) for v in stenograms.versions(tx.s, hearing_id)]
+
+
+async def list_versions(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
+    return await state.transaction(caller, _list_versions, hearing_id)
+
+
+def _new_version(tx: Tx, hearing_id: int, transcript: Transcript) -> dict:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    if not is_assigned(tx.me, h):
+        raise forbidden("only the secretary or the judge of this hearing make versions")
+    existing = stenograms.versions(tx.s, hearing_id)
+    if existing and not needs_new_version(existing[-1], transcript.head()):
+        raise conflict("the transcript has not changed since version "
+                       f"{existing[-1].number}", number=existing[-1].number)
+    v = stenograms.new_version(tx.s, tx.state.config, h, transcript)
+    tx.s.add(StenogramVersionRow(hearing_id=hearing_id, number=v.number, sha256=v.sha256,
+                                 doc=v.document, created_at=datetime.now(timezone.utc),
+                                 created_by=tx.me.user_id))
+    tx.audit(h, "stenogram.version", {"number": v.number, "sha256": v.sha256})
+    return version_json(v, [])
+
+
+async def create_version(state: AppState, caller: Caller, hearing_id: int) -> dict:
+    """Freeze the current transcript as the next version to sign."""
+    transcript = await state.transcripts.get(hearing_id)
+    return await state.transaction(caller, _new_version, hearing_id, transcript)
+
+
+def signing_role(caller: Caller, h: Hearing) -> SignerRole:
+    """The hearing's judge signs as judge, its secretary as secretary; nobody else signs."""
+    if caller.kind == "staff" and caller.user_id == h.judge_id:
+        return "judge"
+    if caller.kind == "staff" and caller.user_id == h.secretary_id:
+        return "secretary"
+    raise forbidden("only the judge and the secretary of this hearing sign")
+
+
+def _latest(tx: Tx, hearing_id: int, number: int) -> StenogramVersion:
+    """Version `number`, which must be the latest: an older one was superseded."""
+    vs = {v.number: v for v in stenograms.versions(tx.s, hearing_id)}
+    if number not in vs:
+        raise not_found("no such version")
+    if number != max(vs):
+        raise conflict(f"version {number} was superseded by version {max(vs)}")
+    return vs[number]
+
+
+@dataclass(frozen=True)
+class _Signing:
+    role: SignerRole
+    version: StenogramVersion
+    key_path: Path
+    name: str
+    signatures: list[dict]
+
+
+def _prepare_signing(tx: Tx, hearing_id: int, number: int) -> _Signing:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    role = signing_role(tx.me, h)
+    version = _latest(tx, hearing_id, number)
+    k = _own_key(tx)
+    if k is None:
+        raise Unprocessable("create your signing key first", code="no_key")
+    user = tx.s.get(User, tx.me.user_id)
+    assert user is not None
+    return _Signing(role, version, Path(k.path), user.display_name,
+                    stenograms.signatures(tx.s, hearing_id))
+
+
+def _store_signature(tx: Tx, hearing_id: int, number: int, signing: _Signing,
+                     record: dict) -> dict:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    _latest(tx, hearing_id, number)
+    if stenograms.signatures(tx.s, hearing_id) != signing.signatures:
+        raise conflict(f"version {number} was signed meanwhile; sign again")
+    row = tx.s.execute(select(StenogramVersionRow).where(
+        StenogramVersionRow.hearing_id == hearing_id,
+        StenogramVersionRow.number == number)).scalar_one()
+    tx.s.add(StenogramSignature(version_id=row.id, role=signing.role, user_id=tx.me.user_id,
+                                doc=record, created_at=datetime.now(timezone.utc)))
+    tx.audit(h, "stenogram.sign", {"number": number, "sha256": signing.version.sha256,
+                                   "role": signing.role, "key_id": record["key_id"]})
+    tx.s.flush()
+    stenograms.sign_tree_head_now(tx.s, tx.state.config, hearing_id)
+    return version_json(signing.version, stenograms.signatures(tx.s, hearing_id))
+
+
+async def sign(state: AppState, caller: Caller, hearing_id: int, number: int,
+               passphrase: str) -> dict:
+    """Sign the latest version with the caller's key: the secretary first, then the judge,
+    whose statement countersigns the secretary's; with both the version is locked."""
+    signing = await state.transaction(caller, _prepare_signing, hearing_id, number)
+    loop = asyncio.get_running_loop()
+    try:
+        signer = await loop.run_in_executor(None, load_user_key, signing.key_path, passphrase)
+    except SigningError:
+        raise Unprocessable("the passphrase does not open your key",
+                            code="bad_passphrase") from None
+    try:
+        record = sign_version(signing.version, signer, role=signing.role,
+                              user_id=str(caller.user_id), name=signing.name,
+                              signatures=signing.signatures)
+    except WorkflowError as exc:
+        raise conflict(str(exc)) from None
+    result = await state.transaction(caller, _store_signature, hearing_id, number, signing,
+                                     record)
+    state.hub.publish(hearing_id, {"type": "stenogram", "version": result}, staff_only=True)
+    return result
+
+
+# -- documents and the bundle ------------------------------------------------------------------
+
+def _latest_or_draft(tx: Tx, hearing_id: int,
+                     transcript: Transcript) -> tuple[StenogramVersion, list[dict]]:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    vs = stenograms.versions(tx.s, hearing_id)
+    if vs and not needs_new_version(vs[-1], transcript.head()):
+        return vs[-1], stenograms.signatures(tx.s, hearing_id)
+    return stenograms.new_version(tx.s, tx.state.config, h, transcript), []
+
+
+def _latest_stored(tx: Tx, hearing_id: int) -> tuple[StenogramVersion, list[dict]]:
+    vs = stenograms.versions(tx.s, hearing_id)
+    if not vs:
+        raise conflict("no stenogram version yet", code="no_version")
+    return vs[-1], stenograms.signatures(tx.s, hearing_id)
+
+
+async def _render(hearing_id: int, version: StenogramVersion, sigs: list[dict],
+                  fmt: str) -> Document:
+    name, content_type = FORMATS[fmt]
+    loop = asyncio.get_running_loop()
+    docs = await loop.run_in_executor(None, lambda: render_documents(
+        protocol_from_version(version, sigs), pdf=fmt == "pdf"))
+    return Document(f"hearing-{hearing_id}-v{version.number}-{name}", content_type, docs[name])
+
+
+def _known_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise not_found(f"formats: {', '.join(FORMATS)}")
+
+
+async def document(state: AppState, caller: Caller, hearing_id: int, fmt: str) -> Document:
+    """The protocol or record in one format: of the latest version when it matches the
+    transcript, otherwise of an unsigned draft of the current transcript (not stored), so a
+    download always shows the current text."""
+    _known_format(fmt)
+    transcript = await state.transcripts.get(hearing_id)
+    version, sigs = await state.transaction(caller, _latest_or_draft, hearing_id, transcript)
+    return await _render(hearing_id, version, sigs, fmt)
+
+
+async def stored_document(state: AppState, hearing_id: int, fmt: str) -> Document:
+    """The latest stored version in one format (the command line)."""
+    _known_format(fmt)
+    version, sigs = await state.transaction(None, _latest_stored, hearing_id)
+    return await _render(hearing_id, version, sigs, fmt)
+
+
+@dataclass(frozen=True)
+class _BundleContents:
+    versions: list[StenogramVersion]
+    signatures: list[dict]
+    public_keys: list[dict]
+    revisions: list[dict]
+    audit_rows: list[dict]
+    tree_heads: list[dict]
+    media: dict[str, Path]
+
+
+def _bundle_contents(tx: Tx, hearing_id: int, with_media: bool) -> _BundleContents:
+    s, cfg = tx.s, tx.state.config
+    if tx.caller is not None:
+        load_managed(s, hearing_id, tx.me)
+    vs = stenograms.versions(s, hearing_id)
+    if not vs:
+        raise conflict("make a stenogram version first", code="no_version")
+    stenograms.sign_tree_head_now(s, cfg, hearing_id)
+    media = {}
+    if with_media:
+        listed = {e["sha256"] for v in vs for e in
+                  v.document.get("recordings", []) + v.document.get("evidence", [])}
+        media = {k: p for k, p in stenograms.media_files(
+            s, hearing_id, tx.state.live.blobs.path_for).items() if k in listed}
+    return _BundleContents(vs, stenograms.signatures(s, hearing_id),
+                           stenograms.public_keys(s, hearing_id, cfg),
+                           revision_docs(s, hearing_id), stenograms.audit_rows(s, hearing_id),
+                           stenograms.tree_heads(s, hearing_id), media)
+
+
+def _write_bundle(c: _BundleContents, out: Path) -> dict:
+    documents = render_documents(protocol_from_version(c.versions[-1], c.signatures))
+    return write_bundle(out, versions=c.versions, signatures=c.signatures,
+                        public_keys=c.public_keys, revisions=c.revisions,
+                        audit_rows=c.audit_rows, tree_heads=c.tree_heads, media=c.media,
+                        documents=documents)
+
+
+async def export_bundle(state: AppState, caller: Caller | None, hearing_id: int, out: Path,
+                        with_media: bool) -> dict:
+    """Everything needed to verify the stenogram offline, as a zip at `out`; returns its
+    manifest. The database part (with a fresh signed tree head) is one transaction in the
+    database's own worker; rendering, hashing and writing the files run in an executor."""
+    contents = await state.transaction(caller, _bundle_contents, hearing_id, with_media)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, _write_bundle, contents, out)

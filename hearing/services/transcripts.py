@@ -1,0 +1,79 @@
+"""The transcript in the secretary's editor: the current segments with their speakers, a
+correction as one new revision (written with its audit row in one transaction), and each
+segment's history."""
+
+from __future__ import annotations
+
+from hearing.access import load_hearing, load_managed, require_editor
+from hearing.errors import Unprocessable, bad_request, not_found
+from hearing.roles import Caller
+from hearing.state import AppState
+from hearing.transaction import Tx
+from hearing.transcripts import Draft, apply_change, speaker_of, speakers
+from stenogram import Revision, RevisionError, Segment, Transcript
+
+
+def segment_json(seg: Segment, known: dict[str, dict]) -> dict:
+    return {"id": seg.segment_id, "source_id": seg.source_id,
+            "speaker": speaker_of(seg.speaker or seg.source_id, known),
+            "start_ms": seg.start_ms, "end_ms": seg.end_ms, "text": seg.text,
+            "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+                       "probability": w.probability} for w in seg.words],
+            "language": seg.language, "model": seg.model, "edited": seg.origin != "asr",
+            "origin": seg.origin}
+
+
+def _readable(tx: Tx, hearing_id: int) -> dict[str, dict]:
+    load_managed(tx.s, hearing_id, tx.me)
+    return speakers(tx.s, hearing_id)
+
+
+async def current(state: AppState, caller: Caller, hearing_id: int) -> dict:
+    """The transcript as it stands, with every speaker the hearing knows."""
+    known = await state.transaction(caller, _readable, hearing_id)
+    t = await state.transcripts.get(hearing_id)
+    return {"segments": [segment_json(x, known) for x in t.segments()],
+            "head_hash": t.head_hash,
+            "revision_seq": t.revisions[-1].seq if t.revisions else None,
+            "speakers": list(known.values())}
+
+
+def _revise(tx: Tx, hearing_id: int, change: dict,
+            draft: Draft) -> tuple[Revision, dict[str, dict], Transcript]:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    require_editor(tx.me, h)
+    known = speakers(tx.s, hearing_id)
+    if change["kind"] == "set_speaker" and change["speaker"] not in known:
+        raise bad_request("speaker: not a participant or seat of this hearing", field="speaker")
+    try:
+        t = draft.open(tx.s)
+        rev = draft.apply(tx.s, lambda t: apply_change(t, change, tx.me.actor))
+    except RevisionError as exc:
+        raise Unprocessable(str(exc), code="cannot_apply") from None
+    tx.audit(h, "transcript.revise", {"seq": rev.seq, "kind": rev.kind, "hash": rev.hash})
+    return rev, known, t
+
+
+async def revise(state: AppState, caller: Caller, hearing_id: int, change: dict) -> dict:
+    """A correction by the hearing's secretary or judge: the check, the new revision and its
+    audit row commit together; the machine text stays in the chain."""
+    rev, known, t = await state.transcripts.change(
+        hearing_id, lambda draft: state.transaction(caller, _revise, hearing_id, change, draft))
+    state.hub.publish(hearing_id, {"type": "revision", "seq": rev.seq, "kind": rev.kind,
+                                   "head_hash": t.head_hash}, staff_only=True)
+    return {"revision": rev.to_dict(),
+            "segments": [segment_json(x, known) for x in t.segments()],
+            "head_hash": t.head_hash}
+
+
+async def history(state: AppState, caller: Caller, hearing_id: int, segment_id: str) -> dict:
+    """Every revision that made or changed a segment, oldest first."""
+    await state.transaction(caller, _readable, hearing_id)
+    t = await state.transcripts.get(hearing_id)
+    try:
+        revs = t.history(segment_id)
+    except (KeyError, RevisionError):
+        raise not_found("no such segment") from None
+    if not revs:
+        raise not_found("no such segment")
+    return {"revisions": [r.to_dict() for r in revs]}
