@@ -14,13 +14,16 @@ from hearing.models import STAFF_ROLES, StaffRole, User
 
 
 def add_user(session: Session, username: str, password: str, role: StaffRole,
-             display_name: str) -> User:
+             display_name: str, password_hash: str | None = None) -> User:
+    """password_hash: the password already hashed by the caller (the server hashes off its
+    database threads), else it is hashed here."""
     if role not in STAFF_ROLES:
         raise bad_request(f"role must be one of {', '.join(STAFF_ROLES)}", field="role")
     if session.execute(select(User.id).where(User.username == username)).first():
         raise conflict(f"user {username!r} already exists")
     user = User(username=username, display_name=display_name, role=role,
-                password_hash=hash_password(password), created_at=datetime.now(timezone.utc))
+                password_hash=password_hash or hash_password(password),
+                created_at=datetime.now(timezone.utc))
     session.add(user)
     session.flush()
     return user

@@ -113,8 +113,15 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/api/health", health)
 
     async def api_fallback(request: web.Request) -> web.Response:
+        """An API path that exists with other methods answers 405 with Allow, else 404."""
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource is not fallback:
+                allowed |= (await resource.resolve(request))[1]
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
         raise not_found(f"no API route {request.path}")
-    app.router.add_route("*", "/api/{tail:.*}", api_fallback)
+    fallback = app.router.add_route("*", "/api/{tail:.*}", api_fallback).resource
 
     if WEB.is_dir():
         async def index(request: web.Request) -> web.FileResponse:

@@ -2,7 +2,9 @@
 
 Each row's hash is SHA-256 over the RFC 8785 canonical JSON of its content plus the previous
 row's hash, so an edited, deleted or reordered row breaks the chain at a place we can name.
-Truncation of the tail is caught by the signed Merkle tree heads of the stenogram package."""
+A cut tail or a chain re-hashed from an edited row on is caught by the signed Merkle tree heads
+(hearing/stenograms.py), which are also kept outside the database (hearing/services/audit.py
+checks the log against them)."""
 
 from __future__ import annotations
 

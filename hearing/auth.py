@@ -5,11 +5,13 @@ as SHA-256 hashes, so a copied database lets nobody in. Passwords use argon2id."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -56,12 +58,31 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(user: User | None, password: str) -> bool:
+def check_password(password_hash: str | None, password: str) -> bool:
+    """Whether the password matches; None (no such user) is checked against a dummy hash and
+    fails, in the same time as a wrong password."""
     try:
-        ok = _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+        ok = _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
-    return ok and user is not None and user.active
+    return ok and password_hash is not None
+
+
+#: argon2 runs on these threads, never on a database thread (SQLite has only one): a storm of
+#: logins waits here while every other request goes on, and takes at most two cores.
+_password_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password")
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """check_password on the password threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_password_pool, check_password, password_hash, password)
+
+
+async def hash_password_off_db(password: str) -> str:
+    """hash_password on the password threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_password_pool, hash_password, password)
 
 
 @dataclass
@@ -131,39 +152,62 @@ def resolve_invite(session: Session, token: str) -> Invite:
 
 
 class LoginLimiter:
-    """Sliding window of failed logins per (address, username) and per address: brute force from
-    one place is slowed down without letting anyone lock a judge out from elsewhere."""
+    """Failed logins per (address, name) and per address, with exponential backoff.
 
-    def __init__(self, attempts: int, window_s: float, max_keys: int = 100_000) -> None:
+    An attempt is counted when it starts, before the slow password check, so parallel guesses
+    cannot all be checked: ``attempts`` may run within ``window_s``, then each further one waits
+    ``backoff_s`` after the previous, doubling per attempt up to ``backoff_max_s``. The address
+    as a whole (a court's proxy) gets the same backoff only after ``address_attempts``, so one
+    name's failures do not stop the other people behind it, and nobody elsewhere can slow a
+    judge down. A successful login forgets its name's attempts."""
+
+    def __init__(self, attempts: int, window_s: float, backoff_s: float = 1.0,
+                 backoff_max_s: float = 60.0, address_attempts: int = 50,
+                 max_keys: int = 100_000, clock=time.monotonic) -> None:  # noqa: ANN001
         self.attempts, self.window, self.max_keys = attempts, window_s, max_keys
-        self._fails: dict[tuple[str, str], deque[float]] = {}
+        self.backoff, self.backoff_max = backoff_s, backoff_max_s
+        self.address_attempts, self.clock = address_attempts, clock
+        self._tries: dict[tuple[str, str], deque[float]] = {}
 
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        q = self._fails.get(key)
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        q = self._tries.get(key)
         if q is None:
-            if len(self._fails) >= self.max_keys:  # bounded: forget the oldest keys first
-                for k in list(self._fails)[: self.max_keys // 10]:
-                    del self._fails[k]
-            q = self._fails[key] = deque()
-        cutoff = time.monotonic() - self.window
-        while q and q[0] < cutoff:
+            if len(self._tries) >= self.max_keys:  # bounded: forget the oldest keys first
+                for k in list(self._tries)[: self.max_keys // 10]:
+                    del self._tries[k]
+            q = self._tries[key] = deque()
+        while q and q[0] < now - self.window:
             q.popleft()
         return q
 
-    def retry_after(self, address: str, username: str) -> float:
-        """Seconds until another attempt is allowed (0 when allowed now)."""
-        worst = 0.0
-        for key, limit in (((address, username.lower()), self.attempts),
-                           ((address, ""), self.attempts * 4)):
-            q = self._recent(key)
-            if len(q) >= limit:
-                worst = max(worst, q[0] + self.window - time.monotonic())
-        return max(0.0, worst)
+    def _wait(self, q: deque[float], free: int, now: float) -> float:
+        if len(q) < free:
+            return 0.0
+        delay = min(self.backoff_max, self.backoff * 2.0 ** min(len(q) - free, 64))
+        return max(0.0, q[-1] + delay - now)
 
-    def failed(self, address: str, username: str) -> None:
-        now = time.monotonic()
-        self._recent((address, username.lower())).append(now)
-        self._recent((address, "")).append(now)
+    def _keys(self, address: str, username: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        return (address, username.lower()), (address, "")
 
-    def succeeded(self, address: str, username: str) -> None:
-        self._fails.pop((address, username.lower()), None)
+    def begin(self, address: str, username: str) -> tuple[float, float]:
+        """Count an attempt now: (0, its time) when it may go on, else (seconds to wait, 0)
+        and nothing is counted."""
+        now = self.clock()
+        name, addr = self._keys(address, username)
+        qn, qa = self._recent(name, now), self._recent(addr, now)
+        wait = max(self._wait(qn, self.attempts, now),
+                   self._wait(qa, self.address_attempts, now))
+        if wait > 0:
+            return wait, 0.0
+        qn.append(now)
+        qa.append(now)
+        return 0.0, now
+
+    def succeeded(self, address: str, username: str, at: float) -> None:
+        """The attempt counted at `at` was right: forget the name's attempts, and this one
+        for the address."""
+        name, addr = self._keys(address, username)
+        self._tries.pop(name, None)
+        q = self._tries.get(addr)
+        if q is not None and at in q:
+            q.remove(at)

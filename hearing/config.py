@@ -35,9 +35,15 @@ class Config:
     ws_rate_per_s: float = 20.0
     #: Outgoing WebSocket messages queued per client before droppable events are discarded.
     ws_send_queue: int = 512
-    #: Failed logins allowed per (address, username) within login_window_s.
+    #: Login attempts per (address, username) within login_window_s before each further one
+    #: waits login_backoff_s after the previous, doubling per attempt up to
+    #: login_backoff_max_s; an address as a whole (a court's proxy) is slowed the same way only
+    #: after login_address_attempts. A successful login resets its name's count.
     login_attempts: int = 5
     login_window_s: int = 300
+    login_backoff_s: float = 1.0
+    login_backoff_max_s: float = 60.0
+    login_address_attempts: int = 50
     #: Court time zone for documents and pages.
     timezone: str = "Asia/Almaty"
     #: Transcribe hearings live (loads Whisper when the first hearing opens).
@@ -62,12 +68,26 @@ class Config:
     #: How often the audit log's Merkle root is signed while a hearing is open (seconds);
     #: heads are also signed at every transition, version and export.
     tree_head_interval_s: float = 300.0
+    #: Passphrase of the server's audit key (<data_dir>/keys/server-audit.pem), which signs
+    #: the tree heads: a file holding it (preferred: a secret mounted by the service manager),
+    #: or the value itself (COURTROOM_AUDIT_KEY_PASSPHRASE). Set, the PEM is encrypted with it
+    #: (a plain key is encrypted on the first start) and a wrong one stops the start-up. Both
+    #: empty: the PEM is unencrypted, protected only by its mode 0600, so whoever can read the
+    #: data directory as the service account can sign heads over a rewritten log.
+    audit_key_passphrase_file: str = ""
+    audit_key_passphrase: str = ""
     #: Largest evidence file accepted, bytes (2 GiB: a long phone video).
     evidence_max_bytes: int = 2 << 30
     #: Disk space evidence uploads must leave free for the database and the recordings, bytes.
     evidence_min_free_bytes: int = 256 << 20
     #: Transcribe the sound of accepted audio/video evidence offline (loads Whisper on first use).
     transcribe_evidence: bool = True
+    #: Address space of the child process that parses a submitted file, bytes.
+    evidence_parse_memory_bytes: int = 512 << 20
+    #: Most work a playback copy may cost: decoded pixels (width x height x frames; the
+    #: default is 1.5 x a 30-minute 1080p30 phone video) and seconds of media.
+    evidence_convert_max_pixels: int = int(1920 * 1080 * 30 * 1800 * 1.5)
+    evidence_convert_max_duration_s: float = 4 * 3600.0
 
     @property
     def db_url(self) -> str:

@@ -1,9 +1,11 @@
 """The background side of evidence, owned by the runtime (``state.evidence``): the upload
-manager (interrupted uploads recovered at start, idle ones expired every hour), the playback
-copies (made one at a time), and the transcription of accepted sound through the server's one
-speech scheduler, at low priority behind the live hearings. The transcript is stored as the
-evidence's own (times from the start of the file), never as hearing speech. Work cut short by
-a shutdown is resumed at the next start."""
+manager (interrupted uploads recovered at start, idle ones expired every hour; submitted files
+parsed only in a confined child process), the playback copies (made one at a time, in turn
+between hearings, only once the judge has accepted the item, and within a cost budget), and
+the transcription of accepted sound through the server's one speech scheduler, at low
+priority behind the live hearings. The transcript is stored as the evidence's own (times from
+the start of the file), never as hearing speech. Work cut short by a shutdown is resumed at
+the next start."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from sqlalchemy.orm import Session
 from hearing.models import ConversionState, EvidenceItem, Hearing
 from hearing.transaction import Tx
 from media.blobstore import BlobStore
-from media.evidence import (Derivative, QueueFull, TranscodeJob, TranscodeOptions, Transcoder,
-                            UploadManager, UploadOptions, iter_audio_16k)
+from media.evidence import (Derivative, MediaInfo, QueueFull, TranscodeJob, TranscodeOptions,
+                            Transcoder, UploadManager, UploadOptions, iter_audio_16k)
+from media.evidence.sandbox import SandboxLimits
 from media.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -80,12 +83,15 @@ class EvidenceJobs:
     async def start(self) -> None:
         cfg = self.state.config
         uploads = UploadManager(self.blobs, UploadOptions(
-            max_bytes=cfg.evidence_max_bytes, min_free_bytes=cfg.evidence_min_free_bytes))
+            max_bytes=cfg.evidence_max_bytes, min_free_bytes=cfg.evidence_min_free_bytes,
+            sandbox=SandboxLimits(memory_bytes=cfg.evidence_parse_memory_bytes)))
         # A SIGKILL mid-upload left a part file: cut it back to its last checkpoint (never a
         # blob), so the client resumes where the server last said it was.
         await asyncio.get_running_loop().run_in_executor(None, uploads.recover)
         self.uploads = uploads
-        self.transcoder = Transcoder(self.blobs, TranscodeOptions())
+        self.transcoder = Transcoder(self.blobs, TranscodeOptions(
+            max_pixels=cfg.evidence_convert_max_pixels,
+            max_duration_s=cfg.evidence_convert_max_duration_s))
         self._queue = asyncio.Queue()
         self.tasks.start(self._transcribe_queued(), "transcription")
         self.tasks.start(self._expire_uploads(), "expire uploads")
@@ -103,16 +109,11 @@ class EvidenceJobs:
 
     async def _resume(self) -> None:
         """After a restart: playback copies not yet made, transcripts not yet written."""
-        def work(s: Session) -> tuple[list[str], list[EvidenceItem]]:
-            unconverted = s.execute(select(EvidenceItem.sha256).where(
-                EvidenceItem.transcode_state.in_(("pending", "queued", "running")))).scalars()
-            untranscribed = s.execute(select(EvidenceItem).where(
-                EvidenceItem.status == "accepted", EvidenceItem.transcript.is_(None))).scalars()
-            return sorted(set(unconverted)), list(untranscribed)
-        shas, items = await self.state.db.run(work)
-        for sha in shas:
-            self.convert(sha)
-        for item in items:
+        def work(s: Session) -> list[EvidenceItem]:
+            return list(s.execute(select(EvidenceItem).where(
+                EvidenceItem.status == "accepted", EvidenceItem.transcript.is_(None))).scalars())
+        await self._convert_waiting()
+        for item in await self.state.db.run(work):
             self.queue_transcription(item)
 
     async def _expire_uploads(self) -> None:
@@ -137,14 +138,22 @@ class EvidenceJobs:
         return True
 
     # -- playback copies ----------------------------------------------------------------------
-    def convert(self, sha256: str) -> bool:
-        """Queue the playback copies of an original. When the queue is full its items stay
-        "pending" and are submitted when a conversion finishes (or at the next start)."""
-        if self.transcoder is None or self._closed:
+    def convert(self, item: EvidenceItem) -> bool:
+        """Queue the playback copies of an accepted item, in its hearing's turn, from the facts
+        its sandboxed validation found (the server never parses the file for them). When the
+        hearing's queue is full the item stays "pending" and is submitted when a conversion
+        finishes (or at the next start)."""
+        if (self.transcoder is None or self._closed or item.status != "accepted"
+                or item.transcode_state == "done"):
             return False
+        sha256 = item.sha256
+        try:
+            info = MediaInfo.from_json(item.media) if item.media else None
+        except (TypeError, ValueError):
+            info = None
         try:
             self.conversions[sha256] = self.transcoder.submit(
-                sha256, on_progress=self._on_conversion)
+                sha256, info, on_progress=self._on_conversion, group=item.hearing_id)
         except QueueFull:
             log.warning("playback copy queue full; %s waits", sha256)
             return False
@@ -198,13 +207,16 @@ class EvidenceJobs:
         await self._convert_waiting()
 
     async def _convert_waiting(self) -> None:
-        """Submit the originals that found the queue full earlier."""
-        def work(s: Session) -> list[str]:
-            return sorted(set(s.execute(select(EvidenceItem.sha256).where(
-                EvidenceItem.transcode_state == "pending")).scalars()))
-        for sha in await self.state.db.run(work):
-            if sha not in self.conversions and not self.convert(sha):
-                break
+        """Submit the accepted originals still waiting for their copies (a full queue, a
+        restart)."""
+        def work(s: Session) -> list[EvidenceItem]:
+            return list(s.execute(select(EvidenceItem).where(
+                EvidenceItem.status == "accepted",
+                EvidenceItem.transcode_state.in_(("pending", "queued", "running")))
+                .order_by(EvidenceItem.id)).scalars())
+        for item in await self.state.db.run(work):
+            if item.sha256 not in self.conversions:
+                self.convert(item)
 
     # -- transcription ------------------------------------------------------------------------
     def queue_transcription(self, item: EvidenceItem) -> None:
@@ -321,6 +333,7 @@ def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
                 "derivatives": [d.to_json() for d in job.derivatives]}, actor="server")
         else:
             item.transcode_state = "failed"
+            item.media = {**(item.media or {}), "transcode_error": job.error}
             tx.audit(h, "evidence.transcode_failed", {
                 "evidence_id": item.id, "source_sha256": job.source_sha256,
                 "error": job.error}, actor="server")

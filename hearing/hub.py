@@ -3,7 +3,11 @@
 Each client has a bounded outgoing queue. When a slow phone falls behind, droppable events
 (partial transcripts, level meters) are discarded first, oldest first; if the queue is still
 full of events that must not be lost, the client is disconnected and, on reconnect, gets a fresh
-snapshot instead of a backlog. Nothing here ever blocks the hearing."""
+snapshot instead of a backlog. Nothing here ever blocks the hearing.
+
+The hub also knows who each client is (the credential it signed in with, its presence in the
+hearing): a revoked invite or an ended session closes exactly those clients (``end``), and
+captions reach only staff and admitted participants."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 DROPPABLE = frozenset({"partial", "meter", "lag"})
+#: Live captions: what is said in the hearing, not for the lobby.
+CAPTIONS = frozenset({"partial", "final"})
 
 
 class Event(dict):
@@ -44,14 +50,23 @@ class Client:
     _q: deque = field(default_factory=deque)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: int = 0
-    overflowed: bool = False
     #: Staff-only events (meters, lobby details) are not sent to participants.
     staff: bool = False
     #: The media participant id ("p<participant id>") this client signals for, if any.
     media_id: str | None = None
+    #: Hash of the session or invite token the client signed in with (see Hub.end).
+    credential: str | None = None
+    #: A participant's presence (lobby, admitted, ejected), kept current by published events.
+    presence: str | None = None
+    #: (close code, reason) once the server ends the connection; nothing more is queued.
+    closing: tuple[int, str] | None = None
+
+    @property
+    def hears_captions(self) -> bool:
+        return self.staff or self.presence == "admitted"
 
     def offer(self, message: dict) -> None:
-        if self.overflowed:
+        if self.closing is not None:
             return
         if len(self._q) >= self.queue_size:
             for i, old in enumerate(self._q):
@@ -63,7 +78,7 @@ class Client:
                 if message.get("type") in DROPPABLE:
                     self.dropped += 1
                     return
-                self.overflowed = True  # the sender loop closes the socket
+                self.closing = (4000, "fell behind; reconnect for a fresh snapshot")
                 self._wake.set()
                 return
         self._q.append(message)
@@ -71,11 +86,23 @@ class Client:
 
     def offer_first(self, message: dict) -> None:
         """Put a message ahead of everything queued (the connection's snapshot)."""
-        self._q.appendleft(message)
+        if self.closing is None:
+            self._q.appendleft(message)
+            self._wake.set()
+
+    def end(self, notice: dict, code: int) -> None:
+        """The server ends this connection: what is still queued is dropped (the client no
+        longer has a right to it), the notice is the last message, then the socket closes
+        with ``code`` (the sender loop)."""
+        if self.closing is not None:
+            return
+        self._q.clear()
+        self._q.append(notice)
+        self.closing = (code, str(notice.get("type", "closed")))
         self._wake.set()
 
     async def next_batch(self) -> list[dict]:
-        while not self._q and not self.overflowed:
+        while not self._q and self.closing is None:
             self._wake.clear()
             await self._wake.wait()
         batch = list(self._q)
@@ -101,14 +128,39 @@ class Hub:
     def clients(self, hearing_id: int) -> set[Client]:
         return set(self._clients.get(hearing_id, ()))
 
+    def end(self, match: Callable[[Client], bool], notice: dict, code: int) -> list[Client]:
+        """Close every client (of any hearing) that ``match`` selects, at once: off the hub, so
+        no later event reaches it, with ``notice`` as its last message."""
+        ended = [c for clients in self._clients.values() for c in clients if match(c)]
+        for client in ended:
+            client.end(notice, code)
+            self.remove(client)
+        return ended
+
     def publish(self, hearing_id: int, message: dict, *, staff_only: bool = False,
                 only: Callable[[Client], bool] | None = None) -> None:
         message = Event(message)
-        for client in self._clients.get(hearing_id, ()):
+        clients = self._clients.get(hearing_id, ())
+        _track_presence(clients, message)
+        captions = message.get("type") in CAPTIONS
+        for client in clients:
             if staff_only and not client.staff:
+                continue
+            if captions and not client.hears_captions:
                 continue
             if only is not None and not only(client):
                 continue
             client.offer(message)
         for listener in self.listeners:
             listener(hearing_id, message)
+
+
+def _track_presence(clients: set[Client], message: dict) -> None:
+    """A published participant record (joined, admitted, ejected, hand) carries the
+    participant's presence: the clients of that participant take it over."""
+    p = message.get("participant")
+    if not isinstance(p, dict) or "presence" not in p:
+        return
+    for client in clients:
+        if not client.staff and getattr(client.caller, "participant_id", None) == p.get("id"):
+            client.presence = p["presence"]

@@ -16,6 +16,7 @@ from hearing.config import Config
 from hearing.db import Database
 from hearing.hub import Hub
 from hearing.models import AuditEvent, Hearing
+from hearing.ratelimit import KeyedBuckets
 from hearing.roles import Caller
 from hearing.transaction import transaction
 from media.clock import HearingClock
@@ -37,6 +38,12 @@ class AppState:
     transcripts: "TranscriptStore" = None  # type: ignore[assignment]
     evidence: "EvidenceJobs" = None  # type: ignore[assignment]
     courtrooms: "CourtroomCaptures" = None  # type: ignore[assignment]
+    #: a participant's hand raises: a burst of 3, then one a second
+    hands: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(1.0, 3))
+    #: leave rows of a participant's closing sockets: a burst of 3, then one per 10 s
+    leaves: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(0.1, 3))
+    #: closes not written as rows since the participant's last leave row (counted into the next)
+    unrecorded_leaves: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from hearing.evidence_jobs import EvidenceJobs
@@ -50,11 +57,16 @@ class AppState:
         self.courtrooms = CourtroomCaptures(self)
         self.live.on_transition(self.courtrooms.on_transition)
         if self.limiter is None:
-            self.limiter = LoginLimiter(self.config.login_attempts, self.config.login_window_s)
+            c = self.config
+            self.limiter = LoginLimiter(c.login_attempts, c.login_window_s, c.login_backoff_s,
+                                        c.login_backoff_max_s, c.login_address_attempts)
 
     async def start(self) -> None:
         """Start the server's components: uploads and conversions resume, hearings left open
-        by a previous process get their courtroom microphones back."""
+        by a previous process get their courtroom microphones back. The audit key is opened
+        first: a wrong passphrase stops the start, not the first tree head hours later."""
+        from hearing.stenograms import server_signer
+        server_signer(self.config)
         await self.evidence.start()
         await self.courtrooms.resume_after_restart()
 

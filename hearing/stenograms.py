@@ -6,11 +6,17 @@ Everything here is synchronous and runs inside ``Database.run`` (one transaction
 from __future__ import annotations
 
 import functools
+import json
+import logging
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import select
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (BestAvailableEncryption, Encoding,
+                                                          PrivateFormat, load_pem_private_key)
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from hearing.audit import iso_utc, row_document
@@ -21,7 +27,13 @@ from hearing.models import (AuditEvent, Court, EvidenceItem, Hearing, Recording,
 from hearing.transcripts import speakers
 from stenogram import (StenogramVersion, Transcript, build_version, load_or_create_server_key,
                        sign_tree_head)
-from stenogram.merkle import MerkleTree, audit_leaf
+from stenogram.canonical import canonical_bytes
+from stenogram.files import fsync_dir, write_private
+from stenogram.merkle import MerkleTree, audit_leaf, tree_head_id
+from stenogram.signing import Ed25519Signer, SigningError
+
+log = logging.getLogger(__name__)
+SERVER_KEY_OWNER = "courtroom server (audit log)"
 
 
 def keys_dir(cfg: Config) -> Path:
@@ -32,15 +44,75 @@ def user_key_path(cfg: Config, user_id: int) -> Path:
     return keys_dir(cfg) / f"user-{user_id}.key.json"
 
 
+def server_key_path(cfg: Config) -> Path:
+    return keys_dir(cfg) / "server-audit.pem"
+
+
+def audit_key_passphrase(cfg: Config) -> bytes | None:
+    """The configured passphrase of the audit key, or None (an unencrypted key)."""
+    if cfg.audit_key_passphrase_file:
+        try:
+            text = Path(cfg.audit_key_passphrase_file).read_text(encoding="utf-8")
+        except OSError as e:
+            raise SigningError(f"cannot read audit_key_passphrase_file "
+                               f"{cfg.audit_key_passphrase_file}: {e.strerror}") from None
+        text = text.rstrip("\r\n")
+        if not text:
+            raise SigningError(f"audit_key_passphrase_file {cfg.audit_key_passphrase_file} "
+                               "is empty")
+    else:
+        text = cfg.audit_key_passphrase
+    return text.encode() if text else None
+
+
 def server_signer(cfg: Config):  # noqa: ANN201
     """The server's own key: it signs audit tree heads, never a stenogram. Read once per
-    key file, not at every tree head."""
-    return _server_signer(str((keys_dir(cfg) / "server-audit.pem").resolve()))
+    key file, not at every tree head. Raises SigningError when it cannot be opened."""
+    return _server_signer(str(server_key_path(cfg).resolve()), audit_key_passphrase(cfg))
 
 
 @functools.lru_cache(maxsize=8)
-def _server_signer(path: str):  # noqa: ANN202
-    return load_or_create_server_key(Path(path))
+def _server_signer(path: str, passphrase: bytes | None):  # noqa: ANN202
+    if passphrase is None:
+        try:
+            return load_or_create_server_key(Path(path), owner=SERVER_KEY_OWNER)
+        except TypeError:  # cryptography: "Password was not given but private key is encrypted"
+            raise SigningError(f"the audit key {path} is encrypted: set "
+                               "audit_key_passphrase_file or COURTROOM_AUDIT_KEY_PASSPHRASE"
+                               ) from None
+    return _encrypted_server_key(Path(path), passphrase)
+
+
+def _encrypted_server_key(path: Path, passphrase: bytes) -> Ed25519Signer:
+    """The audit key as a PKCS#8 PEM encrypted under the passphrase (0600); a new key, or a
+    plain one written before a passphrase was configured, is (re)written encrypted."""
+    key, write = None, True
+    if path.exists():
+        data = path.read_bytes()
+        try:
+            key, write = load_pem_private_key(data, password=passphrase), False
+        except TypeError:  # not encrypted yet
+            key = load_pem_private_key(data, password=None)
+        except ValueError:
+            raise SigningError(f"the audit key {path} does not open with the configured "
+                               "passphrase (audit_key_passphrase_file / "
+                               "COURTROOM_AUDIT_KEY_PASSPHRASE): wrong passphrase or a "
+                               "damaged key file") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningError(f"{path} is not an Ed25519 key")
+    else:
+        key = Ed25519PrivateKey.generate()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if write:
+        write_private(path, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                              BestAvailableEncryption(passphrase)))
+    return Ed25519Signer(key, owner=SERVER_KEY_OWNER)
+
+
+def server_public_key(cfg: Config) -> dict | None:
+    """The audit key's public part, or None where the server never made one (never creates
+    it: for verifying)."""
+    return server_signer(cfg).public_key_info() if server_key_path(cfg).exists() else None
 
 
 def log_id(hearing_id: int) -> str:
@@ -102,6 +174,89 @@ def tree_heads(s: Session, hearing_id: int) -> list[dict]:
                                      .order_by(TreeHead.tree_size)).scalars()]
 
 
+# -- signed heads outside the database ---------------------------------------------------------
+# The database cannot vouch for itself: whoever can delete audit rows can delete their heads.
+# Every head is also appended to a file of its own, which the server only ever appends to, so
+# a truncated or rewritten log is caught against heads the database no longer shows.
+
+def head_file(cfg: Config, hearing_id: int) -> Path:
+    return Path(cfg.data_dir) / "audit-heads" / f"{hearing_id}.jsonl"
+
+
+def append_head(path: Path, sth: dict) -> None:
+    """One head as one JSON line, appended (O_APPEND) and fsynced before returning; a line
+    torn by a crash is closed first so it never swallows the next head."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    new = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        data = canonical_bytes(dict(sth)) + b"\n"
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        fsync_dir(path.parent)
+
+
+def read_heads(path: Path) -> tuple[list[dict], list[str]]:
+    """The heads of a head file in the order written, and the lines that are not heads."""
+    heads: list[dict] = []
+    bad: list[str] = []
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return heads, bad
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            h = json.loads(line)
+        except ValueError:
+            h = None
+        if isinstance(h, dict) and isinstance(h.get("tree_size"), int):
+            heads.append(h)
+        else:
+            bad.append(f"line {n} of {path} is not a tree head")
+    return heads, bad
+
+
+def all_tree_heads(s: Session, cfg: Config, hearing_id: int) -> list[dict]:
+    """Every head the server signed for the hearing, from the database and its head file,
+    each once, by size then time: what a bundle carries."""
+    seen: dict[str, dict] = {}
+    for h in tree_heads(s, hearing_id) + read_heads(head_file(cfg, hearing_id))[0]:
+        seen.setdefault(tree_head_id(h), h)
+    return sorted(seen.values(), key=lambda h: (h["tree_size"], str(h.get("timestamp"))))
+
+
+_PENDING = "courtroom_heads_to_append"
+
+
+def _append_after_commit(s: Session, path: Path, sth: dict) -> None:
+    """A head goes to the file only once its rows are committed: a rolled-back head would
+    accuse the log of losing rows it never had."""
+    if _PENDING not in s.info:
+        s.info[_PENDING] = []
+        event.listen(s, "after_commit", _write_pending)
+        event.listen(s, "after_rollback", lambda sess: sess.info[_PENDING].clear())
+    s.info[_PENDING].append((path, sth))
+
+
+def _write_pending(s: Session) -> None:
+    pending, s.info[_PENDING] = s.info[_PENDING], []
+    for path, sth in pending:
+        try:
+            append_head(path, sth)
+        except OSError:  # the action committed; the head stays in the database
+            log.exception("could not append the tree head of size %s to %s",
+                          sth.get("tree_size"), path)
+
+
 def sign_tree_head_now(s: Session, cfg: Config, hearing_id: int) -> dict | None:
     """Sign the audit log's current Merkle root if it grew since the last signed head."""
     rows = audit_rows(s, hearing_id)
@@ -115,6 +270,7 @@ def sign_tree_head_now(s: Session, cfg: Config, hearing_id: int) -> dict | None:
     s.add(TreeHead(hearing_id=hearing_id, tree_size=len(rows), doc=sth,
                    created_at=datetime.now(timezone.utc)))
     s.flush()
+    _append_after_commit(s, head_file(cfg, hearing_id), sth)
     return sth
 
 

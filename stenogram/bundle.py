@@ -7,7 +7,9 @@ Layout (every JSON file is canonical JSON, RFC 8785):
   keys/<key_id>.json         public keys (signing users and the server's tree-head key)
   revisions.jsonl            the revision chain, one revision per line
   audit/rows.jsonl           the hearing's audit log rows (leaf i = row i)
-  audit/tree_heads.json      signed tree heads, by size
+  audit/tree_heads.json      signed tree heads, by size: every head the server signed, also
+                             those kept only outside its database (a head over more rows
+                             than the bundle has shows a truncated log)
   audit/proofs.json          consistency proofs between successive heads, inclusion proof of
                              every row in the latest head
   media/recordings/<sha256>[.ext], media/evidence/<sha256>[.ext]   with --media only

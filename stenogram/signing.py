@@ -200,7 +200,7 @@ def create_user_key(path: Path, passphrase: str, *, owner: str = "",
         raise SigningError(f"{path} already exists")
     signer = Ed25519Signer.generate(owner=owner)
     data = json.dumps(encrypt_key(signer, passphrase, protection), indent=1).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_private(path, data)
     return signer
 
@@ -232,7 +232,7 @@ def load_or_create_server_key(path: Path, passphrase: str | None = None,
         return Ed25519Signer(key, owner=owner)
     signer = Ed25519Signer.generate(owner=owner)
     pem = signer._key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_private(path, pem)
     return signer
 

@@ -15,7 +15,7 @@ from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
 from .canonical import canonical_sha256
 from .merkle import (MerkleTree, audit_leaf, tree_head_problems, verify_consistency,
                      verify_inclusion)
-from .revisions import check_and_fold
+from .revisions import GENESIS, check_and_fold
 from .signing import display_fingerprint, key_info_problems
 from .version import SIGNED, SIGNING_ORDER, signature_problems, signature_status, version_problems
 
@@ -186,6 +186,15 @@ def _versions(rep: _Report, b: BundleContents) -> None:
 def _replay(v, b: BundleContents, replays: dict[int, list[dict]]) -> list[str]:
     r = v.document.get("revisions") or {}
     count = int(r.get("count", -1))
+    if count == 0:
+        # a hearing without speech (or with transcription off) is signed as an empty version:
+        # it commits to the genesis hash and must carry no segments
+        empty = []
+        if r.get("head_hash") != GENESIS:
+            empty.append("version claims 0 revisions but its head hash is not the genesis hash")
+        if v.document.get("segments"):
+            empty.append("version claims 0 revisions but lists segments")
+        return empty
     if not 0 < count <= len(b.revisions):
         return [f"version claims {count} revisions; the chain has {len(b.revisions)}"]
     if b.revisions[count - 1].hash != r.get("head_hash"):
@@ -243,8 +252,11 @@ def _audit(rep: _Report, b: BundleContents) -> None:
     rep.add("audit log: rows hash-chained in sequence", chain)
 
     latest = heads[-1]["tree_size"]
+    missing = (f"row {latest}" if latest == len(leaves) + 1
+               else f"rows {len(leaves) + 1}-{latest}")
     trunc = [] if len(leaves) >= latest else [
-        f"the log has {len(leaves)} rows but a signed tree head covers {latest}"]
+        f"{missing} missing: the signed head of {heads[-1].get('timestamp')} covers {latest} "
+        f"rows, the bundle has {len(leaves)}"]
     rep.add("audit log: not truncated (rows cover the latest signed tree head)", trunc,
             f"{len(leaves)} rows" + (f", {len(leaves) - latest} after the latest head"
                                      if len(leaves) > latest else ""))

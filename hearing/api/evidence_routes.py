@@ -72,7 +72,7 @@ _ITEM = {
     "status": STATUS, "reason": STR, "decided_at": TIME, "original_url": STR,
     "playback_url": OPT_STR, "playback_type": OPT_STR, "thumbnail_url": OPT_STR,
     "transcode_state": {"enum": ["pending", "queued", "running", "done", "failed"]},
-    "transcode_progress": {"type": "number"},
+    "transcode_progress": {"type": "number"}, "transcode_error": OPT_STR,
     "transcription_state": {"enum": ["none", "queued", "running", "done", "failed"]},
     "transcription_progress": {"type": "number"}, "duration_s": {"type": ["number", "null"]}}
 ITEM = record("Evidence", _ITEM)
@@ -248,7 +248,8 @@ async def _serve(call: Call, hearing_id: int, evidence_id: int,
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/original",
           summary="The original file, byte for byte as received (download)", auth="any",
           content_type="application/octet-stream", response=FILE, tag="evidence",
-          responses={404: "no such evidence"})
+          responses={404: "no such evidence",
+                     409: "its bytes no longer match their SHA-256"})
 async def original_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
     return await _serve(call, hearing_id, evidence_id, "original")
 
@@ -256,13 +257,15 @@ async def original_file(call: Call, hearing_id: int, evidence_id: int) -> web.Fi
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/playback",
           summary="The web-playable copy (MP4/WebM; a JPEG for photos)", auth="any",
           content_type="application/octet-stream", response=FILE, tag="evidence",
-          responses={404: "no such evidence or no copy yet"})
+          responses={404: "no such evidence or no copy yet",
+                     409: "its bytes no longer match their SHA-256"})
 async def playback_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
     return await _serve(call, hearing_id, evidence_id, "playback")
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/thumbnail",
           summary="A small JPEG picture of the evidence", auth="any", content_type="image/jpeg",
-          response=FILE, tag="evidence", responses={404: "no such evidence or no thumbnail"})
+          response=FILE, tag="evidence", responses={404: "no such evidence or no thumbnail",
+                     409: "its bytes no longer match their SHA-256"})
 async def thumbnail_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
     return await _serve(call, hearing_id, evidence_id, "thumbnail")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hearing.api.context import Call
-from hearing.api.registry import array_of, endpoint, schema
+from hearing.api.registry import MAX_ID, array_of, endpoint, schema
 from hearing.api.schemas import (AUDIT_EVENT, BOOL, HEARING, INVITE, OPT_INT, PARTICIPANT, STR,
                                  record)
 from hearing.lifecycle import TARGETS
@@ -11,6 +11,8 @@ from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES
 from hearing.services import hearings
 
 TEXT = {"type": "string", "maxLength": 300}
+#: A record id: larger ones cannot exist and would overflow the database's integer column.
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 HEARING_CREATE = schema("HearingCreate", {
     "type": "object", "additionalProperties": False,
     "required": ["case_number", "title", "kind", "language"],
@@ -20,10 +22,10 @@ HEARING_CREATE = schema("HearingCreate", {
         "kind": {"enum": list(HEARING_KINDS)},
         "language": {"enum": list(LANGUAGES)},
         "scheduled_at": {"type": "string", "format": "date-time", "maxLength": 40},
-        "judge_id": {"type": "integer", "minimum": 1},
-        "secretary_id": {"type": "integer", "minimum": 1},
-        "court_id": {"type": "integer", "minimum": 1},
-        "courtroom_id": {"type": "integer", "minimum": 1},
+        "judge_id": ID,
+        "secretary_id": ID,
+        "court_id": ID,
+        "courtroom_id": ID,
         "vocabulary": {"type": "array", "maxItems": 500,
                        "items": {"type": "string", "minLength": 1, "maxLength": 200}}}})
 HEARING_UPDATE = schema("HearingUpdate", {
@@ -37,7 +39,7 @@ PARTICIPANT_CREATE = schema("ParticipantCreate", {
     "type": "object", "additionalProperties": False, "required": ["role", "display_name"],
     "properties": {"role": {"enum": list(PARTICIPANT_ROLES)},
                    "display_name": {"type": "string", "minLength": 1, "maxLength": 300},
-                   "contact": TEXT, "user_id": {"type": "integer", "minimum": 1}}})
+                   "contact": TEXT, "user_id": ID}})
 INVITE_CREATE = schema("InviteCreate", {
     "type": "object", "additionalProperties": False,
     "properties": {"ttl_s": {"type": "integer", "minimum": 60, "maximum": 90 * 24 * 3600}}})

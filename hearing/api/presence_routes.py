@@ -43,6 +43,7 @@ async def eject(call: Call, hearing_id: int, participant_id: int) -> dict:
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/hand", summary="Raise or lower your hand",
-          auth="participant", body=HAND, response=PARTICIPANT)
+          auth="participant", body=HAND, response=PARTICIPANT,
+          responses={429: "more than 3 at once or 1 a second"})
 async def hand(call: Call, hearing_id: int, body: dict) -> dict:
     return await presence.set_hand(call.state, call.me, hearing_id, body["raised"])

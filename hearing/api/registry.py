@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from hearing.api.context import CALLER, STATE, Call
 from hearing.api.errors import ERROR_SCHEMA
 from hearing.errors import TooLarge, bad_request, not_found
+from hearing.text import clean_json, clean_text
 
 Handler = Callable[..., Awaitable[Any]]
 Auth = Literal["none", "staff", "participant", "any"]
@@ -101,7 +102,8 @@ def endpoint(method: str, path: str, *, summary: str, auth: Auth = "staff",
             if isinstance(result, web.StreamResponse):
                 if (CHECK_RESPONSES and ep.response_validator is not None
                         and isinstance(result, web.Response) and result.status == ep.status
-                        and result.content_type == "application/json"):
+                        and result.content_type == "application/json"
+                        and ep.content_type == "application/json"):  # not a .json download
                     _check_response(ep, json.loads(result.text))  # JSON built to set cookies
                 return result
             if CHECK_RESPONSES and ep.response_validator is not None:
@@ -122,11 +124,13 @@ def _path_value(raw: str, kind: type, name: str) -> Any:
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
             raise not_found(f"no such {name.removesuffix('_id')}")
         return int(raw)
-    return raw
+    return clean_text(raw)
 
 
 async def read_body(request: web.Request, ep: Endpoint, limit: int) -> Any:
-    """Parse and validate the body against the endpoint's declared schema."""
+    """Parse the body, normalise every string in it (hearing/text.py: NFC, no control
+    characters but newline and tab, no lone surrogates) and validate it against the
+    endpoint's declared schema, so handlers and storage only ever see clean text."""
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"request body over {limit} bytes")
     raw = await request.content.read(limit + 1)
@@ -138,6 +142,10 @@ async def read_body(request: web.Request, ep: Endpoint, limit: int) -> Any:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"body is not valid JSON: {str(exc)[:200]}") from None
+    try:
+        data = clean_json(data)
+    except ValueError as exc:
+        raise bad_request(f"body: {str(exc)[:200]}") from None
     assert ep.validator is not None
     try:
         errors = sorted(ep.validator.iter_errors(data), key=lambda e: list(e.path))

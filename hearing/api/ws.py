@@ -3,7 +3,9 @@
 Staff authenticate with their session cookie at the handshake; participants send
 {"type": "auth", "token": ...} as their first message (a token in the URL would end up in
 logs). Every message is size-capped, rate-limited and validated; a bad message gets an
-error reply and the connection stays open."""
+error reply and the connection stays open. A connection ends when its credential does: the
+services that revoke an invite, sign out or eject close it through the hub, and the messages
+that act (joining media, raising a hand) first check that the credential still holds."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from hearing.errors import DomainError, forbidden
 from hearing.hub import Client, encode
 from hearing.roles import Caller
 from hearing.services import live_events, presence
+from hearing.text import clean_json
 from media.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -38,9 +41,12 @@ SOCKETS = web.AppKey("ws_sockets", set)
 MessageHandler = Callable[["Connection", dict], Awaitable[None]]
 #: type -> (JSON schema, handler). Other subsystems (WebRTC signalling) register theirs here.
 HANDLERS: dict[str, tuple[Draft202012Validator, MessageHandler]] = {}
+#: Message types that act for the caller: handled only while the credential is still valid.
+RECHECKED: set[str] = set()
 
 
-def message_type(name: str, properties: dict | None = None, required: list[str] | None = None):
+def message_type(name: str, properties: dict | None = None, required: list[str] | None = None,
+                 *, recheck: bool = False):
     schema = {"type": "object", "additionalProperties": False,
               "required": ["type", *(required or [])],
               "properties": {"type": {"const": name}, "id": {"type": ["string", "integer"]},
@@ -48,6 +54,8 @@ def message_type(name: str, properties: dict | None = None, required: list[str] 
 
     def deco(fn: MessageHandler) -> MessageHandler:
         HANDLERS[name] = (Draft202012Validator(schema), fn)
+        if recheck:
+            RECHECKED.add(name)
         return fn
     return deco
 
@@ -71,6 +79,7 @@ class Connection:
         self.request, self.ws, self.hearing_id = request, ws, hearing_id
         self.state = request.app[STATE]
         self.caller: Caller | None = None
+        self.token = ""  # the session or invite token it signed in with (kept in memory only)
         self.client: Client | None = None
 
     @property
@@ -96,7 +105,7 @@ async def _ping(conn: Connection, msg: dict) -> None:
     conn.send({"type": "pong", "id": msg.get("id")})
 
 
-@message_type("hand", {"raised": {"type": "boolean"}}, ["raised"])
+@message_type("hand", {"raised": {"type": "boolean"}}, ["raised"], recheck=True)
 async def _hand(conn: Connection, msg: dict) -> None:
     if conn.me.kind != "participant":
         raise forbidden("only participants raise hands")
@@ -111,7 +120,7 @@ async def _relay_media(conn: Connection, msg: dict) -> None:
     await live_events.signal(conn.state, conn.me, conn.hearing_id, media_id, msg)
 
 
-message_type("join")(_relay_media)
+message_type("join", recheck=True)(_relay_media)
 message_type("answer", {"sdp": SDP}, ["sdp"])(_relay_media)
 message_type("candidate", {"candidate": {"type": ["string", "null"], "maxLength": 4096},
                            "sdpMid": {"type": ["string", "null"], "maxLength": 64},
@@ -126,6 +135,7 @@ async def _authenticate(conn: Connection) -> Caller | None:
     if cookie:
         caller = await state.resolve_session(cookie)
         if caller:
+            conn.token = cookie
             return caller
     try:
         msg = await conn.ws.receive(timeout=AUTH_TIMEOUT_S)
@@ -134,16 +144,18 @@ async def _authenticate(conn: Connection) -> Caller | None:
     if msg.type != WSMsgType.TEXT or len(msg.data) > 4096:
         return None
     try:
-        data = json.loads(msg.data)
-    except ValueError:
+        data = clean_json(json.loads(msg.data))
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(
             data.get("token"), str):
         return None
     try:
-        return await state.resolve_invite(data["token"])
+        caller = await state.resolve_invite(data["token"])
     except DomainError:
         return None
+    conn.token = data["token"]
+    return caller
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/ws", summary="Live events (WebSocket)", auth="none",
@@ -182,12 +194,17 @@ async def _serve(conn: Connection) -> None:
         await ws.close(code=4403 if status_of(exc) == 403 else 4404, message=exc.code.encode())
         return
     client = conn.client = Client(hearing_id, caller, state.config.ws_send_queue,
-                                  staff=caller.kind == "staff", media_id=media_id)
+                                  staff=caller.kind == "staff", media_id=media_id,
+                                  credential=auth.token_hash(conn.token))
     # Subscribe first, snapshot second: an event that lands in between is either in the
     # snapshot or queued after it, never lost. The snapshot goes out first.
     state.hub.add(client)
     try:
-        client.offer_first(await live_events.snapshot(state, caller, hearing_id))
+        hello = await live_events.snapshot(state, caller, hearing_id)
+        if client.presence is None:  # else an event since the snapshot's read is newer
+            client.presence = next((p["presence"] for p in hello["participants"]
+                                    if p["id"] == caller.participant_id), None)
+        client.offer_first(hello)
     except DomainError as exc:
         state.hub.remove(client)
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})
@@ -195,6 +212,9 @@ async def _serve(conn: Connection) -> None:
         return
     # The sender lives exactly as long as this connection: cancelled and awaited below.
     sender = asyncio.create_task(_send_loop(conn), name=f"websocket {hearing_id}: sender")
+    # Its first look, made after subscribing, also ends a connection whose credential was
+    # revoked between the sign-in and the subscription (the revocation missed it on the hub).
+    expiry = asyncio.create_task(_end_when_lapsed(conn), name=f"websocket {hearing_id}: expiry")
     cap = state.config.ws_max_message
     bucket = TokenBucket(state.config.ws_rate_per_s, state.config.ws_rate_per_s * 2)
     try:
@@ -206,13 +226,14 @@ async def _serve(conn: Connection) -> None:
             await _dispatch(conn, msg.data, cap, bucket)
     finally:
         sender.cancel()
+        expiry.cancel()
         state.hub.remove(client)
         # Started before anything here awaits: the handler may be cancelled as the peer goes
         # away, and the "leave" must still be recorded.
         closing = conn.request.app[CLOSINGS].start(
             live_events.disconnected(state, caller, hearing_id, media_id),
             name=f"hearing {hearing_id}")
-        await asyncio.shield(asyncio.gather(sender, closing, return_exceptions=True))
+        await asyncio.shield(asyncio.gather(sender, expiry, closing, return_exceptions=True))
 
 
 async def close_all(app: web.Application) -> None:
@@ -223,6 +244,8 @@ async def close_all(app: web.Application) -> None:
 
 
 async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -> None:
+    if conn.client is not None and conn.client.closing is not None:
+        return  # the server is ending this connection
     if len(raw.encode()) > cap:
         conn.error("too_large", f"message over {cap} bytes was ignored")
         return
@@ -230,9 +253,9 @@ async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -
         conn.error("rate_limited", "too many messages; this one was ignored")
         return
     try:
-        msg = json.loads(raw)
-    except ValueError as exc:
-        conn.error("bad_json", f"not valid JSON: {exc}")
+        msg = clean_json(json.loads(raw))
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        conn.error("bad_json", f"not valid JSON: {exc}"[:300])
         return
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         conn.error("bad_message", 'a message is a JSON object with a "type"')
@@ -248,6 +271,10 @@ async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -
         where = "/".join(str(p) for p in errors[0].path) or "message"
         conn.error("bad_message", f"{where}: {errors[0].message}"[:300], ref)
         return
+    if msg["type"] in RECHECKED and await live_events.credential_expiry(
+            conn.state, conn.me, conn.token) is None:
+        await _end_lapsed(conn)
+        return
     try:
         await handler(conn, msg)
     except DomainError as exc:
@@ -257,17 +284,29 @@ async def _dispatch(conn: Connection, raw: str, cap: int, bucket: TokenBucket) -
         conn.error("internal", "the server could not handle this message", ref)
 
 
+async def _end_lapsed(conn: Connection) -> None:
+    """The connection's credential no longer holds: it ends as a revoked one does."""
+    client = conn.client
+    await live_events.end_connections(
+        conn.state, lambda c: c is client, "signed_out" if conn.me.is_staff else "revoked",
+        live_events.CLOSE_UNAUTHORIZED, by=conn.me.actor)
+
+
+async def _end_when_lapsed(conn: Connection) -> None:
+    await live_events.lapsed(conn.state, conn.me, conn.token)
+    await _end_lapsed(conn)
+
+
 async def _send_loop(conn: Connection) -> None:
     client = conn.client
     try:
         while True:
             batch = await client.next_batch()
+            if not batch:  # only when the server ends the connection, after its last message
+                code, reason = client.closing
+                await conn.ws.close(code=code, message=reason.encode())
+                return
             for message in batch:
                 await conn.ws.send_str(encode(message))
-            if client.overflowed:
-                await conn.ws.close(code=4000 if not any(
-                    m.get("type") == "ejected" for m in batch) else 4403,
-                    message=b"fell behind; reconnect for a fresh snapshot")
-                return
     except (ConnectionResetError, RuntimeError):
         return

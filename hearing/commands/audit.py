@@ -1,30 +1,38 @@
-"""`courtroom audit verify HEARING`: check a hearing's audit chain and name every broken row."""
+"""`courtroom audit verify HEARING`: check a hearing's audit chain and its signed tree heads
+(those kept outside the database first) and name every broken row, cut tail or re-hash."""
 
 from __future__ import annotations
 
-from hearing import audit
 from hearing.commands.common import config_from, open_db
+from hearing.services import audit
 
 
 def register(sub) -> None:  # noqa: ANN001
     p = sub.add_parser("audit", help="the audit log")
     s = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     v = s.add_parser("verify", help="verify the hash chain of a hearing's audit log "
-                                    "(0 = the server's own log)")
+                                    "(0 = the server's own log) and its signed tree heads")
     v.add_argument("hearing", type=int)
     v.set_defaults(func=run_verify)
 
 
 def run_verify(args) -> int:  # noqa: ANN001
-    db = open_db(config_from(args), migrate=False)
+    cfg = config_from(args)
+    db = open_db(cfg, migrate=False)
     try:
-        n, problems = db.run_sync(lambda s: audit.verify(s, args.hearing))
+        rep = audit.verify_log(db, cfg, args.hearing)
     finally:
         db.close()
-    for p in problems:
+    for p in rep.problems:
         print(f"FAIL {p}")
-    if problems:
-        print(f"audit log of hearing {args.hearing}: {n} rows, {len(problems)} problem(s)")
+    for note in rep.notes:
+        print(f"note: {note}")
+    if rep.problems:
+        print(f"audit log of hearing {args.hearing}: {rep.rows} rows, "
+              f"{len(rep.problems)} problem(s)")
         return 1
-    print(f"audit log of hearing {args.hearing}: {n} rows, chain intact")
+    heads = (f", matches {rep.heads} signed tree head(s) (the latest covers "
+             f"{rep.latest['tree_size']} rows, signed {rep.latest.get('timestamp')})"
+             if rep.latest else "")
+    print(f"audit log of hearing {args.hearing}: {rep.rows} rows, chain intact{heads}")
     return 0

@@ -10,6 +10,7 @@ from hearing.invites import qr_png, qr_svg
 from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES
 from hearing.services import hearings
 from hearing.services.hearings import NewHearing
+from hearing.text import clean_text
 
 
 def register(sub) -> None:  # noqa: ANN001
@@ -42,13 +43,14 @@ def register(sub) -> None:  # noqa: ANN001
 
 
 def run_create(args) -> int:  # noqa: ANN001
-    new: NewHearing = {"case_number": args.case, "title": args.title, "kind": args.kind,
-                       "language": args.lang, "vocabulary": args.vocab}
+    new: NewHearing = {"case_number": clean_text(args.case), "title": clean_text(args.title),
+                       "kind": args.kind, "language": args.lang,
+                       "vocabulary": [clean_text(v) for v in args.vocab]}
     if args.at:
         new["scheduled_at"] = args.at
     try:
         hid = run_service(config_from(args), lambda state: hearings.schedule_by_operator(
-            state, new, args.judge, args.secretary))
+            state, new, clean_text(args.judge), args.secretary and clean_text(args.secretary)))
     except DomainError as exc:
         return fail(exc.message)
     print(f"hearing {hid} scheduled")
@@ -69,8 +71,8 @@ def run_invite(args) -> int:  # noqa: ANN001
     ttl = int(args.ttl_hours * 3600) if args.ttl_hours else None
     try:
         issued = run_service(config_from(args), lambda state: hearings.invite_by_operator(
-            state, args.hearing, {"role": args.role, "display_name": args.name,
-                                  "contact": args.contact}, ttl))
+            state, args.hearing, {"role": args.role, "display_name": clean_text(args.name),
+                                  "contact": clean_text(args.contact)}, ttl))
     except DomainError as exc:
         return fail(exc.message)
     print(issued.link)

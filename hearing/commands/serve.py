@@ -4,7 +4,11 @@ account once and prints how to get in."""
 from __future__ import annotations
 
 import logging
+import os
 import ssl
+import sys
+from pathlib import Path
+from typing import TextIO
 
 from hearing.commands.common import config_from, open_db
 from hearing.services.accounts import first_admin
@@ -26,24 +30,42 @@ def bootstrap_admin(db, cfg) -> str | None:  # noqa: ANN001
     return password
 
 
+def private_files() -> int:
+    """Everything the server creates from here on (database, recordings, evidence, keys,
+    logs) is readable by its own account only: files 0600, directories 0700. Returns the
+    previous umask."""
+    return os.umask(0o077)
+
+
+def announce_admin(password: str | None, secret_file: Path, out: TextIO) -> None:
+    """Tell the operator how to get in. The password itself goes only to a terminal: when the
+    output is a service's log (journald, a file), it says where the 0600 file is instead."""
+    if password:
+        print("First start: a court administrator account was created.", file=out)
+        if out.isatty():
+            print(f"  user: admin   password: {password}   (also saved in {secret_file}, "
+                  "mode 0600)", file=out)
+        else:
+            print(f"  user: admin   password in {secret_file} (mode 0600)", file=out)
+    elif secret_file.exists():
+        print(f"Court administrator: user 'admin', password in {secret_file}", file=out)
+
+
 def run(args) -> int:  # noqa: ANN001
+    private_files()
     cfg = config_from(args)
     if args.host:
         cfg.host = args.host
     if args.port:
         cfg.port = args.port
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = open_db(cfg)
     password = bootstrap_admin(db, cfg)
     secret_file = cfg.data_dir / "initial-admin-password"
     print(f"Electronic courtroom at {cfg.base_url}/")
-    if password:
-        print("First start: a court administrator account was created.")
-        print(f"  user: admin   password: {password}   (also saved in {secret_file}, mode 0600)")
-    elif secret_file.exists():
-        print(f"Court administrator: user 'admin', password in {secret_file}")
+    announce_admin(password, secret_file, sys.stdout)
     cli = ".venv/bin/courtroom" + ("" if str(cfg.data_dir) in ("var", "./var")
                                    else f" --data-dir {cfg.data_dir}")
     print("Sign in as admin and create the judges and secretaries, or from a shell:")

@@ -10,6 +10,7 @@ from hearing.commands.common import config_from, fail, open_db
 from hearing.errors import DomainError
 from hearing.models import STAFF_ROLES
 from hearing.services import accounts
+from hearing.text import clean_text
 
 
 def register(sub) -> None:  # noqa: ANN001
@@ -36,11 +37,13 @@ def run_add(args) -> int:  # noqa: ANN001
         password = generate_password()
     else:
         password = getpass.getpass("password: ")
+    # the same text rules as the HTTP edge, so this password is the one the login form sends
+    password, username = clean_text(password), clean_text(args.username)
+    name = clean_text(args.name or args.username)
     db = open_db(config_from(args))
     try:
         uid = db.run_sync(lambda s: accounts.create_user(
-            s, accounts.OPERATOR, args.username, password, args.role,
-            args.name or args.username).id)
+            s, accounts.OPERATOR, username, password, args.role, name).id)
     except DomainError as exc:
         return fail(exc.message)
     finally:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from sqlalchemy import select
+
 from hearing.live.transcription import Transcription
 from hearing.models import Hearing, Recording, RecordingChunk
 from hearing.transcripts import speakers
@@ -155,7 +157,7 @@ class LiveHearings:
                              reconnect_window_s=cfg.reconnect_window_s)
         hid = live.hearing_id
         rec_dir = Path(cfg.data_dir) / "recordings" / str(hid)
-        rec_dir.mkdir(parents=True, exist_ok=True)
+        rec_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return Room(str(hid), live.clock, options, self.blobs, rec_dir,
                     send=lambda pid, msg: self._send_media(hid, pid, msg),
                     on_event=lambda ev: self._room_event(live, ev),
@@ -221,13 +223,32 @@ class LiveHearings:
 
     # -- shutdown -----------------------------------------------------------------------------
     async def finish(self, hearing_id: int) -> None:
-        """Close of the hearing: flush transcripts, close media, finalise recordings."""
+        """Close of the hearing: flush transcripts, close media, finalise recordings, also
+        those whose chunks an earlier process wrote (a restart that nobody rejoined after)."""
         live = self._live.pop(hearing_id, None)
-        if live is None:
+        if live is not None:
+            await self.transcription.close_streams(live)
+            await live.room.close()
+            await self._settle(live)
+        await self._finalise_left_over(hearing_id)
+
+    async def _finalise_left_over(self, hearing_id: int) -> None:
+        """Every source with chunks on disk but no recording yet gets one, from its chunks."""
+        from media.rtc.recorder import finalise_recordings
+        rec_dir = Path(self.state.config.data_dir) / "recordings" / str(hearing_id)
+        if not rec_dir.is_dir():
             return
-        await self.transcription.close_streams(live)
-        await live.room.close()
-        await self._settle(live)
+        done = set(await self.state.db.run(lambda s: s.execute(
+            select(Recording.source_id).where(Recording.hearing_id == hearing_id)).scalars()))
+        loop = asyncio.get_running_loop()
+        try:
+            finals = await loop.run_in_executor(None, finalise_recordings, rec_dir, self.blobs,
+                                                done)
+        except Exception:
+            log.exception("could not finalise the recordings of hearing %s", hearing_id)
+            return
+        for rec in finals:
+            await self._record_room_event(hearing_id, rec.to_event())
 
     async def _settle(self, live: LiveHearing) -> None:
         """Stop the periodic signer, let pending writes (finals, audit rows) finish, and leave

@@ -6,6 +6,7 @@ before any server exists (the first court administrator)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from hearing.accounts import add_user, generate_password, has_users
 from hearing.errors import RateLimited, unauthorized
 from hearing.models import StaffRole, User
 from hearing.roles import Caller
+from hearing.services import live_events
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.views import user_json
@@ -33,9 +35,9 @@ class SignedIn:
 
 
 def create_user(s: Session, actor: str, username: str, password: str, role: StaffRole,
-                display_name: str) -> User:
+                display_name: str, password_hash: str | None = None) -> User:
     """A staff account and its audit row (the caller's transaction commits both)."""
-    user = add_user(s, username, password, role, display_name)
+    user = add_user(s, username, password, role, display_name, password_hash)
     audit.append(s, audit.SERVER_CHAIN, actor, "user.create",
                  {"user_id": user.id, "username": user.username, "role": user.role})
     return user
@@ -55,11 +57,19 @@ def first_admin(s: Session) -> str | None:
     return password
 
 
-def _login(tx: Tx, address: str, username: str, password: str) -> SignedIn | None:
+def _password_hash(s: Session, username: str) -> str | None:
+    return s.execute(select(User.password_hash).where(
+        User.username == username, User.active.is_(True))).scalar_one_or_none()
+
+
+def _login_failed(tx: Tx, address: str, username: str) -> None:
+    tx.audit(None, "login.failed", {"username": username}, actor=f"address:{address}")
+
+
+def _login(tx: Tx, address: str, username: str, checked_hash: str) -> SignedIn | None:
     user = tx.s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    # the password is checked even for an unknown name: both fail in the same time
-    if not auth.check_password(user, password) or user is None:
-        tx.audit(None, "login.failed", {"username": username}, actor=f"address:{address}")
+    if user is None or not user.active or user.password_hash != checked_hash:
+        _login_failed(tx, address, username)  # changed while the password was checked
         return None
     new = auth.create_session(tx.s, user, tx.state.config.session_ttl_s)
     who = Caller("staff", user.role, user.display_name, user_id=user.id)
@@ -68,17 +78,23 @@ def _login(tx: Tx, address: str, username: str, password: str) -> SignedIn | Non
 
 
 async def login(state: AppState, address: str, username: str, password: str) -> SignedIn:
-    """Check the password (failures are rate-limited per address and name) and open a
-    session."""
-    wait = state.limiter.retry_after(address, username)
+    """Check the password and open a session. The attempt is counted first (per address and
+    name, with backoff), and the slow hash runs on the password threads between two short
+    database calls, so a storm of logins never holds the database; an unknown name costs
+    the same hash as a wrong password."""
+    wait, at = state.limiter.begin(address, username)
     if wait > 0:
         raise RateLimited("too many failed sign-in attempts; try later",
-                          retry_after_s=int(wait) + 1)
-    signed = await state.transaction(None, _login, address, username, password)
+                          retry_after_s=math.ceil(wait))
+    stored = await state.db.run(lambda s: _password_hash(s, username))
+    signed = None
+    if await auth.verify_password(stored, password):
+        signed = await state.transaction(None, _login, address, username, stored)
+    else:
+        await state.transaction(None, _login_failed, address, username)
     if signed is None:
-        state.limiter.failed(address, username)
         raise unauthorized("wrong user name or password")
-    state.limiter.succeeded(address, username)
+    state.limiter.succeeded(address, username, at)
     return signed
 
 
@@ -90,8 +106,13 @@ def _logout(tx: Tx, token: str) -> None:
 
 
 async def logout(state: AppState, caller: Caller, token: str) -> None:
-    """End the session this token opened."""
+    """End the session this token opened, and its live connections with it (a "signed_out"
+    notice, then close code 4401); the user's other sessions stay."""
     await state.transaction(caller, _logout, token)
+    credential = auth.token_hash(token)
+    await live_events.end_connections(state, lambda c: c.credential == credential,
+                                      "signed_out", live_events.CLOSE_UNAUTHORIZED,
+                                      by=caller.actor)
 
 
 def _list(tx: Tx) -> list[dict]:
@@ -103,12 +124,15 @@ async def list_staff(state: AppState, caller: Caller) -> list[dict]:
     return await state.transaction(caller, _list)
 
 
-def _create(tx: Tx, username: str, password: str, role: StaffRole, display_name: str) -> dict:
+def _create(tx: Tx, username: str, hashed: str, role: StaffRole, display_name: str) -> dict:
     require_staff_role(tx.me, "admin")
-    return user_json(create_user(tx.s, tx.me.actor, username, password, role, display_name))
+    return user_json(create_user(tx.s, tx.me.actor, username, "", role, display_name, hashed))
 
 
 async def create_staff(state: AppState, caller: Caller, username: str, password: str,
                        role: StaffRole, display_name: str) -> dict:
-    """A judge's, secretary's or administrator's account (the court administrator only)."""
-    return await state.transaction(caller, _create, username, password, role, display_name)
+    """A judge's, secretary's or administrator's account (the court administrator only);
+    the password is hashed on the password threads, before the short transaction."""
+    require_staff_role(caller, "admin")
+    hashed = await auth.hash_password_off_db(password)
+    return await state.transaction(caller, _create, username, hashed, role, display_name)

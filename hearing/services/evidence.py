@@ -1,6 +1,10 @@
 """Evidence before the court: the resumable upload a phone sends it by, the receipt, the
 judge's decision, the list, the chain of custody and the stored files.
 
+A submitted file is parsed only in a confined child process (``media.evidence.sandbox``); its
+playback copies are made only once the judge accepts it, so nobody can make the court spend
+hours of processing on a file it has not admitted.
+
 The bytes are handled by ``media.evidence`` (streamed to disk, hashed on the way, validated,
 stored under their hash); the playback copies and the transcript are made in the background by
 ``hearing.evidence_jobs``. Every step is an audit row in the hearing's hash chain (who, when,
@@ -38,6 +42,7 @@ from hearing.errors import (Busy, Conflict, DomainError, Invalid, NotFound, OutO
                             not_found)
 from hearing.models import AuditEvent, EvidenceItem, EvidenceStatus, Hearing
 from hearing.roles import Caller
+from hearing.services.fixity import check_before_serving
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.views import audit_json
@@ -215,8 +220,6 @@ async def complete_upload(state: AppState, caller: Caller, hearing_id: int, uplo
     except IntegrityError:  # two completes of one upload raced: the other one won
         item, created = await state.db.run(lambda s: _received(s, receipt.upload_id)), False
     if created:
-        if item.transcode_state != "done":
-            state.evidence.convert(item.sha256)
         publish_item(state, item, "received")
     return receipt_json(item, receipt)
 
@@ -327,14 +330,15 @@ def _decide(tx: Tx, hearing_id: int, evidence_id: int, status: EvidenceStatus,
 async def decide(state: AppState, caller: Caller, hearing_id: int, evidence_id: int,
                  decision: Decision, reason: str) -> dict:
     """The presiding judge accepts or rejects, always with a reason; a decision is changed
-    only with a new reason, and not once the hearing is closed. Accepted sound is then
-    transcribed as evidence."""
+    only with a new reason, and not once the hearing is closed. Accepted evidence then gets
+    its playback copies and its sound is transcribed."""
     reason = clean_text(reason, 4000).strip()
     if not reason:
         raise bad_request("reason: say why", field="reason")
     item, changed = await state.transaction(caller, _decide, hearing_id, evidence_id,
                                             DECIDED[decision], reason)
     if changed:
+        state.evidence.convert(item)
         state.evidence.queue_transcription(item)
         publish_item(state, item, "decision")
     return item_json(state, item, full=True)
@@ -386,9 +390,13 @@ def _open(tx: Tx, hearing_id: int, evidence_id: int, which: Copy,
 
 async def open_file(state: AppState, caller: Caller, hearing_id: int, evidence_id: int,
                     which: Copy, connection: Connection) -> StoredFile:
-    """A stored file of an item; handing out the original is a custody fact of its own."""
-    return await state.transaction(caller, _open, hearing_id, evidence_id, which,
-                                   connection.facts())
+    """A stored file of an item; handing out the original is a custody fact of its own.
+    Refused if its bytes no longer match their SHA-256."""
+    f = await state.transaction(caller, _open, hearing_id, evidence_id, which,
+                                connection.facts())
+    await check_before_serving(state, hearing_id, f.path, f.sha256,
+                               {"evidence_id": evidence_id, "what": which})
+    return f
 
 
 # -- what the API and the live events show ----------------------------------------------------
@@ -418,6 +426,8 @@ def item_json(state: AppState, item: EvidenceItem, full: bool = False) -> dict[s
            "playback_type": item.playback_type,
            "thumbnail_url": f"{base}/thumbnail" if item.thumbnail_sha256 else None,
            "transcode_state": conversion, "transcode_progress": conversion_progress,
+           "transcode_error": (item.media or {}).get("transcode_error")
+           if conversion == "failed" else None,
            "transcription_state": transcription,
            "transcription_progress": transcription_progress,
            "duration_s": (item.media or {}).get("duration_s")}

@@ -1,10 +1,13 @@
 """Fixity: is every stored file still what the record says it is? Every blob is re-hashed
 against its name and what the database lists (evidence originals and their copies, finished
 recordings), and every recording chunk the database lists is re-hashed at its path. Missing
-and changed files are reported; nothing is repaired. Blocking: for the command line."""
+and changed files are reported; nothing is repaired. Blocking: for the command line. And the
+server's own check before it hands out a stored file (``check_before_serving``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearing.db import Database
-from hearing.models import EvidenceItem, Recording, RecordingChunk
+from hearing.errors import conflict
+from hearing.models import EvidenceItem, Hearing, Recording, RecordingChunk
+from hearing.state import AppState
 from media.blobstore import BlobStore
 from media.evidence import FixityReport, check_files, check_fixity
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,3 +80,24 @@ def _locate(path: str, data_dir: Path) -> Path:
     if "recordings" in parts:  # <data_dir>/recordings/<hearing>/<source>/<chunk>
         return Path(data_dir, *parts[parts.index("recordings"):])
     return Path(data_dir, p)
+
+
+async def check_before_serving(state: AppState, hearing_id: int, path: Path, sha256: str,
+                               what: dict) -> None:
+    """Refuse to hand out bytes under a hash they no longer have. Cheap while the file is as
+    it was written (a stat); a changed file is re-hashed once, and a mismatch is logged and
+    written to the hearing's audit log as a fixity failure (once per change)."""
+    loop = asyncio.get_running_loop()
+    verdict = await loop.run_in_executor(None, state.live.blobs.check, path, sha256)
+    if verdict == "intact":
+        return
+    if verdict == "changed":
+        log.error("fixity failure: %s no longer has SHA-256 %s (%s)", path, sha256, what)
+
+        def work(s: Session) -> None:
+            state.audit(s, s.get(Hearing, hearing_id), "server", "fixity.failure",
+                        {"sha256": sha256, **what})
+        await state.db.run(work)
+    raise conflict("the stored file no longer matches its recorded SHA-256 and is not served; "
+                   "the court's administrator has to restore it (run `courtroom fixity`)",
+                   code="fixity_failure", sha256=sha256)

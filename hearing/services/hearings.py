@@ -23,6 +23,7 @@ from hearing.lifecycle import check_transition
 from hearing.models import (AudioSource, AuditEvent, Hearing, HearingKind, HearingState,
                             Invite, Language, Participant, ParticipantRole, StaffRole, User)
 from hearing.roles import Caller
+from hearing.services import live_events
 from hearing.services.accounts import OPERATOR
 from hearing.state import AppState
 from hearing.transaction import Tx
@@ -75,7 +76,10 @@ def parse_time(value: str | None, field: str) -> datetime | None:
         raise bad_request(f"{field}: not an ISO 8601 date-time", field=field) from None
     if dt.tzinfo is None:
         raise bad_request(f"{field}: give a time zone (e.g. +05:00 or Z)", field=field)
-    return dt.astimezone(timezone.utc)
+    try:  # 9999-12-31T23:00-12:00 or 0001-01-01T00:00+14:00 leave the representable years
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise bad_request(f"{field}: outside the years 0001-9999 in UTC", field=field) from None
 
 
 def staff_user(s: Session, user_id: int, role: StaffRole, field: str) -> User:
@@ -300,7 +304,7 @@ async def list_invites(state: AppState, caller: Caller, hearing_id: int) -> list
     return await state.transaction(caller, _invites, hearing_id)
 
 
-def _revoke(tx: Tx, hearing_id: int, invite_id: int) -> dict:
+def _revoke(tx: Tx, hearing_id: int, invite_id: int) -> tuple[dict, str, bool]:
     h = load_managed(tx.s, hearing_id, tx.me)
     inv = tx.s.get(Invite, invite_id)
     if inv is None or inv.hearing_id != h.id:
@@ -308,12 +312,26 @@ def _revoke(tx: Tx, hearing_id: int, invite_id: int) -> dict:
     if inv.revoked_at is None:
         inv.revoked_at = datetime.now(timezone.utc)
         tx.audit(h, "invite.revoke", {"invite_id": inv.id})
-    return invite_json(inv)
+    now = auth.now_utc()
+    still_invited = any(
+        other.revoked_at is None and auth.aware(other.expires_at) > now
+        for other in tx.s.execute(select(Invite).where(
+            Invite.participant_id == inv.participant_id, Invite.id != inv.id)).scalars())
+    return invite_json(inv), inv.token_hash, still_invited
 
 
 async def revoke_invite(state: AppState, caller: Caller, hearing_id: int,
                         invite_id: int) -> dict:
-    return await state.transaction(caller, _revoke, hearing_id, invite_id)
+    """Revoke an invite: the connections signed in with it close at once (a "revoked"
+    notice, then close code 4401), and the participant's media too unless another valid
+    invite still admits them."""
+    result, credential, still_invited = await state.transaction(caller, _revoke, hearing_id,
+                                                                invite_id)
+    await live_events.end_connections(state, lambda c: c.credential == credential, "revoked",
+                                      live_events.CLOSE_UNAUTHORIZED, by=caller.actor)
+    if not still_invited:
+        await state.live.remove(hearing_id, f"p{result['participant_id']}", by=caller.actor)
+    return result
 
 
 def _audit_log(tx: Tx, hearing_id: int) -> dict:

@@ -3,10 +3,17 @@ with, joining the media room, and what its closing records."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from datetime import datetime
+from typing import Callable
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hearing import auth
 from hearing.access import load_hearing, load_participant
 from hearing.errors import conflict, forbidden
+from hearing.hub import Client
 from hearing.models import Hearing, Participant
 from hearing.roles import Caller
 from hearing.state import AppState
@@ -74,10 +81,52 @@ async def signal(state: AppState, caller: Caller, hearing_id: int, media_id: str
     await state.live.signal(hearing_id, media_id, message)
 
 
-def _leave(tx: Tx, hearing_id: int) -> None:
+#: WebSocket close code for a connection whose credential is no longer valid.
+CLOSE_UNAUTHORIZED = 4401
+#: ... and for a participant the judge removed from the hearing.
+CLOSE_EJECTED = 4403
+
+
+async def end_connections(state: AppState, match: Callable[[Client], bool], notice: str,
+                          code: int, by: str) -> None:
+    """Close the live connections that ``match`` selects (a revoked invite, an ended session,
+    an ejected participant): each gets {"type": notice} as its last message, and a media seat
+    that no remaining connection holds is closed too. Runs after the commit that revoked."""
+    for client in state.hub.end(match, {"type": notice}, code):
+        media_id = client.media_id
+        if media_id and not any(other.media_id == media_id
+                                for other in state.hub.clients(client.hearing_id)):
+            await state.live.remove(client.hearing_id, media_id, by=by)
+
+
+async def credential_expiry(state: AppState, caller: Caller, token: str) -> datetime | None:
+    """Until when the credential a connection signed in with holds; None once it no longer
+    does (revoked, expired, signed out, its user deactivated). One lookup."""
+    def work(s: Session) -> datetime | None:
+        if caller.kind == "staff":
+            row = auth.find_session(s, token)
+            return None if row is None else auth.aware(row.expires_at)
+        try:
+            return auth.aware(auth.resolve_invite(s, token).expires_at)
+        except auth.InviteError:
+            return None
+    return await state.db.run(work)
+
+
+async def lapsed(state: AppState, caller: Caller, token: str) -> None:
+    """Returns once the credential no longer holds by its own time (an invite's or a
+    session's time is up), for connections that outlive it without acting."""
+    while (until := await credential_expiry(state, caller, token)) is not None:
+        await asyncio.sleep((until - auth.now_utc()).total_seconds() + 0.05)
+
+
+def _leave(tx: Tx, hearing_id: int, unrecorded: int) -> None:
     h = tx.s.get(Hearing, hearing_id)
     if h is not None:
-        tx.audit(h, "leave", {"participant_id": tx.me.participant_id})
+        data = {"participant_id": tx.me.participant_id}
+        if unrecorded:
+            data["closes_not_recorded"] = unrecorded
+        tx.audit(h, "leave", data)
     tx.publish(hearing_id, {"type": "left", "participant_id": tx.me.participant_id})
 
 
@@ -85,9 +134,21 @@ async def disconnected(state: AppState, caller: Caller, hearing_id: int,
                        media_id: str | None) -> None:
     """A connection closed (its client is already off the hub): the seat is kept for the
     reconnect window unless another connection holds it, and a participant's leaving is
-    recorded."""
+    recorded. Reconnect flaps are coalesced: no row while another of the participant's
+    connections is still open, and beyond a few rows the closes are counted into the next one
+    (``closes_not_recorded``), so a flapping or hostile client cannot flood the audit log."""
     if media_id and not any(other.media_id == media_id
                             for other in state.hub.clients(hearing_id)):
         await state.live.dropped(hearing_id, media_id)
-    if caller.kind == "participant":
-        await state.transaction(caller, _leave, hearing_id)
+    if caller.kind != "participant":
+        return
+    pid = caller.participant_id
+    if any(c.caller.kind == "participant" and c.caller.participant_id == pid
+           for c in state.hub.clients(hearing_id)):
+        return  # still connected (a reconnect that overtook this close)
+    key = (hearing_id, pid)
+    if state.leaves.take(key):
+        state.unrecorded_leaves[key] = state.unrecorded_leaves.get(key, 0) + 1
+        state.hub.publish(hearing_id, {"type": "left", "participant_id": pid})
+        return
+    await state.transaction(caller, _leave, hearing_id, state.unrecorded_leaves.pop(key, 0))

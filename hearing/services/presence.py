@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Callable, Literal
 
@@ -9,9 +10,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hearing.access import load_hearing, load_participant, load_presided, still_changeable
-from hearing.errors import conflict
+from hearing.errors import RateLimited, conflict
 from hearing.models import Invite, Participant
 from hearing.roles import Caller
+from hearing.services import live_events
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.views import hearing_json, public_participant_json
@@ -93,16 +95,19 @@ async def eject(state: AppState, caller: Caller, hearing_id: int, participant_id
     result = await state.transaction(caller, _moderate, hearing_id, participant_id, "eject",
                                      _eject)
     await state.live.remove(hearing_id, f"p{participant_id}", by=caller.actor)
-    for client in state.hub.clients(hearing_id):
-        if client.caller.kind == "participant" and client.caller.participant_id == participant_id:
-            client.offer({"type": "ejected"})
-            client.overflowed = True  # closes their socket after the notice
+    await live_events.end_connections(
+        state, lambda c: c.hearing_id == hearing_id and not c.staff
+        and c.caller.participant_id == participant_id,
+        "ejected", live_events.CLOSE_EJECTED, by=caller.actor)
     return result
 
 
 def _set_hand(tx: Tx, hearing_id: int, raised: bool) -> dict:
     h = load_hearing(tx.s, hearing_id, tx.me)
     p = load_participant(tx.s, h, tx.me.participant_id)
+    result = public_participant_json(p)
+    if p.hand_raised == raised:  # nothing changed: nothing to record or announce
+        return result
     p.hand_raised = raised
     tx.audit(h, "hand", {"participant_id": p.id, "raised": p.hand_raised})
     result = public_participant_json(p)
@@ -111,5 +116,11 @@ def _set_hand(tx: Tx, hearing_id: int, raised: bool) -> dict:
 
 
 async def set_hand(state: AppState, caller: Caller, hearing_id: int, raised: bool) -> dict:
-    """Raise or lower the calling participant's hand (REST and WebSocket alike)."""
+    """Raise or lower the calling participant's hand (REST and WebSocket alike). Rate-limited
+    per participant before any database work, so a flood costs neither the audit log nor the
+    court's database queue."""
+    wait = state.hands.take((hearing_id, caller.participant_id))
+    if wait:
+        raise RateLimited("too many hand raises; wait a moment",
+                          retry_after_s=max(1, math.ceil(wait)))
     return await state.transaction(caller, _set_hand, hearing_id, raised)

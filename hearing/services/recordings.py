@@ -12,6 +12,7 @@ from hearing.access import load_managed
 from hearing.errors import not_found
 from hearing.models import Recording, RecordingChunk
 from hearing.roles import Caller
+from hearing.services.fixity import check_before_serving
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.transcripts import speaker_of, speakers
@@ -47,7 +48,7 @@ async def list_recordings(state: AppState, caller: Caller, hearing_id: int) -> l
     return await state.transaction(caller, _list, hearing_id)
 
 
-def _file(tx: Tx, hearing_id: int, kind: str, row_id: int) -> Path:
+def _file(tx: Tx, hearing_id: int, kind: str, row_id: int) -> tuple[Path, str]:
     load_managed(tx.s, hearing_id, tx.me)
     row = tx.s.get(Recording if kind == "r" else RecordingChunk, row_id)
     if row is None or row.hearing_id != hearing_id:
@@ -55,14 +56,18 @@ def _file(tx: Tx, hearing_id: int, kind: str, row_id: int) -> Path:
     path = tx.state.live.blobs.path_for(row.sha256) if kind == "r" else Path(row.path)
     if not path.is_file():
         raise not_found("the recording file is missing (run `courtroom fixity`)")
-    return path
+    return path, row.sha256
 
 
 async def recording_file(state: AppState, caller: Caller, hearing_id: int,
-                         recording_id: str) -> Path:
-    """The file of one finished recording ("r<id>") or closed chunk ("c<id>") of the hearing."""
+                         recording_id: str) -> tuple[Path, str]:
+    """The file and SHA-256 of one finished recording ("r<id>") or closed chunk ("c<id>") of
+    the hearing; refused if its bytes no longer have that hash."""
     kind, digits = recording_id[:1], recording_id[1:]
     if (kind not in ("r", "c") or not (digits.isascii() and digits.isdigit())
             or len(digits) > 10 or not 0 < int(digits) < 2**31):
         raise not_found("no such recording")
-    return await state.transaction(caller, _file, hearing_id, kind, int(digits))
+    path, sha256 = await state.transaction(caller, _file, hearing_id, kind, int(digits))
+    await check_before_serving(state, hearing_id, path, sha256,
+                               {"recording_id": recording_id, "what": "recording"})
+    return path, sha256

@@ -304,7 +304,7 @@ def _bundle_contents(tx: Tx, hearing_id: int, with_media: bool) -> _BundleConten
     return _BundleContents(vs, stenograms.signatures(s, hearing_id),
                            stenograms.public_keys(s, hearing_id, cfg),
                            revision_docs(s, hearing_id), stenograms.audit_rows(s, hearing_id),
-                           stenograms.tree_heads(s, hearing_id), media)
+                           stenograms.all_tree_heads(s, cfg, hearing_id), media)
 
 
 def _write_bundle(c: _BundleContents, out: Path) -> dict:

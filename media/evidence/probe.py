@@ -62,7 +62,8 @@ class MediaInfo:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "MediaInfo":
-        d = {k: v for k, v in d.items() if k != "is_document"}
+        names = cls.__dataclass_fields__  # notes kept beside the facts are not facts
+        d = {k: v for k, v in d.items() if k in names}
         d["streams"] = tuple(StreamInfo(**s) for s in d.get("streams", ()))
         return cls(**d)
 

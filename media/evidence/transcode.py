@@ -3,17 +3,29 @@ MP4 with the index up front for video; Opus/WebM or AAC/M4A for sound) and a JPE
 (for photos, a JPEG display copy instead). Each output is a new blob whose recipe names the
 original; the original is only ever read.
 
-Jobs run one at a time on their own thread (a transcode uses both cores of a small server),
-from a bounded queue: when it is full ``submit`` raises QueueFull, and since the original is
-already stored nothing is lost; the job can be submitted again later."""
+Each job runs in a confined child process (``sandbox``: memory, CPU time, file size and
+wall-clock limits, no network), which decodes the original and writes the copies into a
+temporary folder of the store; the server only commits the files it names. Jobs run one at a
+time, each watched by its own thread (a transcode uses both cores of a small server),
+taken in turn from each group's queue (a group is a hearing: one hearing's twenty videos do
+not hold back another's one). Each group's queue is bounded: when it is full ``submit`` raises
+QueueFull, and since the original is already stored nothing is lost; the job can be submitted
+again later. A job whose decoding would cost more than the budget (pixels x frames, duration)
+fails at once with the reason, before any CPU is spent on it."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -22,10 +34,11 @@ from typing import Any, Literal
 
 import av
 
-from ..blobstore import BlobRef, BlobStore
+from ..blobstore import BlobStore
 from .errors import QueueFull, TranscodeFailed
 from .probe import MediaInfo, open_container
-from .validate import validate_file
+from .sandbox import SandboxFailed, SandboxLimits, run_sandboxed_sync
+from .validate import ValidationLimits, validate_file
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,15 @@ class TranscodeOptions:
     thumbnail_at_s: float = 1.0  # capped to 10 % of the duration for short clips
     display_max_side: int = 2048  # photos: size of the JPEG display copy
     threads: int = 2
-    queue_size: int = 16  # jobs waiting; submit() refuses more
+    queue_size: int = 16  # jobs waiting per group; submit() refuses more
+    # The budget of one copy: pixels decoded (width x height x frames; 1.5 x a 30-minute
+    # 1080p30 phone video) and seconds of media. 4K for a day costs a hundred times more.
+    max_pixels: int = int(1920 * 1080 * 30 * 1800 * 1.5)
+    max_duration_s: float = 4 * 3600.0
+    # the child that makes a copy: a 4K decoder and x264 fit in 2 GiB; a copy within the
+    # budget takes well under the CPU and wall-clock limits
+    sandbox: SandboxLimits = SandboxLimits(memory_bytes=2 << 30, cpu_s=4 * 3600,
+                                           wall_s=6 * 3600.0, file_bytes=4 << 30)
     progress_interval_s: float = 0.25  # least time between two progress reports
 
 
@@ -70,6 +91,26 @@ class Derivative:
 
 class _Cancelled(Exception):
     pass
+
+
+def over_budget(info: MediaInfo, opts: TranscodeOptions) -> str | None:
+    """Why a playback copy of ``info`` would cost more than ``opts`` allow, or None. Every
+    source frame is decoded whatever the output rate, so the source's rate counts."""
+    if info.kind == "image":
+        return None
+    duration = info.duration_s or 0.0
+    if duration > opts.max_duration_s:
+        return (f"No playback copy: the file lasts {duration / 3600:.1f} hours, more than the "
+                f"{opts.max_duration_s / 3600:g} a copy is made for; the original can be "
+                f"downloaded.")
+    for st in info.streams:
+        if st.type == "video" and not st.cover_art and st.width and st.height:
+            frames = duration * (st.fps or 30.0)
+            if st.width * st.height * frames > opts.max_pixels:
+                return (f"No playback copy: {st.width}x{st.height} at {st.fps or 30:g} frames "
+                        f"a second for {duration / 60:.0f} minutes would cost more processing "
+                        f"than a copy is made for; the original can be downloaded.")
+    return None
 
 
 def _fit(w: int, h: int, max_w: int, max_h: int) -> tuple[int, int]:
@@ -269,9 +310,14 @@ class TranscodeJob:
         self.derivatives: list[Derivative] = []
         self._cancel = threading.Event()
         self._future: asyncio.Future[list[Derivative]] | None = None
+        self._on_progress: Callable[[TranscodeJob], None] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None  # the child making the copies
 
     def cancel(self) -> None:
         self._cancel.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
     async def wait(self) -> list[Derivative]:
         assert self._future is not None
@@ -293,100 +339,186 @@ class Transcoder:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-transcode")
         self._jobs: dict[str, TranscodeJob] = {}
         self._active: dict[str, TranscodeJob] = {}  # by source hash, queued or running
+        self._waiting: OrderedDict[Hashable, deque[TranscodeJob]] = OrderedDict()  # in turn
+        self._running: TranscodeJob | None = None
+        self._last: Hashable = None  # the group served last
+        self._closed = False
 
     def submit(self, source_sha256: str, info: MediaInfo | None = None,
-               on_progress: Callable[[TranscodeJob], None] | None = None) -> TranscodeJob:
-        """Queue the derivatives of a stored original. A job already queued or running for the
-        same original is returned instead of a second one. ``on_progress`` is called on the
-        event loop (at most about four times a second) and once at the end."""
+               on_progress: Callable[[TranscodeJob], None] | None = None,
+               group: Hashable = None) -> TranscodeJob:
+        """Queue the derivatives of a stored original in ``group``'s queue. A job already
+        queued or running for the same original is returned instead of a second one.
+        ``on_progress`` is called on the event loop (at most about four times a second) and
+        once at the end. A job over the budget is returned already failed."""
         if source_sha256 in self._active:
             return self._active[source_sha256]
-        waiting = sum(1 for j in self._active.values() if j.state == "queued")
-        if waiting >= self.options.queue_size:
+        queue = self._waiting.get(group)
+        if queue is not None and len(queue) >= self.options.queue_size:
             raise QueueFull("The server is busy making playback copies; try again later.",
-                            queued=waiting)
-        path = self.store.path_for(source_sha256)
+                            queued=len(queue))
         loop = asyncio.get_running_loop()
         job = TranscodeJob(source_sha256, info)
+        job._future = loop.create_future()
+        job._future.add_done_callback(lambda _: None if job._future.cancelled()
+                                      else job._future.exception())  # seen by on_progress
+        job._on_progress = on_progress
+        self._jobs[job.id] = job
+        refusal = over_budget(info, self.options) if info is not None else None
+        if refusal is not None:
+            job.state, job.error = "failed", refusal
+            job._future.set_exception(TranscodeFailed(refusal, kind="over_budget"))
+            loop.call_soon(self._notify, job)
+            return job
+        self._active[source_sha256] = job
+        self._waiting.setdefault(group, deque()).append(job)
+        self._next()
+        return job
 
-        def notify() -> None:
-            if on_progress is not None:
-                on_progress(job)
+    @staticmethod
+    def _notify(job: TranscodeJob) -> None:
+        if job._on_progress is not None:
+            job._on_progress(job)
+
+    def _next(self) -> None:
+        """Start the next job if none runs: the first of the group whose turn it is; the
+        group served last goes to the back of the round."""
+        if self._running is not None or not self._waiting or self._closed:
+            return
+        if self._last in self._waiting:  # groups that queued while it ran go first
+            self._waiting.move_to_end(self._last)
+        group, queue = next(iter(self._waiting.items()))
+        job = queue.popleft()
+        if not queue:
+            del self._waiting[group]
+        self._running, self._last = job, group
+        loop = asyncio.get_running_loop()
+        path = self.store.path_for(job.source_sha256)
 
         def report(p: float) -> None:
             job.progress = p
-            loop.call_soon_threadsafe(notify)
+            loop.call_soon_threadsafe(self._notify, job)
 
         def work() -> list[Derivative]:
             job.state = "running"
-            loop.call_soon_threadsafe(notify)
+            loop.call_soon_threadsafe(self._notify, job)
             return self._make(path, job, report)
 
-        job._future = loop.run_in_executor(self._pool, work)
-
         def finished(fut: asyncio.Future[list[Derivative]]) -> None:
-            self._active.pop(source_sha256, None)
+            self._running = None
+            self._active.pop(job.source_sha256, None)
             if fut.cancelled() or isinstance(fut.exception(), _Cancelled):
                 job.state = "cancelled"
+                job._future.set_exception(_Cancelled())
             elif fut.exception() is not None:
                 job.state, job.error = "failed", str(fut.exception())
+                job._future.set_exception(fut.exception())
             else:
                 job.state, job.progress, job.derivatives = "done", 1.0, fut.result()
-            notify()
+                job._future.set_result(fut.result())
+            self._notify(job)
+            self._next()
 
-        job._future.add_done_callback(finished)
-        self._jobs[job.id] = job
-        self._active[source_sha256] = job
-        return job
+        loop.run_in_executor(self._pool, work).add_done_callback(finished)
 
     def job(self, job_id: str) -> TranscodeJob | None:
         return self._jobs.get(job_id)
 
-    def _commit(self, data_or_path: bytes | Path) -> BlobRef:
-        if isinstance(data_or_path, bytes):
-            return self.store.put_bytes(data_or_path)
-        return self.store.commit_temp(data_or_path)
-
-    def _make(self, src: Path, job: TranscodeJob, report: Callable[[float], None]) -> list[Derivative]:
+    def _make(self, src: Path, job: TranscodeJob,
+              report: Callable[[float], None]) -> list[Derivative]:
+        """In the worker thread: the copies made by a confined child, committed here."""
         opts = self.options
-        info = job.info or validate_file(src)
         sha = job.source_sha256
-        out: list[Derivative] = []
-        try:
-            if info.kind == "image":
-                data, w, h = _still(src, 0.0, opts.display_max_side, opts.display_max_side)
-                ref = self._commit(data)
-                out.append(Derivative("display", ref.sha256, ref.size, "image/jpeg", sha, w, h,
-                                      None, {"codec": "mjpeg", "max_side": opts.display_max_side}))
-                data, w, h = _still(src, 0.0, opts.thumbnail_width, opts.thumbnail_width)
-                ref = self._commit(data)
-                out.append(Derivative("thumbnail", ref.sha256, ref.size, "image/jpeg", sha, w, h,
-                                      None, {"codec": "mjpeg", "width": opts.thumbnail_width}))
-                return out
-            handle, tmp = self.store.new_temp()
-            handle.close()
+
+        def run(target: str, args: list[Any], limits: SandboxLimits) -> Any:
             try:
-                recipe = _playback(src, tmp, info, opts, report, job._cancel)
-                probe = validate_file(tmp)  # the copy must itself be whole and playable
-                ref = self._commit(tmp)
+                answer = run_sandboxed_sync(
+                    target, args, limits, on_message=lambda m: report(float(m["progress"])),
+                    on_start=lambda proc: setattr(job, "_proc", proc))
+            except SandboxFailed as e:
+                if job._cancel.is_set():
+                    raise _Cancelled() from None
+                raise TranscodeFailed(f"Could not make a playback copy: {e.message}") from None
             finally:
-                tmp.unlink(missing_ok=True)
-            out.append(Derivative("playback", ref.sha256, ref.size, recipe["mime"], sha,
-                                  probe.width, probe.height, probe.duration_s, recipe))
-            if info.kind == "video":
-                at = min(opts.thumbnail_at_s, (info.duration_s or 0) * 0.1)
-                data, w, h = _still(src, at, opts.thumbnail_width, opts.thumbnail_width * 4)
-                ref = self._commit(data)
-                out.append(Derivative("thumbnail", ref.sha256, ref.size, "image/jpeg", sha, w, h,
-                                      None, {"codec": "mjpeg", "at_s": at,
-                                             "width": opts.thumbnail_width}))
+                job._proc = None
+            if job._cancel.is_set():
+                raise _Cancelled()
+            if not answer["ok"]:
+                raise TranscodeFailed(answer["message"])
+            return answer["result"]
+
+        info = job.info or MediaInfo.from_json(run(
+            "media.evidence.sandbox:_validate", [str(src), asdict(ValidationLimits())],
+            SandboxLimits()))
+        workdir = Path(tempfile.mkdtemp(dir=self.store.tmp, prefix="copies-"))
+        try:
+            options = {k: v for k, v in asdict(opts).items() if k != "sandbox"}
+            made = run("media.evidence.transcode:_copies",
+                       [str(src), str(workdir), info.to_json(), options], opts.sandbox)
+            out = []
+            for d in made:
+                path = Path(d.pop("path"))
+                if path.parent != workdir:
+                    raise TranscodeFailed("Could not make a playback copy: unexpected output.")
+                ref = self.store.commit_temp(path)
+                out.append(Derivative(sha256=ref.sha256, size=ref.size, source_sha256=sha, **d))
             return out
-        except (_Cancelled, TranscodeFailed):
-            raise
-        except (av.error.FFmpegError, ValueError, OSError) as e:
-            raise TranscodeFailed(f"Could not make a playback copy: {e}") from e
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     async def close(self) -> None:
+        self._closed = True
         for job in list(self._active.values()):
             job.cancel()
+        for queue in self._waiting.values():
+            for job in queue:
+                job.state = "cancelled"
+                job._future.set_exception(_Cancelled())
+                self._notify(job)
+        self._waiting.clear()
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
+
+
+def _copies(src: str, workdir: str, info: dict[str, Any], options: dict[str, Any],
+            ) -> list[dict[str, Any]]:
+    """In the sandbox child: the copies of ``src`` written into ``workdir``, described for the
+    parent (which commits them); progress goes out as lines before the answer."""
+    opts = TranscodeOptions(**options)
+    media = MediaInfo.from_json(info)
+    source, folder = Path(src), Path(workdir)
+
+    def report(p: float) -> None:
+        sys.stdout.write(json.dumps({"progress": p}) + "\n")
+        sys.stdout.flush()
+
+    def jpeg(name: str, data: bytes) -> Path:
+        path = folder / name
+        path.write_bytes(data)
+        return path
+
+    try:
+        if media.kind == "image":
+            data, w, h = _still(source, 0.0, opts.display_max_side, opts.display_max_side)
+            display = dict(role="display", path=str(jpeg("display.jpg", data)),
+                           mime="image/jpeg", width=w, height=h, duration_s=None,
+                           recipe={"codec": "mjpeg", "max_side": opts.display_max_side})
+            data, w, h = _still(source, 0.0, opts.thumbnail_width, opts.thumbnail_width)
+            return [display, dict(role="thumbnail", path=str(jpeg("thumbnail.jpg", data)),
+                                  mime="image/jpeg", width=w, height=h, duration_s=None,
+                                  recipe={"codec": "mjpeg", "width": opts.thumbnail_width})]
+        playback = folder / "playback"
+        recipe = _playback(source, playback, media, opts, report, threading.Event())
+        probe = validate_file(playback)  # the copy must itself be whole and playable
+        out = [dict(role="playback", path=str(playback), mime=recipe["mime"],
+                    width=probe.width, height=probe.height, duration_s=probe.duration_s,
+                    recipe=recipe)]
+        if media.kind == "video":
+            at = min(opts.thumbnail_at_s, (media.duration_s or 0) * 0.1)
+            data, w, h = _still(source, at, opts.thumbnail_width, opts.thumbnail_width * 4)
+            out.append(dict(role="thumbnail", path=str(jpeg("thumbnail.jpg", data)),
+                            mime="image/jpeg", width=w, height=h, duration_s=None,
+                            recipe={"codec": "mjpeg", "at_s": at,
+                                    "width": opts.thumbnail_width}))
+        return out
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise TranscodeFailed(f"Could not make a playback copy: {e}") from e

@@ -4,7 +4,8 @@ A tus-like protocol below the HTTP layer: ``create`` an upload (optionally decla
 and SHA-256), ``append`` body chunks at an offset (a dropped connection keeps what arrived;
 the client asks ``status`` for the offset and sends the rest), then ``complete``: size and
 declared hash are checked, the file is validated as media and only then renamed into the
-content-addressed blob store. Until then the bytes live in ``<id>.part`` beside a small JSON
+content-addressed blob store (the file is parsed only in a confined child process, see
+``sandbox``). Until then the bytes live in ``<id>.part`` beside a small JSON
 state file, so an upload survives a server restart and resumes at its last checkpoint.
 
 Memory stays bounded: at most two buffers of ``buffer_bytes`` per upload are alive (one being
@@ -33,7 +34,8 @@ from ..tasks import Tasks
 from .errors import (EvidenceRejected, HashMismatch, InsufficientStorage, OffsetMismatch,
                      UploadBusy, UploadIncomplete, UploadNotFound, UploadTooLarge)
 from .probe import MediaInfo
-from .validate import ValidationLimits, validate_file
+from .sandbox import SandboxLimits, validate_sandboxed
+from .validate import ValidationLimits
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -54,6 +56,10 @@ class UploadOptions:
     takeover: bool = True
     takeover_wait_s: float = 10.0  # then UploadBusy
     limits: ValidationLimits = field(default_factory=ValidationLimits)
+    # the submitted file is parsed only in a confined child process (memory, CPU, time), and
+    # only this many at once, so parallel uploads cannot multiply the memory a parse may take
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    parallel_parses: int = 2
 
 
 def _now() -> str:
@@ -150,6 +156,7 @@ class UploadManager:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.executor = executor
         self._sessions: dict[str, _Session] = {}
+        self._parsing = asyncio.Semaphore(options.parallel_parses)
         self._loading = asyncio.Lock()
         # the last writes of a request that broke off: they outlive the request (its handler
         # may be cancelled) and are awaited, never cancelled, when the manager closes
@@ -451,7 +458,8 @@ class UploadManager:
         if not self.options.validate:
             return None
         try:
-            return await self._run(validate_file, path, self.options.limits)
+            async with self._parsing:
+                return await validate_sandboxed(path, self.options.limits, self.options.sandbox)
         except EvidenceRejected as e:
             if path == s.part:
                 await self._discard(s)

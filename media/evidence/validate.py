@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 
+from .boxes import check_mp4_index
 from .errors import EvidenceRejected
 from .probe import MediaInfo, describe, open_container, read_head
 from .sniff import sniff
@@ -116,6 +117,9 @@ def validate_file(path: Path, limits: ValidationLimits = ValidationLimits()) -> 
     if size == 0:
         raise _reject("The file is empty (0 bytes).", "empty")
     sniffed = sniff(read_head(path))
+    if sniffed.demuxer == "mov":  # before FFmpeg builds an index entry per declared sample
+        with open(path, "rb") as f:
+            check_mp4_index(f, size)
     try:
         with open_container(path, sniffed) as c:
             info = describe(c, sniffed)

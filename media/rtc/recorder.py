@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
+import os
 import queue
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import av
 
@@ -91,6 +92,7 @@ class _ChunkWriter:
 
     def close(self) -> tuple[Path, str]:
         self.container.close()
+        os.chmod(self.part_path, 0o600)  # the court's recording: this account's only
         publish(self.part_path, self.final_path)
         return self.final_path, sha256_file(self.final_path)
 
@@ -102,7 +104,7 @@ class Recorder:
     def __init__(self, root: Path, on_event: Callable[[dict], None], chunk_ms: int = 2000,
                  max_queue: int = 50 * 60 * 8) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.chunk48 = chunk_ms * 48
         self._on_event = on_event
         self._loop = asyncio.get_running_loop()
@@ -171,7 +173,7 @@ class Recorder:
             if writer is None:
                 try:
                     folder = self.root / _check_source_id(source_id)
-                    folder.mkdir(exist_ok=True)
+                    folder.mkdir(mode=0o700, exist_ok=True)
                     seq = self._seq.get(source_id)
                     if seq is None:
                         seq = 1 + max((int(m.group(1)) for p in folder.iterdir()
@@ -264,14 +266,16 @@ def _finalise_source(source_dir: Path, blobs: BlobStore) -> RecordingBlob | None
     )
 
 
-def finalise_recordings(recording_dir: Path, blobs: BlobStore) -> list[RecordingBlob]:
-    """Join each source's chunks into one blob (blocking: run it in an executor). Also the way
-    to recover a hearing whose server was killed: the chunks on disk are all it needs."""
+def finalise_recordings(recording_dir: Path, blobs: BlobStore,
+                        skip: Collection[str] = ()) -> list[RecordingBlob]:
+    """Join each source's chunks into one blob (blocking: run it in an executor), except the
+    sources in ``skip``. Also the way to recover a hearing whose server was killed or
+    restarted: the chunks on disk are all it needs."""
     root = Path(recording_dir)
     out = []
     if not root.is_dir():
         return out
-    for source_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+    for source_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in skip):
         rec = _finalise_source(source_dir, blobs)
         if rec is not None:
             out.append(rec)

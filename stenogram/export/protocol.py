@@ -6,6 +6,7 @@ given in the court's time zone (hearing["timezone"], an IANA name; UTC when abse
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Sequence
@@ -124,6 +125,21 @@ class Protocol:
     signature_records: list[dict[str, Any]] = field(default_factory=list)
 
 
+_NEWLINES = re.compile("\r\n?")
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_UNWRITABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def shown(text: Any) -> str:
+    """``text`` as every document format can carry it. Input is cleaned at the server's edge,
+    but a signed version is never rewritten and may hold what came in earlier, or what a
+    format still refuses: control characters (XML/DOCX refuses them; \\r becomes a line
+    break) are dropped, and U+FFFE/U+FFFF (not XML characters) become U+FFFD. Only the
+    rendering changes; the JSON export and the signature keep the signed text."""
+    text = _NEWLINES.sub("\n", str(text))
+    return _UNWRITABLE.sub("\ufffd", _INVISIBLE.sub("", text))
+
+
 def _local(iso: str | None, tz: str) -> str:
     if not iso:
         return ""
@@ -150,20 +166,21 @@ def protocol_from_version(version: StenogramVersion,
     for s in doc.get("segments") or []:
         p = people.get(s.get("speaker")) or {}
         entries.append(Entry(int(s["start_ms"]), int(s["end_ms"]), s.get("speaker"),
-                             str(p.get("name") or LABELS["unknown_speaker"]),
-                             str(p.get("role") or ""), str(s["text"]), s.get("language"),
-                             str(s.get("source_id")), lang))
+                             shown(p.get("name") or LABELS["unknown_speaker"]),
+                             shown(p.get("role") or ""), shown(s["text"]), s.get("language"),
+                             shown(s.get("source_id")), lang))
     mine = [dict(x) for x in signatures if x["statement"]["version_sha256"] == version.sha256]
-    lines = [SignatureLine(x["statement"]["role"], str(x["statement"]["signer"].get("name")),
+    lines = [SignatureLine(shown(x["statement"]["role"]),
+                           shown(x["statement"]["signer"].get("name")),
                            _local(x["statement"]["signed_at"], tz), x["key_id"], x["algorithm"])
              for x in mine]
     return Protocol(
-        court=str(h.get("court", "")), case_number=str(h.get("case_number", "")),
-        title=str(h.get("title", "")), date=str(h.get("date", "")),
-        opened_at=_local(h.get("opened_at"), tz), timezone=tz,
-        composition=[(str(c.get("role", "")), str(c.get("name", "")))
+        court=shown(h.get("court", "")), case_number=shown(h.get("case_number", "")),
+        title=shown(h.get("title", "")), date=shown(h.get("date", "")),
+        opened_at=shown(_local(h.get("opened_at"), tz)), timezone=tz,
+        composition=[(shown(c.get("role", "")), shown(c.get("name", "")))
                      for c in h.get("composition") or []],
-        participants=[(str(p.get("role", "")), str(p.get("name", "")))
+        participants=[(shown(p.get("role", "")), shown(p.get("name", "")))
                       for p in doc.get("participants") or []],
         entries=entries, signatures=lines, version_number=version.number,
         version_sha256=version.sha256, signed=signature_status(version, mine) == SIGNED,

@@ -33,7 +33,7 @@ from hearing.db import Database, make_engine, upgrade
 from hearing.api.context import STATE
 from hearing.models import AuditEvent, EvidenceItem, Hearing, Recording, RecordingChunk
 from media.blobstore import BlobStore
-from support.media_samples import make_image, make_media
+from support.media_samples import make_image, make_media, mp4_bomb
 
 from hearing_testlib import invite, login, make_users, schedule
 
@@ -106,6 +106,13 @@ async def upload(who, hid, data, filename="incident.mp4", sha=True, parts=1, **e
         assert int(r.headers["Upload-Offset"]) == min(len(data), at + step)
     r = await who.post(url + "/complete")
     return r.status, await r.json()
+
+
+async def accept(judge, hid, eid, reason="относимо к делу"):
+    r = await judge.post(f"/api/hearings/{hid}/evidence/{eid}/decision",
+                         json={"decision": "accept", "reason": reason})
+    assert r.status == 200, await r.text()
+    return await r.json()
 
 
 async def wait_for(fetch, check, timeout=60.0):
@@ -185,7 +192,15 @@ async def test_witness_uploads_a_phone_video_in_parts_and_the_court_sees_it(aioh
     url = f"/api/hearings/{hid}/evidence/{eid}"
     assert (await other.get(url + "/original")).status == 403
 
-    # the playback copy and thumbnail are made in the background; the original is untouched
+    # nothing is converted before the judge accepts: no playback copy, no CPU spent
+    await asyncio.sleep(0.5)
+    assert all(i["transcode_state"] == "pending" and i["playback_url"] is None
+               and i["thumbnail_url"] is None for i in await items(judge, hid))
+    assert app[STATE].evidence.conversions == {}
+    assert "evidence.derived" not in [a for a, _, _ in await audit_rows(db, hid)]
+    await accept(judge, hid, eid)
+
+    # then the playback copy and thumbnail are made in the background; the original is untouched
     done = await wait_for(lambda: items(judge, hid),
                           lambda xs: all(i["transcode_state"] == "done" for i in xs))
     first = next(i for i in done if i["id"] == eid)
@@ -231,7 +246,7 @@ async def test_witness_uploads_a_phone_video_in_parts_and_the_court_sees_it(aioh
     events = {name: [(m["event"], m.get("evidence", {}).get("id", m.get("evidence_id")))
                      for m in await drain(ws) if m["type"] == "evidence"]
               for name, ws in sockets.items()}
-    assert events["witness"] == [("received", eid)]
+    assert events["witness"] == [("received", eid), ("decision", eid)]
     assert events["other"] == []
     assert {("received", eid), ("received", again["evidence_id"]),
             ("transcode", eid)} <= set(events["judge"])
@@ -569,9 +584,11 @@ async def test_sigkill_during_upload_leaves_no_referenced_half_file(tmp_path):
         assert r.status == 200 and (await r.json())["sha256"] == sha
         eid = (await r.json())["evidence_id"]
 
-    # a server stopped before the playback copy was recorded makes it at its next start
+    # a server stopped before the playback copy of an accepted item was recorded makes it at
+    # its next start
     def forget_copy(s):
         item = s.get(EvidenceItem, eid)
+        item.status, item.reason = "accepted", "относимо к делу"
         item.transcode_state, item.playback_sha256, item.thumbnail_sha256 = "pending", None, None
     await db.run(forget_copy)
     async with TestClient(TestServer(make_app(config(tmp_path, db_url),
@@ -605,6 +622,7 @@ async def test_fixity_checks_what_the_database_references(aiohttp_client, env, c
     data = make_media(tmp_path / "v.mp4", "mp4-h264", seconds=1.0).read_bytes()
     status, receipt = await upload(judge, hid, data)
     assert status == 200
+    await accept(judge, hid, receipt["evidence_id"])
     done = await wait_for(lambda: items(judge, hid),
                           lambda xs: xs[0]["transcode_state"] == "done")
     item = await db.run(lambda s: s.get(EvidenceItem, done[0]["id"]))
@@ -702,3 +720,85 @@ async def test_accepted_audio_is_transcribed_as_evidence(aiohttp_client, tmp_pat
     r = await judge.get(f"/api/hearings/{hid}/transcript")
     if r.status == 200:
         assert (await r.json())["segments"] == []
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise LookupError(field)
+
+
+async def test_a_sample_count_bomb_gets_a_clear_refusal_and_no_server_memory(aiohttp_client,
+                                                                              env):
+    """A few KB whose MP4 index declares 80 million samples (FFmpeg would build an entry for
+    each: gigabytes) is refused with 422, and the server process barely grows."""
+    tmp_path, db_url, db, ids = env
+    app = make_app(config(tmp_path, db_url), db)
+    judge = await login(aiohttp_client, app, "judge")
+    hid = (await schedule(judge))["id"]
+    witness = await phone(aiohttp_client, app, judge, hid)
+    data = mp4_bomb(tmp_path / "bomb.mp4").read_bytes()
+    assert len(data) < 8192
+    try:  # the peak resident size counts from here (the test server runs in this process)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        peak = "VmHWM"
+    except OSError:
+        peak = "VmRSS"
+    before = _status_mb("VmRSS")
+    status, body = await upload(witness, hid, data, filename="clip.mp4")
+    grown = max(_status_mb(peak), _status_mb("VmRSS")) - before
+    assert status == 422, body
+    assert "80000000 samples" in body["message"]
+    assert grown < 64, f"the server grew by {grown:.0f} MB"
+    refused = [d for a, _, d in await audit_rows(db, hid) if a == "evidence.upload_refused"]
+    assert [(d["error"], d["kind"]) for d in refused] == [("rejected", "absurd_index")]
+    assert await items(judge, hid) == []
+
+
+def _uhd_for_hours(path: Path, hours: float) -> Path:
+    """Two black 4K pictures ``hours`` apart: a few KB that declare hours of 4K video."""
+    from fractions import Fraction
+    import numpy as np
+    with av.open(str(path), "w", format="matroska") as out:
+        s = out.add_stream("mjpeg", rate=30)
+        s.width, s.height, s.pix_fmt = 3840, 2160, "yuvj420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        black = av.VideoFrame.from_ndarray(np.zeros((2160, 3840, 3), np.uint8), "rgb24")
+        for pts in (0, int(hours * 3600_000)):
+            frame = black.reformat(format="yuvj420p")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            out.mux(s.encode(frame))
+        out.mux(s.encode())
+    return path
+
+
+async def test_conversion_waits_for_acceptance_and_refuses_what_costs_too_much(aiohttp_client,
+                                                                                env):
+    tmp_path, db_url, db, ids = env
+    app = make_app(config(tmp_path, db_url), db)
+    seen = []
+    app[STATE].hub.listeners.append(lambda hearing, msg: seen.append(msg))
+    judge = await login(aiohttp_client, app, "judge")
+    hid = (await schedule(judge))["id"]
+    witness = await phone(aiohttp_client, app, judge, hid)
+    data = _uhd_for_hours(tmp_path / "night.mkv", 8).read_bytes()
+    status, receipt = await upload(witness, hid, data, filename="night.mkv")
+    assert status == 200 and receipt["kind"] == "video"
+    assert receipt["media"]["width"] == 3840 and receipt["media"]["duration_s"] > 8 * 3600
+    eid = receipt["evidence_id"]
+    await asyncio.sleep(0.5)
+    assert (await items(judge, hid))[0]["transcode_state"] == "pending"
+    assert not [m for m in seen if m.get("event") == "transcode"]
+
+    await accept(judge, hid, eid)
+    item = await wait_for(lambda: items(judge, hid), lambda xs: xs[0]["transcode_state"]
+                          == "failed", timeout=10)
+    error = item[0]["transcode_error"]
+    assert "No playback copy" in error and "8.0 hours" in error and item[0]["playback_url"] is None
+    # refused before any decoding: the job never ran
+    assert [m["state"] for m in seen if m.get("event") == "transcode"] == ["failed"]
+    failed = [d for a, _, d in await audit_rows(db, hid) if a == "evidence.transcode_failed"]
+    assert [d["error"] for d in failed] == [error]

@@ -141,3 +141,69 @@ async def test_progress_is_reported_and_a_job_can_be_cancelled(tmp_path):
     assert job.state == "cancelled"
     assert set(store.iter_blobs()) == before  # nothing half-made was stored
     await tc.close()
+
+
+async def test_queue_takes_hearings_in_turn(tmp_path):
+    """Two hearings' jobs queued at once: one hearing's backlog does not hold back the other."""
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store)
+    started = []
+
+    def submit(name, group, i):
+        ref = store.put_file(make_media(tmp_path / f"{name}.wav", "wav", seconds=0.2 + i / 10))
+        return tc.submit(ref.sha256, on_progress=lambda j: j.state == "running"
+                         and name not in started and started.append(name), group=group)
+
+    jobs = [submit(name, name[0], i) for i, name in enumerate(["A1", "A2", "A3", "B1", "B2"])]
+    for job in jobs:
+        await job.wait()
+    await asyncio.sleep(0)
+    assert started == ["A1", "B1", "A2", "B2", "A3"]
+    await tc.close()
+
+
+async def test_a_copy_over_the_budget_is_refused_before_any_work(tmp_path):
+    """4K declared for an hour, or any picture for longer than the limit: refused with a
+    reason at once, the original untouched, nothing decoded."""
+    import dataclasses
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store)
+    ref = store.put_file(make_media(tmp_path / "v.mp4", "mp4-h264", seconds=1.0))
+    info = validate_file(ref.path)
+    uhd = dataclasses.replace(info, duration_s=3600.0, streams=tuple(
+        dataclasses.replace(s, width=3840, height=2160, fps=30.0) if s.type == "video" else s
+        for s in info.streams))
+    before = set(store.iter_blobs())
+    states = []
+    job = tc.submit(ref.sha256, uhd, on_progress=lambda j: states.append(j.state))
+    with pytest.raises(TranscodeFailed, match="3840x2160 at 30 frames a second for 60 minutes"):
+        await job.wait()
+    await asyncio.sleep(0)
+    assert states == ["failed"] and job.state == "failed" and "No playback copy" in job.error
+    assert set(store.iter_blobs()) == before
+    long = dataclasses.replace(info, duration_s=20 * 3600.0)
+    with pytest.raises(TranscodeFailed, match="lasts 20.0 hours"):
+        await tc.submit(ref.sha256, long).wait()
+    # a 30-minute 1080p30 phone video is within the default budget
+    phone = dataclasses.replace(uhd, duration_s=1800.0, streams=tuple(
+        dataclasses.replace(s, width=1920, height=1080) if s.type == "video" else s
+        for s in uhd.streams))
+    from media.evidence.transcode import over_budget
+    assert over_budget(phone, TranscodeOptions()) is None
+    await tc.close()
+
+
+async def test_copies_are_made_by_a_confined_child(tmp_path):
+    """A copy that outgrows its limits kills the child, not the server: the job fails with a
+    reason and nothing is stored."""
+    from media.evidence.sandbox import SandboxLimits
+    store = BlobStore(tmp_path / "blobs")
+    tc = Transcoder(store, TranscodeOptions(sandbox=SandboxLimits(file_bytes=4096)))
+    ref = store.put_file(make_media(tmp_path / "v.mp4", "mp4-h264", seconds=1.0))
+    before = set(store.iter_blobs())
+    job = tc.submit(ref.sha256, validate_file(ref.path))
+    with pytest.raises(TranscodeFailed, match="File too large"):
+        await job.wait()
+    assert job.state == "failed" and set(store.iter_blobs()) == before
+    assert list(store.tmp.iterdir()) == []
+    await tc.close()

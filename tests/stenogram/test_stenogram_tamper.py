@@ -11,9 +11,11 @@ import zipfile
 import pytest
 
 from hearing.commands import verify as verify_cmd
-from stenogram.bundle import write_bundle
+from stenogram.bundle import read_bundle, write_bundle
 from stenogram.canonical import canonical_bytes, canonical_sha256
 from stenogram.export import protocol_from_version, render_documents
+from stenogram.merkle import audit_leaf, sign_tree_head
+from stenogram.signing import Ed25519Signer
 from stenogram.verify import verify_bundle
 
 from support.synthetic import build_synthetic_hearing
@@ -166,6 +168,51 @@ def test_audit_row_edited_or_removed_from_the_middle(bundle, tmp_path):
                   {"audit/rows.jsonl": b"".join(canonical_bytes(r) + b"\n" for r in rows)})
     assert {"audit log: rows hash to every signed root (RFC 6962)",
             "audit log: rows hash-chained in sequence"} <= failed(bad)
+
+
+def test_rehashed_log_signed_again_is_caught_by_the_older_heads(bundle, tmp_path):
+    """The server's export after an operator edited a row, re-hashed the chain and deleted the
+    heads in the database: the server signs the rewritten log, but the bundle also carries the
+    older heads from the append-only head file, and the rows no longer hash to them."""
+    b = read_bundle(bundle)
+    rows, heads = b.audit_rows, b.tree_heads
+    b.zf.close()
+    edited = len(rows) - 2
+    rows[edited]["actor"] = "someone-else"
+    prev = "0" * 64
+    for r in rows:
+        r["prev_hash"] = prev
+        prev = canonical_sha256(r)
+    server = Ed25519Signer.from_seed(hashlib.sha256(b"server1").digest())
+    resigned = sign_tree_head(server, heads[-1]["log_id"], [audit_leaf(r) for r in rows],
+                              "2030-01-01T00:00:00.000000Z")
+
+    def export(name, tree_heads):
+        c = read_bundle(bundle)
+        write_bundle(tmp_path / name, versions=c.versions,
+                     signatures=[s for sigs in c.signatures.values() for s in sigs],
+                     public_keys=list(c.keys.values()), revisions=c.revisions,
+                     audit_rows=rows, tree_heads=tree_heads)
+        c.zf.close()
+        return {ch.name: ch for ch in verify_bundle(tmp_path / name)}
+
+    only_new = export("db-heads.zip", [resigned])
+    assert all(ch.ok for n, ch in only_new.items() if n.startswith("audit log"))
+    checks = export("all-heads.zip", heads + [resigned])
+    root = checks["audit log: rows hash to every signed root (RFC 6962)"]
+    assert not root.ok and f"do not hash to the head of size {heads[-1]['tree_size']}" in root.detail
+
+
+def test_truncation_names_the_missing_rows(bundle, tmp_path):
+    rows = members(bundle)["audit/rows.jsonl"].splitlines()
+    head = load(bundle, "audit/tree_heads.json")[-1]
+    bad = rewrite(bundle, tmp_path / "trunc.zip",
+                  {"audit/rows.jsonl": b"\n".join(rows[:-3]) + b"\n"})
+    check = next(c for c in verify_bundle(bad) if c.name.startswith("audit log: not truncated"))
+    n = len(rows) - 3
+    assert check.detail == (f"rows {n + 1}-{head['tree_size']} missing: the signed head of "
+                            f"{head['timestamp']} covers {head['tree_size']} rows, the bundle "
+                            f"has {n}")
 
 
 def test_recording_chunk_altered(bundle, tmp_path):

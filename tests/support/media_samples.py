@@ -121,3 +121,33 @@ def wav_header(data_bytes: int, rate: int = 48_000, channels: int = 2, bits: int
     return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
             + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, bits)
             + b"data" + struct.pack("<I", data_bytes))
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, offset of the box, offset of its body, end) of the boxes between two offsets."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        yield kind, pos, pos + 8, pos + size
+        pos += size
+
+
+def mp4_bomb(path: Path, samples: int = 80_000_000) -> Path:
+    """A small real MP4 whose index then claims ``samples`` one-byte samples, all in one chunk:
+    a few kilobytes that make FFmpeg's MOV demuxer build an index entry for each."""
+    make_media(path, "mp4-h264-silent", seconds=0.2, width=64, height=48, fps=10)
+    data = bytearray(path.read_bytes())
+
+    def patch(start: int, end: int) -> None:
+        for kind, _, body, box_end in _boxes(data, start, end):
+            if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+                patch(body, box_end)
+            elif kind == b"stsz":  # constant size 1, ``samples`` of them
+                data[body + 4:body + 12] = struct.pack(">II", 1, samples)
+            elif kind == b"stts":  # one run: every sample one tick long
+                data[body + 4:body + 16] = struct.pack(">III", 1, samples, 1)
+            elif kind == b"stsc":  # one chunk holds them all
+                data[body + 4:body + 20] = struct.pack(">IIII", 1, 1, samples, 1)
+    patch(0, len(data))
+    path.write_bytes(bytes(data))
+    return path
