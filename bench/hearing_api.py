@@ -12,11 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from hearing.accounts import add_user  # noqa: E402
 from hearing.db import Database, upgrade  # noqa: E402
+from _server import served  # noqa: E402
 
 PASSWORD = "benchmark password"
 
@@ -39,12 +36,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def run_pool(n: int, concurrency: int, job) -> float:
@@ -127,26 +118,8 @@ def prepare(url: str) -> None:
 
 async def one_backend(name: str, url: str, args) -> dict:
     prepare(url)
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "COURTROOM_DATABASE_URL": url}
-        proc = subprocess.Popen([sys.executable, "-m", "hearing.cli", "--data-dir", data, "serve",
-                                 "--port", str(port)], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                for _ in range(300):
-                    try:
-                        async with http.get(base + "/api/health") as r:
-                            if r.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        await asyncio.sleep(0.1)
-            result = await measure(base, proc.pid, args.flows, args.joins, args.concurrency)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
+    async with served(url) as (base, proc):
+        result = await measure(base, proc.pid, args.flows, args.joins, args.concurrency)
     return {"database": name, **result}
 
 

@@ -14,12 +14,8 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,14 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from hearing.accounts import add_user  # noqa: E402
 from hearing.db import Database, upgrade  # noqa: E402
+from _server import served  # noqa: E402
 
 PASSWORD = "benchmark password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(url: str, users: int) -> None:
@@ -116,33 +107,14 @@ async def measure(base: str, logins: int, names: list[str]) -> dict:
 
 
 async def one_backend(name: str, url: str, scenario: str, args) -> dict:
-    port = free_port()
     if scenario == "distinct names":
         names = [f"clerk{i}" for i in range(args.logins)]
         limits = {"COURTROOM_LOGIN_ATTEMPTS": "1000", "COURTROOM_LOGIN_ADDRESS_ATTEMPTS": "1000"}
     else:
         names = ["judge"] * args.logins
         limits = {}
-    with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "COURTROOM_DATABASE_URL": url, "COURTROOM_TRANSCRIBE": "0",
-               **limits}
-        proc = subprocess.Popen([sys.executable, "-m", "hearing.cli", "--data-dir", data, "serve",
-                                 "--port", str(port)], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                for _ in range(300):
-                    try:
-                        async with http.get(base + "/api/health") as r:
-                            if r.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        await asyncio.sleep(0.1)
-            result = await measure(base, args.logins, names)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
+    async with served(url, {"COURTROOM_TRANSCRIBE": "0", **limits}) as (base, _proc):
+        result = await measure(base, args.logins, names)
     return {"database": name, "scenario": scenario, **result}
 
 

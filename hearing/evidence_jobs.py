@@ -291,7 +291,8 @@ class EvidenceJobs:
             if total_s > 0:
                 loop.call_soon_threadsafe(advanced, done_s)
 
-        blocks = iter_audio_16k(self.blobs.path_for(item.sha256), TRANSCRIBE_BLOCK_S)
+        blocks = iter_audio_16k(self.blobs.path_for(item.sha256), TRANSCRIBE_BLOCK_S,
+                                duration_s=total_s or None, tmp_dir=self.blobs.tmp)
         try:
             events = await scheduler.transcribe_offline(
                 blocks, language, source_id=f"evidence:{item.id}", progress=report)

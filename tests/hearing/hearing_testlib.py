@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,11 @@ async def invite(staff: Staff, hearing_id: int, role="witness", name="Сидор
     r = await staff.post(f"/api/hearings/{hearing_id}/participants/{p['id']}/invites", json={})
     assert r.status == 201, await r.text()
     return {"participant": p, **(await r.json())}
+
+
+async def receive_type(ws, kind, timeout=5.0):
+    """The next WebSocket message of this type (others are skipped)."""
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), timeout)
+        if msg["type"] == kind:
+            return msg

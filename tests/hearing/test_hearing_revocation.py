@@ -22,7 +22,7 @@ from hearing.config import Config
 from hearing.db import Database
 from hearing.models import Invite
 
-from hearing_testlib import invite, login, make_users, schedule
+from hearing_testlib import invite, login, make_users, receive_type, schedule
 from support.testpeer import SignalTrack, tone
 from test_hearing_media import WsPeer, connect
 
@@ -34,13 +34,6 @@ def app_db(db_url, tmp_path):
     db = Database(db_url)
     ids = make_users(db)
     return make_app(cfg, db), db, ids
-
-
-async def receive_type(ws, kind, timeout=5.0):
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), timeout)
-        if msg["type"] == kind:
-            return msg
 
 
 async def until_closed(ws, timeout=5.0) -> list[dict]:

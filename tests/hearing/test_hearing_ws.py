@@ -14,7 +14,7 @@ from hearing.config import Config
 from hearing.db import Database
 from hearing.models import AuditEvent
 
-from hearing_testlib import OwnServer, invite, login, make_users, schedule
+from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
 
 
 @pytest.fixture
@@ -23,13 +23,6 @@ def app_db(db_url, tmp_path):
     db = Database(db_url)
     ids = make_users(db)
     return make_app(cfg, db), db, ids
-
-
-async def receive_type(ws, kind, timeout=5.0):
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), timeout)
-        if msg["type"] == kind:
-            return msg
 
 
 async def test_live_events_reach_judge_and_participant(aiohttp_client, app_db):
