@@ -108,3 +108,13 @@ async def receive_type(ws, kind, timeout=5.0):
         msg = await asyncio.wait_for(ws.receive_json(), timeout)
         if msg["type"] == kind:
             return msg
+
+
+def app_with_users(db_url: str, tmp_path: Path, **config):  # noqa: ANN201
+    """(app, database, user ids) for a fresh server on db_url with the standard staff."""
+    from hearing.app import make_app
+    from hearing.config import Config
+    from hearing.db import Database
+    db = Database(db_url)
+    ids = make_users(db)
+    return make_app(Config(data_dir=tmp_path, database_url=db_url, **config), db), db, ids

@@ -9,21 +9,15 @@ import pytest
 from sqlalchemy import select, update
 
 from hearing import audit
-from hearing.app import make_app
 from hearing.auth import now_utc
-from hearing.config import Config
-from hearing.db import Database
 from hearing.models import AudioSource, Invite, Participant
 
-from hearing_testlib import PASSWORD, invite, login, make_users, schedule
+from hearing_testlib import PASSWORD, app_with_users, invite, login, schedule
 
 
 @pytest.fixture
 def app_db(db_url, tmp_path):
-    cfg = Config(data_dir=tmp_path, database_url=db_url)
-    db = Database(db_url)
-    ids = make_users(db)
-    return make_app(cfg, db), db, ids
+    return app_with_users(db_url, tmp_path)
 
 
 async def test_judge_schedules_opens_and_closes(aiohttp_client, app_db):

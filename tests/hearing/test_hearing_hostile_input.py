@@ -7,21 +7,15 @@ import asyncio
 
 import pytest
 
-from hearing.app import make_app
-from hearing.config import Config
-from hearing.db import Database
 
-from hearing_testlib import invite, login, make_users, schedule
+from hearing_testlib import app_with_users, invite, login, schedule
 
 DEEP = "[" * 10_000 + "]" * 10_000
 
 
 @pytest.fixture
 def app_db(db_url, tmp_path):
-    cfg = Config(data_dir=tmp_path, database_url=db_url)
-    db = Database(db_url)
-    ids = make_users(db)
-    return make_app(cfg, db), db, ids
+    return app_with_users(db_url, tmp_path)
 
 
 def hearing(**extra) -> dict:

@@ -16,24 +16,17 @@ from sqlalchemy import update
 
 from asr.events import TranscriptEvent, Word
 from hearing.api.context import STATE
-from hearing.app import make_app
 from hearing.auth import now_utc
-from hearing.config import Config
-from hearing.db import Database
 from hearing.models import Invite
 
-from hearing_testlib import invite, login, make_users, receive_type, schedule
+from hearing_testlib import app_with_users, invite, login, receive_type, schedule
 from support.testpeer import SignalTrack, tone
 from test_hearing_media import WsPeer, connect
 
 
 @pytest.fixture
 def app_db(db_url, tmp_path):
-    cfg = Config(data_dir=tmp_path, database_url=db_url, transcribe=False,
-                 rtc_bind="127.0.0.1")
-    db = Database(db_url)
-    ids = make_users(db)
-    return make_app(cfg, db), db, ids
+    return app_with_users(db_url, tmp_path, transcribe=False, rtc_bind="127.0.0.1")
 
 
 async def until_closed(ws, timeout=5.0) -> list[dict]:

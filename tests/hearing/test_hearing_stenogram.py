@@ -20,7 +20,7 @@ from hearing.errors import Conflict
 from hearing.api.context import STATE
 from stenogram import segment_from_final
 
-from hearing_testlib import login, make_users, schedule
+from hearing_testlib import app_with_users, login, make_users, schedule
 
 PASS = "a long signing passphrase"
 
@@ -39,10 +39,7 @@ def final(source, start, text, words):
 
 @pytest.fixture
 def app_db(db_url, tmp_path):
-    cfg = Config(data_dir=tmp_path, database_url=db_url, transcribe=False)
-    db = Database(db_url)
-    ids = make_users(db)
-    return make_app(cfg, db), db, ids
+    return app_with_users(db_url, tmp_path, transcribe=False)
 
 
 async def test_correct_sign_export_verify(aiohttp_client, app_db, db_url, tmp_path):
@@ -162,9 +159,7 @@ async def test_correct_sign_export_verify(aiohttp_client, app_db, db_url, tmp_pa
 
 
 async def test_open_hearing_signs_tree_heads_periodically(aiohttp_client, db_url, tmp_path):
-    from sqlalchemy import select
     from hearing import stenograms
-    from hearing.models import TreeHead
     from stenogram.merkle import MerkleTree, audit_leaf, tree_head_problems
     db = Database(db_url)
     make_users(db)

@@ -19,17 +19,14 @@ from hearing.db import Database
 from hearing.api.context import STATE
 from stenogram import segment_from_final
 
-from hearing_testlib import login, make_users, schedule
+from hearing_testlib import app_with_users, login, schedule
 
 PASS = "a long signing passphrase"
 
 
 @pytest.fixture
 def app_db(db_url, tmp_path):
-    cfg = Config(data_dir=tmp_path, database_url=db_url, transcribe=False)
-    db = Database(db_url)
-    ids = make_users(db)
-    return make_app(cfg, db), db, ids
+    return app_with_users(db_url, tmp_path, transcribe=False)
 
 
 async def _sign(sec, judge, hid):

@@ -14,15 +14,12 @@ from hearing.config import Config
 from hearing.db import Database
 from hearing.models import AuditEvent
 
-from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
+from hearing_testlib import app_with_users, OwnServer, invite, login, make_users, receive_type, schedule
 
 
 @pytest.fixture
 def app_db(db_url, tmp_path):
-    cfg = Config(data_dir=tmp_path, database_url=db_url, ws_rate_per_s=5)
-    db = Database(db_url)
-    ids = make_users(db)
-    return make_app(cfg, db), db, ids
+    return app_with_users(db_url, tmp_path, ws_rate_per_s=5)
 
 
 async def test_live_events_reach_judge_and_participant(aiohttp_client, app_db):
