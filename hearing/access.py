@@ -79,13 +79,6 @@ def load_managed(s: Session, hearing_id: int, caller: Caller) -> Hearing:
     return h
 
 
-def load_changeable(s: Session, hearing_id: int, caller: Caller) -> Hearing:
-    """A hearing the caller manages and that is not closed."""
-    h = load_managed(s, hearing_id, caller)
-    still_changeable(h)
-    return h
-
-
 def load_presided(s: Session, hearing_id: int, caller: Caller) -> Hearing:
     """A hearing the caller presides over."""
     h = load_hearing(s, hearing_id, caller)
