@@ -4,10 +4,11 @@ the browser is never trusted to hide a button it should not show."""
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session
 
 from hearing.errors import conflict, forbidden, not_found
-from hearing.models import EvidenceItem, Hearing, Participant
+from hearing.models import Case, CaseParty, EvidenceItem, Hearing, Participant
 from hearing.roles import Caller
 
 
@@ -19,7 +20,59 @@ def is_assigned(caller: Caller, hearing: Hearing) -> bool:
 def can_view(caller: Caller, hearing: Hearing) -> bool:
     if caller.kind == "participant":
         return caller.hearing_id == hearing.id
+    if caller.kind == "party":
+        return acts_in_case(caller, hearing.case)
     return caller.role == "admin" or is_assigned(caller, hearing)
+
+
+def acts_in_case(caller: Caller, case: Case) -> bool:
+    """A party account linked (and still active) to the case."""
+    return caller.kind == "party" and any(
+        p.user_id == caller.user_id and p.active for p in case.parties)
+
+
+def case_ids_of_party(user_id: int):  # noqa: ANN201 - a scalar subquery
+    return select(CaseParty.case_id).where(CaseParty.user_id == user_id,
+                                           CaseParty.active.is_(True))
+
+
+def hearings_visible_to(caller: Caller) -> ColumnElement[bool]:
+    """The hearings a caller may list, as a condition on Hearing: all for the administrator,
+    their own for judges and secretaries, their cases' for party accounts, the invited one for
+    a participant."""
+    if caller.kind == "participant":
+        return Hearing.id == caller.hearing_id
+    if caller.kind == "party":
+        return Hearing.case_id.in_(case_ids_of_party(caller.user_id))
+    if caller.role == "admin":
+        return true()
+    return (Hearing.judge_id == caller.user_id) | (Hearing.secretary_id == caller.user_id)
+
+
+def cases_visible_to(caller: Caller) -> ColumnElement[bool]:
+    """The cases a caller may list: all for the administrator; for judges and secretaries the
+    cases they preside over or hold a hearing of; for party accounts the cases they act in."""
+    if caller.kind == "participant":
+        return Case.id == select(Hearing.case_id).where(
+            Hearing.id == caller.hearing_id).scalar_subquery()
+    if caller.kind == "party":
+        return Case.id.in_(case_ids_of_party(caller.user_id))
+    if caller.role == "admin":
+        return true()
+    return (Case.judge_id == caller.user_id) | exists().where(
+        Hearing.case_id == Case.id,
+        (Hearing.judge_id == caller.user_id) | (Hearing.secretary_id == caller.user_id))
+
+
+def load_case(s: Session, case_id: int, caller: Caller) -> Case:
+    """A case the caller may see (participants holding an invite never see a whole case)."""
+    case = s.get(Case, case_id)
+    if case is None:
+        raise not_found("no such case")
+    if caller.kind == "participant" or s.execute(
+            select(Case.id).where(Case.id == case_id, cases_visible_to(caller))).first() is None:
+        raise forbidden("you are not part of this case")
+    return case
 
 
 def may_see_record(caller: Caller, hearing: Hearing) -> bool:
@@ -59,9 +112,9 @@ def require_staff_role(caller: Caller, *roles: str) -> None:
 
 
 def still_changeable(hearing: Hearing) -> None:
-    """A closed hearing's record no longer grows."""
-    if hearing.state == "closed":
-        raise conflict("the hearing is closed")
+    """A closed hearing's record no longer grows; a cancelled one never took place."""
+    if hearing.state in ("closed", "cancelled"):
+        raise conflict(f"the hearing is {hearing.state}")
 
 
 def load_hearing(s: Session, hearing_id: int, caller: Caller) -> Hearing:

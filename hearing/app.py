@@ -10,9 +10,10 @@ from pathlib import Path
 from aiohttp import web
 
 from hearing import auth
-from hearing.api import (auth_routes, courtroom_routes, evidence_routes,  # noqa: F401 (routes)
-                         hearing_routes, presence_routes, recording_routes, stenogram_routes,
-                         transcript_routes, ws)
+from hearing.api import (auth_routes, calendar_routes,  # noqa: F401 (routes)
+                         case_routes, courtroom_routes, evidence_routes, hearing_routes,
+                         notice_routes, presence_routes, recording_routes, search_routes,
+                         stenogram_routes, transcript_routes, workplace_routes, ws)
 from hearing.api.context import CALLER, STATE
 from hearing.api.errors import error_response
 from hearing.api.registry import Endpoint, add_routes, openapi
@@ -84,6 +85,10 @@ async def callers(request: web.Request, handler) -> web.StreamResponse:  # noqa:
         raise unauthorized()
     if ep.auth == "staff" and caller.kind != "staff":
         raise forbidden("this needs a staff account")
+    if ep.auth == "party" and caller.kind != "party":
+        raise forbidden("this is for prosecutors, lawyers and representatives")
+    if ep.auth == "account" and caller.kind not in ("staff", "party"):
+        raise forbidden("this needs an account")
     if ep.auth == "participant" and caller.kind != "participant":
         raise forbidden("this is for participants joining by invite")
     request[CALLER] = caller

@@ -1,4 +1,5 @@
-"""The hearing state machine: scheduled -> open <-> recess -> closed. Anything else is refused
+"""The hearing state machine: scheduled -> open <-> recess -> closed, or scheduled -> cancelled
+(a hearing that never took place). Anything else is refused
 (a conflict), so a closed hearing can never be reopened and its record grow."""
 
 from __future__ import annotations
@@ -7,10 +8,11 @@ from hearing.errors import Conflict
 from hearing.models import HEARING_STATES, HearingState
 
 TRANSITIONS: dict[HearingState, frozenset[HearingState]] = {
-    "scheduled": frozenset({"open"}),
+    "scheduled": frozenset({"open", "cancelled"}),
     "open": frozenset({"recess", "closed"}),
     "recess": frozenset({"open", "closed"}),
     "closed": frozenset(),
+    "cancelled": frozenset(),
 }
 #: The states a transition can ask for, in the machine's order.
 TARGETS: tuple[HearingState, ...] = tuple(

@@ -11,18 +11,37 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 StaffRole = Literal["admin", "judge", "secretary"]
+#: Accounts of the parties' professionals: they sign in like the court's staff but act only in
+#: the cases they are linked to (hearing.access).
+PartyAccountRole = Literal["prosecutor", "lawyer", "representative"]
+AccountRole = Literal["admin", "judge", "secretary", "prosecutor", "lawyer", "representative"]
 ParticipantRole = Literal["judge", "secretary", "plaintiff", "defendant", "prosecutor",
                           "defence_lawyer", "representative", "witness", "expert", "interpreter",
                           "observer"]
 HearingKind = Literal["civil", "criminal", "administrative"]
 Language = Literal["kk", "ru", "kk+ru"]
 #: The hearing state machine's states (the moves between them: hearing.lifecycle).
-HearingState = Literal["scheduled", "open", "recess", "closed"]
+HearingState = Literal["scheduled", "open", "recess", "closed", "cancelled"]
 #: lobby -> admitted; "ejected" is final. None until the participant first joins.
 Presence = Literal["lobby", "admitted", "ejected"]
 SourceKind = Literal["remote", "seat"]
+#: A case's life: it stays "open" across its hearings until decided, then is archived.
+CaseStatus = Literal["open", "decided", "archived"]
+NoticeChannel = Literal["email", "sms"]
+NoticeKind = Literal["scheduled", "rescheduled", "cancelled", "invited"]
+#: queued -> sent -> delivered, or bounced / failed (after the retries ran out).
+NoticeStatus = Literal["queued", "sent", "delivered", "bounced", "failed"]
+#: What a search document stands for: a stenogram segment, an evidence transcript, a case.
+SearchKind = Literal["segment", "evidence", "case"]
 
 STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)
+PARTY_ACCOUNT_ROLES: tuple[PartyAccountRole, ...] = get_args(PartyAccountRole)
+ACCOUNT_ROLES: tuple[AccountRole, ...] = get_args(AccountRole)
+CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
+NOTICE_CHANNELS: tuple[NoticeChannel, ...] = get_args(NoticeChannel)
+NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
+NOTICE_STATUSES: tuple[NoticeStatus, ...] = get_args(NoticeStatus)
+SEARCH_KINDS: tuple[SearchKind, ...] = get_args(SearchKind)
 PARTICIPANT_ROLES: tuple[ParticipantRole, ...] = get_args(ParticipantRole)
 HEARING_KINDS: tuple[HearingKind, ...] = get_args(HearingKind)
 LANGUAGES: tuple[Language, ...] = get_args(Language)
@@ -52,13 +71,16 @@ class Courtroom(Base):
 
 
 class User(Base):
-    """Staff account (court administrator, judge, secretary). Citizens never get accounts:
-    they join by invite."""
+    """An account: the court's staff (administrator, judge, secretary) or a party's
+    professional (prosecutor, lawyer, an organisation's representative). Citizens never get
+    accounts: they join by invite."""
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(300))
-    role: Mapped[StaffRole] = mapped_column(String(20))
+    role: Mapped[AccountRole] = mapped_column(String(20))
+    #: Where notices go: an e-mail address or a phone number (E.164).
+    contact: Mapped[str] = mapped_column(String(300), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column()
@@ -75,9 +97,47 @@ class LoginSession(Base):
     user: Mapped[User] = relationship()
 
 
+class Case(Base):
+    """A court case: it owns its hearings, parties, evidence and history. The number is unique
+    within a court."""
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    court_id: Mapped[int | None] = mapped_column(ForeignKey("courts.id"), nullable=True)
+    number: Mapped[str] = mapped_column(String(100), index=True)
+    category: Mapped[HearingKind] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(500))
+    judge_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    status: Mapped[CaseStatus] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    hearings: Mapped[list[Hearing]] = relationship(back_populates="case", order_by="Hearing.id")
+    parties: Mapped[list[CaseParty]] = relationship(back_populates="case",
+                                                     order_by="CaseParty.id")
+    __table_args__ = (UniqueConstraint("court_id", "number"),)
+
+
+class CaseParty(Base):
+    """Someone acting in a case across its hearings: a party, their lawyer, the prosecutor.
+    With an account (``user_id``) they reach the case's hearings without a new invite."""
+    __tablename__ = "case_parties"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    role: Mapped[ParticipantRole] = mapped_column(String(20))
+    display_name: Mapped[str] = mapped_column(String(300))
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True,
+                                                index=True)
+    #: A lawyer or representative acts for another party of the case.
+    acts_for: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[datetime] = mapped_column()
+    case: Mapped[Case] = relationship(back_populates="parties", foreign_keys=[case_id])
+
+
 class Hearing(Base):
     __tablename__ = "hearings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     court_id: Mapped[int | None] = mapped_column(ForeignKey("courts.id"), nullable=True)
     courtroom_id: Mapped[int | None] = mapped_column(ForeignKey("courtrooms.id"), nullable=True)
     case_number: Mapped[str] = mapped_column(String(100))
@@ -85,6 +145,8 @@ class Hearing(Base):
     kind: Mapped[HearingKind] = mapped_column(String(20))
     language: Mapped[Language] = mapped_column(String(8))
     scheduled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: How long the courtroom is booked from scheduled_at.
+    duration_min: Mapped[int] = mapped_column(Integer, default=60)
     judge_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     secretary_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     vocabulary: Mapped[list] = mapped_column(JSON, default=list)
@@ -96,6 +158,7 @@ class Hearing(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     participants: Mapped[list[Participant]] = relationship(back_populates="hearing",
                                                            order_by="Participant.id")
+    case: Mapped[Case] = relationship(back_populates="hearings")
 
 
 class Participant(Base):
@@ -106,6 +169,9 @@ class Participant(Base):
     display_name: Mapped[str] = mapped_column(String(300))
     contact: Mapped[str] = mapped_column(String(300), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    #: The case party this participant is, in this hearing (None for staff and one-off roles).
+    case_party_id: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id"),
+                                                      nullable=True)
     presence: Mapped[Presence | None] = mapped_column(String(20), nullable=True)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     hand_raised: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -256,7 +322,9 @@ class EvidenceItem(Base):
     submitted file name is kept as data only."""
     __tablename__ = "evidence_items"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The hearing it was submitted in; the case keeps it for the hearings after.
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     upload_id: Mapped[str] = mapped_column(String(100), unique=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
@@ -275,3 +343,57 @@ class EvidenceItem(Base):
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     transcode_state: Mapped[ConversionState] = mapped_column(String(20), default="pending")
     transcript: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class Notice(Base):
+    """A notice to one person about one event (scheduled, rescheduled, cancelled, invited),
+    by e-mail (with an iCalendar invitation, one UID per hearing) or SMS. A durable job:
+    sent with retries until delivered or given up; every change of status is audited."""
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    hearing_id: Mapped[int | None] = mapped_column(ForeignKey("hearings.id"), nullable=True,
+                                                   index=True)
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"),
+                                                       nullable=True)
+    case_party_id: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id"),
+                                                      nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    channel: Mapped[NoticeChannel] = mapped_column(String(10))
+    address: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[NoticeKind] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: The iCalendar event's UID and SEQUENCE (updates and cancellations reuse the UID).
+    ics_uid: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[NoticeStatus] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    #: The SMTP message id or the SMS provider's message id (delivery reports name it).
+    provider_ref: Mapped[str | None] = mapped_column(String(300), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class SearchDoc(Base):
+    """One searchable text: a signed stenogram segment, an evidence transcript, a case's
+    metadata. ``terms`` holds the text's word stems (Russian and Kazakh), which the full-text
+    index covers, so any form of a word finds the others."""
+    __tablename__ = "search_docs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    hearing_id: Mapped[int | None] = mapped_column(ForeignKey("hearings.id"), nullable=True,
+                                                   index=True)
+    kind: Mapped[SearchKind] = mapped_column(String(20))
+    #: The segment id, the evidence id, or the case id, as text.
+    ref: Mapped[str] = mapped_column(String(100))
+    #: Where it is in the recording (segments and evidence transcripts), on the hearing clock.
+    clock_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The stenogram version the text comes from (segments), so a result names what is signed.
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    terms: Mapped[str] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("kind", "ref"),)

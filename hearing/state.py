@@ -15,7 +15,7 @@ from hearing.auth import LoginLimiter
 from hearing.config import Config
 from hearing.db import Database
 from hearing.hub import Hub
-from hearing.models import AuditEvent, Hearing
+from hearing.models import STAFF_ROLES, AuditEvent, Hearing
 from hearing.ratelimit import KeyedBuckets
 from hearing.roles import Caller
 from hearing.transaction import transaction
@@ -103,13 +103,14 @@ class AppState:
         return await transaction(self, caller, fn, *args, **kwargs)
 
     async def resolve_session(self, token: str) -> Caller | None:
-        """Staff caller for a session cookie, or None."""
+        """The caller of a session cookie (court staff, or a party's professional), or None."""
         def work(s):
             row = auth.find_session(s, token)
             if row is None:
                 return None
             u = row.user
-            return Caller("staff", u.role, u.display_name, user_id=u.id, csrf=row.csrf_token)
+            kind = "staff" if u.role in STAFF_ROLES else "party"
+            return Caller(kind, u.role, u.display_name, user_id=u.id, csrf=row.csrf_token)
         return await self.db.run(work)
 
     async def resolve_invite(self, token: str) -> Caller:

@@ -20,8 +20,9 @@ def user_json(u: User) -> dict:
 
 
 def hearing_json(h: Hearing) -> dict:
-    return {"id": h.id, "case_number": h.case_number, "title": h.title, "kind": h.kind,
-            "language": h.language, "scheduled_at": ts(h.scheduled_at), "state": h.state,
+    return {"id": h.id, "case_id": h.case_id, "case_number": h.case_number, "title": h.title,
+            "kind": h.kind, "language": h.language, "scheduled_at": ts(h.scheduled_at),
+            "duration_min": h.duration_min, "state": h.state,
             "judge_id": h.judge_id, "secretary_id": h.secretary_id,
             "court_id": h.court_id, "courtroom_id": h.courtroom_id,
             "vocabulary": list(h.vocabulary or []), "opened_at": ts(h.opened_at),

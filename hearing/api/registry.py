@@ -25,7 +25,9 @@ from hearing.errors import TooLarge, bad_request, not_found
 from hearing.text import clean_json, clean_text
 
 Handler = Callable[..., Awaitable[Any]]
-Auth = Literal["none", "staff", "participant", "any"]
+#: staff: the court's accounts; party: a prosecutor's, lawyer's or representative's account;
+#: account: either; participant: an invite; any: all of these.
+Auth = Literal["none", "staff", "party", "account", "participant", "any"]
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 MAX_ID = 2**31 - 1
 
@@ -49,6 +51,8 @@ class Endpoint:
     responses: dict[int, str] = field(default_factory=dict)
     tag: str = "hearings"
     params: dict[str, type] = field(default_factory=dict)
+    #: Query parameters: name -> JSON Schema of the value (string, integer, boolean, enum).
+    query: dict[str, dict] = field(default_factory=dict)
     validator: Draft202012Validator | None = None
     response_validator: Draft202012Validator | None = None
 
@@ -74,7 +78,12 @@ def endpoint(method: str, path: str, *, summary: str, auth: Auth = "staff",
              response: dict | None = None, status: int = 200,
              content_type: str = "application/json",
              responses: dict[int, str] | None = None,
-             tag: str = "hearings") -> Callable[[Handler], Handler]:
+             tag: str = "hearings", query: dict[str, dict] | None = None
+             ) -> Callable[[Handler], Handler]:
+    """Declare an endpoint. ``query`` declares its query parameters (each a JSON Schema of
+    one value); the handler then takes ``query``: a dict of the ones given, parsed and
+    validated. An undeclared query parameter answers 400, so a misspelt filter is never
+    silently ignored."""
     def deco(fn: Handler) -> Handler:
         hints = get_type_hints(fn)
         names = PATH_PARAM.findall(path)
@@ -85,8 +94,10 @@ def endpoint(method: str, path: str, *, summary: str, auth: Auth = "staff",
             raise TypeError(f"{fn.__name__}: path parameters {missing} are not arguments")
         if (body is not None) != ("body" in sig.parameters):
             raise TypeError(f"{fn.__name__}: declares a body schema iff it takes `body`")
+        if (query is not None) != ("query" in sig.parameters):
+            raise TypeError(f"{fn.__name__}: declares query parameters iff it takes `query`")
         ep = Endpoint(method, path, fn, summary, auth, body, body_optional, response, status,
-                      content_type, responses or {}, tag, params)
+                      content_type, responses or {}, tag, params, dict(query or {}))
         if body is not None:
             ep.validator = Draft202012Validator(body)
         if response is not None:
@@ -96,6 +107,8 @@ def endpoint(method: str, path: str, *, summary: str, auth: Auth = "staff",
             state = request.app[STATE]
             kwargs: dict[str, Any] = {n: _path_value(request.match_info[n], kind, n)
                                       for n, kind in params.items()}
+            if query is not None:
+                kwargs["query"] = read_query(request, ep)
             if body is not None:
                 kwargs["body"] = await read_body(request, ep, state.config.max_json_body)
             result = await fn(Call(request, state, request.get(CALLER)), **kwargs)
@@ -125,6 +138,36 @@ def _path_value(raw: str, kind: type, name: str) -> Any:
             raise not_found(f"no such {name.removesuffix('_id')}")
         return int(raw)
     return clean_text(raw)
+
+
+def read_query(request: web.Request, ep: Endpoint) -> dict[str, Any]:
+    """The declared query parameters, cleaned, converted to their schema's type and
+    validated; an unknown or repeated parameter answers 400."""
+    out: dict[str, Any] = {}
+    for name in request.query:
+        if name not in ep.query:
+            known = ", ".join(sorted(ep.query)) or "none"
+            raise bad_request(f"unknown query parameter {name!r} (known: {known})", field=name)
+        values = request.query.getall(name)
+        if len(values) > 1:
+            raise bad_request(f"query parameter {name!r} given more than once", field=name)
+        schema_ = ep.query[name]
+        raw = clean_text(values[0])
+        value: Any = raw
+        kind = schema_.get("type")
+        if kind == "integer":
+            if not (raw.lstrip("-").isascii() and raw.lstrip("-").isdigit()) or len(raw) > 12:
+                raise bad_request(f"{name}: not an integer", field=name)
+            value = int(raw)
+        elif kind == "boolean":
+            if raw not in ("true", "false", "1", "0"):
+                raise bad_request(f"{name}: true or false", field=name)
+            value = raw in ("true", "1")
+        errors = list(Draft202012Validator(schema_).iter_errors(value))
+        if errors:
+            raise bad_request(f"{name}: {errors[0].message[:300]}", field=name)
+        out[name] = value
+    return out
 
 
 async def read_body(request: web.Request, ep: Endpoint, limit: int) -> Any:
@@ -184,9 +227,16 @@ def _path_params(ep: Endpoint) -> list[dict]:
             for name, kind in ep.params.items()]
 
 
+def _query_params(ep: Endpoint) -> list[dict]:
+    return [{"name": name, "in": "query", "required": False, "schema": copy.deepcopy(sch),
+             **({"description": sch["description"]} if "description" in sch else {})}
+            for name, sch in ep.query.items()]
+
+
 def openapi() -> dict:
     paths: dict[str, dict] = {}
-    security = {"staff": [{"session": []}], "participant": [{"invite": []}],
+    security = {"staff": [{"session": []}], "party": [{"session": []}],
+                "account": [{"session": []}], "participant": [{"invite": []}],
                 "any": [{"session": []}, {"invite": []}], "none": []}
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for ep in ENDPOINTS:
@@ -207,9 +257,13 @@ def openapi() -> dict:
             answers.setdefault("404", {"description": "no such record", "content": error})
         op: dict[str, Any] = {
             "summary": ep.summary, "tags": [ep.tag], "operationId": ep.handler.__name__,
-            "parameters": _path_params(ep), "security": security[ep.auth],
+            "parameters": _path_params(ep) + _query_params(ep),
+            "security": security[ep.auth],
             "responses": answers,
         }
+        if ep.query:
+            answers.setdefault("400", {"description": "invalid query parameter",
+                                       "content": error})
         if ep.body is not None:
             op["requestBody"] = {"required": not ep.body_optional, "content": {
                 "application/json": {"schema": copy.deepcopy(ep.body)}}}

@@ -25,8 +25,9 @@ def record(name: str, properties: dict, *, optional: tuple[str, ...] = ()) -> di
 
 
 HEARING = record("Hearing", {
-    "id": INT, "case_number": STR, "title": STR, "kind": {"enum": list(HEARING_KINDS)},
-    "language": {"enum": list(LANGUAGES)}, "scheduled_at": TIME,
+    "id": INT, "case_id": INT, "case_number": STR, "title": STR,
+    "kind": {"enum": list(HEARING_KINDS)},
+    "language": {"enum": list(LANGUAGES)}, "scheduled_at": TIME, "duration_min": INT,
     "state": {"enum": list(HEARING_STATES)},
     "judge_id": OPT_INT, "secretary_id": OPT_INT, "court_id": OPT_INT, "courtroom_id": OPT_INT,
     "vocabulary": {"type": "array", "items": STR}, "opened_at": TIME, "closed_at": TIME,

@@ -240,8 +240,9 @@ def _receive(tx: Tx, receipt: Receipt, completed_from: dict) -> tuple[EvidenceIt
     shared = tx.s.execute(select(EvidenceItem).where(
         EvidenceItem.sha256 == receipt.sha256,
         EvidenceItem.transcode_state == "done").limit(1)).scalar_one_or_none()
+    hearing = tx.s.get(Hearing, hearing_id)
     item = EvidenceItem(
-        hearing_id=hearing_id, upload_id=receipt.upload_id, sha256=receipt.sha256,
+        hearing_id=hearing_id, case_id=hearing.case_id, upload_id=receipt.upload_id, sha256=receipt.sha256,
         size=receipt.size, filename=clean_text(receipt.filename, 500),
         content_type=clean_text(receipt.content_type, 200),
         kind=media.get("kind") or "unknown", media=media, submitted_by=str(meta.get("actor")),

@@ -14,8 +14,8 @@ from typing import Callable, Required, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hearing import audit, auth, courtrooms
-from hearing.access import (load_hearing, load_managed, load_participant, load_presided,
+from hearing import audit, auth, cases, courtrooms
+from hearing.access import (hearings_visible_to, load_hearing, load_managed, load_participant, load_presided,
                             require_staff_role, still_changeable)
 from hearing.errors import bad_request, conflict, not_found
 from hearing.invites import invite_link, qr_payload
@@ -23,7 +23,7 @@ from hearing.lifecycle import check_transition
 from hearing.models import (AudioSource, AuditEvent, Hearing, HearingKind, HearingState,
                             Invite, Language, Participant, ParticipantRole, StaffRole, User)
 from hearing.roles import Caller
-from hearing.services import live_events
+from hearing.services import live_events, notices
 from hearing.services.accounts import OPERATOR
 from hearing.state import AppState
 from hearing.transaction import Tx
@@ -116,7 +116,9 @@ def _schedule(tx: Tx, new: NewHearing, judge: User, secretary: User | None,
               created_by: int) -> Hearing:
     scheduled = parse_time(new.get("scheduled_at"), "scheduled_at")
     courtrooms.check_court_and_room(tx.s, new.get("court_id"), new.get("courtroom_id"))
-    h = Hearing(case_number=new["case_number"], title=new["title"], kind=new["kind"],
+    case, _ = cases.case_for_hearing(tx.s, new.get("court_id"), new["case_number"], new["kind"],
+                                     new["title"], judge.id, created_by)
+    h = Hearing(case_id=case.id, case_number=new["case_number"], title=new["title"], kind=new["kind"],
                 language=new["language"], scheduled_at=scheduled, judge_id=judge.id,
                 secretary_id=secretary.id if secretary else None,
                 court_id=new.get("court_id"), courtroom_id=new.get("courtroom_id"),
@@ -132,6 +134,7 @@ def _schedule(tx: Tx, new: NewHearing, judge: User, secretary: User | None,
              {"case_number": h.case_number, "title": h.title, "kind": h.kind,
               "language": h.language, "judge_id": h.judge_id, "secretary_id": h.secretary_id},
              actor=_actor(tx))
+    notices.hearing_event(tx, h, "scheduled")
     return h
 
 
@@ -156,18 +159,15 @@ def _invite(tx: Tx, h: Hearing, p: Participant, created_by: int,
     tx.audit(h, "invite.create",
              {"invite_id": new.row.id, "participant_id": p.id, "role": p.role,
               "expires_at": audit.iso_utc(new.row.expires_at)}, actor=_actor(tx))
-    return IssuedInvite(new.row, new.token, invite_link(tx.state.config.base_url, new.token))
+    link = invite_link(tx.state.config.base_url, new.token)
+    notices.hearing_event(tx, h, "invited", participant=p, link=link)
+    return IssuedInvite(new.row, new.token, link)
 
 
 def _visible(tx: Tx) -> list[dict]:
     q = select(Hearing).order_by(Hearing.id)
-    c = tx.caller
-    if c is None:
-        pass  # the operator sees every hearing
-    elif c.kind == "participant":
-        q = q.where(Hearing.id == c.hearing_id)
-    elif c.role != "admin":
-        q = q.where((Hearing.judge_id == c.user_id) | (Hearing.secretary_id == c.user_id))
+    if tx.caller is not None:  # the operator sees every hearing
+        q = q.where(hearings_visible_to(tx.caller))
     return [hearing_json(h) for h in tx.s.execute(q).scalars()]
 
 
@@ -210,8 +210,10 @@ async def get_hearing(state: AppState, caller: Caller, hearing_id: int) -> dict:
 def _update(tx: Tx, hearing_id: int, changes: HearingChanges) -> dict:
     h = load_managed(tx.s, hearing_id, tx.me)
     still_changeable(h)
+    moved = False
     if "scheduled_at" in changes:
-        h.scheduled_at = parse_time(changes["scheduled_at"], "scheduled_at")
+        when = parse_time(changes["scheduled_at"], "scheduled_at")
+        moved, h.scheduled_at = when != h.scheduled_at, when
     if "secretary_id" in changes:
         h.secretary_id = staff_user(tx.s, changes["secretary_id"], "secretary",
                                     "secretary_id").id
@@ -222,6 +224,8 @@ def _update(tx: Tx, hearing_id: int, changes: HearingChanges) -> dict:
     if "language" in changes:
         h.language = changes["language"]
     tx.audit(h, "hearing.update", {"fields": sorted(changes)})
+    if moved:
+        notices.hearing_event(tx, h, "rescheduled")
     return hearing_json(h)
 
 
@@ -236,11 +240,13 @@ def _transition(tx: Tx, hearing_id: int, to: HearingState) -> dict:
     check_transition(h.state, to)
     before, h.state = h.state, to
     now = datetime.now(timezone.utc)
-    if h.opened_at is None:
+    if h.opened_at is None and h.state == "open":
         h.opened_at = now  # hearing clock zero, fixed once
     if h.state == "closed":
         h.closed_at = now
     tx.audit(h, "hearing.transition", {"from": before, "to": h.state})
+    if h.state == "cancelled":
+        notices.hearing_event(tx, h, "cancelled")
     result = {**hearing_json(h), "clock_ms": tx.state.clock_ms(h)}
     tx.publish(h.id, {"type": "state", "state": h.state, "clock_ms": result["clock_ms"]})
     return result

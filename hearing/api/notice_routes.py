@@ -1,0 +1,3 @@
+"""Notices: what was sent to whom, and its delivery status."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Search over signed stenograms, evidence transcripts and case records."""
+
+from __future__ import annotations
