@@ -19,6 +19,9 @@ from .recorder import Recorder
 from .tap import AudioTap
 
 _epochs = itertools.count(1)
+#: How long (arrival time, 1/48000 s) the first audio of an epoch is held before its position
+#: on the hearing clock is fixed: long enough to see a start-up burst and the packets after it.
+SETTLE48 = 48 * 200
 
 
 class _RtpUnwrapper:
@@ -55,6 +58,9 @@ class Source:
         self._video_unwrap = _RtpUnwrapper()
         self._anchor48: int | None = None
         self._ts0 = 0
+        #: (payload, unwrapped RTP ts, arrival48) of an epoch's first audio, until it settles
+        self._held: list[tuple[bytes, int, int]] = []
+        self._settle_end48 = 0
         self.audio_packets = 0
         self.video_frames = 0
 
@@ -65,6 +71,7 @@ class Source:
         self._pli = send_pli
         self._audio_unwrap = _RtpUnwrapper()
         self._video_unwrap = _RtpUnwrapper()
+        self._settle()
         self._anchor48 = None
         for track in self.video_subscribers:
             track.restart_video()
@@ -76,6 +83,7 @@ class Source:
             return
         self.live = False
         self._pli = None
+        self._settle()
         self.recorder.gap(self.source_id)
         self.tap.flush(self.source_id)
 
@@ -84,34 +92,58 @@ class Source:
             return
         self.muted = muted
         if muted:
+            self._settle()
             self.recorder.gap(self.source_id)
             self.tap.flush(self.source_id)
         else:
             self._anchor48 = None  # re-anchor to the hearing clock after the gap
 
-    def _position48(self, ts: int) -> int:
-        """Hearing-clock position (1/48000 s) of an audio packet: anchored on arrival of the
-        first packet of an epoch, then carried by RTP timestamps (smooth, immune to network
-        jitter). Re-anchored if the two disagree by more than a second (a sender that stopped
+    def _position48(self, ts: int, now48: int) -> int:
+        """Hearing-clock position (1/48000 s) of an audio packet once the epoch has settled:
+        carried by RTP timestamps from the anchor (smooth, immune to network jitter).
+        Re-anchored on arrival if the two disagree by more than a second (a sender that stopped
         its clock, or clock drift over hours)."""
-        now48 = self.clock.now_ms() * 48
-        if self._anchor48 is not None:
-            pos = self._anchor48 + ts - self._ts0
-            if abs(pos - now48) <= 48_000:
-                return pos
+        assert self._anchor48 is not None
+        pos = self._anchor48 + ts - self._ts0
+        if abs(pos - now48) <= 48_000:
+            return pos
         self._anchor48, self._ts0 = now48, ts
         return now48
+
+    def _settle(self) -> None:
+        """Fix the epoch's anchor from the audio held so far and record it. The anchor is the
+        earliest arrival any held packet implies for the first one (arrival minus its RTP
+        offset): a start-up burst arrives late all at once, and anchoring on its first packet
+        would place every later packet up to a second after it really arrived."""
+        if not self._held:
+            return
+        first_arrival = self._held[0][2]  # a timestamp jump must not move it more than 1 s
+        self._anchor48 = max(first_arrival - 48_000,
+                             min(at - (t - self._ts0) for _, t, at in self._held))
+        held, self._held = self._held, []
+        for payload, t, _ in held:
+            self._record(payload, self._anchor48 + t - self._ts0)
+
+    def _record(self, payload: bytes, pos48: int) -> None:
+        self.recorder.packet(self.source_id, payload, pos48)
+        self.tap.put(self.source_id, payload, pos48 // 48)
 
     def on_audio(self, epoch: int, payload: bytes, rtp_ts: int) -> None:
         if epoch != self.epoch or self.muted or not payload:
             return
         self.audio_packets += 1
         ts = self._audio_unwrap(rtp_ts)
-        pos48 = self._position48(ts)
         for track in self.audio_subscribers:
             track.push(payload, ts, epoch)
-        self.recorder.packet(self.source_id, payload, pos48)
-        self.tap.put(self.source_id, payload, pos48 // 48)
+        now48 = self.clock.now_ms() * 48
+        if self._anchor48 is None:  # the epoch's first audio: hold it until it settles
+            if not self._held:
+                self._ts0, self._settle_end48 = ts, now48 + SETTLE48
+            self._held.append((payload, ts, now48))
+            if now48 >= self._settle_end48:
+                self._settle()
+            return
+        self._record(payload, self._position48(ts, now48))
 
     def on_video(self, epoch: int, frame: bytes, timestamp: int) -> None:
         if epoch != self.epoch:

@@ -128,3 +128,62 @@ def test_finalise_fills_gaps_so_offsets_follow_the_hearing_clock(tmp_path):
     assert min(i for i in loud if i >= 20) in (40, 41)  # 4 s in: 5000 ms on the hearing clock
     assert abs(len(audio) / 48_000 - 5.0) < 0.05
     assert read_chunk_packets(Path(events[0]["path"]))
+
+
+class _SteppedClock:
+    """A hearing clock the test moves by hand: packet arrival times are exact."""
+    def __init__(self) -> None:
+        self.ms = 0
+
+    def now_ms(self) -> int:
+        return self.ms
+
+
+def _opus_packets(n: int) -> list[bytes]:
+    enc = av.CodecContext.create("libopus", "w")
+    enc.sample_rate, enc.layout, enc.format = 48_000, "mono", "s16"
+    pcm = (np.sin(2 * np.pi * 600 * np.arange(n * 960) / 48_000) * 12_000).astype(np.int16)
+    out: list[bytes] = []
+    for i in range(n):
+        frame = av.AudioFrame.from_ndarray(pcm[i * 960:(i + 1) * 960].reshape(1, -1),
+                                           format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 48_000, i * 960
+        out += [bytes(p) for p in enc.encode(frame)]
+    return out
+
+
+def test_a_start_up_burst_does_not_push_the_recording_ahead_of_the_hearing_clock(tmp_path):
+    """A phone starts speaking at 200 ms, but the network holds its first 0.8 s and delivers
+    it at once at 1000 ms; from then on packets arrive on time. Each packet is recorded when
+    it was spoken, not up to 0.8 s after it arrived, so a mute, a gap or a click on a word
+    lands at the right moment; nothing is lost."""
+    import asyncio
+
+    from media.rtc.recorder import Recorder
+    from media.rtc.source import Source
+    from media.rtc.tap import AudioTap
+
+    packets = _opus_packets(100)
+    events: list[dict] = []
+
+    async def run() -> None:
+        clock = _SteppedClock()
+        rec = Recorder(tmp_path / "rec", events.append, chunk_ms=10_000)
+        tap = AudioTap()
+        source = Source("witness", clock, rec, tap)  # type: ignore[arg-type]
+        epoch = source.attach(lambda: None)
+        for i, payload in enumerate(packets):
+            spoken = 200 + 20 * i
+            clock.ms = max(1000, spoken)  # held by the network until 1000 ms
+            source.on_audio(epoch, payload, 5_000 + 960 * i)
+        clock.ms += 20
+        source.set_muted(True)  # the judge mutes right after the last packet arrived
+        await rec.close()
+        await tap.close()
+
+    asyncio.run(run())
+    [chunk] = [e for e in events if e["type"] == "recording.chunk"]
+    assert abs(chunk["start_ms"] - 200) <= 20
+    # the last packet was spoken and arrived at 2180 ms: its audio ends at 2200 ms
+    assert abs(chunk["end_ms"] - 2200) <= 20
+    assert len(read_chunk_packets(Path(chunk["path"]))) == 100
