@@ -1,4 +1,5 @@
 # Two entry points: `make serve` and `make test`. Each bootstraps .venv on its own.
+SHELL   := /bin/bash
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -7,7 +8,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 DATA    ?= ./var
 
-.PHONY: serve test bootstrap browser clean
+.PHONY: serve test bootstrap browser nats clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,11 +29,22 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 	    || echo "warning: could not install$$missing; tests that need them will say so"; fi
 
+# NATS with JetStream at 127.0.0.1:4222 for the several-node tests: Debian's nats-server,
+# installed and started here only where none answers.
+nats:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then \
+	  command -v nats-server >/dev/null 2>&1 || (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null) \
+	    || echo "warning: could not install nats-server; the several-node tests will say so"; \
+	  if command -v nats-server >/dev/null 2>&1; then \
+	    mkdir -p $(DATA)/nats && (nohup nats-server -a 127.0.0.1 -p 4222 -js -sd $(DATA)/nats \
+	      >$(DATA)/nats/server.log 2>&1 &) && sleep 1; fi; fi
+
 serve: $(STAMP)
 	$(BIN)/courtroom --data-dir $(DATA) db upgrade
 	$(BIN)/courtroom --data-dir $(DATA) serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) browser
+test: $(STAMP) browser nats
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 

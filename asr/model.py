@@ -129,6 +129,14 @@ def bundled_model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         return target
 
 
+def cuda_device_count() -> int:
+    """CUDA devices CTranslate2 can use on this machine (0 without a GPU or its driver)."""
+    try:
+        return int(ctranslate2.get_cuda_device_count())
+    except Exception:  # noqa: BLE001 - a broken driver is no device
+        return 0
+
+
 def resolve_model_dir(options: ModelOptions) -> Path:
     if options.model_dir is None:
         return bundled_model_dir(options.cache_dir)

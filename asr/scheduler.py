@@ -60,6 +60,24 @@ class SchedulerOptions:
     max_step_scale: float = 3.0  # ... up to this many times the stream's step
 
 
+class LatencyBuckets:
+    """A cumulative histogram as plain numbers (bucket upper bounds in seconds, counts, sum),
+    so a server can publish it in whatever format it likes without asr knowing of it."""
+
+    BOUNDS_S = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BOUNDS_S) + 1)  # the last one is +Inf
+        self.sum_s = 0.0
+        self.count = 0
+
+    def observe(self, seconds: float) -> None:
+        i = next((i for i, b in enumerate(self.BOUNDS_S) if seconds <= b), len(self.BOUNDS_S))
+        self.counts[i] += 1
+        self.sum_s += seconds
+        self.count += 1
+
+
 class Stream:
     """One source's handle: feed audio, read the lag, close to flush its last final."""
 
@@ -77,6 +95,8 @@ class Stream:
         self._fed_at = 0.0  # monotonic time of the last feed
         self.partials = 0
         self.finals = 0
+        #: wall time from hearing the end of an utterance to its final (under ``lock``)
+        self.final_latency = LatencyBuckets()
 
     def feed(self, start_ms: int, samples: np.ndarray) -> None:
         """Queue float32 mono 16 kHz audio starting at hearing time ``start_ms``. Never blocks;
@@ -214,6 +234,18 @@ class Scheduler:
         return {"streams": [s.metrics() for s in self.streams()],
                 "decode_batches": self.decode_batches, "busy_s": round(self.busy_s, 3),
                 "load": round(self.load(), 3), "partial_step_scale": round(self.step_scale(), 2)}
+
+    def queue_depth(self) -> dict[str, int]:
+        """Work waiting for the model: streams with a final or a partial due, offline batches."""
+        finals = partials = 0
+        scale = self.step_scale()
+        for s in self.streams():
+            with s.lock:
+                if s.core.has_final_job():
+                    finals += 1
+                elif s.core.partial_ready(scale):
+                    partials += 1
+        return {"final": finals, "partial": partials, "offline": len(self._offline)}
 
     def load(self) -> float:
         """Fraction of the last ``busy_window_s`` the model spent decoding."""
@@ -389,9 +421,15 @@ class Scheduler:
     def _deliver(self, s: Stream, events: list[TranscriptEvent]) -> None:
         if not events:
             return
+        now = time.monotonic()
         for ev in events:
             if ev.kind == "final":
                 s.finals += 1
+                with s.lock:
+                    received, fed_at = s.core.received_to_ms, s._fed_at
+                    if received is not None:
+                        s.final_latency.observe(
+                            max(0.0, (now - fed_at) + (received - ev.end_ms) / 1000))
             else:
                 s.partials += 1
         self._loop.call_soon_threadsafe(_call_handlers, s._on_event, events)

@@ -4,11 +4,11 @@ the browser is never trusted to hide a button it should not show."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, false, select, true
+from sqlalchemy.orm import Session, aliased
 
 from hearing.errors import conflict, forbidden, not_found
-from hearing.models import Case, CaseParty, EvidenceItem, Hearing, Participant
+from hearing.models import Case, CaseParty, EvidenceItem, Hearing, Notice, Participant
 from hearing.roles import Caller
 
 
@@ -49,6 +49,21 @@ def hearings_visible_to(caller: Caller) -> ColumnElement[bool]:
     return (Hearing.judge_id == caller.user_id) | (Hearing.secretary_id == caller.user_id)
 
 
+def bookings_visible_to(caller: Caller) -> ColumnElement[bool]:
+    """The hearings a staff member sees in the courtroom calendar: their own, and every
+    booking of a courtroom where they hold a hearing (the court's schedule is public; who
+    may open a hearing stays with can_view). All for the administrator."""
+    if caller.kind != "staff":
+        return hearings_visible_to(caller)
+    if caller.role == "admin":
+        return true()
+    own = aliased(Hearing)
+    return hearings_visible_to(caller) | Hearing.courtroom_id.in_(
+        select(own.courtroom_id).where(
+            (own.judge_id == caller.user_id) | (own.secretary_id == caller.user_id),
+            own.courtroom_id.is_not(None)))
+
+
 def cases_visible_to(caller: Caller) -> ColumnElement[bool]:
     """The cases a caller may list: all for the administrator; for judges and secretaries the
     cases they preside over or hold a hearing of; for party accounts the cases they act in."""
@@ -75,10 +90,67 @@ def load_case(s: Session, case_id: int, caller: Caller) -> Case:
     return case
 
 
+def load_managed_case(s: Session, case_id: int, caller: Caller) -> Case:
+    """A case whose file and parties the caller keeps: the administrator, the case's judge,
+    and the judge or secretary of any of its hearings."""
+    case = load_case(s, case_id, caller)
+    if caller.kind != "staff":
+        raise forbidden("only the court administrator and the case's judges and secretaries "
+                        "may do this")
+    return case
+
+
+def require_case_judge(caller: Caller, case: Case, *, admin_too: bool = False) -> None:
+    """The case's own judge (and, where ``admin_too``, the court administrator)."""
+    if caller.kind == "staff" and (caller.user_id == case.judge_id
+                                   or (admin_too and caller.role == "admin")):
+        return
+    raise forbidden("only the judge of this case may do this")
+
+
+def load_case_evidence(s: Session, case_id: int, evidence_id: int,
+                       caller: Caller) -> tuple[Case, EvidenceItem]:
+    case = load_case(s, case_id, caller)
+    item = s.get(EvidenceItem, evidence_id)
+    if item is None or item.case_id != case.id:
+        raise not_found("no such evidence in this case")
+    if not may_see_evidence(caller, item):
+        raise forbidden("only the court, the submitter and, once accepted, the case's "
+                        "parties may see this evidence")
+    return case, item
+
+
 def may_see_record(caller: Caller, hearing: Hearing) -> bool:
     """The whole record (audit log, transcript, stenogram): the hearing's staff and the
     court administrator."""
     return caller.kind == "staff" and (caller.role == "admin" or is_assigned(caller, hearing))
+
+
+def may_read_signed_record(caller: Caller, hearing: Hearing, *, protocol: bool) -> bool:
+    """The signed record beyond the hearing's staff: a party account acting in the case reads
+    the signed protocol and stenogram of the case's hearings; a citizen's invite reads the
+    signed protocol of its own hearing. Unsigned drafts stay with the court."""
+    if caller.kind == "party":
+        return acts_in_case(caller, hearing.case)
+    return caller.kind == "participant" and protocol and caller.hearing_id == hearing.id
+
+
+def party_in_case(caller: Caller, case: Case) -> CaseParty:
+    """The caller's own (active) place in the case, by which a party account joins its
+    hearings; the first one if the account acts for several parties."""
+    for p in case.parties:
+        if caller.kind == "party" and p.user_id == caller.user_id and p.active:
+            return p
+    raise forbidden("you are not part of this case")
+
+
+def notices_of_party(caller: Caller) -> ColumnElement[bool]:
+    """The notices addressed to a party account: to the account itself, or to any place it
+    holds in a case."""
+    if caller.kind != "party":
+        return false()
+    return (Notice.user_id == caller.user_id) | Notice.case_party_id.in_(
+        select(CaseParty.id).where(CaseParty.user_id == caller.user_id))
 
 
 def require_view(caller: Caller, hearing: Hearing) -> None:
@@ -97,6 +169,15 @@ def require_presiding(caller: Caller, hearing: Hearing) -> None:
     """Opening, recess, closing, admitting, muting and ejecting belong to the presiding judge."""
     if not (caller.kind == "staff" and caller.user_id == hearing.judge_id):
         raise forbidden("only the presiding judge may do this")
+
+
+def require_canceller(caller: Caller, hearing: Hearing) -> None:
+    """Cancelling a hearing that has not taken place: the presiding judge or the court
+    administrator."""
+    if not (caller.kind == "staff"
+            and (caller.role == "admin" or caller.user_id == hearing.judge_id)):
+        raise forbidden("only the presiding judge or the court administrator may cancel a "
+                        "hearing")
 
 
 def require_editor(caller: Caller, hearing: Hearing) -> None:
@@ -176,14 +257,22 @@ def require_own_upload(caller: Caller, hearing_id: int, started_for: object,
 
 
 def may_see_evidence(caller: Caller, item: EvidenceItem) -> bool:
-    """Staff of the hearing see all its evidence; a participant sees what they submitted."""
-    return caller.kind == "staff" or item.submitted_by == caller.actor
+    """Staff of the hearing see all its evidence; a participant sees what they submitted; a
+    party's account also what the court accepted in its case."""
+    return caller.kind == "staff" or item.submitted_by == caller.actor or (
+        caller.kind == "party" and item.status == "accepted")
+
+
+def carried_into(item: EvidenceItem, h: Hearing) -> bool:
+    """Evidence the court accepted in another hearing of the same case is before this one
+    too."""
+    return item.case_id == h.case_id and item.hearing_id != h.id and item.status == "accepted"
 
 
 def load_evidence(s: Session, hearing_id: int, evidence_id: int, caller: Caller) -> EvidenceItem:
     h = load_hearing(s, hearing_id, caller)
     item = s.get(EvidenceItem, evidence_id)
-    if item is None or item.hearing_id != h.id:
+    if item is None or not (item.hearing_id == h.id or carried_into(item, h)):
         raise not_found("no such evidence in this hearing")
     if not may_see_evidence(caller, item):
         raise forbidden("only the court and the submitter may see this evidence")

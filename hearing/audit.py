@@ -1,4 +1,5 @@
-"""Append-only audit log, one hash chain per hearing (chain 0 for the server itself).
+"""Append-only audit log, one hash chain per hearing (chain 0 for the server itself, and a
+negative chain per case: ``case_chain``).
 
 Each row's hash is SHA-256 over the RFC 8785 canonical JSON of its content plus the previous
 row's hash, so an edited, deleted or reordered row breaks the chain at a place we can name.
@@ -20,6 +21,20 @@ from hearing.models import AuditEvent
 
 GENESIS = "0" * 64
 SERVER_CHAIN = 0
+
+
+def case_chain(case_id: int) -> int:
+    """The chain of a case's own events (its file, its parties, evidence decided after its
+    hearing closed): the case id negated, so it never meets a hearing's chain (positive ids)
+    or the server's (0) in ``AuditEvent.hearing_id``."""
+    return -case_id
+
+
+def chain_name(chain: int) -> str:
+    """How a chain is named to people: "hearing 7", "case 3", "the server"."""
+    if chain == SERVER_CHAIN:
+        return "the server"
+    return f"case {-chain}" if chain < 0 else f"hearing {chain}"
 
 
 def iso_utc(at: datetime) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from hearing.models import Case, HearingKind
+from hearing.search.index import index_case
 
 
 def find_case(s: Session, court_id: int | None, number: str) -> Case | None:
@@ -28,4 +31,13 @@ def case_for_hearing(s: Session, court_id: int | None, number: str, category: He
                 created_by=created_by)
     s.add(case)
     s.flush()
+    index_case(s, case)
     return case, True
+
+
+def contains_text(column: Any, text: str) -> ColumnElement[bool]:
+    """``text`` anywhere in ``column``, ignoring case. SQLite folds only ASCII letters, so the
+    usual spellings of a Cyrillic word (as typed, lower, upper, capitalised) are tried too."""
+    escaped = {v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+               for v in (text, text.lower(), text.upper(), text.capitalize())}
+    return or_(*(column.ilike(f"%{v}%", escape="\\") for v in sorted(escaped)))

@@ -10,6 +10,7 @@ import sys
 # One module per command group; each module defines register(subparsers).
 COMMAND_MODULES = [
     "hearing.commands.serve",
+    "hearing.commands.check_config",
     "hearing.commands.db",
     "hearing.commands.users",
     "hearing.commands.hearings",
@@ -19,7 +20,9 @@ COMMAND_MODULES = [
     "hearing.commands.devices",
     "hearing.commands.simulate",
     "hearing.commands.fixity",
+    "hearing.commands.backup",
     "hearing.commands.transcribe",
+    "hearing.commands.search",
 ]
 
 

@@ -44,6 +44,11 @@ class Config:
     login_backoff_s: float = 1.0
     login_backoff_max_s: float = 60.0
     login_address_attempts: int = 50
+    #: NATS server shared by the nodes of a court of several servers (e.g.
+    #: nats://127.0.0.1:4222); empty means one server alone (the embedded default).
+    nats_url: str = ""
+    #: This node's name on the bus and in leases; empty means a random one per start.
+    node_id: str = ""
     #: Court time zone for documents and pages.
     timezone: str = "Asia/Almaty"
     #: Transcribe hearings live (loads Whisper when the first hearing opens).
@@ -88,12 +93,46 @@ class Config:
     #: default is 1.5 x a 30-minute 1080p30 phone video) and seconds of media.
     evidence_convert_max_pixels: int = int(1920 * 1080 * 30 * 1800 * 1.5)
     evidence_convert_max_duration_s: float = 4 * 3600.0
+    #: Notices by e-mail: the SMTP server (empty: e-mail notices stay queued, their
+    #: last_error saying why, and go out once one is configured), its port, the From address,
+    #: STARTTLS (required when on), and the login (empty user: none).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_from: str = "courtroom@localhost"
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password: str = ""
+    #: Notices by SMS: the gateway URL notices are POSTed to as JSON, and its API key (sent in
+    #: X-API-Key, never logged). Empty URL: SMS notices stay queued, like e-mail above.
+    sms_url: str = ""
+    sms_api_key: str = ""
+    #: Shared secret of the providers' delivery reports (POST /api/notices/delivery, header
+    #: X-Delivery-Secret); empty refuses every report.
+    notice_report_secret: str = ""
+    #: Attempts per notice before it is marked failed; the first retry waits
+    #: notice_backoff_s, each next one twice as long, at most notice_backoff_max_s.
+    notice_max_attempts: int = 6
+    notice_backoff_s: float = 60.0
+    notice_backoff_max_s: float = 3600.0
+    #: Prometheus /metrics listens here, apart from the public port (port 0: no metrics;
+    #: the public host and port: served on the public site, deliberately).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    #: Log lines: "json" (one event per line), "text", or "auto" (text on a terminal).
+    log_format: str = "auto"
+    #: debug, info, warning or error.
+    log_level: str = "info"
 
     @property
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(Path(self.data_dir) / 'courtroom.sqlite3').resolve()}"
+
+    @property
+    def https(self) -> bool:
+        """Browsers reach the server over HTTPS (its own TLS, or a proxy's public URL)."""
+        return bool(self.tls_cert) or self.public_url.lower().startswith("https://")
 
     @property
     def base_url(self) -> str:
@@ -113,8 +152,10 @@ def _coerce(kind: type | str, value: object) -> object:
 
 
 def load_config(path: str | os.PathLike | None = None, data_dir: str | None = None,
-                env: dict[str, str] | None = None) -> Config:
-    """File first, then COURTROOM_<FIELD> environment variables, then explicit arguments."""
+                env: dict[str, str] | None = None, problems: list[str] | None = None) -> Config:
+    """File first, then COURTROOM_<FIELD> environment variables, then explicit arguments.
+    With ``problems``, an unknown key or a value of the wrong type is appended to it (and
+    left at its default) instead of raised, so `courtroom check-config` can name them all."""
     env = dict(os.environ if env is None else env)
     cfg = Config()
     names = {f.name: f for f in fields(Config)}
@@ -123,16 +164,36 @@ def load_config(path: str | os.PathLike | None = None, data_dir: str | None = No
     if not path and dd and (Path(dd) / "courtroom.toml").is_file():
         path = Path(dd) / "courtroom.toml"
     if path:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            if problems is None:
+                raise
+            problems.append(f"cannot read the configuration file {path}: {exc}")
+            data = {}
         for key, value in data.get("server", data).items():
             if key not in names:
-                raise ValueError(f"unknown configuration key {key!r} in {path}")
-            setattr(cfg, key, _coerce(names[key].type, value))
+                _problem(problems, f"unknown configuration key {key!r} in {path}")
+                continue
+            _set(cfg, names[key], value, f"{key} in {path}", problems)
     for name, f in names.items():
         value = env.get(f"COURTROOM_{name.upper()}")
         if value is not None:
-            setattr(cfg, name, _coerce(f.type, value))
+            _set(cfg, f, value, f"COURTROOM_{name.upper()}", problems)
     if dd:
         cfg.data_dir = Path(dd)
     return cfg
+
+
+def _problem(problems: list[str] | None, message: str) -> None:
+    if problems is None:
+        raise ValueError(message)
+    problems.append(message)
+
+
+def _set(cfg: Config, f, value: object, where: str, problems: list[str] | None) -> None:  # noqa: ANN001
+    try:
+        setattr(cfg, f.name, _coerce(f.type, value))
+    except (TypeError, ValueError):
+        _problem(problems, f"{where}: {value!r} is not a valid {f.type}")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearing.models import ConversionState, EvidenceItem, Hearing
+from hearing.search.index import index_evidence
 from hearing.transaction import Tx
 from media.blobstore import BlobStore
 from media.evidence import (Derivative, MediaInfo, QueueFull, TranscodeJob, TranscodeOptions,
@@ -346,6 +347,7 @@ def _store_transcript(tx: Tx, evidence_id: int, segments: list[dict], model: str
                       language: str) -> EvidenceItem:
     item = tx.s.get(EvidenceItem, evidence_id)
     item.transcript = segments
+    index_evidence(tx.s, item)
     tx.audit(tx.s.get(Hearing, item.hearing_id), "evidence.transcribed", {
         "evidence_id": evidence_id, "sha256": item.sha256, "segments": len(segments),
         "words": sum(len(x["words"]) for x in segments), "model": model,

@@ -5,6 +5,10 @@ Each client has a bounded outgoing queue. When a slow phone falls behind, droppa
 full of events that must not be lost, the client is disconnected and, on reconnect, gets a fresh
 snapshot instead of a backlog. Nothing here ever blocks the hearing.
 
+On a court of several nodes the hub also forwards each event to the other nodes through the
+bus (hearing/bus.py), subscribed per hearing while this node has clients of it, and delivers
+theirs to its own clients: a judge on one node sees the hand raised by a phone on another.
+
 The hub also knows who each client is (the credential it signed in with, its presence in the
 hearing): a revoked invite or an ended session closes exactly those clients (``end``), and
 captions reach only staff and admitted participants."""
@@ -14,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from hearing.bus import Bus, LocalBus, events_subject
 log = logging.getLogger(__name__)
 
 DROPPABLE = frozenset({"partial", "meter", "lag"})
@@ -50,6 +55,8 @@ class Client:
     _q: deque = field(default_factory=deque)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: int = 0
+    #: the dropped messages by type (what the metrics count per reason)
+    drops: Counter = field(default_factory=Counter)
     #: Staff-only events (meters, lobby details) are not sent to participants.
     staff: bool = False
     #: The media participant id ("p<participant id>") this client signals for, if any.
@@ -73,10 +80,12 @@ class Client:
                 if old.get("type") in DROPPABLE:
                     del self._q[i]
                     self.dropped += 1
+                    self.drops[old["type"]] += 1
                     break
             else:
                 if message.get("type") in DROPPABLE:
                     self.dropped += 1
+                    self.drops[message["type"]] += 1
                     return
                 self.closing = (4000, "fell behind; reconnect for a fresh snapshot")
                 self._wake.set()
@@ -111,22 +120,43 @@ class Client:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, bus: Bus | None = None) -> None:
         self._clients: dict[int, set[Client]] = {}
         self.listeners: list[Callable[[int, dict], None]] = []
+        self.bus: Bus = bus if bus is not None else LocalBus()
+        #: messages dropped and connections closed, of clients no longer on the hub, by reason
+        self.dropped_gone: Counter = Counter()
+        self.closed: Counter = Counter()
 
     def add(self, client: Client) -> None:
-        self._clients.setdefault(client.hearing_id, set()).add(client)
+        hearing_id = client.hearing_id
+        if hearing_id not in self._clients:
+            self.bus.subscribe(events_subject(hearing_id),
+                               lambda m, h=hearing_id: self._from_other_node(h, m))
+        self._clients.setdefault(hearing_id, set()).add(client)
 
     def remove(self, client: Client) -> None:
         clients = self._clients.get(client.hearing_id)
-        if clients:
+        if clients and client in clients:
             clients.discard(client)
+            self.dropped_gone.update(client.drops)
+            self.closed[close_reason(client)] += 1
             if not clients:
                 del self._clients[client.hearing_id]
+                self.bus.unsubscribe(events_subject(client.hearing_id))
 
     def clients(self, hearing_id: int) -> set[Client]:
         return set(self._clients.get(hearing_id, ()))
+
+    def all_clients(self) -> list[Client]:
+        return [c for clients in self._clients.values() for c in clients]
+
+    def dropped_by_reason(self) -> Counter:
+        """Messages dropped since the start, by the dropped message's type."""
+        total = Counter(self.dropped_gone)
+        for client in self.all_clients():
+            total.update(client.drops)
+        return total
 
     def end(self, match: Callable[[Client], bool], notice: dict, code: int) -> list[Client]:
         """Close every client (of any hearing) that ``match`` selects, at once: off the hub, so
@@ -139,7 +169,24 @@ class Hub:
 
     def publish(self, hearing_id: int, message: dict, *, staff_only: bool = False,
                 only: Callable[[Client], bool] | None = None) -> None:
+        """Send to the hearing's clients on this node and on every other. An ``only`` filter
+        is a function, which cannot travel: such an event reaches this node's clients only."""
         message = Event(message)
+        self._fan_out(hearing_id, message, staff_only, only)
+        if only is None:
+            self.bus.publish(events_subject(hearing_id),
+                             {"staff_only": staff_only, "message": dict(message)},
+                             droppable=message.get("type") in DROPPABLE)
+        for listener in self.listeners:
+            listener(hearing_id, message)
+
+    def _from_other_node(self, hearing_id: int, envelope: dict) -> None:
+        message = envelope.get("message")
+        if isinstance(message, dict):
+            self._fan_out(hearing_id, Event(message), bool(envelope.get("staff_only")), None)
+
+    def _fan_out(self, hearing_id: int, message: Event, staff_only: bool,
+                 only: Callable[[Client], bool] | None) -> None:
         clients = self._clients.get(hearing_id, ())
         _track_presence(clients, message)
         captions = message.get("type") in CAPTIONS
@@ -151,8 +198,15 @@ class Hub:
             if only is not None and not only(client):
                 continue
             client.offer(message)
-        for listener in self.listeners:
-            listener(hearing_id, message)
+
+
+def close_reason(client: Client) -> str:
+    """Why a connection ended: the client went away, it fell behind, or the server ended it
+    (the notice's type: a revoked invite, an ejection, an ended session ...)."""
+    if client.closing is None:
+        return "client"
+    code, reason = client.closing
+    return "fell_behind" if code == 4000 else reason
 
 
 def _track_presence(clients: set[Client], message: dict) -> None:

@@ -14,6 +14,7 @@ from hearing.errors import unauthorized
 from hearing.auth import LoginLimiter
 from hearing.config import Config
 from hearing.db import Database
+from hearing.bus import make_bus
 from hearing.hub import Hub
 from hearing.models import STAFF_ROLES, AuditEvent, Hearing
 from hearing.ratelimit import KeyedBuckets
@@ -24,6 +25,8 @@ from media.clock import HearingClock
 if TYPE_CHECKING:
     from hearing.evidence_jobs import EvidenceJobs
     from hearing.live import CourtroomCaptures, LiveHearings
+    from hearing.metrics import Metrics
+    from hearing.notice_jobs import NoticeJobs
     from hearing.transcripts import TranscriptStore
 
 
@@ -38,24 +41,36 @@ class AppState:
     transcripts: "TranscriptStore" = None  # type: ignore[assignment]
     evidence: "EvidenceJobs" = None  # type: ignore[assignment]
     courtrooms: "CourtroomCaptures" = None  # type: ignore[assignment]
+    notices: "NoticeJobs" = None  # type: ignore[assignment]
     #: a participant's hand raises: a burst of 3, then one a second
     hands: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(1.0, 3))
     #: leave rows of a participant's closing sockets: a burst of 3, then one per 10 s
     leaves: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(0.1, 3))
     #: closes not written as rows since the participant's last leave row (counted into the next)
     unrecorded_leaves: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: this server's Prometheus metrics (its own registry: several servers share a process
+    #: in tests)
+    metrics: "Metrics" = None  # type: ignore[assignment]
+    #: start() has finished (readiness)
+    started: bool = False
 
     def __post_init__(self) -> None:
         from hearing.evidence_jobs import EvidenceJobs
         from hearing.live import CourtroomCaptures, LiveHearings
+        from hearing.metrics import Metrics
+        from hearing.notice_jobs import NoticeJobs
         from hearing.transcripts import TranscriptStore
         if self.transcripts is None:
             self.transcripts = TranscriptStore(self.db)
+        if self.config.nats_url:  # a node of several; alone, the hub keeps its local bus
+            self.hub.bus = make_bus(self.config.nats_url, self.config.node_id)
         if self.live is None:
             self.live = LiveHearings(self)
         self.evidence = EvidenceJobs(self)
+        self.notices = NoticeJobs(self)
         self.courtrooms = CourtroomCaptures(self)
         self.live.on_transition(self.courtrooms.on_transition)
+        self.metrics = Metrics(self)
         if self.limiter is None:
             c = self.config
             self.limiter = LoginLimiter(c.login_attempts, c.login_window_s, c.login_backoff_s,
@@ -67,15 +82,22 @@ class AppState:
         first: a wrong passphrase stops the start, not the first tree head hours later."""
         from hearing.stenograms import server_signer
         server_signer(self.config)
+        await self.hub.bus.start()  # a node of several that cannot reach the others stops here
         await self.evidence.start()
+        await self.notices.start()
         await self.courtrooms.resume_after_restart()
+        self.started = True
 
     async def close(self) -> None:
         """Stop everything, in the order data flows: evidence jobs, courtroom capture (which
         flushes into the recorders), live hearings, then the database."""
+        self.started = False
+        await self.notices.close()
         await self.evidence.close()
         await self.courtrooms.close()
         await self.live.close()
+        await self.hub.bus.close()
+        self.metrics.close()
         self.db.close()
 
     def clock(self, hearing: Hearing) -> HearingClock | None:

@@ -4,6 +4,7 @@ action that was rolled back, and an action never commits without its audit row."
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Concatenate, ParamSpec, TypeVar
 
@@ -52,7 +53,13 @@ async def transaction(state: "AppState", caller: Caller | None,
     def work(s: Session) -> T:
         return fn(Tx(s, state, caller, events), *args, **kwargs)
 
-    result = await state.db.run(work)
+    started = time.perf_counter()
+    try:
+        result = await state.db.run(work)
+    except BaseException:
+        state.metrics.transaction_seconds.labels("error").observe(time.perf_counter() - started)
+        raise
+    state.metrics.transaction_seconds.labels("ok").observe(time.perf_counter() - started)
     for hearing_id, event in events:
         state.hub.publish(hearing_id, event)
     return result

@@ -71,6 +71,25 @@ def db_url(request, tmp_path):
     admin.dispose()
 
 
+NATS_URL = os.environ.get("COURTROOM_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+
+@pytest.fixture
+def nats_url():
+    """The NATS server the nodes of a several-server court share (make test starts one where
+    none runs); required on CI like PostgreSQL."""
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(NATS_URL)
+    try:
+        socket.create_connection((u.hostname, u.port or 4222), timeout=3).close()
+    except OSError as exc:
+        if ON_CI:
+            pytest.fail(f"NATS is required on CI but unreachable at {NATS_URL}: {exc}")
+        pytest.skip(f"NATS unreachable at {NATS_URL}: {exc}")
+    return NATS_URL
+
+
 @pytest.fixture
 def database(db_url):
     db = Database(db_url)

@@ -1,4 +1,5 @@
-"""Sign-in for staff, user administration, and the caller's own identity."""
+"""Sign-in for the court's staff and the parties' professionals, account administration, and
+the caller's own identity."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from aiohttp import web
 
 from hearing import auth
 from hearing.api.context import Call
-from hearing.api.registry import array_of, endpoint, schema
+from hearing.api.registry import endpoint, schema
 from hearing.api.schemas import OPT_INT, STR, USER, record
-from hearing.models import STAFF_ROLES
+from hearing.models import ACCOUNT_ROLES
+from hearing.paging import NEXT_CURSOR, PAGE_QUERY, PageRequest
 from hearing.roles import CallerKind
 from hearing.services import accounts
 from hearing.views import caller_json
@@ -26,17 +28,24 @@ USER_CREATE = schema("UserCreate", {
     "properties": {"username": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,100}$"},
                    "password": {"type": "string", "minLength": auth.MIN_PASSWORD,
                                 "maxLength": 1000},
-                   "role": {"enum": list(STAFF_ROLES)},
-                   "display_name": {"type": "string", "minLength": 1, "maxLength": 300}}})
+                   "role": {"enum": list(ACCOUNT_ROLES)},
+                   "display_name": {"type": "string", "minLength": 1, "maxLength": 300},
+                   "contact": {"type": "string", "maxLength": 300,
+                               "description": "where notices go: an e-mail address or a "
+                                              "phone number"}}})
+USERS = schema("Users", {"type": "object", "required": ["users", "next_cursor"],
+                         "properties": {"users": {"type": "array", "items": USER},
+                                        "next_cursor": NEXT_CURSOR}})
 
 SIGNED_IN = record("SignedIn", {"user": USER, "csrf_token": STR})
 SIGNED_OUT = record("SignedOut", {"ok": {"const": True}})
 ME = record("Me", {"kind": {"enum": list(get_args(CallerKind))}, "role": STR, "name": STR,
                    "user_id": OPT_INT, "participant_id": OPT_INT, "hearing_id": OPT_INT,
-                   "csrf_token": STR}, optional=("csrf_token",))  # staff sessions only
+                   "csrf_token": STR}, optional=("csrf_token",))  # sessions of accounts only
 
 
-@endpoint("POST", "/api/login", summary="Staff sign-in; sets the session cookie",
+@endpoint("POST", "/api/login", summary="Sign-in with an account (the court's staff, "
+          "prosecutors, lawyers, representatives); sets the session cookie",
           auth="none", body=LOGIN, response=SIGNED_IN, tag="auth",
           responses={401: "wrong name or password", 429: "too many failed attempts"})
 async def login(call: Call, body: dict) -> web.Response:
@@ -44,12 +53,12 @@ async def login(call: Call, body: dict) -> web.Response:
     signed = await accounts.login(state, call.address, body["username"], body["password"])
     resp = web.json_response({"user": signed.user, "csrf_token": signed.csrf})
     resp.set_cookie(auth.SESSION_COOKIE, signed.token, httponly=True, samesite="Strict",
-                    secure=bool(state.config.tls_cert), max_age=state.config.session_ttl_s,
+                    secure=state.config.https, max_age=state.config.session_ttl_s,
                     path="/")
     return resp
 
 
-@endpoint("POST", "/api/logout", summary="End the staff session", auth="staff",
+@endpoint("POST", "/api/logout", summary="End the session", auth="account",
           response=SIGNED_OUT, tag="auth")
 async def logout(call: Call) -> web.Response:
     await accounts.logout(call.state, call.me,
@@ -59,21 +68,27 @@ async def logout(call: Call) -> web.Response:
     return resp
 
 
-@endpoint("GET", "/api/me", summary="Who am I (staff user or invited participant)", auth="any",
+@endpoint("GET", "/api/me", summary="Who am I (an account or an invited participant)",
+          auth="any",
           response=ME, tag="auth")
 async def me(call: Call) -> dict:
     return caller_json(call.me)
 
 
-@endpoint("GET", "/api/users", summary="List staff accounts (court administrator, judges, "
-          "secretaries)", response=array_of(USER, "users"), tag="auth")
-async def list_users(call: Call) -> dict:
-    return {"users": await accounts.list_staff(call.state, call.me)}
+@endpoint("GET", "/api/users", summary="List accounts (the court's staff only), optionally of "
+          "one role", response=USERS, tag="auth",
+          query={**PAGE_QUERY, "role": {"enum": list(ACCOUNT_ROLES)}})
+async def list_users(call: Call, query: dict) -> dict:
+    users, next_cursor = await accounts.list_accounts(
+        call.state, call.me, PageRequest.from_query(query), query.get("role"))
+    return {"users": users, "next_cursor": next_cursor}
 
 
-@endpoint("POST", "/api/users", summary="Create a staff account (court administrator only)",
+@endpoint("POST", "/api/users", summary="Create an account: court administrator, judge, "
+          "secretary, prosecutor, lawyer or representative (court administrator only)",
           body=USER_CREATE, response=USER, status=201, tag="auth",
           responses={201: "created", 409: "name taken"})
 async def create_user(call: Call, body: dict) -> dict:
-    return await accounts.create_staff(call.state, call.me, body["username"], body["password"],
-                                       body["role"], body["display_name"])
+    return await accounts.create_account(call.state, call.me, body["username"],
+                                         body["password"], body["role"], body["display_name"],
+                                         body.get("contact", ""))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from hearing.api.context import Call
 from hearing.api.registry import array_of, endpoint, schema
-from hearing.api.schemas import INT, OPT_STR, STR, record
+from hearing.api.schemas import INT, OPT_STR, STR, paged, record
+from hearing.paging import PAGE_QUERY, PageRequest
 from hearing.services import courtrooms
 
 COURT_CREATE = schema("CourtCreate", {
@@ -47,9 +48,12 @@ async def create_court(call: Call, body: dict) -> dict:
 
 
 @endpoint("GET", "/api/courts", summary="Courts (staff: judges and secretaries pick a "
-          "courtroom when they schedule)", response=array_of(COURT, "courts"), tag="courts")
-async def list_courts(call: Call) -> dict:
-    return {"courts": await courtrooms.list_courts(call.state, call.me)}
+          "courtroom when they schedule; paged)", response=paged(COURT, "courts"),
+          query=PAGE_QUERY, tag="courts")
+async def list_courts(call: Call, query: dict) -> dict:
+    found, next_cursor = await courtrooms.list_courts(call.state, call.me,
+                                                      PageRequest.from_query(query))
+    return {"courts": found, "next_cursor": next_cursor}
 
 
 @endpoint("POST", "/api/courts/{court_id}/courtrooms",
@@ -62,11 +66,13 @@ async def create_courtroom(call: Call, court_id: int, body: dict) -> dict:
 
 
 @endpoint("GET", "/api/courts/{court_id}/courtrooms",
-          summary="Courtrooms of a court with their seats (staff)",
-          response=array_of(COURTROOM, "courtrooms"), responses={404: "no such court"},
-          tag="courts")
-async def list_courtrooms(call: Call, court_id: int) -> dict:
-    return {"courtrooms": await courtrooms.list_courtrooms(call.state, call.me, court_id)}
+          summary="Courtrooms of a court with their seats (staff; paged)",
+          response=paged(COURTROOM, "courtrooms"), responses={404: "no such court"},
+          query=PAGE_QUERY, tag="courts")
+async def list_courtrooms(call: Call, court_id: int, query: dict) -> dict:
+    found, next_cursor = await courtrooms.list_courtrooms(call.state, call.me, court_id,
+                                                          PageRequest.from_query(query))
+    return {"courtrooms": found, "next_cursor": next_cursor}
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/seats",

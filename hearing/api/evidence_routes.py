@@ -33,6 +33,7 @@ from hearing.api.schemas import (AT, AUDIT_EVENT, BOOL, INT, OPT_INT, OPT_STR, S
 from hearing.errors import DomainError, bad_request
 from hearing.models import EvidenceStatus
 from hearing.services import evidence
+from hearing.paging import NEXT_CURSOR, PAGE_QUERY, PageRequest
 from hearing.services.evidence import Connection, Decision
 
 BODY_READ = 1 << 18
@@ -67,7 +68,8 @@ SEGMENT = record("EvidenceSegment", {
     "end_ms": INT, "text": STR, "words": {"type": "array", "items": WORD}, "language": STR,
     "model": STR})
 _ITEM = {
-    "id": INT, "hearing_id": INT, "sha256": STR, "size": INT, "filename": STR,
+    "id": INT, "hearing_id": INT, "case_id": INT, "carried_from": OPT_INT, "sha256": STR,
+    "size": INT, "filename": STR,
     "content_type": STR, "kind": STR, "submitted_by": STR, "received_at": AT,
     "status": STATUS, "reason": STR, "decided_at": TIME, "original_url": STR,
     "playback_url": OPT_STR, "playback_type": OPT_STR, "thumbnail_url": OPT_STR,
@@ -82,6 +84,12 @@ ITEM_FULL = record("EvidenceWithTranscript", {
 CUSTODY = record("EvidenceCustody", {
     "evidence_id": INT, "sha256": STR, "events": {"type": "array", "items": AUDIT_EVENT}})
 FILE = {"type": "string", "format": "binary"}
+CASE_PAGE = record("CaseEvidencePage", {"evidence": {"type": "array", "items": ITEM},
+                                        "next_cursor": NEXT_CURSOR})
+CASE_QUERY = {"status": STATUS,
+              "hearing_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                             "description": "only what was submitted in this hearing"},
+              **PAGE_QUERY}
 
 
 def _connection(call: Call) -> Connection:
@@ -189,7 +197,9 @@ async def cancel_upload(call: Call, hearing_id: int, upload: str) -> web.Respons
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence",
-          summary="Evidence of a hearing (staff: all; a participant: their own)", auth="any",
+          summary="Evidence of a hearing, with what the court accepted in the case's other "
+                  "hearings (staff: all; a participant: their own; a party's account: its "
+                  "own and the accepted)", auth="any",
           response=array_of(ITEM, "evidence"), tag="evidence")
 async def list_evidence(call: Call, hearing_id: int) -> dict:
     return {"evidence": await evidence.list_evidence(call.state, call.me, hearing_id)}
@@ -206,7 +216,8 @@ async def get_evidence(call: Call, hearing_id: int, evidence_id: int) -> dict:
           summary="Accept or reject evidence, with a reason (presiding judge)", body=DECISION,
           response=ITEM_FULL, tag="evidence",
           responses={404: "no such evidence",
-                     409: "hearing closed, or a change without a new reason"})
+                     409: "hearing closed (pending evidence is decided on the case), or "
+                          "a change without a new reason"})
 async def decide(call: Call, hearing_id: int, evidence_id: int, body: dict) -> dict:
     return await evidence.decide(call.state, call.me, hearing_id, evidence_id,
                                  body["decision"], body["reason"])
@@ -240,6 +251,10 @@ async def _serve(call: Call, hearing_id: int, evidence_id: int,
                  which: evidence.Copy) -> web.FileResponse:
     f = await evidence.open_file(call.state, call.me, hearing_id, evidence_id, which,
                                  _connection(call))
+    return _file_response(f)
+
+
+def _file_response(f: evidence.StoredFile) -> web.FileResponse:
     return web.FileResponse(f.path, headers={
         "Content-Type": f.content_type, "ETag": f'"{f.sha256}"',
         "Content-Disposition": content_disposition(f.name, f.fallback, inline=f.inline)})
@@ -269,3 +284,75 @@ async def playback_file(call: Call, hearing_id: int, evidence_id: int) -> web.Fi
                      409: "its bytes no longer match their SHA-256"})
 async def thumbnail_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
     return await _serve(call, hearing_id, evidence_id, "thumbnail")
+
+
+# -- the case's evidence ----------------------------------------------------------------------
+
+@endpoint("GET", "/api/cases/{case_id}/evidence",
+          summary="Evidence of all the case's hearings (staff: all; a party's account: the "
+                  "accepted and its own), paged", auth="account", response=CASE_PAGE,
+          tag="evidence", query=CASE_QUERY)
+async def list_case_evidence(call: Call, case_id: int, query: dict) -> dict:
+    f = {k: query[k] for k in ("status", "hearing_id") if k in query}
+    return await evidence.list_case_evidence(call.state, call.me, case_id, f,
+                                             PageRequest.from_query(query))
+
+
+@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}",
+          summary="One piece of the case's evidence, with its media facts and transcript",
+          auth="account", response=ITEM_FULL, tag="evidence",
+          responses={404: "no such evidence"})
+async def get_case_evidence(call: Call, case_id: int, evidence_id: int) -> dict:
+    return await evidence.get_case_evidence(call.state, call.me, case_id, evidence_id)
+
+
+@endpoint("POST", "/api/cases/{case_id}/evidence/{evidence_id}/decision",
+          summary="Decide evidence left pending when its hearing ended (the case's judge)",
+          body=DECISION, response=ITEM_FULL, tag="evidence",
+          responses={404: "no such evidence",
+                     409: "its hearing is not over, it was decided there, or a change "
+                          "without a new reason"})
+async def decide_on_case(call: Call, case_id: int, evidence_id: int, body: dict) -> dict:
+    return await evidence.decide_on_case(call.state, call.me, case_id, evidence_id,
+                                         body["decision"], body["reason"])
+
+
+@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/custody",
+          summary="Chain of custody, its hearing's rows then its case's", response=CUSTODY,
+          tag="evidence", responses={404: "no such evidence"})
+async def case_custody(call: Call, case_id: int, evidence_id: int) -> dict:
+    return await evidence.case_custody(call.state, call.me, case_id, evidence_id)
+
+
+async def _serve_on_case(call: Call, case_id: int, evidence_id: int,
+                         which: evidence.Copy) -> web.FileResponse:
+    f = await evidence.open_case_file(call.state, call.me, case_id, evidence_id, which,
+                                      _connection(call))
+    return _file_response(f)
+
+
+@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/original",
+          summary="The original file of the case's evidence (download)", auth="account",
+          content_type="application/octet-stream", response=FILE, tag="evidence",
+          responses={404: "no such evidence",
+                     409: "its bytes no longer match their SHA-256"})
+async def case_original_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
+    return await _serve_on_case(call, case_id, evidence_id, "original")
+
+
+@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/playback",
+          summary="The web-playable copy of the case's evidence", auth="account",
+          content_type="application/octet-stream", response=FILE, tag="evidence",
+          responses={404: "no such evidence or no copy yet",
+                     409: "its bytes no longer match their SHA-256"})
+async def case_playback_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
+    return await _serve_on_case(call, case_id, evidence_id, "playback")
+
+
+@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/thumbnail",
+          summary="A small JPEG picture of the case's evidence", auth="account",
+          content_type="image/jpeg", response=FILE, tag="evidence",
+          responses={404: "no such evidence or no thumbnail",
+                     409: "its bytes no longer match their SHA-256"})
+async def case_thumbnail_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
+    return await _serve_on_case(call, case_id, evidence_id, "thumbnail")

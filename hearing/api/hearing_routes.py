@@ -1,13 +1,16 @@
-"""Hearings, their lifecycle, participants and invites, and the audit log."""
+"""Hearings (the filtered, paged list), their lifecycle, participants and invites, and the
+audit log."""
 
 from __future__ import annotations
 
 from hearing.api.context import Call
-from hearing.api.registry import MAX_ID, array_of, endpoint, schema
+from hearing.api.registry import MAX_ID, endpoint, schema
 from hearing.api.schemas import (AUDIT_EVENT, BOOL, HEARING, INVITE, OPT_INT, PARTICIPANT, STR,
-                                 record)
+                                 paged, record)
+from hearing.courtrooms import MAX_DURATION_MIN
 from hearing.lifecycle import TARGETS
-from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES
+from hearing.models import HEARING_KINDS, HEARING_STATES, LANGUAGES, PARTICIPANT_ROLES
+from hearing.paging import NEXT_CURSOR, PAGE_QUERY, PageRequest
 from hearing.services import hearings
 
 TEXT = {"type": "string", "maxLength": 300}
@@ -26,12 +29,15 @@ HEARING_CREATE = schema("HearingCreate", {
         "secretary_id": ID,
         "court_id": ID,
         "courtroom_id": ID,
+        "duration_min": {"type": "integer", "minimum": 1, "maximum": MAX_DURATION_MIN,
+                         "description": "how long the courtroom is booked (default 60)"},
         "vocabulary": {"type": "array", "maxItems": 500,
                        "items": {"type": "string", "minLength": 1, "maxLength": 200}}}})
 HEARING_UPDATE = schema("HearingUpdate", {
     "type": "object", "additionalProperties": False, "minProperties": 1,
     "properties": {k: HEARING_CREATE["properties"][k] for k in
-                   ("title", "scheduled_at", "secretary_id", "vocabulary", "language")}})
+                   ("title", "scheduled_at", "duration_min", "secretary_id", "vocabulary",
+                    "language")}})
 TRANSITION = schema("Transition", {
     "type": "object", "additionalProperties": False, "required": ["to"],
     "properties": {"to": {"enum": list(TARGETS)}}})
@@ -52,17 +58,37 @@ ISSUED_INVITE = record("IssuedInvite", {
     "qr_png": {"type": "string", "pattern": "^data:image/png;base64,"},
     "qr_svg": {"type": "string", "pattern": "^<svg"}})
 AUDIT_LOG = record("AuditLog", {"events": {"type": "array", "items": AUDIT_EVENT},
-                                "verified": BOOL, "problems": {"type": "array", "items": STR}})
+                                "next_cursor": NEXT_CURSOR, "verified": BOOL,
+                                "problems": {"type": "array", "items": STR}})
+WHEN = {"type": "string", "format": "date-time", "maxLength": 40}
+HEARING_FILTERS = {
+    "case_number": {"type": "string", "minLength": 1, "maxLength": 100,
+                    "description": "exactly this case number"},
+    "case_id": {**ID, "description": "hearings of this case"},
+    "q": {"type": "string", "minLength": 1, "maxLength": 200,
+          "description": "text anywhere in the title or the case number (any case)"},
+    "state": {"type": "string", "enum": list(HEARING_STATES)},
+    "courtroom_id": {**ID, "description": "held in this courtroom"},
+    "judge_id": {**ID, "description": "presided over by this judge"},
+    "from": {**WHEN, "description": "scheduled at or after (ISO 8601 with a time zone)"},
+    "to": {**WHEN, "description": "scheduled before (ISO 8601 with a time zone)"},
+}
 
 
-@endpoint("GET", "/api/hearings", summary="Hearings visible to the caller", auth="any",
-          response=array_of(HEARING, "hearings"))
-async def list_hearings(call: Call) -> dict:
-    return {"hearings": await hearings.list_hearings(call.state, call.me)}
+@endpoint("GET", "/api/hearings", summary="Hearings visible to the caller, filtered and paged "
+          "(in id order; follow next_cursor for the next page)", auth="any",
+          response=paged(HEARING, "hearings"), query={**HEARING_FILTERS, **PAGE_QUERY})
+async def list_hearings(call: Call, query: dict) -> dict:
+    found, next_cursor = await hearings.find_hearings(
+        call.state, call.me, {k: v for k, v in query.items() if k in HEARING_FILTERS},
+        PageRequest.from_query(query))
+    return {"hearings": found, "next_cursor": next_cursor}
 
 
 @endpoint("POST", "/api/hearings", summary="Schedule a hearing (court administrator or judge)",
-          body=HEARING_CREATE, response=HEARING, status=201, responses={201: "created"})
+          body=HEARING_CREATE, response=HEARING, status=201,
+          responses={201: "created", 409: "the courtroom is booked then (the error names the "
+                     "booking's hearing)"})
 async def create_hearing(call: Call, body: dict) -> dict:
     return await hearings.create_hearing(call.state, call.me, body)
 
@@ -75,22 +101,28 @@ async def get_hearing(call: Call, hearing_id: int) -> dict:
 
 @endpoint("PATCH", "/api/hearings/{hearing_id}", summary="Change a hearing's details",
           body=HEARING_UPDATE, response=HEARING,
-          responses={404: "no such hearing", 409: "hearing is closed"})
+          responses={404: "no such hearing", 409: "hearing is closed or cancelled, or the "
+                     "courtroom is booked then (the error names the booking's hearing)"})
 async def update_hearing(call: Call, hearing_id: int, body: dict) -> dict:
     return await hearings.update_hearing(call.state, call.me, hearing_id, body)
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/transitions",
-          summary="Open, recess, resume or close (presiding judge)", body=TRANSITION,
-          response=HEARING_MOVED, responses={409: "illegal transition"})
+          summary="Open, recess, resume or close (presiding judge); cancel a hearing that has "
+          "not opened (presiding judge or court administrator), which frees its courtroom",
+          body=TRANSITION, response=HEARING_MOVED,
+          responses={409: "illegal transition, or another hearing is in session in the "
+                          "courtroom"})
 async def transition(call: Call, hearing_id: int, body: dict) -> dict:
     return await hearings.transition(call.state, call.me, hearing_id, body["to"])
 
 
-@endpoint("GET", "/api/hearings/{hearing_id}/participants", summary="Participants of a hearing",
-          auth="any", response=array_of(PARTICIPANT, "participants"))
-async def list_participants(call: Call, hearing_id: int) -> dict:
-    return {"participants": await hearings.list_participants(call.state, call.me, hearing_id)}
+@endpoint("GET", "/api/hearings/{hearing_id}/participants", summary="Participants of a hearing "
+          "(paged)", auth="any", response=paged(PARTICIPANT, "participants"), query=PAGE_QUERY)
+async def list_participants(call: Call, hearing_id: int, query: dict) -> dict:
+    found, next_cursor = await hearings.list_participants(call.state, call.me, hearing_id,
+                                                          PageRequest.from_query(query))
+    return {"participants": found, "next_cursor": next_cursor}
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/participants",
@@ -110,9 +142,11 @@ async def create_invite(call: Call, hearing_id: int, participant_id: int, body: 
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/invites", summary="Invites of a hearing "
-          "(without tokens)", response=array_of(INVITE, "invites"))
-async def list_invites(call: Call, hearing_id: int) -> dict:
-    return {"invites": await hearings.list_invites(call.state, call.me, hearing_id)}
+          "(without tokens; paged)", response=paged(INVITE, "invites"), query=PAGE_QUERY)
+async def list_invites(call: Call, hearing_id: int, query: dict) -> dict:
+    found, next_cursor = await hearings.list_invites(call.state, call.me, hearing_id,
+                                                     PageRequest.from_query(query))
+    return {"invites": found, "next_cursor": next_cursor}
 
 
 @endpoint("DELETE", "/api/hearings/{hearing_id}/invites/{invite_id}",
@@ -121,8 +155,10 @@ async def revoke_invite(call: Call, hearing_id: int, invite_id: int) -> dict:
     return await hearings.revoke_invite(call.state, call.me, hearing_id, invite_id)
 
 
-@endpoint("GET", "/api/hearings/{hearing_id}/audit", summary="The hearing's audit log "
-          "(staff of the hearing)", response=AUDIT_LOG)
-async def get_audit(call: Call, hearing_id: int) -> dict:
-    return await hearings.audit_log(call.state, call.me, hearing_id)
+@endpoint("GET", "/api/hearings/{hearing_id}/audit", summary="The hearing's audit log, paged, "
+          "with the verdict on the whole hash chain (staff of the hearing)", response=AUDIT_LOG,
+          query=PAGE_QUERY)
+async def get_audit(call: Call, hearing_id: int, query: dict) -> dict:
+    return await hearings.audit_log(call.state, call.me, hearing_id,
+                                    PageRequest.from_query(query))
 

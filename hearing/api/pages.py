@@ -1,5 +1,5 @@
-"""Page routes of the web interface: the participant's join page, the judge's console and the
-secretary's editor (static HTML that loads ES modules from /static/), plus /court.json with the
+"""Page routes of the web interface: the participant's join page, the judge's console, the
+secretary's editor and the parties' workplace (static HTML that loads ES modules from /static/), plus /court.json with the
 court settings the pages need (time zone) before they can show a time."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ PAGES = {
     "/join": "join.html",
     r"/judge/{hearing_id:\d+}": "judge.html",
     r"/secretary/{hearing_id:\d+}": "secretary.html",
+    "/workplace": "workplace.html",
+    "/calendar": "calendar.html",
 }
 LANGUAGES = ("kk", "ru", "en")
 

@@ -8,8 +8,9 @@ import base64
 from aiohttp import web
 
 from hearing.api.context import Call
-from hearing.api.registry import array_of, endpoint, schema
-from hearing.api.schemas import INT, STR, record
+from hearing.api.registry import endpoint, schema
+from hearing.api.schemas import INT, STR, paged, record
+from hearing.paging import PAGE_QUERY, PageRequest
 from hearing.services import recordings
 
 
@@ -20,14 +21,16 @@ def digest_header(sha256: str) -> str:
 RECORDING = record("RecordingFile", {
     "id": STR, "source_id": STR, "label": STR, "start_ms": INT, "end_ms": INT, "sha256": STR,
     "content_type": STR, "url": STR})
-RECORDINGS = schema("RecordingFiles", array_of(RECORDING, "recordings"))
+RECORDINGS = schema("RecordingFiles", paged(RECORDING, "recordings"))
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/recordings",
-          summary="Per-source recordings with their place on the hearing clock",
-          response=RECORDINGS)
-async def list_recordings(call: Call, hearing_id: int) -> dict:
-    return {"recordings": await recordings.list_recordings(call.state, call.me, hearing_id)}
+          summary="Per-source recordings with their place on the hearing clock (paged)",
+          response=RECORDINGS, query=PAGE_QUERY)
+async def list_recordings(call: Call, hearing_id: int, query: dict) -> dict:
+    found, next_cursor = await recordings.list_recordings(call.state, call.me, hearing_id,
+                                                          PageRequest.from_query(query))
+    return {"recordings": found, "next_cursor": next_cursor}
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/recordings/{recording_id}/audio",

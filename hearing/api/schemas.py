@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import get_args
 
 from hearing.api.registry import schema
-from hearing.models import (HEARING_KINDS, HEARING_STATES, LANGUAGES, PARTICIPANT_ROLES,
-                            STAFF_ROLES, Presence)
+from hearing.models import (ACCOUNT_ROLES, CASE_STATUSES, HEARING_KINDS, HEARING_STATES,
+                            LANGUAGES, NOTICE_CHANNELS, NOTICE_KINDS, NOTICE_STATUSES,
+                            PARTICIPANT_ROLES, Presence)
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -22,6 +23,13 @@ def record(name: str, properties: dict, *, optional: tuple[str, ...] = ()) -> di
     """A named object schema whose listed properties are all present (unless optional)."""
     return schema(name, {"type": "object", "properties": properties,
                          "required": [k for k in properties if k not in optional]})
+
+
+def paged(item: dict, key: str) -> dict:
+    """A page of a list (hearing.paging): {key: [item, ...], "next_cursor": ...}."""
+    return {"type": "object", "required": [key, "next_cursor"],
+            "properties": {key: {"type": "array", "items": item},
+                           "next_cursor": {"type": ["string", "null"]}}}
 
 
 HEARING = record("Hearing", {
@@ -40,8 +48,8 @@ PARTICIPANT = record("Participant", {
     optional=("contact",))  # contact details are shown to staff only
 
 USER = record("User", {
-    "id": INT, "username": STR, "display_name": STR, "role": {"enum": list(STAFF_ROLES)},
-    "active": BOOL})
+    "id": INT, "username": STR, "display_name": STR, "role": {"enum": list(ACCOUNT_ROLES)},
+    "contact": STR, "active": BOOL})
 
 INVITE = record("Invite", {
     "id": INT, "hearing_id": INT, "participant_id": INT,
@@ -51,3 +59,20 @@ INVITE = record("Invite", {
 AUDIT_EVENT = record("AuditEvent", {
     "seq": INT, "at": AT, "clock_ms": OPT_INT, "actor": STR, "action": STR,
     "data": {"type": "object"}, "prev_hash": STR, "hash": STR})
+
+CASE = record("Case", {
+    "id": INT, "court_id": OPT_INT, "number": STR, "category": {"enum": list(HEARING_KINDS)},
+    "title": STR, "judge_id": OPT_INT, "status": {"enum": list(CASE_STATUSES)},
+    "created_at": AT, "created_by": OPT_INT})
+
+CASE_PARTY = record("CaseParty", {
+    "id": INT, "case_id": INT, "role": {"enum": list(PARTICIPANT_ROLES)}, "display_name": STR,
+    "contact": STR, "user_id": OPT_INT, "acts_for": OPT_INT, "active": BOOL, "added_at": AT},
+    optional=("contact",))  # contact details are shown to staff only
+
+NOTICE = record("Notice", {
+    "id": INT, "case_id": INT, "hearing_id": OPT_INT, "kind": {"enum": list(NOTICE_KINDS)},
+    "channel": {"enum": list(NOTICE_CHANNELS)}, "address": STR, "subject": STR,
+    "status": {"enum": list(NOTICE_STATUSES)}, "created_at": AT, "updated_at": AT,
+    "participant_id": OPT_INT, "case_party_id": OPT_INT, "user_id": OPT_INT,
+    "ics_sequence": INT, "attempts": INT, "next_attempt_at": TIME, "last_error": STR})

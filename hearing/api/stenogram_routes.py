@@ -67,9 +67,11 @@ async def sign(call: Call, hearing_id: int, number: int, body: dict) -> dict:
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/export/{fmt}",
-          summary="The hearing protocol or record: pdf, docx, txt, srt, vtt or json",
-          tag="stenogram", response=FILE, content_type="application/octet-stream",
-          responses={404: "unknown format"})
+          summary="The hearing protocol (pdf, docx, txt) or stenogram (srt, vtt, json). The "
+                  "court's staff get the current text; party accounts of the case the latest "
+                  "signed version; a participant's invite the signed protocol",
+          auth="any", tag="stenogram", response=FILE, content_type="application/octet-stream",
+          responses={403: "not yours to read, or not signed yet", 404: "unknown format"})
 async def export(call: Call, hearing_id: int, fmt: str) -> web.Response:
     doc = await stenograms.document(call.state, call.me, hearing_id, fmt)
     return web.Response(body=doc.data, headers={

@@ -288,7 +288,7 @@ async def _end_lapsed(conn: Connection) -> None:
     """The connection's credential no longer holds: it ends as a revoked one does."""
     client = conn.client
     await live_events.end_connections(
-        conn.state, lambda c: c is client, "signed_out" if conn.me.is_staff else "revoked",
+        conn.state, lambda c: c is client, "signed_out" if conn.me.has_account else "revoked",
         live_events.CLOSE_UNAUTHORIZED, by=conn.me.actor)
 
 

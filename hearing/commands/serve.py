@@ -1,16 +1,20 @@
-"""`courtroom serve`: run the server. On an empty database it creates the court administrator
-account once and prints how to get in."""
+"""`courtroom serve`: run the server. The configuration is checked against the machine first
+(hearing.preflight): any error ends the start with one line per problem, naming the setting,
+and exit code 2, before anything is created. On an empty database it creates the court
+administrator account once and prints how to get in. /metrics is served on its own address
+(metrics_host:metrics_port) unless disabled."""
 
 from __future__ import annotations
 
-import logging
 import os
 import ssl
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from hearing.commands.common import config_from, open_db
+from hearing import logs, preflight
+from hearing.commands.common import fail, open_db
+from hearing.config import load_config
 from hearing.services.accounts import first_admin
 from stenogram.files import write_private
 
@@ -19,6 +23,11 @@ def register(sub) -> None:  # noqa: ANN001
     p = sub.add_parser("serve", help="run the courtroom server")
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8080)")
+    p.add_argument("--log-format", choices=logs.FORMATS,
+                   help="json (one event per line), text, or auto: text on a terminal "
+                   "(default: log_format in the configuration, auto)")
+    p.add_argument("--log-level", choices=logs.LEVELS,
+                   help="default: log_level in the configuration, info")
     p.set_defaults(func=run)
 
 
@@ -53,14 +62,20 @@ def announce_admin(password: str | None, secret_file: Path, out: TextIO) -> None
 
 def run(args) -> int:  # noqa: ANN001
     private_files()
-    cfg = config_from(args)
+    messages: list[str] = []
+    cfg = load_config(args.config, args.data_dir, problems=messages)
     if args.host:
         cfg.host = args.host
     if args.port:
         cfg.port = args.port
-    cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    cfg.log_format = args.log_format or cfg.log_format
+    cfg.log_level = args.log_level or cfg.log_level
+    problems = [preflight.Problem("config", m) for m in messages] + preflight.check(cfg)
+    for problem in problems:
+        print(f"courtroom: {'' if problem.fatal else 'warning: '}{problem}", file=sys.stderr)
+    if any(p.fatal for p in problems):
+        return 2
+    logs.setup(cfg.log_format, cfg.log_level)
     db = open_db(cfg)
     password = bootstrap_admin(db, cfg)
     secret_file = cfg.data_dir / "initial-admin-password"
@@ -75,12 +90,19 @@ def run(args) -> int:  # noqa: ANN001
           "--name 'Full Name'")
     from aiohttp import web
 
-    from hearing.app import make_app
+    from hearing.app import make_app, serve_metrics
     ctx = None
     if cfg.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
     app = make_app(cfg, db)
-    web.run_app(app, host=cfg.host, port=cfg.port, ssl_context=ctx, print=None,
-                access_log_format='%a "%r" %s %b %Tf')
+    if cfg.metrics_port and (cfg.metrics_host, cfg.metrics_port) != (cfg.host, cfg.port):
+        serve_metrics(app, cfg.metrics_host, cfg.metrics_port)
+        print(f"Metrics for Prometheus at http://{cfg.metrics_host}:{cfg.metrics_port}/metrics")
+    try:
+        web.run_app(app, host=cfg.host, port=cfg.port, ssl_context=ctx, print=None,
+                    access_log=None)  # hearing.http writes one line per request
+    except OSError as exc:  # the address is taken or not ours
+        return fail(f"host/port: cannot listen on {cfg.host}:{cfg.port} "
+                    f"({exc.strerror or exc})", 2)
     return 0

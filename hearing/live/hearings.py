@@ -91,6 +91,10 @@ class LiveHearings:
     def get(self, hearing_id: int) -> LiveHearing | None:
         return self._live.get(hearing_id)
 
+    def all(self) -> list[LiveHearing]:
+        """Every hearing live in this process (read by the metrics)."""
+        return list(self._live.values())
+
     async def ensure(self, hearing_id: int) -> LiveHearing:
         """The live part of an open hearing, created on first need."""
         live = self._live.get(hearing_id)

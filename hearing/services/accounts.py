@@ -1,4 +1,6 @@
-"""Staff sign-in and sign-out, and staff accounts.
+"""Sign-in and sign-out, and the accounts: the court's staff (administrator, judge, secretary)
+and the parties' professionals (prosecutor, lawyer, representative), who sign in the same way
+but act only in the cases they are linked to.
 
 Accounts live on the server's own audit chain, which has no hearing clock, so the account
 workflows need only a session and the actor's name: the command line runs the same ones, also
@@ -16,7 +18,8 @@ from hearing import audit, auth
 from hearing.access import require_staff_role
 from hearing.accounts import add_user, generate_password, has_users
 from hearing.errors import RateLimited, unauthorized
-from hearing.models import StaffRole, User
+from hearing.models import STAFF_ROLES, AccountRole, User
+from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.services import live_events
 from hearing.state import AppState
@@ -34,16 +37,18 @@ class SignedIn:
     user: dict
 
 
-def create_user(s: Session, actor: str, username: str, password: str, role: StaffRole,
-                display_name: str, password_hash: str | None = None) -> User:
-    """A staff account and its audit row (the caller's transaction commits both)."""
-    user = add_user(s, username, password, role, display_name, password_hash)
+def create_user(s: Session, actor: str, username: str, password: str, role: AccountRole,
+                display_name: str, password_hash: str | None = None,
+                contact: str = "") -> User:
+    """An account and its audit row (the caller's transaction commits both)."""
+    user = add_user(s, username, password, role, display_name, password_hash, contact)
     audit.append(s, audit.SERVER_CHAIN, actor, "user.create",
                  {"user_id": user.id, "username": user.username, "role": user.role})
     return user
 
 
-def staff_list(s: Session) -> list[dict]:
+def account_list(s: Session) -> list[dict]:
+    """Every account (the command line)."""
     return [user_json(u) for u in s.execute(select(User).order_by(User.id)).scalars()]
 
 
@@ -72,7 +77,8 @@ def _login(tx: Tx, address: str, username: str, checked_hash: str) -> SignedIn |
         _login_failed(tx, address, username)  # changed while the password was checked
         return None
     new = auth.create_session(tx.s, user, tx.state.config.session_ttl_s)
-    who = Caller("staff", user.role, user.display_name, user_id=user.id)
+    who = Caller("staff" if user.role in STAFF_ROLES else "party", user.role,
+                 user.display_name, user_id=user.id)
     tx.audit(None, "login", {"address": address}, actor=who.actor)
     return SignedIn(new.token, new.csrf, user_json(user))
 
@@ -115,24 +121,34 @@ async def logout(state: AppState, caller: Caller, token: str) -> None:
                                       by=caller.actor)
 
 
-def _list(tx: Tx) -> list[dict]:
+def _list(tx: Tx, req: PageRequest, role: AccountRole | None) -> tuple[list[dict], str | None]:
     require_staff_role(tx.me, "admin", "judge", "secretary")
-    return staff_list(tx.s)
+    q = select(User)
+    if role is not None:
+        q = q.where(User.role == role)
+    return page(tx.s, q, User.id, req, user_json)
 
 
-async def list_staff(state: AppState, caller: Caller) -> list[dict]:
-    return await state.transaction(caller, _list)
+async def list_accounts(state: AppState, caller: Caller, req: PageRequest,
+                        role: AccountRole | None = None) -> tuple[list[dict], str | None]:
+    """One page of the accounts (the court's staff only: judges pick secretaries and the
+    lawyers of a case from it), optionally of one role; and the next page's cursor."""
+    return await state.transaction(caller, _list, req, role)
 
 
-def _create(tx: Tx, username: str, hashed: str, role: StaffRole, display_name: str) -> dict:
+def _create(tx: Tx, username: str, hashed: str, role: AccountRole, display_name: str,
+            contact: str) -> dict:
     require_staff_role(tx.me, "admin")
-    return user_json(create_user(tx.s, tx.me.actor, username, "", role, display_name, hashed))
+    return user_json(create_user(tx.s, tx.me.actor, username, "", role, display_name, hashed,
+                                 contact))
 
 
-async def create_staff(state: AppState, caller: Caller, username: str, password: str,
-                       role: StaffRole, display_name: str) -> dict:
-    """A judge's, secretary's or administrator's account (the court administrator only);
-    the password is hashed on the password threads, before the short transaction."""
+async def create_account(state: AppState, caller: Caller, username: str, password: str,
+                         role: AccountRole, display_name: str, contact: str = "") -> dict:
+    """An account of the court's staff or of a prosecutor, lawyer or representative (the
+    court administrator only); the password is hashed on the password threads, before the
+    short transaction."""
     require_staff_role(caller, "admin")
     hashed = await auth.hash_password_off_db(password)
-    return await state.transaction(caller, _create, username, hashed, role, display_name)
+    return await state.transaction(caller, _create, username, hashed, role, display_name,
+                                   contact)

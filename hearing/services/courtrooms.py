@@ -14,6 +14,7 @@ from hearing.courtrooms import (court_json, courtroom_json, courtroom_seat_map,
                                 ensure_seat_sources, seat_json, stored_seat_map)
 from hearing.errors import bad_request, conflict, forbidden, not_found
 from hearing.models import AudioSource, Court, Courtroom, Hearing
+from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.state import AppState
 from hearing.transaction import Tx
@@ -50,13 +51,15 @@ async def create_court(state: AppState, caller: Caller, name: str, tz: str | Non
     return await state.transaction(caller, _create_court, name, tz)
 
 
-def _list_courts(tx: Tx) -> list[dict]:
+def _list_courts(tx: Tx, req: PageRequest) -> tuple[list[dict], str | None]:
     require_staff_role(tx.me, *VIEWERS)
-    return [court_json(c) for c in tx.s.execute(select(Court).order_by(Court.id)).scalars()]
+    return page(tx.s, select(Court), Court.id, req, court_json)
 
 
-async def list_courts(state: AppState, caller: Caller) -> list[dict]:
-    return await state.transaction(caller, _list_courts)
+async def list_courts(state: AppState, caller: Caller,
+                      req: PageRequest) -> tuple[list[dict], str | None]:
+    """One page of the courts and the next page's cursor."""
+    return await state.transaction(caller, _list_courts, req)
 
 
 def _create_courtroom(tx: Tx, court_id: int, name: str, stored: dict | None) -> dict:
@@ -85,16 +88,18 @@ async def create_courtroom(state: AppState, caller: Caller, court_id: int, name:
     return await state.transaction(caller, _create_courtroom, court_id, name, stored)
 
 
-def _list_courtrooms(tx: Tx, court_id: int) -> list[dict]:
+def _list_courtrooms(tx: Tx, court_id: int,
+                     req: PageRequest) -> tuple[list[dict], str | None]:
     require_staff_role(tx.me, *VIEWERS)
     _court(tx.s, court_id)
-    rows = tx.s.execute(select(Courtroom).where(Courtroom.court_id == court_id)
-                        .order_by(Courtroom.id)).scalars()
-    return [courtroom_json(r) for r in rows]
+    return page(tx.s, select(Courtroom).where(Courtroom.court_id == court_id), Courtroom.id,
+                req, courtroom_json)
 
 
-async def list_courtrooms(state: AppState, caller: Caller, court_id: int) -> list[dict]:
-    return await state.transaction(caller, _list_courtrooms, court_id)
+async def list_courtrooms(state: AppState, caller: Caller, court_id: int,
+                          req: PageRequest) -> tuple[list[dict], str | None]:
+    """One page of the court's courtrooms with their seats, and the next page's cursor."""
+    return await state.transaction(caller, _list_courtrooms, court_id, req)
 
 
 def _seats_of(s: Session, h: Hearing) -> tuple[SeatMap | None, dict[str, AudioSource]]:

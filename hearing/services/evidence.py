@@ -17,6 +17,10 @@ address), ``evidence.upload_refused``, ``evidence.upload_cancelled``, ``evidence
 background ``evidence.derived``, ``evidence.transcode_failed``, ``evidence.transcribed`` and
 ``evidence.transcription_failed``.
 
+An item belongs to its hearing's case too: accepted, it is before the case's other hearings;
+left pending when its hearing ended, the case's judge decides it on the case, and that
+``evidence.decision`` row is in the case's chain (see "evidence on the case" below).
+
 Live events (``type: "evidence"``): ``received`` and ``decision`` go to staff and to the
 submitter; ``transcode`` and ``transcription`` progress go to staff only."""
 
@@ -28,19 +32,22 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hearing.access import (load_evidence, load_hearing, load_presided, require_own_upload,
-                            require_submitter)
+from hearing import audit
+from hearing.access import (load_case, load_case_evidence, load_evidence, load_hearing,
+                            load_presided, may_see_evidence, require_case_judge,
+                            require_own_upload, require_submitter)
 from hearing.audit import iso_utc
 from hearing.errors import (Busy, Conflict, DomainError, Invalid, NotFound, OutOfSpace,
                             TooLarge, Unavailable, Unprocessable, bad_request, conflict,
-                            not_found)
+                            forbidden, not_found)
 from hearing.models import AuditEvent, EvidenceItem, EvidenceStatus, Hearing
+from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.services.fixity import check_before_serving
 from hearing.state import AppState
@@ -242,8 +249,8 @@ def _receive(tx: Tx, receipt: Receipt, completed_from: dict) -> tuple[EvidenceIt
         EvidenceItem.transcode_state == "done").limit(1)).scalar_one_or_none()
     hearing = tx.s.get(Hearing, hearing_id)
     item = EvidenceItem(
-        hearing_id=hearing_id, case_id=hearing.case_id, upload_id=receipt.upload_id, sha256=receipt.sha256,
-        size=receipt.size, filename=clean_text(receipt.filename, 500),
+        hearing_id=hearing_id, case_id=hearing.case_id, upload_id=receipt.upload_id,
+        sha256=receipt.sha256, size=receipt.size, filename=clean_text(receipt.filename, 500),
         content_type=clean_text(receipt.content_type, 200),
         kind=media.get("kind") or "unknown", media=media, submitted_by=str(meta.get("actor")),
         received_at=datetime.fromisoformat(receipt.received_at), status="pending", reason="",
@@ -283,17 +290,20 @@ async def cancel_upload(state: AppState, caller: Caller, hearing_id: int,
 # -- the court's side -------------------------------------------------------------------------
 
 def _list(tx: Tx, hearing_id: int) -> list[EvidenceItem]:
-    load_hearing(tx.s, hearing_id, tx.me)
-    q = select(EvidenceItem).where(EvidenceItem.hearing_id == hearing_id).order_by(
-        EvidenceItem.id)
-    if tx.me.kind != "staff":
-        q = q.where(EvidenceItem.submitted_by == tx.me.actor)
-    return list(tx.s.execute(q).scalars())
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    q = select(EvidenceItem).where(
+        (EvidenceItem.hearing_id == h.id)
+        | ((EvidenceItem.case_id == h.case_id) & (EvidenceItem.status == "accepted"))
+    ).order_by(EvidenceItem.id)
+    return [i for i in tx.s.execute(q).scalars() if may_see_evidence(tx.me, i)]
 
 
 async def list_evidence(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
-    """Staff see every item of the hearing; a participant sees what they submitted."""
-    return [item_json(state, i) for i in await state.transaction(caller, _list, hearing_id)]
+    """Staff see every item of the hearing and what the court accepted in the case's other
+    hearings (``carried_from`` names that hearing); a participant sees what they submitted; a
+    party's account also the case's accepted evidence."""
+    return [item_json(state, i, via=hearing_id)
+            for i in await state.transaction(caller, _list, hearing_id)]
 
 
 def _load(tx: Tx, hearing_id: int, evidence_id: int) -> EvidenceItem:
@@ -304,7 +314,7 @@ async def get_evidence(state: AppState, caller: Caller, hearing_id: int,
                        evidence_id: int) -> dict:
     """One item with its media facts and transcript."""
     item = await state.transaction(caller, _load, hearing_id, evidence_id)
-    return item_json(state, item, full=True)
+    return item_json(state, item, full=True, via=hearing_id)
 
 
 def _decide(tx: Tx, hearing_id: int, evidence_id: int, status: EvidenceStatus,
@@ -316,6 +326,9 @@ def _decide(tx: Tx, hearing_id: int, evidence_id: int, status: EvidenceStatus,
     if item.status == status and item.reason == reason:
         return item, False  # the same decision again (a retried request)
     if h.state == "closed":
+        if item.status == "pending":
+            raise conflict("the hearing is closed; the case's judge decides this evidence on "
+                           "the case", case_id=h.case_id)
         raise conflict("the hearing is closed; its evidence decisions are final")
     if item.status != "pending" and item.reason == reason:
         raise conflict("a decision is changed only with a new reason", current=item.status)
@@ -345,15 +358,21 @@ async def decide(state: AppState, caller: Caller, hearing_id: int, evidence_id: 
     return item_json(state, item, full=True)
 
 
-def _custody(tx: Tx, hearing_id: int, evidence_id: int) -> dict:
-    item = load_evidence(tx.s, hearing_id, evidence_id, tx.me)
-    rows = tx.s.execute(select(AuditEvent).where(
-        AuditEvent.hearing_id == item.hearing_id, AuditEvent.action.like("evidence.%"))
-        .order_by(AuditEvent.seq)).scalars()
-    events = [audit_json(r) for r in rows
-              if (r.data or {}).get("evidence_id") == item.id
-              or (r.data or {}).get("upload_id") == item.upload_id]
+def _custody_of(tx: Tx, item: EvidenceItem) -> dict:
+    """Rows of its hearing's chain, then of its case's (decisions taken after the hearing)."""
+    events = []
+    for chain in (item.hearing_id, audit.case_chain(item.case_id)):
+        rows = tx.s.execute(select(AuditEvent).where(
+            AuditEvent.hearing_id == chain, AuditEvent.action.like("evidence.%"))
+            .order_by(AuditEvent.seq)).scalars()
+        events += [audit_json(r) for r in rows
+                   if (r.data or {}).get("evidence_id") == item.id
+                   or (r.data or {}).get("upload_id") == item.upload_id]
     return {"evidence_id": item.id, "sha256": item.sha256, "events": events}
+
+
+def _custody(tx: Tx, hearing_id: int, evidence_id: int) -> dict:
+    return _custody_of(tx, load_evidence(tx.s, hearing_id, evidence_id, tx.me))
 
 
 async def custody(state: AppState, caller: Caller, hearing_id: int, evidence_id: int) -> dict:
@@ -363,7 +382,10 @@ async def custody(state: AppState, caller: Caller, hearing_id: int, evidence_id:
 
 def _open(tx: Tx, hearing_id: int, evidence_id: int, which: Copy,
           connection: dict) -> StoredFile:
-    item = load_evidence(tx.s, hearing_id, evidence_id, tx.me)
+    return _stored(tx, load_evidence(tx.s, hearing_id, evidence_id, tx.me), which, connection)
+
+
+def _stored(tx: Tx, item: EvidenceItem, which: Copy, connection: dict) -> StoredFile:
     fallback = f"evidence-{item.id}"
     name: str | None
     if which == "original":
@@ -400,6 +422,126 @@ async def open_file(state: AppState, caller: Caller, hearing_id: int, evidence_i
     return f
 
 
+# -- evidence on the case ----------------------------------------------------------------------
+# An item belongs to its case as well as to the hearing it was submitted in. What the court
+# accepted is before every other hearing of the case; what was still undecided when its
+# hearing ended stays pending on the case until the case's judge decides it there. Such a late
+# decision is a row of the case's chain (hearing.audit.case_chain): the hearing's record, and
+# the stenogram versions already signed for it, stay as they were; a version of that hearing
+# made after the decision lists the item with the hearing's other accepted evidence.
+
+class CaseEvidenceFilters(TypedDict, total=False):
+    status: EvidenceStatus
+    hearing_id: int
+
+
+def _case_list(tx: Tx, case_id: int, f: CaseEvidenceFilters,
+               req: PageRequest) -> tuple[list[EvidenceItem], str | None]:
+    case = load_case(tx.s, case_id, tx.me)
+    q = select(EvidenceItem).where(EvidenceItem.case_id == case.id)
+    if "status" in f:
+        q = q.where(EvidenceItem.status == f["status"])
+    if "hearing_id" in f:
+        q = q.where(EvidenceItem.hearing_id == f["hearing_id"])
+    if tx.me.kind != "staff":
+        q = q.where((EvidenceItem.status == "accepted")
+                    | (EvidenceItem.submitted_by == tx.me.actor))
+    return page(tx.s, q, EvidenceItem.id, req, lambda item: item)
+
+
+async def list_case_evidence(state: AppState, caller: Caller, case_id: int,
+                             f: CaseEvidenceFilters, req: PageRequest) -> dict:
+    """The case's evidence from all its hearings: all of it for the court's staff; for a
+    party's account what the court accepted and what it submitted itself."""
+    found, cursor = await state.transaction(caller, _case_list, case_id, f, req)
+    return {"evidence": [item_json(state, i, on_case=True) for i in found],
+            "next_cursor": cursor}
+
+
+def _case_item(tx: Tx, case_id: int, evidence_id: int) -> EvidenceItem:
+    return load_case_evidence(tx.s, case_id, evidence_id, tx.me)[1]
+
+
+async def get_case_evidence(state: AppState, caller: Caller, case_id: int,
+                            evidence_id: int) -> dict:
+    item = await state.transaction(caller, _case_item, case_id, evidence_id)
+    return item_json(state, item, full=True, on_case=True)
+
+
+def _decided_on_case(tx: Tx, item: EvidenceItem) -> bool:
+    rows = tx.s.execute(select(AuditEvent.data).where(
+        AuditEvent.hearing_id == audit.case_chain(item.case_id),
+        AuditEvent.action == "evidence.decision")).scalars()
+    return any((d or {}).get("evidence_id") == item.id for d in rows)
+
+
+def _decide_on_case(tx: Tx, case_id: int, evidence_id: int, status: EvidenceStatus,
+                    reason: str) -> tuple[EvidenceItem, bool]:
+    case, item = load_case_evidence(tx.s, case_id, evidence_id, tx.me)
+    require_case_judge(tx.me, case)
+    if item.status == status and item.reason == reason:
+        return item, False  # the same decision again (a retried request)
+    h = tx.s.get(Hearing, item.hearing_id)
+    if h.state not in ("closed", "cancelled"):
+        raise conflict(f"its hearing is {h.state}: the presiding judge decides it there",
+                       hearing_id=h.id)
+    if item.status != "pending" and not _decided_on_case(tx, item):
+        raise conflict("it was decided in its hearing, and that decision is final",
+                       current=item.status)
+    if item.status != "pending" and item.reason == reason:
+        raise conflict("a decision is changed only with a new reason", current=item.status)
+    previous = {"status": item.status, "reason": item.reason or None}
+    item.status, item.reason = status, reason
+    item.decided_by, item.decided_at = tx.me.user_id, datetime.now(timezone.utc)
+    audit.append(tx.s, audit.case_chain(case.id), tx.me.actor, "evidence.decision", {
+        "evidence_id": item.id, "hearing_id": h.id, "sha256": item.sha256, "decision": status,
+        "reason": reason, "previous": previous})
+    return item, True
+
+
+async def decide_on_case(state: AppState, caller: Caller, case_id: int, evidence_id: int,
+                         decision: Decision, reason: str) -> dict:
+    """The case's judge decides evidence left pending when its hearing ended (and changes such
+    a decision only with a new reason). Accepted, it gets its playback copies and transcript
+    exactly as evidence accepted during a hearing does."""
+    reason = clean_text(reason, 4000).strip()
+    if not reason:
+        raise bad_request("reason: say why", field="reason")
+    item, changed = await state.transaction(caller, _decide_on_case, case_id, evidence_id,
+                                            DECIDED[decision], reason)
+    if changed:
+        state.evidence.convert(item)
+        state.evidence.queue_transcription(item)
+    return item_json(state, item, full=True, on_case=True)
+
+
+def _case_custody(tx: Tx, case_id: int, evidence_id: int) -> dict:
+    item = load_case_evidence(tx.s, case_id, evidence_id, tx.me)[1]
+    if tx.me.kind != "staff":
+        raise forbidden("the chain of custody is the court's")
+    return _custody_of(tx, item)
+
+
+async def case_custody(state: AppState, caller: Caller, case_id: int, evidence_id: int) -> dict:
+    return await state.transaction(caller, _case_custody, case_id, evidence_id)
+
+
+def _open_on_case(tx: Tx, case_id: int, evidence_id: int, which: Copy,
+                  connection: dict) -> tuple[StoredFile, int]:
+    item = load_case_evidence(tx.s, case_id, evidence_id, tx.me)[1]
+    return _stored(tx, item, which, connection), item.hearing_id
+
+
+async def open_case_file(state: AppState, caller: Caller, case_id: int, evidence_id: int,
+                         which: Copy, connection: Connection) -> StoredFile:
+    """A stored file of the case's evidence (as ``open_file``)."""
+    f, hearing_id = await state.transaction(caller, _open_on_case, case_id, evidence_id, which,
+                                            connection.facts())
+    await check_before_serving(state, hearing_id, f.path, f.sha256,
+                               {"evidence_id": evidence_id, "what": which})
+    return f
+
+
 # -- what the API and the live events show ----------------------------------------------------
 
 def receipt_json(item: EvidenceItem, receipt: Receipt) -> dict[str, Any]:
@@ -412,11 +554,19 @@ def receipt_json(item: EvidenceItem, receipt: Receipt) -> dict[str, Any]:
             "media": item.media}
 
 
-def item_json(state: AppState, item: EvidenceItem, full: bool = False) -> dict[str, Any]:
-    base = f"/api/hearings/{item.hearing_id}/evidence/{item.id}"
+def item_json(state: AppState, item: EvidenceItem, full: bool = False, *,
+              via: int | None = None, on_case: bool = False) -> dict[str, Any]:
+    """``via``: the hearing whose list shows it (evidence carried from another hearing of the
+    case is served there too); ``on_case``: shown on the case, with the case's links."""
+    if on_case:
+        base = f"/api/cases/{item.case_id}/evidence/{item.id}"
+    else:
+        base = f"/api/hearings/{via or item.hearing_id}/evidence/{item.id}"
     conversion, conversion_progress = state.evidence.conversion_of(item)
     transcription, transcription_progress = state.evidence.transcription_of(item)
-    out = {"id": item.id, "hearing_id": item.hearing_id, "sha256": item.sha256,
+    out = {"id": item.id, "hearing_id": item.hearing_id, "case_id": item.case_id,
+           "carried_from": item.hearing_id if via not in (None, item.hearing_id) else None,
+           "sha256": item.sha256,
            "size": item.size, "filename": item.filename, "content_type": item.content_type,
            "kind": item.kind, "submitted_by": item.submitted_by,
            "received_at": iso_utc(item.received_at), "status": item.status,

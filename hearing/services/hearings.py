@@ -1,5 +1,6 @@
-"""Hearings: scheduling, details, the lifecycle (open, recess, close), the list of participants,
-their invites, and reading the audit log.
+"""Hearings: scheduling (with the courtroom's bookings), details, the lifecycle (open, recess,
+close, cancel), the filtered and paged list, the list of participants, their invites, and
+reading the audit log.
 
 The operator at the server's shell (the `courtroom` command) runs the same workflows with no
 caller: no access rules apply to them, and their audit rows name the actor "cli"."""
@@ -9,19 +10,21 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Required, TypedDict
+from typing import Any, Callable, Required, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from hearing import audit, auth, cases, courtrooms
-from hearing.access import (hearings_visible_to, load_hearing, load_managed, load_participant, load_presided,
-                            require_staff_role, still_changeable)
+from hearing.access import (hearings_visible_to, load_hearing, load_managed, load_participant,
+                            load_presided, require_canceller, require_staff_role,
+                            still_changeable)
 from hearing.errors import bad_request, conflict, not_found
 from hearing.invites import invite_link, qr_payload
 from hearing.lifecycle import check_transition
 from hearing.models import (AudioSource, AuditEvent, Hearing, HearingKind, HearingState,
                             Invite, Language, Participant, ParticipantRole, StaffRole, User)
+from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.services import live_events, notices
 from hearing.services.accounts import OPERATOR
@@ -41,12 +44,14 @@ class NewHearing(TypedDict, total=False):
     secretary_id: int
     court_id: int
     courtroom_id: int
+    duration_min: int  # the courtroom is booked for this long (default 60)
     vocabulary: list[str]
 
 
 class HearingChanges(TypedDict, total=False):
     title: str
     scheduled_at: str
+    duration_min: int
     secretary_id: int
     vocabulary: list[str]
     language: Language
@@ -59,12 +64,23 @@ class NewParticipant(TypedDict, total=False):
     user_id: int
 
 
+#: Filters of the hearing list (all optional, combined with AND); "from"/"to" bound
+#: scheduled_at (ISO 8601 with a time zone; "to" exclusive).
+HearingFilters = TypedDict("HearingFilters", {
+    "case_number": str, "case_id": int, "q": str, "state": HearingState, "courtroom_id": int,
+    "judge_id": int, "from": str, "to": str}, total=False)
+
+
 @dataclass(frozen=True)
 class IssuedInvite:
     """An invite as issued: the token and its link exist only in this answer."""
     row: Invite
     token: str
     link: str
+
+
+#: A hearing's booked length when scheduling gives none (Hearing.duration_min's default).
+DEFAULT_DURATION_MIN = 60
 
 
 def parse_time(value: str | None, field: str) -> datetime | None:
@@ -115,11 +131,14 @@ def _participant_view(caller: Caller) -> Callable[[Participant], dict]:
 def _schedule(tx: Tx, new: NewHearing, judge: User, secretary: User | None,
               created_by: int) -> Hearing:
     scheduled = parse_time(new.get("scheduled_at"), "scheduled_at")
+    duration = new.get("duration_min", DEFAULT_DURATION_MIN)
     courtrooms.check_court_and_room(tx.s, new.get("court_id"), new.get("courtroom_id"))
+    courtrooms.check_booking(tx.s, new.get("courtroom_id"), scheduled, duration)
     case, _ = cases.case_for_hearing(tx.s, new.get("court_id"), new["case_number"], new["kind"],
                                      new["title"], judge.id, created_by)
-    h = Hearing(case_id=case.id, case_number=new["case_number"], title=new["title"], kind=new["kind"],
-                language=new["language"], scheduled_at=scheduled, judge_id=judge.id,
+    h = Hearing(case_id=case.id, case_number=new["case_number"], title=new["title"],
+                kind=new["kind"], language=new["language"], scheduled_at=scheduled,
+                duration_min=duration, judge_id=judge.id,
                 secretary_id=secretary.id if secretary else None,
                 court_id=new.get("court_id"), courtroom_id=new.get("courtroom_id"),
                 vocabulary=new.get("vocabulary", []), state="scheduled",
@@ -132,7 +151,9 @@ def _schedule(tx: Tx, new: NewHearing, judge: User, secretary: User | None,
         add_participant(tx.s, h, "secretary", secretary.display_name, user_id=secretary.id)
     tx.audit(h, "hearing.create",
              {"case_number": h.case_number, "title": h.title, "kind": h.kind,
-              "language": h.language, "judge_id": h.judge_id, "secretary_id": h.secretary_id},
+              "language": h.language, "judge_id": h.judge_id, "secretary_id": h.secretary_id,
+              "courtroom_id": h.courtroom_id, "duration_min": h.duration_min,
+              "scheduled_at": audit.iso_utc(scheduled) if scheduled else None},
              actor=_actor(tx))
     notices.hearing_event(tx, h, "scheduled")
     return h
@@ -172,8 +193,47 @@ def _visible(tx: Tx) -> list[dict]:
 
 
 async def list_hearings(state: AppState, caller: Caller | None) -> list[dict]:
-    """The hearings the caller may see: their own as staff, the one they were invited to."""
+    """Every hearing the caller may see (the operator: all), unpaged, for the command line."""
     return await state.transaction(caller, _visible)
+
+
+def _like(column: Any, text: str) -> ColumnElement[bool]:
+    """``text`` anywhere in ``column``, ignoring case. SQLite folds only ASCII letters, so the
+    usual spellings of a Cyrillic word (as typed, lower, upper, capitalised) are tried too."""
+    escaped = {v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+               for v in (text, text.lower(), text.upper(), text.capitalize())}
+    return or_(*(column.ilike(f"%{v}%", escape="\\") for v in sorted(escaped)))
+
+
+def hearing_conditions(f: HearingFilters) -> list[ColumnElement[bool]]:
+    """The hearing list's filters as conditions on Hearing."""
+    out: list[ColumnElement[bool]] = []
+    for key, column in (("case_number", Hearing.case_number), ("case_id", Hearing.case_id),
+                        ("state", Hearing.state), ("courtroom_id", Hearing.courtroom_id),
+                        ("judge_id", Hearing.judge_id)):
+        if key in f:
+            out.append(column == f[key])  # type: ignore[literal-required]
+    if f.get("q"):
+        out.append(_like(Hearing.title, f["q"]) | _like(Hearing.case_number, f["q"]))
+    start, end = parse_time(f.get("from"), "from"), parse_time(f.get("to"), "to")
+    if start is not None:
+        out.append(Hearing.scheduled_at >= start)
+    if end is not None:
+        out.append(Hearing.scheduled_at < end)
+    return out
+
+
+def _find(tx: Tx, f: HearingFilters, req: PageRequest) -> tuple[list[dict], str | None]:
+    q = select(Hearing).where(hearings_visible_to(tx.me), *hearing_conditions(f))
+    return page(tx.s, q, Hearing.id, req, hearing_json)
+
+
+async def find_hearings(state: AppState, caller: Caller, f: HearingFilters,
+                        req: PageRequest) -> tuple[list[dict], str | None]:
+    """One page of the hearings the caller may see (their own as staff, their cases' as a
+    party, the one they were invited to) that match every filter, and the next page's
+    cursor."""
+    return await state.transaction(caller, _find, f, req)
 
 
 # -- the HTTP edge's workflows ------------------------------------------------------------------
@@ -211,9 +271,14 @@ def _update(tx: Tx, hearing_id: int, changes: HearingChanges) -> dict:
     h = load_managed(tx.s, hearing_id, tx.me)
     still_changeable(h)
     moved = False
-    if "scheduled_at" in changes:
-        when = parse_time(changes["scheduled_at"], "scheduled_at")
-        moved, h.scheduled_at = when != h.scheduled_at, when
+    if "scheduled_at" in changes or "duration_min" in changes:
+        when = (parse_time(changes["scheduled_at"], "scheduled_at") if "scheduled_at" in changes
+                else h.scheduled_at)
+        duration = changes.get("duration_min", h.duration_min)
+        before = h.scheduled_at and courtrooms.hearing_end(h)
+        courtrooms.check_booking(tx.s, h.courtroom_id, when, duration, h.id)
+        h.scheduled_at, h.duration_min = when, duration
+        moved = before != (h.scheduled_at and courtrooms.hearing_end(h))
     if "secretary_id" in changes:
         h.secretary_id = staff_user(tx.s, changes["secretary_id"], "secretary",
                                     "secretary_id").id
@@ -236,8 +301,14 @@ async def update_hearing(state: AppState, caller: Caller, hearing_id: int,
 
 
 def _transition(tx: Tx, hearing_id: int, to: HearingState) -> dict:
-    h = load_presided(tx.s, hearing_id, tx.me)
+    if to == "cancelled":
+        h = load_hearing(tx.s, hearing_id, tx.me)
+        require_canceller(tx.me, h)
+    else:
+        h = load_presided(tx.s, hearing_id, tx.me)
     check_transition(h.state, to)
+    if to == "open":
+        courtrooms.check_room_free(tx.s, h)
     before, h.state = h.state, to
     now = datetime.now(timezone.utc)
     if h.opened_at is None and h.state == "open":
@@ -254,20 +325,24 @@ def _transition(tx: Tx, hearing_id: int, to: HearingState) -> dict:
 
 async def transition(state: AppState, caller: Caller, hearing_id: int,
                      to: HearingState) -> dict:
-    """Open, recess, resume or close (the presiding judge); the live parts follow the state."""
+    """Open, recess, resume or close (the presiding judge; a courtroom holds one hearing in
+    session at a time), or cancel a hearing that has not opened (the presiding judge or the
+    administrator), which frees its courtroom booking. The live parts follow the state."""
     result = await state.transaction(caller, _transition, hearing_id, to)
     await state.live.transition(hearing_id, result["state"])
     return result
 
 
-def _participants(tx: Tx, hearing_id: int) -> list[dict]:
+def _participants(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | None]:
     h = load_hearing(tx.s, hearing_id, tx.me)
-    show = _participant_view(tx.me)
-    return [show(p) for p in h.participants]
+    return page(tx.s, select(Participant).where(Participant.hearing_id == h.id),
+                Participant.id, req, _participant_view(tx.me))
 
 
-async def list_participants(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
-    return await state.transaction(caller, _participants, hearing_id)
+async def list_participants(state: AppState, caller: Caller, hearing_id: int,
+                            req: PageRequest) -> tuple[list[dict], str | None]:
+    """One page of the hearing's participants and the next page's cursor."""
+    return await state.transaction(caller, _participants, hearing_id, req)
 
 
 def _add(tx: Tx, hearing_id: int, new: NewParticipant) -> dict:
@@ -299,15 +374,16 @@ async def issue_invite(state: AppState, caller: Caller, hearing_id: int, partici
     return {**invite_json(issued.row), "token": issued.token, "link": issued.link, **qr}
 
 
-def _invites(tx: Tx, hearing_id: int) -> list[dict]:
+def _invites(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | None]:
     h = load_managed(tx.s, hearing_id, tx.me)
-    rows = tx.s.execute(select(Invite).where(Invite.hearing_id == h.id).order_by(Invite.id))
-    return [invite_json(i) for i in rows.scalars()]
+    return page(tx.s, select(Invite).where(Invite.hearing_id == h.id), Invite.id, req,
+                invite_json)
 
 
-async def list_invites(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
-    """The hearing's invites, without their tokens (only hashes are stored)."""
-    return await state.transaction(caller, _invites, hearing_id)
+async def list_invites(state: AppState, caller: Caller, hearing_id: int,
+                       req: PageRequest) -> tuple[list[dict], str | None]:
+    """One page of the hearing's invites, without their tokens (only hashes are stored)."""
+    return await state.transaction(caller, _invites, hearing_id, req)
 
 
 def _revoke(tx: Tx, hearing_id: int, invite_id: int) -> tuple[dict, str, bool]:
@@ -340,18 +416,21 @@ async def revoke_invite(state: AppState, caller: Caller, hearing_id: int,
     return result
 
 
-def _audit_log(tx: Tx, hearing_id: int) -> dict:
+def _audit_log(tx: Tx, hearing_id: int, req: PageRequest) -> dict:
     h = load_managed(tx.s, hearing_id, tx.me)
-    rows = tx.s.execute(select(AuditEvent).where(AuditEvent.hearing_id == h.id)
-                        .order_by(AuditEvent.seq)).scalars()
-    events = [audit_json(e) for e in rows]
+    # rows are appended in chain order, so id order is seq order
+    events, next_cursor = page(tx.s, select(AuditEvent).where(AuditEvent.hearing_id == h.id),
+                               AuditEvent.id, req, audit_json)
     _, problems = audit.verify(tx.s, h.id)
-    return {"events": events, "verified": not problems, "problems": [str(p) for p in problems]}
+    return {"events": events, "next_cursor": next_cursor, "verified": not problems,
+            "problems": [str(p) for p in problems]}
 
 
-async def audit_log(state: AppState, caller: Caller, hearing_id: int) -> dict:
-    """The hearing's audit log with the verdict on its hash chain (the whole record's staff)."""
-    return await state.transaction(caller, _audit_log, hearing_id)
+async def audit_log(state: AppState, caller: Caller, hearing_id: int,
+                    req: PageRequest) -> dict:
+    """One page of the hearing's audit log, with the verdict on its whole hash chain (the
+    record's staff)."""
+    return await state.transaction(caller, _audit_log, hearing_id, req)
 
 
 # -- the operator's workflows (the command line) ------------------------------------------------

@@ -26,6 +26,8 @@ def _identity(tx: Tx, hearing_id: int) -> str | None:
     load_hearing(tx.s, hearing_id, c)  # may the caller see this hearing at all?
     if c.kind == "participant":
         return f"p{c.participant_id}"
+    if c.kind == "party":
+        return None  # a party account takes its seat through its join link, via the lobby
     row = tx.s.execute(select(Participant.id).where(Participant.hearing_id == hearing_id,
                                                     Participant.user_id == c.user_id)).first()
     return f"p{row[0]}" if row else None
@@ -63,7 +65,7 @@ def _may_join_media(tx: Tx, hearing_id: int, media_id: str) -> None:
     p = load_participant(tx.s, h, int(media_id[1:]))
     if p.presence == "ejected":
         raise conflict("you were removed from this hearing", code="not_admitted")
-    if c.kind == "participant" and p.presence != "admitted":
+    if c.kind != "staff" and p.presence != "admitted":
         raise conflict("wait in the lobby until the judge admits you", code="not_admitted")
 
 
@@ -103,7 +105,7 @@ async def credential_expiry(state: AppState, caller: Caller, token: str) -> date
     """Until when the credential a connection signed in with holds; None once it no longer
     does (revoked, expired, signed out, its user deactivated). One lookup."""
     def work(s: Session) -> datetime | None:
-        if caller.kind == "staff":
+        if caller.has_account:
             row = auth.find_session(s, token)
             return None if row is None else auth.aware(row.expires_at)
         try:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hearing.access import load_managed
 from hearing.errors import not_found
 from hearing.models import Recording, RecordingChunk
+from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.services.fixity import check_before_serving
 from hearing.state import AppState
@@ -27,25 +28,29 @@ def _entry(hearing_id: int, rid: str, source: str, known: dict[str, dict], start
             "url": f"/api/hearings/{hearing_id}/recordings/{rid}/audio"}
 
 
-def _list(tx: Tx, hearing_id: int) -> list[dict]:
+def _list(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | None]:
     s = tx.s
     load_managed(s, hearing_id, tx.me)
     known = speakers(s, hearing_id)
-    finals = s.execute(select(Recording).where(Recording.hearing_id == hearing_id)
-                       .order_by(Recording.id)).scalars().all()
-    out = [_entry(hearing_id, f"r{r.id}", source_of_recording(r.source_id), known, r.start_ms,
-                  r.end_ms, r.sha256, r.content_type) for r in finals]
-    if not finals:  # still running: the closed chunks, each playable on its own
-        out = [_entry(hearing_id, f"c{ch.id}", source_of_recording(ch.source_id), known,
-                      ch.start_ms, ch.end_ms, ch.sha256, "audio/ogg")
-               for ch in s.execute(select(RecordingChunk).where(
-                   RecordingChunk.hearing_id == hearing_id).order_by(RecordingChunk.id)).scalars()]
-    return out
+    finished = s.execute(select(Recording.id).where(Recording.hearing_id == hearing_id)
+                         .limit(1)).first() is not None
+    if finished:
+        return page(s, select(Recording).where(Recording.hearing_id == hearing_id), Recording.id,
+                    req, lambda r: _entry(hearing_id, f"r{r.id}", source_of_recording(r.source_id),
+                                          known, r.start_ms, r.end_ms, r.sha256,
+                                          r.content_type))
+    # still running: the closed chunks, each playable on its own
+    return page(s, select(RecordingChunk).where(RecordingChunk.hearing_id == hearing_id),
+                RecordingChunk.id, req,
+                lambda ch: _entry(hearing_id, f"c{ch.id}", source_of_recording(ch.source_id),
+                                  known, ch.start_ms, ch.end_ms, ch.sha256, "audio/ogg"))
 
 
-async def list_recordings(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
-    """Per-source recordings with their place on the hearing clock."""
-    return await state.transaction(caller, _list, hearing_id)
+async def list_recordings(state: AppState, caller: Caller, hearing_id: int,
+                          req: PageRequest) -> tuple[list[dict], str | None]:
+    """One page of the per-source recordings with their place on the hearing clock (the
+    chunks while the hearing runs), and the next page's cursor."""
+    return await state.transaction(caller, _list, hearing_id, req)
 
 
 def _file(tx: Tx, hearing_id: int, kind: str, row_id: int) -> tuple[Path, str]:

@@ -16,16 +16,18 @@ from typing import Literal
 from sqlalchemy import select
 
 from hearing import stenograms
-from hearing.access import is_assigned, load_hearing, load_managed, require_staff_role
+from hearing.access import (is_assigned, load_hearing, load_managed, may_read_signed_record,
+                            may_see_record, require_staff_role)
 from hearing.errors import Unprocessable, conflict, forbidden, not_found
 from hearing.models import Hearing, SigningKey, StenogramSignature, StenogramVersionRow, User
 from hearing.roles import Caller
+from hearing.search import index as search_index
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.transcripts import revision_docs
 from stenogram import (Signer, SigningError, StenogramVersion, Transcript, WorkflowError,
-                       create_user_key, load_user_key, needs_new_version, sign_version,
-                       signature_status, write_bundle)
+                       create_user_key, is_locked, load_user_key, needs_new_version,
+                       sign_version, signature_status, write_bundle)
 from stenogram.export import protocol_from_version, render_documents
 from stenogram.signing import display_fingerprint, fingerprint, unb64
 
@@ -38,6 +40,8 @@ FORMATS = {"pdf": ("protocol.pdf", "application/pdf"),
            "srt": ("stenogram.srt", "application/x-subrip; charset=utf-8"),
            "vtt": ("stenogram.vtt", "text/vtt; charset=utf-8"),
            "json": ("stenogram.json", "application/json")}
+#: The formats that are the protocol; the others are the stenogram (the timed transcript).
+PROTOCOL_FORMATS = frozenset({"pdf", "docx", "txt"})
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ def _store_signature(tx: Tx, hearing_id: int, number: int, signing: _Signing,
                                    "role": signing.role, "key_id": record["key_id"]})
     tx.s.flush()
     stenograms.sign_tree_head_now(tx.s, tx.state.config, hearing_id)
+    search_index.version_signed(tx.s, h, signing.version)
     return version_json(signing.version, stenograms.signatures(tx.s, hearing_id))
 
 
@@ -229,9 +234,24 @@ async def sign(state: AppState, caller: Caller, hearing_id: int, number: int,
 
 # -- documents and the bundle ------------------------------------------------------------------
 
-def _latest_or_draft(tx: Tx, hearing_id: int,
-                     transcript: Transcript) -> tuple[StenogramVersion, list[dict]]:
-    h = load_managed(tx.s, hearing_id, tx.me)
+def _latest_signed(tx: Tx, h: Hearing, fmt: str) -> tuple[StenogramVersion, list[dict]]:
+    """What a reader outside the court gets: the latest version that carries every required
+    signature, never a draft."""
+    if not may_read_signed_record(tx.me, h, protocol=fmt in PROTOCOL_FORMATS):
+        raise forbidden("only the court and the parties' accounts read the stenogram"
+                        if fmt not in PROTOCOL_FORMATS else "you may not read this record")
+    sigs = stenograms.signatures(tx.s, h.id)
+    for v in reversed(stenograms.versions(tx.s, h.id)):
+        if is_locked(v, sigs):
+            return v, sigs
+    raise forbidden("the record is not signed yet")
+
+
+def _latest_or_draft(tx: Tx, hearing_id: int, transcript: Transcript,
+                     fmt: str) -> tuple[StenogramVersion, list[dict]]:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    if not may_see_record(tx.me, h):
+        return _latest_signed(tx, h, fmt)
     vs = stenograms.versions(tx.s, hearing_id)
     if vs and not needs_new_version(vs[-1], transcript.head()):
         return vs[-1], stenograms.signatures(tx.s, hearing_id)
@@ -262,10 +282,12 @@ def _known_format(fmt: str) -> None:
 async def document(state: AppState, caller: Caller, hearing_id: int, fmt: str) -> Document:
     """The protocol or record in one format: of the latest version when it matches the
     transcript, otherwise of an unsigned draft of the current transcript (not stored), so a
-    download always shows the current text."""
+    download always shows the current text. Readers outside the court (party accounts of the
+    case; a participant's invite, for the protocol) get the latest signed version only."""
     _known_format(fmt)
     transcript = await state.transcripts.get(hearing_id)
-    version, sigs = await state.transaction(caller, _latest_or_draft, hearing_id, transcript)
+    version, sigs = await state.transaction(caller, _latest_or_draft, hearing_id, transcript,
+                                            fmt)
     return await _render(hearing_id, version, sigs, fmt)
 
 

@@ -344,6 +344,15 @@ class Transcoder:
         self._last: Hashable = None  # the group served last
         self._closed = False
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for their turn (the running one not counted)."""
+        return sum(len(q) for q in self._waiting.values())
+
+    @property
+    def running(self) -> int:
+        return int(self._running is not None)
+
     def submit(self, source_sha256: str, info: MediaInfo | None = None,
                on_progress: Callable[[TranscodeJob], None] | None = None,
                group: Hashable = None) -> TranscodeJob:

@@ -156,6 +156,8 @@ class UploadManager:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.executor = executor
         self._sessions: dict[str, _Session] = {}
+        #: bytes received over all uploads since this manager started (for metrics)
+        self.received_bytes = 0
         self._parsing = asyncio.Semaphore(options.parallel_parses)
         self._loading = asyncio.Lock()
         # the last writes of a request that broke off: they outlive the request (its handler
@@ -365,6 +367,7 @@ class UploadManager:
                     too_large = True
                     break
                 received += len(chunk)
+                self.received_bytes += len(chunk)
                 buf += chunk
                 if len(buf) >= opts.buffer_bytes:
                     if pending is not None:
@@ -403,6 +406,11 @@ class UploadManager:
                                      f"upload was discarded.", max_bytes=limit)
             raise UploadTooLarge(f"More bytes than the {limit} declared; the extra was not "
                                  f"kept.", offset=s.state.offset, size=limit)
+
+    @property
+    def open_sessions(self) -> int:
+        """Uploads this process has touched that are not yet completed or cancelled."""
+        return sum(1 for s in self._sessions.values() if s.state.receipt is None)
 
     async def complete(self, upload_id: str) -> Receipt:
         """Check, validate and commit. Idempotent: asking again (e.g. after a lost response)

@@ -22,6 +22,20 @@ AUDIO_CLOCK = 48_000
 VIDEO_CLOCK = 90_000
 
 
+class ForwardCounts:
+    """Packets and bytes handed to receivers' senders, and frames dropped for slow receivers,
+    per kind, since the process started (one forwarding plane per process). Read by whoever
+    publishes the server's metrics; updated on the event loop only."""
+
+    def __init__(self) -> None:
+        self.packets = {"audio": 0, "video": 0}
+        self.bytes = {"audio": 0, "video": 0}
+        self.dropped = {"audio": 0, "video": 0}
+
+
+COUNTS = ForwardCounts()
+
+
 def vp8_is_keyframe(frame: bytes) -> bool:
     """VP8 payload header (RFC 6386 9.1): bit 0 of the first byte is 0 on a key frame."""
     return bool(frame) and (frame[0] & 0x01) == 0
@@ -63,6 +77,7 @@ class ForwardTrack(MediaStreamTrack):
             self._need_keyframe = False
         if len(self._frames) == self._frames.maxlen:
             self.dropped += 1
+            COUNTS.dropped[self.kind] += 1
             if self.kind == "video":
                 self._frames.clear()
                 self._need_keyframe = True
@@ -103,6 +118,8 @@ class ForwardTrack(MediaStreamTrack):
         packet.pts = self._rebase(timestamp, epoch)
         packet.time_base = self._time_base
         self.delivered += 1
+        COUNTS.packets[self.kind] += 1
+        COUNTS.bytes[self.kind] += len(data)
         return packet
 
     def stop(self) -> None:

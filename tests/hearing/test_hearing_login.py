@@ -147,3 +147,25 @@ async def test_a_new_accounts_password_is_hashed_off_the_database_thread(aiohttp
     assert r.status == 201, await r.text()
     assert threads and not any(name.startswith("db") for name in threads), threads
     assert (await attempt(client, "clerk", "a long password"))[0] == 200
+
+
+async def test_a_lawyer_signs_in_and_out_like_staff_but_is_never_staff(aiohttp_client, app):
+    client = await aiohttp_client(app)
+    _, body, _ = await attempt(client, "admin", PASSWORD)
+    r = await client.post("/api/users", headers={"X-CSRF-Token": body["csrf_token"]},
+                          json={"username": "advocate", "password": "a long password",
+                                "role": "lawyer", "display_name": "Адвокат Омаров Н.",
+                                "contact": "+77010000001"})
+    assert r.status == 201, await r.text()
+    lawyer = await aiohttp_client(app)
+    status, body, _ = await attempt(lawyer, "advocate", "a long password")
+    assert status == 200 and body["user"]["role"] == "lawyer"
+    me = await (await lawyer.get("/api/me")).json()
+    assert me["kind"] == "party" and me["csrf_token"] == body["csrf_token"]
+    csrf = {"X-CSRF-Token": body["csrf_token"]}
+    assert (await lawyer.get("/api/users")).status == 403
+    assert (await lawyer.post("/api/users", headers=csrf, json={
+        "username": "x", "password": "a long password", "role": "judge",
+        "display_name": "X"})).status == 403
+    assert (await lawyer.post("/api/logout", headers=csrf)).status == 200
+    assert (await lawyer.get("/api/me")).status == 401

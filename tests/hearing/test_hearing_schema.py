@@ -9,12 +9,16 @@ from sqlalchemy import text
 
 from hearing.db import current_revision, make_engine
 from hearing.models import Base
+from hearing.search.fts import INDEX_OBJECTS
 
 
 def test_migrations_match_models(db_url):
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # the full-text index (migration 0004) has no model: exactly its objects are left out
+        context = MigrationContext.configure(conn, opts={
+            "include_name": lambda name, type_, parent: name not in INDEX_OBJECTS})
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
 

@@ -5,6 +5,7 @@ a real speech clip as the microphone, and staff sign-in helpers."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import socket
 import threading
@@ -193,7 +194,8 @@ class StaffApi:
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
 
     def hearing(self, secretary_id: int | None = None, **extra) -> dict:
-        body = {"case_number": "2-1234/2026", "title": "Иванов А. к ТОО «Береке»",
+        # one case per hearing: a case carries its accepted evidence into its next hearing
+        body = {"case_number": f"2-{next(_case_numbers)}/2026", "title": "Иванов А. к ТОО «Береке»",
                 "kind": "civil", "language": "ru", **extra}
         if secretary_id:
             body["secretary_id"] = secretary_id
@@ -204,6 +206,9 @@ class StaffApi:
                       {"role": role, "display_name": name})
         inv = self.post(f"/api/hearings/{hearing_id}/participants/{p['id']}/invites", {})
         return {"participant": p, **inv}
+
+
+_case_numbers = itertools.count(1234)
 
 
 def shot(page, artifacts: Path, name: str) -> Path:

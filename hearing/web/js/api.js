@@ -53,6 +53,19 @@ export class Api {
   patch(path, body) { return this.request("PATCH", path, body); }
   del(path) { return this.request("DELETE", path); }
 
+  /** Every row of a paged list (`{key: [...], next_cursor}`), following next_cursor. */
+  async all(path, key) {
+    const rows = [];
+    let cursor = null;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const page = await this.get(cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path);
+      rows.push(...page[key]);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return rows;
+  }
+
   /** Who is calling; null when not signed in. Staff also get their CSRF token back. */
   async me() {
     try {

@@ -161,7 +161,7 @@ function watchLobby() {
   lobbyTimer = setInterval(async () => {
     if (S.phase !== "lobby") { clearInterval(lobbyTimer); return; }
     try {
-      const { participants } = await S.api.get(`/api/hearings/${S.hearing.id}/participants`);
+      const participants = await S.api.all(`/api/hearings/${S.hearing.id}/participants?limit=500`, "participants");
       const mine = participants.find((p) => p.id === myId());
       if (mine?.presence === "admitted" && S.phase === "lobby") { S.presence = "admitted"; enterHearing(); }
       if (mine?.presence === "ejected") ended("ended.ejected_title", "ended.ejected_text");

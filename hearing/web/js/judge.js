@@ -12,6 +12,7 @@ import { TranscriptView } from "./transcript.js";
 import { mountInviteForm } from "./invite.js";
 import { mountSignPanel } from "./sign.js";
 import { RtcClient } from "./rtc.js";
+import { mountSearch } from "./search.js";
 
 const HID = Number(location.pathname.split("/").pop());
 const api = new Api();
@@ -312,7 +313,7 @@ function startLive() {
  * socket's snapshot and its subscription must not hide someone waiting in the lobby. */
 async function refreshPeople() {
   try {
-    const { participants } = await api.get(`/api/hearings/${HID}/participants`);
+    const participants = await api.all(`/api/hearings/${HID}/participants?limit=500`, "participants");
     for (const p of participants) S.people.set(p.id, { ...S.people.get(p.id), ...p });
     render();
   } catch { /* offline: the socket's reconnect will catch up */ }
@@ -354,6 +355,7 @@ async function main() {
   $("#media-join").addEventListener("click", joinMedia);
   mountInviteForm($("#invite-slot"), api, HID, (p) => { S.people.set(p.id, p); render(); });
   S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" });
+  mountSearch($("#search-slot"), api);
   render();
   startLive();
   loadEvidence();

@@ -11,6 +11,8 @@ import { Live } from "./live.js";
 import { mountSignPanel } from "./sign.js";
 import { renderDiff } from "./diff.js";
 import { speakerName } from "./transcript.js";
+import { mountNotices } from "./notices.js";
+import { mountSearch } from "./search.js";
 
 const HID = Number(location.pathname.split("/").pop());
 const LOW = 0.6;
@@ -35,7 +37,7 @@ async function loadTranscript() {
 }
 
 async function loadRecordings() {
-  try { S.recordings = (await api.get(`/api/hearings/${HID}/recordings`)).recordings || []; } catch { S.recordings = []; }
+  try { S.recordings = await api.all(`/api/hearings/${HID}/recordings`, "recordings"); } catch { S.recordings = []; }
 }
 
 function speakerOptions(seg) {
@@ -309,6 +311,8 @@ async function main() {
   let sign = null;
   const mountSign = () => { sign = mountSignPanel($("#sign-slot"), api, HID, { role }); };
   mountSign();
+  mountSearch($("#search-slot"), api);
+  mountNotices($("#notices-slot"), api, HID);
   $("#refresh").addEventListener("click", loadTranscript);
   document.addEventListener("keydown", shortcuts);
   await Promise.all([loadRecordings(), loadTranscript()]);

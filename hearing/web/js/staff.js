@@ -1,5 +1,6 @@
-// Staff home: sign in, the hearings you preside over or keep the record of, scheduling a
-// hearing, adding participants and handing out their invitation link and QR code.
+// Staff home: sign in, the hearings you preside over or keep the record of (every page of the
+// list), a link to the courtroom calendar, scheduling a hearing, adding participants and
+// handing out their invitation link and QR code.
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
@@ -41,8 +42,14 @@ function renderHearings() {
 }
 
 async function loadHearings() {
-  hearings = (await api.get("/api/hearings")).hearings;
+  hearings = await api.all("/api/hearings", "hearings");
   renderHearings();
+}
+
+function calendarLink() {
+  if ($("#calendar-link")) return;
+  const title = $("#hearings .card h2");
+  title.after(h("p", {}, h("a", { id: "calendar-link", class: "button secondary small", href: "/calendar", "data-i18n": "calendar.title" }, t("calendar.title"))));
 }
 
 async function openDetail(id, { remount = true } = {}) {
@@ -66,7 +73,7 @@ async function openDetail(id, { remount = true } = {}) {
 }
 
 async function loadUsers() {
-  try { users = (await api.get("/api/users")).users; } catch { users = []; }
+  try { users = await api.all("/api/users", "users"); } catch { users = []; }
   const sec = $("#c-secretary");
   for (const u of users.filter((x) => x.role === "secretary" && x.active)) sec.append(h("option", { value: u.id }, u.display_name));
   if (me.role === "admin") {
@@ -82,6 +89,7 @@ async function signedIn() {
   $("#who").textContent = `${me.name} · ${t(`staffrole.${me.role}`)}`;
   show($("#who"));
   show($("#logout"));
+  calendarLink();
   await Promise.all([loadHearings(), loadUsers()]);
 }
 
@@ -93,7 +101,8 @@ function wire() {
     try {
       await api.login($("#username").value.trim(), $("#password").value);
       me = await api.me();
-      await signedIn();
+      if (me.kind === "party") location.assign("/workplace"); // prosecutors, lawyers: their own page
+      else await signedIn();
     } catch (e) {
       err.textContent = e.status === 401 ? t("auth.wrong") : e.status === 429 ? t("auth.too_many") : e.message;
       show(err);
@@ -134,6 +143,10 @@ async function main() {
   await initI18n();
   wire();
   me = await api.me();
+  if (me && me.kind === "party") {
+    location.replace("/workplace");
+    return;
+  }
   if (me && me.kind === "staff") await signedIn();
   else show($("#login"));
   applyI18n();

@@ -1,0 +1,71 @@
+"""The search box of the secretary's and the judge's pages: another form of a word finds the
+signed text, the matched word is marked, and the result opens its moment in the editor (the
+word at that time selected, the recording sought there)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import StaffApi, shot
+
+pytestmark = pytest.mark.slow
+#: The staff of the shared test server sign with this passphrase (see test_web_story).
+PASSPHRASE = "long enough passphrase 1"
+
+
+def add_final(server, hearing_id, text, start_ms):
+    from hearing.api.context import STATE
+    from stenogram import segment_from_final
+    ws = [{"text": w, "start_ms": start_ms + i * 400, "end_ms": start_ms + i * 400 + 350,
+           "probability": 0.95} for i, w in enumerate(text.split())]
+    event = {"source_id": "seat-1", "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
+             "text": text, "words": ws, "language": "ru", "model": "test"}
+    return server.call(server.app[STATE].transcripts.add_final(hearing_id,
+                                                               segment_from_final(event)))
+
+
+def test_search_finds_a_word_form_and_opens_its_moment(server, make_context, artifacts):
+    judge_ctx = make_context()
+    judge = StaffApi(judge_ctx, "judge")
+    h = judge.hearing(secretary_id=server.users["secretary"], case_number="2-931/2026")
+    hid = h["id"]
+    add_final(server, hid, "Суд открыл заседание", 1000)
+    add_final(server, hid, "Свидетель Жанузакова подтвердила подпись", 5000)
+    ctx = make_context()
+    sec = StaffApi(ctx, "secretary")
+    for who in (sec, judge):
+        who.post("/api/me/signing-key", {"passphrase": PASSPHRASE}, ok=False)  # or has one
+    number = sec.post(f"/api/hearings/{hid}/stenogram/versions")["number"]
+    for who in (sec, judge):
+        who.post(f"/api/hearings/{hid}/stenogram/versions/{number}/sign",
+                 {"passphrase": PASSPHRASE})
+
+    page = ctx.new_page()
+    page.goto(f"/secretary/{hid}")
+    expect(page.locator("#segments .segment")).to_have_count(2)
+    page.get_by_role("searchbox", name="Поиск по протоколам").fill("жанузаковой")
+    page.get_by_role("button", name="Найти").click()
+    result = page.locator(".search-result")
+    expect(result).to_have_count(1)
+    expect(result.locator("mark")).to_have_text(["Жанузакова"])
+    expect(result).to_contain_text("2-931/2026")
+    shot(page, artifacts, "secretary-search")
+    result.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"/secretary/{hid}#t=5000$"))
+    expect(page.locator("#segments .word.split-at")).to_have_text("Свидетель")
+    # a word that is nowhere
+    page.get_by_role("searchbox", name="Поиск по протоколам").fill("фотосинтез")
+    page.get_by_role("button", name="Найти").click()
+    expect(page.get_by_text("Ничего не найдено.")).to_be_visible()
+
+    # the judge's result leads to the judge's own console
+    jpage = judge_ctx.new_page()
+    jpage.goto(f"/judge/{hid}")
+    jpage.get_by_role("searchbox", name="Поиск по протоколам").fill("Свидетели")
+    jpage.get_by_role("button", name="Найти").click()
+    link = jpage.locator(".search-result a", has_text="Жанузакова")
+    expect(link).to_have_attribute("href", f"/judge/{hid}#t=5000")
+    assert ctx.js_errors == [] and judge_ctx.js_errors == []
