@@ -397,3 +397,19 @@ class SearchDoc(Base):
     text: Mapped[str] = mapped_column(Text)
     terms: Mapped[str] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("kind", "ref"),)
+
+
+class HearingLease(Base):
+    """Which node holds an open hearing's live state (room, capture, recorders). ``fence``
+    grows by one each time the lease changes hands; the owner's writes carry it, so a node
+    that lost the lease (paused, cut off) cannot write over its successor. Rows are never
+    deleted: a released lease just expires, and the fence keeps growing."""
+    __tablename__ = "hearing_leases"
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), primary_key=True,
+                                            autoincrement=False)
+    node_id: Mapped[str] = mapped_column(String(100))
+    #: Where clients reach the owner (its public URL): a phone's media goes there.
+    node_url: Mapped[str] = mapped_column(String(500), default="")
+    fence: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
