@@ -24,6 +24,16 @@ class StaleOwner(Conflict):
     """A write by a node whose lease on the hearing has passed to another (or expired)."""
 
 
+class HeldElsewhere(Conflict):
+    """The hearing's live state is on another node: go there (``node_url``), or send the
+    command to it over the bus (``node_id``)."""
+
+    def __init__(self, lease: "Lease") -> None:
+        super().__init__(f"hearing {lease.hearing_id} is held by node {lease.node_id}",
+                         code="held_elsewhere", node_url=lease.node_url)
+        self.lease = lease
+
+
 @dataclass(frozen=True)
 class Lease:
     hearing_id: int
