@@ -50,6 +50,9 @@ class FilterOptions:
     compression_ratio_threshold: float = 2.4  # text this repetitive is a loop
     min_repeats: int = 3  # a phrase repeated this often in a row is cut to one
     clear_probability: float = 0.9  # a known phrase is kept only with words this certain
+    #: a decode none of whose new words reaches this probability is an invention (a tone, hum
+    #: or a click heard as a syllable), not speech: real words, even mumbled, score higher
+    invented_probability: float = 0.1
 
 
 def normalize(text: str) -> str:

@@ -97,6 +97,10 @@ class Stream:
         self.finals = 0
         #: wall time from hearing the end of an utterance to its final (under ``lock``)
         self.final_latency = LatencyBuckets()
+        #: finals taken from the core so far, and the utterances whose final decode is under
+        #: way (both under ``lock``): what ``checkpoint`` needs
+        self.emitted_finals = 0
+        self._final_jobs: list[Job] = []
 
     def feed(self, start_ms: int, samples: np.ndarray) -> None:
         """Queue float32 mono 16 kHz audio starting at hearing time ``start_ms``. Never blocks;
@@ -118,6 +122,24 @@ class Stream:
             self.closing = True
             self._scheduler._vad_wake(self)
         await asyncio.shield(self.closed_future)
+
+    def checkpoint(self) -> tuple[int | None, int]:
+        """(hearing time before which this stream needs no more audio, finals emitted so far).
+        Once that many finals have been delivered and kept, the audio before that time can be
+        forgotten (a worker of a pool acknowledges it): whatever comes of it is in those
+        finals. None before any audio."""
+        with self.lock:
+            needed = self.core.needed_from_ms()
+            for job in self._final_jobs:
+                start = job.utterance.segment_start_ms
+                needed = start if needed is None else min(needed, start)
+            return needed, self.emitted_finals
+
+    def drain(self) -> list[TranscriptEvent]:
+        """The core's new events, counted (under ``lock``)."""
+        events = self.core.drain_events()
+        self.emitted_finals += sum(1 for ev in events if ev.kind == "final")
+        return events
 
     @property
     def lag_ms(self) -> int:
@@ -306,7 +328,7 @@ class Scheduler:
             s.core.apply_vad(frames, probs)
             if s.closing:
                 s.core.close()
-            events = s.core.drain_events()
+            events = s.drain()
             wake = s.core.has_final_job() or s.core.partial_ready() or s.closing
         self._deliver(s, events)
         if wake:
@@ -364,6 +386,8 @@ class Scheduler:
             for _, s in sorted(finals, key=lambda t: t[0])[: self.options.max_batch]:
                 with s.lock:
                     job = s.core.take_final_job()
+                    if job:
+                        s._final_jobs.append(job)
                 if job:
                     jobs.append((s, job))
             return jobs
@@ -404,7 +428,8 @@ class Scheduler:
                     s.core.fail(job)
                 else:
                     s.core.complete(job, result)
-                events = s.core.drain_events()
+                s._final_jobs = [j for j in s._final_jobs if j is not job]
+                events = s.drain()
             self._deliver(s, events)
 
     def _settle_closed(self) -> None:

@@ -373,6 +373,19 @@ class StreamCore:
                 parts.append(text[-self.options.prompt_chars:])
         return " ".join(parts)
 
+    def needed_from_ms(self) -> int | None:
+        """Hearing time before which this source's audio is no longer needed: it lies in
+        finals already emitted or is known to hold no speech (the VAD's pre-roll is kept).
+        Utterances whose final decode is under way are the scheduler's to count. None before
+        any audio."""
+        if self._vad_pos_ms is None:
+            return None
+        points = [self._vad_pos_ms - len(self._ring) * FRAME_MS]
+        points += [u.segment_start_ms for u in self._finals if not u.final_started]
+        if self._open is not None:
+            points.append(self._open.segment_start_ms)
+        return min(points)
+
     def pending_final_ms(self) -> int:
         return sum(f.end_ms - f.start_ms for f in self._finals)
 
@@ -509,6 +522,8 @@ class StreamCore:
                                   lambda w: (w[0].start_ms, w[0].end_ms))
         if compression_ratio(" ".join(w[0].text for w in words)) > f.compression_ratio_threshold:
             return []  # still this repetitive after cutting loops: not speech
+        if words and max(w[0].probability for w in words) < f.invented_probability:
+            return []  # not one word the model believes: an invention on noise
         return drop_known_phrases(words, lambda w: w[0].text, lambda w: w[0].probability, f)
 
     # -- events ---------------------------------------------------------------------------

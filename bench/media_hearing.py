@@ -2,7 +2,16 @@
 processes, Opus audio + 640x360 VP8 video at 30 fps) join one Room over a WebSocket on
 loopback. Reports the server's CPU (fraction of one core), delivered video fps and audio
 frames/s per receiver, one-way audio latency through the server (clicks sent at known wall
-times, detected after decoding at the receivers), and the server's memory growth.
+times, detected after decoding at the receivers), the server's memory growth, and what waited
+unread in the server's UDP sockets during the run (hearing/load.py: the kernel's rx_queue of
+each socket, sampled every 0.2 s; p50/p95/max of the total, in bytes). That backlog is what
+the server's own forwarding-delay figure cannot see: it is taken after a packet is read.
+
+Latency is not wrapped by the click interval: a click is sent every 0.5 s of the wall clock,
+and click k is a 40 ms tone at 600 + 200 * (k mod 16) Hz. A receiver finds the tone's
+frequency (FFT of the click's first 40 ms) and so which of the last 16 grid instants the click
+left at: latencies up to 8 s are measured as they are; a server 3 s behind reports 3 s, not a
+uniform spread over 0..0.5 s.
 
     python bench/media_hearing.py --participants 6 --duration 60 --json OUT.json
 
@@ -28,11 +37,88 @@ import numpy as np  # noqa: E402
 from aiohttp import WSMsgType, web  # noqa: E402
 
 CLICK_EVERY_S = 0.5
+#: click k sounds at CLICK_BASE_HZ + CLICK_STEP_HZ * (k mod CLICK_MARKERS): unique over 8 s
+CLICK_MARKERS = 16
+CLICK_BASE_HZ = 600.0
+CLICK_STEP_HZ = 200.0
 
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def click_marker(k: int) -> float:
+    return CLICK_BASE_HZ + CLICK_STEP_HZ * (k % CLICK_MARKERS)
+
+
+def sent_at(now: float, marker: int) -> float:
+    """The last grid instant at or before ``now`` whose click carries ``marker``."""
+    k = int(np.floor(now / CLICK_EVERY_S))
+    k -= (k - marker) % CLICK_MARKERS
+    return k * CLICK_EVERY_S
+
+
+def marker_of(samples: np.ndarray, rate: int) -> int:
+    """Which marker a click's samples carry: the tone's frequency, nearest on the grid."""
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)), 16384))
+    freq = float(np.argmax(spectrum)) * rate / 16384
+    return int(round((freq - CLICK_BASE_HZ) / CLICK_STEP_HZ)) % CLICK_MARKERS
+
+
+def marked_clicks_track():  # noqa: ANN201
+    """A SignalTrack whose click k is a 40 ms tone at click_marker(k)."""
+    import fractions
+
+    import av
+    from aiortc.mediastreams import MediaStreamError
+
+    from support.testpeer import AUDIO_RATE, FRAME, SignalTrack
+
+    class MarkedClicks(SignalTrack):
+        async def recv(self) -> av.AudioFrame:
+            if self.readyState != "live":
+                raise MediaStreamError
+            if self._start is None:
+                self._start = time.time()
+            t0 = self._start + self._n * FRAME / AUDIO_RATE
+            if t0 > time.time():
+                await asyncio.sleep(t0 - time.time())
+            # the first 2 frames sent at or after each grid instant k * CLICK_EVERY_S
+            k = int(np.floor(t0 / CLICK_EVERY_S))
+            loud = (t0 - k * CLICK_EVERY_S) < 2 * FRAME / AUDIO_RATE
+            t = (self._n * FRAME + np.arange(FRAME)) / AUDIO_RATE
+            chunk = (0.8 * np.sin(2 * np.pi * click_marker(k) * t) * loud).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray((chunk * 32767).astype(np.int16).reshape(1, -1),
+                                               format="s16", layout="mono")
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = self._n * FRAME
+            frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+            self._n += 1
+            return frame
+
+    return MarkedClicks()
+
+
+class ClickReader:
+    """Finds clicks in a receiver's decoded audio, one frame at a time: the time the click's
+    first loud frame arrived, and (from it and the next frame) its marker."""
+
+    def __init__(self, on_click) -> None:  # noqa: ANN001
+        self.on_click = on_click
+        self.loud = False
+        self.pending: tuple[float, np.ndarray] | None = None
+
+    def frame(self, samples: np.ndarray, now: float, rate: int) -> None:
+        samples = samples.reshape(-1)
+        loud = float(np.max(np.abs(samples))) > 0.2 if len(samples) else False
+        if self.pending is not None:
+            arrived, first = self.pending
+            self.pending = None
+            self.on_click(now=arrived, marker=marker_of(np.concatenate([first, samples]), rate))
+        elif loud and not self.loud:
+            self.pending = (now, samples)
+        self.loud = loud
 
 
 # ---------------------------------------------------------------------------------------------
@@ -41,7 +127,9 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
     import aiohttp
 
     from media.rtc import apply_bind_addresses
-    from support.testpeer import PacketVideoTrack, SignalTrack, TestPeer
+    from aiortc.mediastreams import MediaStreamError
+
+    from support.testpeer import AUDIO_RATE, PacketVideoTrack, TestPeer
 
     apply_bind_addresses(["127.0.0.1"])
     packets = json.loads(Path(video_file).read_text())
@@ -50,24 +138,62 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
     net_latencies: dict[str, list[float]] = {}
     measuring = {"on": False}
 
-    def on_click(mid: str, now: float) -> None:
-        if measuring["on"]:
-            sent = np.floor(now / CLICK_EVERY_S) * CLICK_EVERY_S
-            latencies.setdefault(mid, []).append(now - sent)
+    def recorder(into: dict[str, list[float]], mid: str):  # noqa: ANN202
+        def on_click(now: float, marker: int) -> None:
+            if measuring["on"]:
+                into.setdefault(mid, []).append(now - sent_at(now, marker))
+        return on_click
 
-    def on_packet_click(mid: str, now: float) -> None:
-        if measuring["on"]:
-            sent = np.floor(now / CLICK_EVERY_S) * CLICK_EVERY_S
-            net_latencies.setdefault(mid, []).append(now - sent)
+    class MarkedPeer(TestPeer):
+        """Reads each click's marker where the test peer only sees that it is loud: at the
+        packet's arrival (before aiortc's jitter buffer) and, with --full-clients, after it."""
+
+        def _hook_audio_packets(self, pc, mid: str) -> None:  # noqa: ANN001
+            import av
+            receiver = next(t for t in pc.getTransceivers() if t.mid == mid).receiver
+            original = receiver._handle_rtp_packet
+            decoder = av.CodecContext.create("libopus", "r")
+            decoder.sample_rate, decoder.layout, decoder.format = AUDIO_RATE, "mono", "flt"
+            clicks = ClickReader(recorder(net_latencies, mid))
+
+            async def handle(packet, arrival_time_ms):  # noqa: ANN001, ANN202
+                now = time.time()
+                if packet.payload:
+                    try:
+                        frames = decoder.decode(av.Packet(packet.payload))
+                    except av.FFmpegError:
+                        frames = []
+                    for f in frames:
+                        if self.light:
+                            self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
+                        clicks.frame(f.to_ndarray(), now, AUDIO_RATE)
+                if not self.light:
+                    await original(packet, arrival_time_ms)
+
+            receiver._handle_rtp_packet = handle
+
+        async def _read_audio(self, mid: str, track) -> None:  # noqa: ANN001
+            import av
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+            clicks = ClickReader(recorder(latencies, mid))
+            try:
+                while True:
+                    frame = await track.recv()
+                    now = time.time()
+                    frame.pts = None
+                    for f in resampler.resample(frame):
+                        self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
+                        clicks.frame(f.to_ndarray(), now, AUDIO_RATE)
+            except MediaStreamError:
+                pass
 
     async with aiohttp.ClientSession() as http:
         async with http.ws_connect(url, max_msg_size=1 << 20) as ws:
             async def signal(message: dict) -> None:
                 await ws.send_json(message)
 
-            peer = TestPeer(name, signal, SignalTrack(clicks_every_s=CLICK_EVERY_S),
-                            PacketVideoTrack(vp8, fps=30), on_click=on_click,
-                            on_packet_click=on_packet_click, light=light)
+            peer = MarkedPeer(name, signal, marked_clicks_track(), PacketVideoTrack(vp8, fps=30),
+                              on_packet_click=lambda mid, now: None, light=light)
 
             async def reader() -> None:
                 async for msg in ws:
@@ -84,7 +210,7 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
                     await asyncio.sleep(0.5)
                     if peer.pc is not None and peer.pc.connectionState in ("failed", "closed"):
                         rejoins["n"] += 1
-                        peer.audio = SignalTrack(clicks_every_s=CLICK_EVERY_S)
+                        peer.audio = marked_clicks_track()
                         peer.video = PacketVideoTrack(vp8, fps=30)
                         try:
                             await peer.join()
@@ -142,6 +268,7 @@ def transcode_cost_per_stream(vp8: list[bytes], fps: int = 30) -> float:
 async def run_server(args) -> dict:
     from media.blobstore import BlobStore
     from media.clock import HearingClock
+    from hearing.load import udp_backlog
     from media.rtc import Room, RtcOptions, apply_bind_addresses
     from support.testpeer import encode_vp8_loop
 
@@ -196,9 +323,20 @@ async def run_server(args) -> dict:
     cpu0, wall0, rss0 = time.process_time(), time.monotonic(), rss_mb()
     stats0 = room.stats()
     rss_samples = [(0.0, rss0)]
+    backlog: list[int] = []
+    udp0 = udp_backlog()
+
+    async def sample_backlog() -> None:
+        while True:
+            backlog.append(udp_backlog().bytes)
+            await asyncio.sleep(0.2)
+
+    sampler = asyncio.ensure_future(sample_backlog())
     while time.monotonic() - wall0 < args.duration:
         await asyncio.sleep(min(10.0, args.duration / 6))
         rss_samples.append((round(time.monotonic() - wall0, 1), rss_mb()))
+    sampler.cancel()
+    udp1 = udp_backlog()
     cpu1, wall1, rss1 = time.process_time(), time.monotonic(), rss_mb()
     stats = room.stats()
     outputs = [json.loads((await p.communicate())[0].decode() or "{}") for p in procs]
@@ -217,13 +355,21 @@ async def run_server(args) -> dict:
         "video_fps_min": round(min(fps), 1) if fps else 0.0,
         "video_fps_mean": round(float(np.mean(fps)), 1) if fps else 0.0,
         "audio_frames_per_s_min": round(min(afps), 1) if afps else 0.0,
-        "audio_latency_note": "click sent -> decoded at the receiving aiortc client (includes aiortc's 4-packet receive jitter buffer)",
+        "audio_latency_note": "click sent -> decoded at the receiving aiortc client (includes aiortc's 4-packet receive jitter buffer; --full-clients only); each click carries its own marker, so latencies up to 8 s are not wrapped",
         "audio_latency_p50_ms": round(float(np.percentile(lat, 50)), 1) if lat else None,
         "audio_latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if lat else None,
         "audio_latency_samples": len(lat),
         "audio_network_latency_note": "click sent -> RTP packet arrival at the receiver (sender + server + network, no receive jitter buffer)",
         "audio_network_latency_p50_ms": round(float(np.percentile(net, 50)), 1) if net else None,
         "audio_network_latency_p95_ms": round(float(np.percentile(net, 95)), 1) if net else None,
+        "audio_network_latency_max_ms": round(float(np.max(net)), 1) if net else None,
+        "udp_backlog_note": "bytes waiting unread in the server's UDP sockets (kernel rx_queue, payload plus per-packet overhead), sampled every 0.2 s",
+        "udp_backlog_p50_bytes": int(np.percentile(backlog, 50)) if backlog else None,
+        "udp_backlog_p95_bytes": int(np.percentile(backlog, 95)) if backlog else None,
+        "udp_backlog_max_bytes": int(max(backlog)) if backlog else None,
+        "udp_backlog_samples": len(backlog),
+        "udp_sockets": udp1.sockets,
+        "udp_kernel_drops": udp1.drops - udp0.drops,
         "client_cpu_cores_total": round(sum(o.get("cpu_cores", 0.0) for o in outputs), 2),
         "machine_load_avg_1min": round(os.getloadavg()[0], 2),
         "forward_dropped_frames": stats.get("forward_dropped", 0),

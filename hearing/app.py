@@ -119,6 +119,15 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:  # noqa: 
                                  status=500)
 
 
+def _node_sockets(config: Config) -> str:
+    """Of several nodes, a phone's socket may be sent to the node that holds its hearing: the
+    page may connect to the court's nodes (``node_urls``; any WebSocket where not listed)."""
+    if not config.nats_url:
+        return ""
+    urls = [u.strip().rstrip("/") for u in config.node_urls.split(",") if u.strip()]
+    return "".join(f" {re.sub(r'^http', 'ws', u)}/" for u in urls) if urls else " ws: wss:"
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
     resp = await handler(request)
@@ -126,9 +135,10 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         resp.headers.setdefault("X-Frame-Options", "DENY")
+        sockets = _node_sockets(request.app[STATE].config)
         resp.headers.setdefault("Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data: blob:; "
-                                "media-src 'self' blob:; connect-src 'self'; "
+                                f"media-src 'self' blob:; connect-src 'self'{sockets}; "
                                 "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
         if request.path.startswith("/api/"):
             resp.headers.setdefault("Cache-Control", "no-store")

@@ -8,7 +8,14 @@ processes share a NATS server (``NatsBus``, configured by ``nats_url``).
 Events are not durable: a client that missed some (its node lost the bus for a while) gets a
 fresh snapshot when it reconnects, as after any drop. The outgoing queue is bounded; when it is
 full, droppable events (partial captions, meters) are refused first, then the oldest others,
-each counted in ``dropped``."""
+each counted in ``dropped``.
+
+Commands go to one node by request and reply (``request``/``serve``): a node that does not
+own a hearing's live state sends the live effect of a command (mute, eject, close) to the
+owner's subject and waits for its answer. A refusal (a domain error) comes back as
+{"error": message, "code": ..., "kind": ...} and is raised again on the asking node as the
+same kind of error; no answer in time (the owner gone or overloaded) is ``Unavailable``: try
+again."""
 
 from __future__ import annotations
 
@@ -18,20 +25,52 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
+
+from hearing import errors
+from hearing.errors import DomainError, Unavailable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict], None]
+#: Answers a request: its reply, or a domain error to send back.
+Server = Callable[[dict], Awaitable[dict]]
 #: Subject of a hearing's live events.
 EVENTS = "courtroom.hearing.{hearing_id}.events"
 #: Subject of connection endings (a revoked invite, an ended session, an ejected participant),
 #: which every node applies to its own clients.
 CONNECTIONS = "courtroom.connections"
+#: Subject of the live effects of commands that a node does for the hearings it owns
+#: (hearing.live.hearings).
+NODE_LIVE = "courtroom.node.{node_id}.live"
 
 
 def events_subject(hearing_id: int) -> str:
     return EVENTS.format(hearing_id=hearing_id)
+
+
+def live_subject(node_id: str) -> str:
+    return NODE_LIVE.format(node_id=node_id)
+
+
+def error_reply(exc: BaseException) -> dict:
+    """A failed request as it travels: a domain error by its kind (the class in
+    hearing.errors it is), code, message and details; anything else as an internal error."""
+    if isinstance(exc, DomainError):
+        kind = next(k.__name__ for k in type(exc).__mro__
+                    if getattr(errors, k.__name__, None) is k)
+        extra = {k: v for k, v in exc.extra.items()
+                 if isinstance(v, (str, int, float, bool)) or v is None}
+        return {"error": exc.message, "code": exc.code, "kind": kind, "extra": extra}
+    return {"error": f"{type(exc).__name__}: {exc}", "code": "internal"}
+
+
+def raise_reply(reply: dict) -> None:
+    """Raise the error a reply carries, as the kind of domain error it was."""
+    kind = getattr(errors, str(reply.get("kind")), None)
+    if isinstance(kind, type) and issubclass(kind, DomainError):
+        raise kind(str(reply["error"]), code=reply.get("code"), **(reply.get("extra") or {}))
+    raise RuntimeError(f"the other node failed: {reply.get('error')}")
 
 
 class Bus(Protocol):
@@ -49,12 +88,22 @@ class Bus(Protocol):
 
     def unsubscribe(self, subject: str) -> None: ...
 
+    async def request(self, subject: str, message: dict, timeout_s: float = 10.0) -> dict:
+        """Ask the one node that serves ``subject`` and return its reply; its refusal is
+        raised here as the same kind of domain error, no answer in time as Unavailable."""
+
+    def serve(self, subject: str, handler: Server) -> None:
+        """Answer the requests sent to ``subject`` with ``handler`` (on the loop)."""
+
 
 @dataclass
 class LocalBus:
-    """One process: there is no other node to tell."""
-    node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    """One process: there is no other node to tell. It is the only node there is, under one
+    name across restarts ("local"), so a restarted server still holds what it held. Requests
+    reach what this bus serves (the same process), else nobody: Unavailable."""
+    node_id: str = "local"
     dropped: int = 0
+    _served: dict[str, Server] = field(default_factory=dict)
 
     async def start(self) -> None:
         return None
@@ -70,6 +119,23 @@ class LocalBus:
 
     def unsubscribe(self, subject: str) -> None:
         return None
+
+    async def request(self, subject: str, message: dict, timeout_s: float = 10.0) -> dict:
+        handler = self._served.get(subject)
+        if handler is None:
+            raise Unavailable(f"nobody answers on {subject}; try again", code="no_responder")
+        try:  # as over the wire: the handler gets its own copy, errors come back by kind
+            return await asyncio.wait_for(handler(json.loads(json.dumps(message))), timeout_s)
+        except asyncio.TimeoutError:
+            raise Unavailable(f"no answer on {subject} in {timeout_s} s; try again",
+                              code="no_answer") from None
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise RuntimeError(f"the request on {subject} failed: {exc}") from exc
+
+    def serve(self, subject: str, handler: Server) -> None:
+        self._served[subject] = handler
 
 
 @dataclass
@@ -95,6 +161,9 @@ class NatsBus:
         self._sender: asyncio.Task | None = None
         self._handlers: dict[str, Handler] = {}
         self._subs: dict[str, object] = {}
+        self._served: dict[str, Server] = {}
+        self._serving: dict[str, object] = {}
+        self._answering: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         import nats  # only a node of several needs the client
@@ -109,6 +178,8 @@ class NatsBus:
                                f"{exc or type(exc).__name__}") from None
         for subject in list(self._handlers):
             await self._subscribe(subject)
+        for subject in list(self._served):
+            await self._serve(subject)
         self._sender = asyncio.create_task(self._send_loop(), name="bus sender")
 
     async def close(self) -> None:
@@ -116,6 +187,9 @@ class NatsBus:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
             self._sender = None
+        for task in list(self._answering):
+            task.cancel()
+        await asyncio.gather(*self._answering, return_exceptions=True)
         if self._nc is not None:
             await self._flush_queue()
             try:
@@ -151,6 +225,54 @@ class NatsBus:
         sub = self._subs.pop(subject, None)
         if sub is not None:
             asyncio.get_running_loop().create_task(_quietly(sub.unsubscribe()))
+
+    async def request(self, subject: str, message: dict, timeout_s: float = 10.0) -> dict:
+        import nats.errors
+        if self._nc is None:
+            raise Unavailable("this node is not connected to the bus; try again",
+                              code="no_bus")
+        data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            msg = await self._nc.request(subject, data, timeout=timeout_s)
+        except nats.errors.NoRespondersError:
+            raise Unavailable(f"nobody answers on {subject}; try again",
+                              code="no_responder") from None
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            raise Unavailable(f"no answer on {subject} in {timeout_s} s; try again",
+                              code="no_answer") from None
+        reply = json.loads(msg.data)
+        if "error" in reply:
+            raise_reply(reply)
+        return reply.get("r") or {}
+
+    def serve(self, subject: str, handler: Server) -> None:
+        self._served[subject] = handler
+        if self._nc is not None and subject not in self._serving:
+            asyncio.get_running_loop().create_task(self._serve(subject))
+
+    async def _serve(self, subject: str) -> None:
+        if subject in self._serving or self._nc is None:
+            return
+
+        async def answer(msg) -> None:  # noqa: ANN001
+            try:
+                reply = {"r": await self._served[subject](json.loads(msg.data))}
+            except Exception as exc:  # noqa: BLE001 - every failure goes back to the asker
+                if not isinstance(exc, DomainError):
+                    log.exception("bus: serving %s failed", subject)
+                reply = error_reply(exc)
+            try:
+                await msg.respond(json.dumps(reply, ensure_ascii=False,
+                                             separators=(",", ":")).encode())
+            except Exception as exc:  # the asker gave up, or the connection is gone
+                log.warning("bus: could not answer on %s: %s", subject, exc)
+
+        async def deliver(msg) -> None:  # noqa: ANN001
+            # each request on its own task: a slow one (a close) does not hold up the others
+            task = asyncio.get_running_loop().create_task(answer(msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+        self._serving[subject] = await self._nc.subscribe(subject, cb=deliver)
 
     async def _subscribe(self, subject: str) -> None:
         if subject in self._subs or subject not in self._handlers or self._nc is None:

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "hearing.commands.backup",
     "hearing.commands.transcribe",
     "hearing.commands.search",
+    "hearing.commands.asr_worker",
 ]
 
 

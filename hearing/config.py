@@ -47,12 +47,48 @@ class Config:
     #: NATS server shared by the nodes of a court of several servers (e.g.
     #: nats://127.0.0.1:4222); empty means one server alone (the embedded default).
     nats_url: str = ""
-    #: This node's name on the bus and in leases; empty means a random one per start.
+    #: This node's name on the bus and in leases; empty means a random one per start of a
+    #: node of several, "local" for a server alone.
     node_id: str = ""
+    #: The URL other nodes send this node's clients to when it holds a hearing's live state
+    #: (its media); empty means public_url, else http(s)://host:port.
+    node_url: str = ""
+    #: Lifetime of a node's lease on an open hearing, seconds; renewed every third of it. A
+    #: dead node's hearings are taken over after at most this long.
+    lease_ttl_s: float = 10.0
+    #: Public URLs of the court's nodes (comma-separated), sent to clients in the hello: a
+    #: phone or console whose node stops answering tries them next. Empty: a client retries
+    #: only its own address (right when a load balancer in front of the nodes sends it on).
+    node_urls: str = ""
+    #: A node of several: the JetStream stream of the court's durable jobs (evidence playback
+    #: copies and transcription; subjects <stream>.convert and <stream>.transcribe), and how
+    #: many playback-copy jobs this node takes at once (made one at a time, in turn between
+    #: their hearings; 0: this node queues jobs but does none).
+    jobs_stream: str = "COURTROOM_JOBS"
+    evidence_job_slots: int = 4
+    #: Load limits past which this node takes no new hearing (nor another node's lease), so
+    #: the hearing goes to a node with room (hearing/load.py). Hearings live here (0: no
+    #: limit); bytes unread in its UDP sockets (256 KiB: about 0.3 s of two six-person video
+    #: hearings as the kernel counts it, payload plus overhead; past 0.5 s ICE consent checks
+    #: start to fail and phones drop); age of the oldest
+    #: frame waiting to be forwarded; messages queued to its WebSocket clients and to the
+    #: other nodes; how far the transcription is behind the audio; audio not yet handed to
+    #: the asr-workers (asr_mode "workers"; 1 MiB: about 30 s of one source).
+    load_max_hearings: int = 0
+    load_max_udp_backlog_bytes: int = 256 * 1024
+    load_max_forward_wait_s: float = 0.5
+    load_max_hub_queued: int = 10_000
+    load_max_bus_queued: int = 2_000
+    load_max_asr_lag_s: float = 10.0
+    load_max_asr_backlog_bytes: int = 1 << 20
     #: Court time zone for documents and pages.
     timezone: str = "Asia/Almaty"
     #: Transcribe hearings live (loads Whisper when the first hearing opens).
     transcribe: bool = True
+    #: Where live audio is transcribed: "local" (this process's own scheduler, the embedded
+    #: default) or "workers" (sent over NATS JetStream, nats_url, to `courtroom asr-worker`
+    #: processes; the settings below are then theirs).
+    asr_mode: str = "local"
     #: CTranslate2 Whisper directory; empty means the bundled base model.
     asr_model_dir: str = ""
     #: "cpu" or "cuda", and the CTranslate2 compute type ("int8", "float16", ...).

@@ -5,25 +5,38 @@ between hearings, only once the judge has accepted the item, and within a cost b
 the transcription of accepted sound through the server's one speech scheduler, at low
 priority behind the live hearings. The transcript is stored as the evidence's own (times from
 the start of the file), never as hearing speech. Work cut short by a shutdown is resumed at
-the next start."""
+the next start.
+
+A node of several (``nats_url`` set) shares this work with the others: an upload may continue
+on any node (its state and bytes are on the shared data path, and a lease row in the database,
+``UploadLeases``, lets one node at a time write it), and conversions and transcriptions are
+durable jobs on the court's work queue (``hearing.work_queue``): queued by the node where the
+judge decided, done by whichever node takes them (up to ``evidence_job_slots`` at once, in turn
+between hearings among those), acknowledged only once the result is stored. Alone, a node
+keeps them in its own queues."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hearing.models import ConversionState, EvidenceItem, Hearing
+from hearing.db import Database
+from hearing.models import ConversionState, EvidenceItem, EvidenceUploadLease, Hearing
 from hearing.search.index import index_evidence
 from hearing.transaction import Tx
+from hearing.work_queue import Job, WorkQueue, WorkQueueOptions
 from media.blobstore import BlobStore
 from media.evidence import (Derivative, MediaInfo, QueueFull, TranscodeJob, TranscodeOptions,
                             Transcoder, UploadManager, UploadOptions, iter_audio_16k)
 from media.evidence.sandbox import SandboxLimits
+from media.evidence.upload import UploadLocks
 from media.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -62,6 +75,47 @@ def evidence_segment(ev: "TranscriptEvent", evidence_id: int) -> dict:
             "language": ev.language, "model": ev.model}
 
 
+class UploadLeases(UploadLocks):
+    """The uploads' shared lock as rows of ``evidence_upload_leases``: taken when free, lapsed
+    or already the holder's (one conditional UPDATE, else an INSERT that a concurrent one
+    makes fail), renewed by the holder, deleted when given up."""
+
+    def __init__(self, db: Database, node_id: str) -> None:
+        self.db = db
+        self.node_id = node_id
+
+    async def acquire(self, upload_id: str, holder: str, ttl_s: float) -> bool:
+        def work(s: Session) -> bool:
+            now = datetime.now(timezone.utc)
+            until = now + timedelta(seconds=ttl_s)
+            taken = s.execute(update(EvidenceUploadLease).where(
+                EvidenceUploadLease.upload_id == upload_id,
+                or_(EvidenceUploadLease.holder == holder, EvidenceUploadLease.expires_at < now))
+                .values(holder=holder, node_id=self.node_id, expires_at=until)).rowcount
+            if taken:
+                return True
+            try:
+                with s.begin_nested():
+                    s.add(EvidenceUploadLease(upload_id=upload_id, node_id=self.node_id,
+                                              holder=holder, expires_at=until))
+            except IntegrityError:  # held by another node (or it just took it)
+                return False
+            return True
+        return await self.db.run(work)
+
+    async def renew(self, upload_id: str, holder: str, ttl_s: float) -> bool:
+        def work(s: Session) -> bool:
+            until = datetime.now(timezone.utc) + timedelta(seconds=ttl_s)
+            return bool(s.execute(update(EvidenceUploadLease).where(
+                EvidenceUploadLease.upload_id == upload_id,
+                EvidenceUploadLease.holder == holder).values(expires_at=until)).rowcount)
+        return await self.db.run(work)
+
+    async def release(self, upload_id: str, holder: str) -> None:
+        await self.db.run(lambda s: s.execute(delete(EvidenceUploadLease).where(
+            EvidenceUploadLease.upload_id == upload_id, EvidenceUploadLease.holder == holder)))
+
+
 class EvidenceJobs:
     """Started and closed with the server (``AppState.start``/``close``)."""
 
@@ -75,6 +129,10 @@ class EvidenceJobs:
         self._queue: asyncio.Queue[int] | None = None  # evidence ids, each at most once
         self._resumed_from: dict[str, str] = {}  # upload id -> the address it continued from
         self._closed = False
+        #: a node of several: the court's work queue, and the conversion jobs this node holds
+        #: (by the original's SHA-256) until their copies are recorded
+        self.queue: WorkQueue | None = None
+        self._held: dict[str, Job] = {}
 
     @property
     def blobs(self) -> BlobStore:
@@ -85,7 +143,9 @@ class EvidenceJobs:
         cfg = self.state.config
         uploads = UploadManager(self.blobs, UploadOptions(
             max_bytes=cfg.evidence_max_bytes, min_free_bytes=cfg.evidence_min_free_bytes,
-            sandbox=SandboxLimits(memory_bytes=cfg.evidence_parse_memory_bytes)))
+            sandbox=SandboxLimits(memory_bytes=cfg.evidence_parse_memory_bytes)),
+            locks=UploadLeases(self.state.db, self.state.hub.bus.node_id) if cfg.nats_url
+            else None)
         # A SIGKILL mid-upload left a part file: cut it back to its last checkpoint (never a
         # blob), so the client resumes where the server last said it was.
         await asyncio.get_running_loop().run_in_executor(None, uploads.recover)
@@ -94,7 +154,15 @@ class EvidenceJobs:
             max_pixels=cfg.evidence_convert_max_pixels,
             max_duration_s=cfg.evidence_convert_max_duration_s))
         self._queue = asyncio.Queue()
-        self.tasks.start(self._transcribe_queued(), "transcription")
+        if cfg.nats_url:
+            self.queue = WorkQueue(WorkQueueOptions(url=cfg.nats_url, stream=cfg.jobs_stream))
+            await self.queue.start()
+            if cfg.evidence_job_slots > 0:
+                self.queue.consume("convert", self._take_conversion, cfg.evidence_job_slots)
+                if cfg.transcribe_evidence:
+                    self.queue.consume("transcribe", self._take_transcription, 1)
+        else:
+            self.tasks.start(self._transcribe_queued(), "transcription")
         self.tasks.start(self._expire_uploads(), "expire uploads")
         await self._resume()
 
@@ -104,6 +172,8 @@ class EvidenceJobs:
         self._closed = True
         if self.transcoder is not None:
             await self.transcoder.close()
+        if self.queue is not None:  # what this node held goes back to the others
+            await self.queue.close()
         await self.tasks.close()
         if self.uploads is not None:
             await self.uploads.close()
@@ -147,6 +217,14 @@ class EvidenceJobs:
         if (self.transcoder is None or self._closed or item.status != "accepted"
                 or item.transcode_state == "done"):
             return False
+        if self.queue is not None:
+            self.tasks.start(self._put("convert", {"sha256": item.sha256},
+                                       f"{item.sha256}.{item.id}"), "queue playback copy")
+            return True
+        return self._submit(item)
+
+    def _submit(self, item: EvidenceItem) -> bool:
+        """Into this node's transcoder, in the item's hearing's turn."""
         sha256 = item.sha256
         try:
             info = MediaInfo.from_json(item.media) if item.media else None
@@ -159,6 +237,34 @@ class EvidenceJobs:
             log.warning("playback copy queue full; %s waits", sha256)
             return False
         return True
+
+    async def _put(self, kind: str, data: dict, job_id: str) -> None:
+        assert self.queue is not None
+        try:
+            await self.queue.put(kind, data, job_id)
+        except Exception:  # the decision is stored: the next start queues it again
+            log.exception("could not queue the %s job %s", kind, job_id)
+
+    async def _take_conversion(self, job: Job) -> None:
+        """A conversion job from the court's queue: done already (a repeat) or by another
+        delivery on this node, it is acknowledged at once; else it waits its hearing's turn
+        in this node's transcoder and is acknowledged once its copies are recorded."""
+        sha256 = str(job.data.get("sha256", ""))
+
+        def waiting(s: Session) -> EvidenceItem | None:
+            return s.execute(select(EvidenceItem).where(
+                EvidenceItem.sha256 == sha256, EvidenceItem.status == "accepted",
+                EvidenceItem.transcode_state.in_(("pending", "queued", "running")))
+                .order_by(EvidenceItem.id)
+                .limit(1)).scalar_one_or_none()
+        item = await self.state.db.run(waiting)
+        if item is None or sha256 in self._held:
+            await job.done()
+            return
+        self._held[sha256] = job
+        if not self._submit(item):
+            del self._held[sha256]
+            await job.retry(delay_s=30.0)
 
     def conversion_of(self, item: EvidenceItem) -> tuple[ConversionState, float]:
         """How far its playback copies are (state, progress 0..1)."""
@@ -205,7 +311,15 @@ class EvidenceJobs:
                     if thumb else None}, staff_only=True)
         except Exception:
             log.exception("could not record the playback copies of %s", job.source_sha256)
-        await self._convert_waiting()
+            held = self._held.pop(job.source_sha256, None)
+            if held is not None:
+                await held.retry(delay_s=30.0)
+            return
+        held = self._held.pop(job.source_sha256, None)
+        if held is not None:
+            await held.done()
+        if self.queue is None:
+            await self._convert_waiting()
 
     async def _convert_waiting(self) -> None:
         """Submit the accepted originals still waiting for their copies (a full queue, a
@@ -217,7 +331,7 @@ class EvidenceJobs:
                 .order_by(EvidenceItem.id)).scalars())
         for item in await self.state.db.run(work):
             if item.sha256 not in self.conversions:
-                self.convert(item)
+                self.convert(item)  # a node of several: queued again (a repeat is dropped)
 
     # -- transcription ------------------------------------------------------------------------
     def queue_transcription(self, item: EvidenceItem) -> None:
@@ -230,7 +344,11 @@ class EvidenceJobs:
         if current is not None and current.state in ("queued", "running"):
             return
         self.transcription[item.id] = Progress("queued")
-        self._queue.put_nowait(item.id)
+        if self.queue is not None:
+            self.tasks.start(self._put("transcribe", {"evidence_id": item.id}, str(item.id)),
+                             "queue transcription")
+        else:
+            self._queue.put_nowait(item.id)
 
     def transcription_of(self, item: EvidenceItem) -> tuple[str, float]:
         """How far its transcript is (state or "none", progress 0..1)."""
@@ -244,15 +362,31 @@ class EvidenceJobs:
     async def _transcribe_queued(self) -> None:
         assert self._queue is not None
         while True:
-            eid = await self._queue.get()
-            try:
-                await self._transcribe(eid)
-            except Exception as exc:
-                log.exception("transcribing evidence %s failed", eid)
-                self.transcription[eid] = Progress("failed", error=str(exc))
-                await self._transcription_failed(eid, str(exc))
+            await self._transcribe_one(await self._queue.get())
 
-    async def _transcribe(self, eid: int) -> None:
+    async def _transcribe_one(self, eid: int) -> bool:
+        """False if it was cut short (the scheduler stopped): it is done again later. A
+        failure is recorded, not retried."""
+        try:
+            return await self._transcribe(eid)
+        except Exception as exc:
+            log.exception("transcribing evidence %s failed", eid)
+            self.transcription[eid] = Progress("failed", error=str(exc))
+            await self._transcription_failed(eid, str(exc))
+            return True
+
+    async def _take_transcription(self, job: Job) -> None:
+        """A transcription job from the court's queue, done here; acknowledged once the
+        transcript (or the failure) is stored, or at once if it already was."""
+        async def run() -> None:
+            eid = int(job.data.get("evidence_id", 0))
+            if await self._transcribe_one(eid):
+                await job.done()
+            else:
+                await job.retry()
+        self.tasks.start(run(), "transcription job")
+
+    async def _transcribe(self, eid: int) -> bool:
         def load(s: Session) -> tuple[EvidenceItem, str] | None:
             item = s.get(EvidenceItem, eid)
             if item is None or item.status != "accepted" or item.transcript is not None:
@@ -261,7 +395,7 @@ class EvidenceJobs:
         found = await self.state.db.run(load)
         if found is None:
             self.transcription.pop(eid, None)
-            return
+            return True
         item, language = found
         progress = self.transcription.setdefault(eid, Progress("queued"))
         progress.state = "running"
@@ -269,12 +403,13 @@ class EvidenceJobs:
         heard = await self._hear(item, language, progress)
         if heard is None:  # the scheduler stopped: the next start resumes it
             self.transcription.pop(eid, None)
-            return
+            return False
         segments, model = heard
         item = await self.state.transaction(None, _store_transcript, eid, segments, model,
                                             language)
         progress.state, progress.progress = "done", 1.0
         self._publish_transcription(item, progress, segments=len(segments))
+        return True
 
     async def _hear(self, item: EvidenceItem, language: str,
                     progress: Progress) -> tuple[list[dict], str] | None:
@@ -321,9 +456,10 @@ def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
                    thumb: Derivative | None) -> list[tuple[int, int]]:
     """Every item of the original gets the copies (or the failure), each with its row."""
     done = []
+    # locked: the same job done at once on another node waits here, then finds them done
     for item in tx.s.execute(select(EvidenceItem).where(
             EvidenceItem.sha256 == job.source_sha256,
-            EvidenceItem.transcode_state != "done")).scalars():
+            EvidenceItem.transcode_state != "done").with_for_update()).scalars():
         h = tx.s.get(Hearing, item.hearing_id)
         if job.state == "done":
             item.transcode_state = "done"
@@ -345,7 +481,9 @@ def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
 
 def _store_transcript(tx: Tx, evidence_id: int, segments: list[dict], model: str,
                       language: str) -> EvidenceItem:
-    item = tx.s.get(EvidenceItem, evidence_id)
+    item = tx.s.get(EvidenceItem, evidence_id, with_for_update=True)
+    if item.transcript is not None:  # another node stored it first
+        return item
     item.transcript = segments
     index_evidence(tx.s, item)
     tx.audit(tx.s.get(Hearing, item.hearing_id), "evidence.transcribed", {

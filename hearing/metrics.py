@@ -12,6 +12,7 @@ uploads and the conversion queue. ``refresh`` reads the database's figures befor
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator
 
 from prometheus_client import (CollectorRegistry, Counter, Histogram, disable_created_metrics,
@@ -22,7 +23,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from hearing.hub import DROPPABLE
-from hearing.models import HEARING_STATES, AuditEvent, Hearing
+from hearing.load import measure, over_limit
+from hearing.models import HEARING_STATES, AuditEvent, Hearing, HearingLease
 
 if TYPE_CHECKING:
     from hearing.state import AppState
@@ -48,6 +50,8 @@ class Metrics:
         self.audit_rows = Counter("courtroom_audit_rows", "Audit rows committed", registry=r)
         self.hearings_by_state: dict[str, int] = {}
         self.database_up = 1
+        #: (hearing id, node id, fence) of every lease in force, read at refresh
+        self.lease_owners: list[tuple[int, str, int]] = []
         r.register(_Runtime(state, self))
         self._sessions = state.db.sessions
         self._listeners = (("after_flush", _count_audit_rows), ("after_commit", self._committed),
@@ -67,12 +71,17 @@ class Metrics:
             self.audit_rows.inc(rows)
 
     async def refresh(self) -> None:
-        """Read the figures that live in the database (hearings by state)."""
-        def work(s: Session) -> dict[str, int]:
+        """Read the figures that live in the database (hearings by state, leases in force)."""
+        def work(s: Session) -> tuple[dict[str, int], list[tuple[int, str, int]]]:
+            now = datetime.now(timezone.utc)
+            leases = [(row.hearing_id, row.node_id, row.fence)
+                      for row in s.execute(select(HearingLease)).scalars()
+                      if (row.expires_at if row.expires_at.tzinfo else
+                          row.expires_at.replace(tzinfo=timezone.utc)) > now]
             return dict(s.execute(select(Hearing.state, func.count())
-                                  .group_by(Hearing.state)).all())
+                                  .group_by(Hearing.state)).all()), leases
         try:
-            self.hearings_by_state = await self.state.db.run(work)
+            self.hearings_by_state, self.lease_owners = await self.state.db.run(work)
             self.database_up = 1
         except Exception as exc:  # the scrape still answers: the database is down
             log.warning("metrics: database unreachable: %s", exc)
@@ -109,6 +118,7 @@ class _Runtime:
         yield from self._asr()
         yield from self._websockets()
         yield from self._evidence()
+        yield from self._load()
 
     def _hearings(self) -> Iterator[Metric]:
         m = self.metrics
@@ -229,3 +239,37 @@ class _Runtime:
         yield GaugeMetricFamily("courtroom_evidence_transcriptions", "Evidence transcriptions "
                                 "queued or running", value=len(jobs.transcription))
 
+    def _load(self) -> Iterator[Metric]:
+        """The node's own load (hearing/load.py) and who holds each open hearing's lease."""
+        load = measure(self.state)
+        for name, doc, value in (
+                ("courtroom_node_udp_backlog_bytes", "Bytes waiting unread in this process's "
+                 "UDP sockets (the kernel's rx_queue: media not read yet)", load.udp.bytes),
+                ("courtroom_node_udp_backlog_largest_bytes", "Unread bytes of the fullest UDP "
+                 "socket", load.udp.largest),
+                ("courtroom_node_udp_sockets", "UDP sockets this process holds",
+                 load.udp.sockets),
+                ("courtroom_node_forward_queued_frames", "Media frames waiting in the forward "
+                 "queues, all receivers", load.forward_frames),
+                ("courtroom_node_forward_wait_seconds", "Age of the oldest media frame waiting "
+                 "to be forwarded", load.forward_wait_s),
+                ("courtroom_node_hub_queued_messages", "Messages queued to this node's "
+                 "WebSocket clients", load.hub_queued),
+                ("courtroom_node_bus_queued_messages", "Messages queued to the other nodes",
+                 load.bus_queued),
+                ("courtroom_node_asr_lag_max_seconds", "Largest transcription lag of any "
+                 "stream", load.asr_lag_s),
+                ("courtroom_node_asr_backlog_bytes", "Audio not yet handed to the asr-workers",
+                 load.asr_backlog_bytes),
+                ("courtroom_node_has_room", "1 while this node takes new hearings (no load "
+                 "limit passed)", int(over_limit(load, self.state.config) is None))):
+            yield GaugeMetricFamily(name, doc, value=value)
+        yield CounterMetricFamily("courtroom_node_udp_drops", "Datagrams the kernel dropped "
+                                  "on this process's UDP sockets (receive buffer full)",
+                                  value=load.udp.drops)
+        owner = GaugeMetricFamily("courtroom_hearing_lease_owner", "The lease of each open "
+                                  "hearing: its owner node, valued by the lease's fence",
+                                  labels=["hearing_id", "node_id"])
+        for hearing_id, node_id, fence in self.metrics.lease_owners:
+            owner.add_metric([str(hearing_id), node_id], fence)
+        yield owner

@@ -413,3 +413,15 @@ class HearingLease(Base):
     fence: Mapped[int] = mapped_column(BigInteger)
     acquired_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class EvidenceUploadLease(Base):
+    """Which request appends to (or completes) a resumable upload right now, on any node: the
+    upload's bytes and state are on the shared data path, and this row keeps two nodes from
+    writing them at once. ``holder`` names one request; a node that dies mid-request lets the
+    lease lapse at ``expires_at`` (renewed while the request runs)."""
+    __tablename__ = "evidence_upload_leases"
+    upload_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100))
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()

@@ -25,6 +25,7 @@ from media.clock import HearingClock
 if TYPE_CHECKING:
     from hearing.evidence_jobs import EvidenceJobs
     from hearing.live import CourtroomCaptures, LiveHearings
+    from hearing.live.takeover import Takeover
     from hearing.metrics import Metrics
     from hearing.notice_jobs import NoticeJobs
     from hearing.transcripts import TranscriptStore
@@ -42,6 +43,8 @@ class AppState:
     evidence: "EvidenceJobs" = None  # type: ignore[assignment]
     courtrooms: "CourtroomCaptures" = None  # type: ignore[assignment]
     notices: "NoticeJobs" = None  # type: ignore[assignment]
+    #: a node of several: takes over the open hearings of a node that died (None alone)
+    takeover: "Takeover | None" = None
     #: a participant's hand raises: a burst of 3, then one a second
     hands: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(1.0, 3))
     #: leave rows of a participant's closing sockets: a burst of 3, then one per 10 s
@@ -62,14 +65,18 @@ class AppState:
         from hearing.transcripts import TranscriptStore
         if self.transcripts is None:
             self.transcripts = TranscriptStore(self.db)
-        if self.config.nats_url:  # a node of several; alone, the hub keeps its local bus
+        if self.config.nats_url or self.config.node_id:  # alone, unnamed: the hub's local bus
             self.hub.bus = make_bus(self.config.nats_url, self.config.node_id)
+        self.config.node_id = self.hub.bus.node_id  # resolved once: the leases name this node
         if self.live is None:
             self.live = LiveHearings(self)
         self.evidence = EvidenceJobs(self)
         self.notices = NoticeJobs(self)
         self.courtrooms = CourtroomCaptures(self)
         self.live.on_transition(self.courtrooms.on_transition)
+        if self.config.nats_url:
+            from hearing.live.takeover import Takeover
+            self.takeover = Takeover(self)
         self.metrics = Metrics(self)
         if self.limiter is None:
             c = self.config
@@ -82,10 +89,14 @@ class AppState:
         first: a wrong passphrase stops the start, not the first tree head hours later."""
         from hearing.stenograms import server_signer
         server_signer(self.config)
+        self.live.serve_commands()  # the live effects other nodes send to the hearings held here
         await self.hub.bus.start()  # a node of several that cannot reach the others stops here
         await self.evidence.start()
         await self.notices.start()
-        await self.courtrooms.resume_after_restart()
+        if self.takeover is not None:  # of several: hearings whose lease lapsed, ours too
+            await self.takeover.start()
+        else:
+            await self.courtrooms.resume_after_restart()
         self.started = True
 
     async def close(self) -> None:
@@ -94,6 +105,8 @@ class AppState:
         self.started = False
         await self.notices.close()
         await self.evidence.close()
+        if self.takeover is not None:
+            await self.takeover.close()
         await self.courtrooms.close()
         await self.live.close()
         await self.hub.bus.close()

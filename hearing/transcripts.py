@@ -101,6 +101,9 @@ class TranscriptStore:
         self.db = db
         self._cache: dict[int, Transcript] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        #: Run in the transaction of each machine final before it is written: the live
+        #: owner's fence (hearing.live.hearings), so a node that lost the hearing stores none.
+        self.check_final: Callable[[Session, int], None] | None = None
 
     def _lock(self, hearing_id: int) -> asyncio.Lock:
         return self._locks.setdefault(hearing_id, asyncio.Lock())
@@ -142,9 +145,13 @@ class TranscriptStore:
         """Store an asr final (hearing.live.transcription.machine_segment) as an immutable
         machine segment."""
 
+        def work(s: Session, draft: Draft) -> Revision:
+            if self.check_final is not None:
+                self.check_final(s, hearing_id)
+            return draft.apply(s, lambda t: t.add_machine_segment(seg))
+
         async def commit(draft: Draft) -> Revision:
-            return await self.db.run(
-                lambda s: draft.apply(s, lambda t: t.add_machine_segment(seg)))
+            return await self.db.run(lambda s: work(s, draft))
         await self.change(hearing_id, commit)
         return seg
 

@@ -12,7 +12,9 @@ The upload protocol (tus-like), for a phone on a bad network:
   DELETE .../evidence/uploads/{upload}        -> 204
 The body of a PATCH streams to disk (never whole in memory) and is hashed on the way; a
 connection that drops keeps what arrived. A refusal that knows where to resume carries the
-Upload-Offset header too. Who may do what, and the custody log: hearing.services.evidence."""
+Upload-Offset header too. On a court of several servers each request may reach any of them:
+the upload's state is shared, and a PATCH meeting another server's write is refused with 409
+and the offset. Who may do what, and the custody log: hearing.services.evidence."""
 
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ from aiohttp import ClientPayloadError, web
 
 from hearing.api.context import Call
 from hearing.api.errors import error_response
-from hearing.api.registry import Handler, array_of, endpoint, schema
+from hearing.api.registry import Handler, endpoint, schema
 from hearing.api.schemas import (AT, AUDIT_EVENT, BOOL, INT, OPT_INT, OPT_STR, STR, TIME,
-                                 record)
+                                 paged, record)
 from hearing.errors import DomainError, bad_request
 from hearing.models import EvidenceStatus
 from hearing.services import evidence
@@ -82,7 +84,8 @@ ITEM_FULL = record("EvidenceWithTranscript", {
     **_ITEM, "media": OBJECT, "playback_sha256": OPT_STR, "thumbnail_sha256": OPT_STR,
     "transcript": {"type": ["array", "null"], "items": SEGMENT}})
 CUSTODY = record("EvidenceCustody", {
-    "evidence_id": INT, "sha256": STR, "events": {"type": "array", "items": AUDIT_EVENT}})
+    "evidence_id": INT, "sha256": STR, "events": {"type": "array", "items": AUDIT_EVENT},
+    "next_cursor": NEXT_CURSOR})
 FILE = {"type": "string", "format": "binary"}
 CASE_PAGE = record("CaseEvidencePage", {"evidence": {"type": "array", "items": ITEM},
                                         "next_cursor": NEXT_CURSOR})
@@ -90,6 +93,11 @@ CASE_QUERY = {"status": STATUS,
               "hearing_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
                              "description": "only what was submitted in this hearing"},
               **PAGE_QUERY}
+LIST_QUERY = {"status": STATUS, "kind": {"enum": ["audio", "video", "image", "unknown"]},
+              **PAGE_QUERY}
+CUSTODY_QUERY = {"action": {"type": "string", "pattern": "^evidence\\.[a-z_]{1,40}$",
+                            "description": "only rows of this action, e.g. evidence.accessed"},
+                 **PAGE_QUERY}
 
 
 def _connection(call: Call) -> Connection:
@@ -155,7 +163,8 @@ async def upload_status(call: Call, hearing_id: int, upload: str) -> web.Respons
           summary="Append the next bytes at header Upload-Offset (body: raw bytes)",
           auth="any", status=204, tag="evidence",
           responses={204: "stored; header Upload-Offset says how much", 404: "no such upload",
-                     409: "wrong offset (resume at Upload-Offset)", 413: "too large",
+                     409: "wrong offset, or being written through another server (resume "
+                          "at Upload-Offset)", 413: "too large",
                      423: "busy on another connection"})
 @resumable
 async def append_upload(call: Call, hearing_id: int, upload: str) -> web.Response:
@@ -199,10 +208,12 @@ async def cancel_upload(call: Call, hearing_id: int, upload: str) -> web.Respons
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence",
           summary="Evidence of a hearing, with what the court accepted in the case's other "
                   "hearings (staff: all; a participant: their own; a party's account: its "
-                  "own and the accepted)", auth="any",
-          response=array_of(ITEM, "evidence"), tag="evidence")
-async def list_evidence(call: Call, hearing_id: int) -> dict:
-    return {"evidence": await evidence.list_evidence(call.state, call.me, hearing_id)}
+                  "own and the accepted), paged", auth="any",
+          response=paged(ITEM, "evidence"), tag="evidence", query=LIST_QUERY)
+async def list_evidence(call: Call, hearing_id: int, query: dict) -> dict:
+    f = {k: query[k] for k in ("status", "kind") if k in query}
+    return await evidence.list_evidence(call.state, call.me, hearing_id, f,
+                                        PageRequest.from_query(query))
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}",
@@ -224,10 +235,13 @@ async def decide(call: Call, hearing_id: int, evidence_id: int, body: dict) -> d
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/custody",
-          summary="Chain of custody: every audit row about this evidence", response=CUSTODY,
-          tag="evidence", responses={404: "no such evidence"})
-async def custody(call: Call, hearing_id: int, evidence_id: int) -> dict:
-    return await evidence.custody(call.state, call.me, hearing_id, evidence_id)
+          summary="Chain of custody: every audit row about this evidence, oldest first, "
+                  "paged", response=CUSTODY, tag="evidence", query=CUSTODY_QUERY,
+          responses={404: "no such evidence"})
+async def custody(call: Call, hearing_id: int, evidence_id: int, query: dict) -> dict:
+    f = {k: query[k] for k in ("action",) if k in query}
+    return await evidence.custody(call.state, call.me, hearing_id, evidence_id, f,
+                                  PageRequest.from_query(query))
 
 
 def content_disposition(filename: str | None, fallback: str, inline: bool = False) -> str:
@@ -318,10 +332,13 @@ async def decide_on_case(call: Call, case_id: int, evidence_id: int, body: dict)
 
 
 @endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/custody",
-          summary="Chain of custody, its hearing's rows then its case's", response=CUSTODY,
-          tag="evidence", responses={404: "no such evidence"})
-async def case_custody(call: Call, case_id: int, evidence_id: int) -> dict:
-    return await evidence.case_custody(call.state, call.me, case_id, evidence_id)
+          summary="Chain of custody, its hearing's rows and its case's, oldest first, paged",
+          response=CUSTODY, tag="evidence", query=CUSTODY_QUERY,
+          responses={404: "no such evidence"})
+async def case_custody(call: Call, case_id: int, evidence_id: int, query: dict) -> dict:
+    f = {k: query[k] for k in ("action",) if k in query}
+    return await evidence.case_custody(call.state, call.me, case_id, evidence_id, f,
+                                       PageRequest.from_query(query))
 
 
 async def _serve_on_case(call: Call, case_id: int, evidence_id: int,

@@ -10,8 +10,9 @@ from pathlib import Path
 from aiohttp import web
 
 from hearing.api.context import Call
-from hearing.api.registry import array_of, endpoint, schema
-from hearing.api.schemas import INT, OPT_STR, STR, record
+from hearing.api.registry import endpoint, schema
+from hearing.api.schemas import INT, OPT_STR, STR, paged, record
+from hearing.paging import PAGE_QUERY, PageRequest
 from hearing.services import stenograms
 
 PASSPHRASE = schema("Passphrase", {
@@ -25,7 +26,10 @@ VERSION = record("StenogramVersion", {
     "number": INT, "sha256": STR, "created_at": OPT_STR, "previous_sha256": OPT_STR,
     "segments": INT, "status": {"enum": ["draft", "awaiting_judge", "signed"]},
     "signatures": {"type": "array", "items": SIGNATURE}})
-VERSIONS = schema("StenogramVersions", array_of(VERSION, "versions"))
+VERSIONS = schema("StenogramVersions", paged(VERSION, "versions"))
+VERSIONS_QUERY = {"status": {"enum": ["draft", "awaiting_judge", "signed"],
+                             "description": "only versions at this stage of signing"},
+                  **PAGE_QUERY}
 FILE = {"type": "string", "format": "binary"}
 
 
@@ -44,9 +48,12 @@ async def create_key(call: Call, body: dict) -> dict:
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/stenogram/versions",
-          summary="Stenogram versions and who signed them", tag="stenogram", response=VERSIONS)
-async def list_versions(call: Call, hearing_id: int) -> dict:
-    return {"versions": await stenograms.list_versions(call.state, call.me, hearing_id)}
+          summary="Stenogram versions and who signed them, oldest first, paged",
+          tag="stenogram", response=VERSIONS, query=VERSIONS_QUERY)
+async def list_versions(call: Call, hearing_id: int, query: dict) -> dict:
+    f = {k: query[k] for k in ("status",) if k in query}
+    return await stenograms.list_versions(call.state, call.me, hearing_id, f,
+                                          PageRequest.from_query(query))
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/stenogram/versions",

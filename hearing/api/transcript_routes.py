@@ -4,9 +4,11 @@ and each segment's history."""
 from __future__ import annotations
 
 from hearing.api.context import Call
-from hearing.api.registry import array_of, endpoint, schema
-from hearing.api.schemas import BOOL, INT, OPT_INT, OPT_STR, STR, record
+from hearing.api.registry import endpoint, schema
+from hearing.api.schemas import BOOL, INT, OPT_INT, OPT_STR, STR, paged, record
+from hearing.paging import PAGE_QUERY, PageRequest
 from hearing.services import transcripts
+from stenogram.revisions import EDIT_KINDS, MACHINE_KINDS
 
 REASON = {"type": "string", "maxLength": 1000}
 SEGMENT_ID = {"type": "string", "minLength": 1, "maxLength": 100}
@@ -56,7 +58,9 @@ TRANSCRIPT = record("Transcript", {"segments": SEGMENTS, "head_hash": STR,
                                    "speakers": {"type": "array", "items": SPEAKER}})
 REVISED = record("TranscriptRevised", {"revision": STORED_REVISION, "segments": SEGMENTS,
                                        "head_hash": STR})
-HISTORY = schema("TranscriptHistory", array_of(STORED_REVISION, "revisions"))
+HISTORY = schema("TranscriptHistory", paged(STORED_REVISION, "revisions"))
+HISTORY_QUERY = {"kind": {"enum": sorted(MACHINE_KINDS | EDIT_KINDS),
+                          "description": "only revisions of this kind"}, **PAGE_QUERY}
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/transcript",
@@ -76,7 +80,9 @@ async def revise(call: Call, hearing_id: int, body: dict) -> dict:
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/transcript/segments/{segment_id}/history",
-          summary="Every revision that made or changed a segment, oldest first",
-          response=HISTORY, responses={404: "no such segment"})
-async def history(call: Call, hearing_id: int, segment_id: str) -> dict:
-    return await transcripts.history(call.state, call.me, hearing_id, segment_id)
+          summary="Every revision that made or changed a segment, oldest first, paged",
+          response=HISTORY, query=HISTORY_QUERY, responses={404: "no such segment"})
+async def history(call: Call, hearing_id: int, segment_id: str, query: dict) -> dict:
+    f = {k: query[k] for k in ("kind",) if k in query}
+    return await transcripts.history(call.state, call.me, hearing_id, segment_id, f,
+                                     PageRequest.from_query(query))

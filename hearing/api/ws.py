@@ -5,7 +5,10 @@ Staff authenticate with their session cookie at the handshake; participants send
 logs). Every message is size-capped, rate-limited and validated; a bad message gets an
 error reply and the connection stays open. A connection ends when its credential does: the
 services that revoke an invite, sign out or eject close it through the hub, and the messages
-that act (joining media, raising a hand) first check that the credential still holds."""
+that act (joining media, raising a hand) first check that the credential still holds.
+Media runs on the node that holds the hearing's lease: a "join" sent to any other node is
+answered {"type": "moved", "url": <owner>} and the client reopens its socket there; events
+reach a connection on any node."""
 
 from __future__ import annotations
 
@@ -81,6 +84,7 @@ class Connection:
         self.caller: Caller | None = None
         self.token = ""  # the session or invite token it signed in with (kept in memory only)
         self.client: Client | None = None
+        self.moved = False  # told to take its media to the hearing's owner node
 
     @property
     def me(self) -> Caller:
@@ -117,7 +121,10 @@ SDP = {"type": "string", "maxLength": 64 * 1024}
 
 async def _relay_media(conn: Connection, msg: dict) -> None:
     media_id = conn.client.media_id if conn.client else None
-    await live_events.signal(conn.state, conn.me, conn.hearing_id, media_id, msg)
+    moved = await live_events.signal(conn.state, conn.me, conn.hearing_id, media_id, msg)
+    if moved is not None:  # another node holds the media: the client reconnects there
+        conn.moved = True
+        conn.send(moved)
 
 
 message_type("join", recheck=True)(_relay_media)
@@ -231,7 +238,7 @@ async def _serve(conn: Connection) -> None:
         # Started before anything here awaits: the handler may be cancelled as the peer goes
         # away, and the "leave" must still be recorded.
         closing = conn.request.app[CLOSINGS].start(
-            live_events.disconnected(state, caller, hearing_id, media_id),
+            live_events.disconnected(state, caller, hearing_id, media_id, conn.moved),
             name=f"hearing {hearing_id}")
         await asyncio.shield(asyncio.gather(sender, expiry, closing, return_exceptions=True))
 

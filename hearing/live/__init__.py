@@ -2,9 +2,10 @@
 after a restart (a hearing's room is created again when a participant offers media to it or
 a courtroom hearing left open resumes).
 
-- ``hearings``: one ``LiveHearing`` per open hearing (its WebRTC room, its asr streams, its
-  owned tasks) and ``LiveHearings``, which runs the transitions and turns room events into
-  audit rows.
+- ``hearings``: one ``LiveHearing`` per open hearing this node owns (its lease, its WebRTC
+  room, its asr streams, its owned tasks) and ``LiveHearings``, which takes and renews the
+  leases, sends the live effects of a hearing another node owns to that node, runs the
+  transitions and turns room events into fenced audit rows.
 - ``transcription``: the server's one Whisper scheduler; audio of every source of every live
   hearing -> a stream keyed (hearing, source) -> partials to the consoles, finals stored as
   machine segments (``machine_segment``) and then sent.

@@ -91,11 +91,21 @@ class CourtroomCaptures:
         for hid, st in rows:
             try:
                 await self.state.live.ensure(hid)
-                async with self._lock:
-                    if hid not in self.running:
-                        await self._start(hid, hearing_open=st == "open")
+                await self._resume(hid, st)
             except Exception:
                 log.exception("could not resume courtroom capture of hearing %s", hid)
+
+    async def resume(self, hearing_id: int) -> None:
+        """A hearing taken over from a node that died: its microphones are captured here now
+        (if it is held in a courtroom)."""
+        st = await self.state.db.run(lambda s: s.get(Hearing, hearing_id).state)
+        if st in ("open", "recess"):
+            await self._resume(hearing_id, st)
+
+    async def _resume(self, hearing_id: int, hearing_state: str) -> None:
+        async with self._lock:
+            if hearing_id not in self.running:
+                await self._start(hearing_id, hearing_open=hearing_state == "open")
 
     def relabel(self, hearing_id: int, source_id: str, label: str) -> None:
         """A seat renamed: the meters show the new name at once."""
@@ -109,6 +119,12 @@ class CourtroomCaptures:
         async with self._lock:
             for hid in list(self.running):
                 await self._stop(hid)
+
+    async def stop(self, hearing_id: int) -> None:
+        """This node no longer holds the hearing: its microphones stop here (what was
+        captured stays as chunks for the node that holds it now)."""
+        async with self._lock:
+            await self._stop(hearing_id)
 
     # -- internals ---------------------------------------------------------------------------
     async def _start(self, hearing_id: int, hearing_open: bool) -> None:
@@ -239,7 +255,7 @@ class CourtroomCaptures:
 
         def work(s):  # noqa: ANN001, ANN202
             state.audit(s, s.get(Hearing, hearing_id), "courtroom", action, data)
-        try:
-            await state.db.run(work)
+        try:  # a live write of the owner: refused once another node holds the hearing
+            await state.live.fenced(hearing_id, work)
         except Exception:
             log.exception("could not audit %s of hearing %s", action, hearing_id)

@@ -3,7 +3,12 @@ of every live hearing. A stream is keyed by (hearing, source) on the scheduler, 
 courtrooms with the same seat ids transcribe side by side. Partials go to the consoles as
 they come (droppable); a final becomes a stored machine segment (``machine_segment``) and is
 then sent with its stored id. The speaker of each message comes from the live hearing's
-speaker map, not from a query per event."""
+speaker map, not from a query per event.
+
+With ``asr_mode = "workers"`` the streams are ``hearing.asr_workers.RemoteStream``s instead:
+the audio goes over JetStream to ``courtroom asr-worker`` processes and their events come back
+to the same handlers; a final that a worker taking over a stream sends again (same source and
+start) is stored once."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from stenogram.segments import new_segment_id
 if TYPE_CHECKING:
     from asr.events import TranscriptEvent
     from asr.scheduler import Scheduler
+    from hearing.asr_workers import RemoteStream, WorkerPool
     from hearing.live.hearings import LiveHearing
     from hearing.state import AppState
 
@@ -48,6 +54,12 @@ def transcript_message(event: TranscriptEvent, speaker: dict,
             "speaker": speaker}
 
 
+def _pool_name(live: LiveHearing) -> str:
+    """The hearing's name on the worker pool (``asr.worker.hearing_token``)."""
+    from asr.worker import hearing_token
+    return hearing_token(live.hearing_id, int(live.clock.opened_at.timestamp() * 1000))
+
+
 class Transcription:
     """The shared scheduler and the streams of every live hearing."""
 
@@ -56,6 +68,7 @@ class Transcription:
         self.scheduler: Scheduler | None = None  # started with the first source that speaks
         self._lock = asyncio.Lock()
         self._tasks = Tasks("transcription")
+        self.pool: WorkerPool | None = None  # asr_mode "workers": connected on first audio
 
     async def ensure_scheduler(self) -> Scheduler:
         """The shared scheduler, its model loaded once however many callers wait for it."""
@@ -71,11 +84,48 @@ class Transcription:
                 self.scheduler = scheduler
             return self.scheduler
 
+    async def ensure_pool(self) -> WorkerPool:
+        """The connection to the worker pool, made once however many callers wait for it."""
+        async with self._lock:
+            if self.pool is None:
+                from hearing.asr_workers import WorkerPool
+                pool = WorkerPool(self.state.config.nats_url, node_id=self.state.config.node_id)
+                await pool.start()
+                self.pool = pool
+            return self.pool
+
+    def _open_remote(self, live: LiveHearing, source_id: str) -> RemoteStream | None:
+        """A source's stream on the worker pool (None while the pool is being reached)."""
+        if self.pool is None:
+            if not self._tasks.named("reach the asr workers"):
+                self._tasks.start(self.ensure_pool(), "reach the asr workers")
+            return None
+        spec = {"hearing_id": live.hearing_id, "language": live.language,
+                "vocabulary": live.vocabulary, "prompt": live.prompt()}
+        return self.pool.open(
+            _pool_name(live), source_id, spec, lambda ev: self._on_event(live, ev),
+            lambda ev: self._store_remote_final(live, ev))
+
+    async def _store_remote_final(self, live: LiveHearing, event: TranscriptEvent) -> None:
+        """A worker's final, stored unless one of the same source and start already is (a
+        worker that took over a stream, or a node that took over the hearing, sends again
+        what may have been stored)."""
+        t = await self.state.transcripts.get(live.hearing_id)
+        if any(seg.source_id == event.source_id and seg.start_ms == event.start_ms
+               for seg in t.state.values()):
+            return
+        await self._store_final(live, event)
+
     def feed(self, live: LiveHearing, chunk: AudioChunk) -> None:
         """One chunk of a source's audio into its stream (opened on its first chunk)."""
         if not self.state.config.transcribe or live.closing:
             return
         stream = live.streams.get(chunk.source_id)
+        if stream is None and self.state.config.asr_mode == "workers":
+            stream = self._open_remote(live, chunk.source_id)
+            if stream is None:
+                return  # audio while the pool is reached is recorded, not transcribed
+            live.streams[chunk.source_id] = stream
         if stream is None:
             if self.scheduler is None:
                 # Audio that arrives while the model loads is recorded but not transcribed;
@@ -125,6 +175,13 @@ class Transcription:
     async def close_streams(self, live: LiveHearing) -> None:
         """Flush every stream of the hearing: its last words become finals."""
         live.closing = True
+        if self.pool is not None:  # the workers flush the sources side by side
+            for stream, result in zip(list(live.streams.values()), await asyncio.gather(
+                    *(s.close() for s in live.streams.values()), return_exceptions=True)):
+                if isinstance(result, Exception):
+                    log.error("closing transcriber stream %s failed: %s", stream.key, result)
+            await self.pool.forget(_pool_name(live))
+            return
         for stream in list(live.streams.values()):
             try:
                 await stream.close()
@@ -139,3 +196,6 @@ class Transcription:
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None

@@ -40,8 +40,8 @@ from sqlalchemy.orm import Session
 
 from hearing import audit
 from hearing.access import (load_case, load_case_evidence, load_evidence, load_hearing,
-                            load_presided, may_see_evidence, require_case_judge,
-                            require_own_upload, require_submitter)
+                            load_presided, require_case_judge, require_own_upload,
+                            require_submitter)
 from hearing.audit import iso_utc
 from hearing.errors import (Busy, Conflict, DomainError, Invalid, NotFound, OutOfSpace,
                             TooLarge, Unavailable, Unprocessable, bad_request, conflict,
@@ -289,21 +289,37 @@ async def cancel_upload(state: AppState, caller: Caller, hearing_id: int,
 
 # -- the court's side -------------------------------------------------------------------------
 
-def _list(tx: Tx, hearing_id: int) -> list[EvidenceItem]:
+class EvidenceFilters(TypedDict, total=False):
+    status: EvidenceStatus
+    kind: str
+
+
+def _list(tx: Tx, hearing_id: int, f: EvidenceFilters,
+          req: PageRequest) -> tuple[list[EvidenceItem], str | None]:
     h = load_hearing(tx.s, hearing_id, tx.me)
     q = select(EvidenceItem).where(
         (EvidenceItem.hearing_id == h.id)
-        | ((EvidenceItem.case_id == h.case_id) & (EvidenceItem.status == "accepted"))
-    ).order_by(EvidenceItem.id)
-    return [i for i in tx.s.execute(q).scalars() if may_see_evidence(tx.me, i)]
+        | ((EvidenceItem.case_id == h.case_id) & (EvidenceItem.status == "accepted")))
+    if tx.me.kind != "staff":  # may_see_evidence, as a condition the page is cut by
+        seen = EvidenceItem.submitted_by == tx.me.actor
+        if tx.me.kind == "party":
+            seen |= EvidenceItem.status == "accepted"
+        q = q.where(seen)
+    if "status" in f:
+        q = q.where(EvidenceItem.status == f["status"])
+    if "kind" in f:
+        q = q.where(EvidenceItem.kind == f["kind"])
+    return page(tx.s, q, EvidenceItem.id, req, lambda item: item)
 
 
-async def list_evidence(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
+async def list_evidence(state: AppState, caller: Caller, hearing_id: int, f: EvidenceFilters,
+                        req: PageRequest) -> dict:
     """Staff see every item of the hearing and what the court accepted in the case's other
     hearings (``carried_from`` names that hearing); a participant sees what they submitted; a
     party's account also the case's accepted evidence."""
-    return [item_json(state, i, via=hearing_id)
-            for i in await state.transaction(caller, _list, hearing_id)]
+    found, cursor = await state.transaction(caller, _list, hearing_id, f, req)
+    return {"evidence": [item_json(state, i, via=hearing_id) for i in found],
+            "next_cursor": cursor}
 
 
 def _load(tx: Tx, hearing_id: int, evidence_id: int) -> EvidenceItem:
@@ -358,26 +374,34 @@ async def decide(state: AppState, caller: Caller, hearing_id: int, evidence_id: 
     return item_json(state, item, full=True)
 
 
-def _custody_of(tx: Tx, item: EvidenceItem) -> dict:
-    """Rows of its hearing's chain, then of its case's (decisions taken after the hearing)."""
-    events = []
-    for chain in (item.hearing_id, audit.case_chain(item.case_id)):
-        rows = tx.s.execute(select(AuditEvent).where(
-            AuditEvent.hearing_id == chain, AuditEvent.action.like("evidence.%"))
-            .order_by(AuditEvent.seq)).scalars()
-        events += [audit_json(r) for r in rows
-                   if (r.data or {}).get("evidence_id") == item.id
-                   or (r.data or {}).get("upload_id") == item.upload_id]
-    return {"evidence_id": item.id, "sha256": item.sha256, "events": events}
+class CustodyFilters(TypedDict, total=False):
+    action: str
 
 
-def _custody(tx: Tx, hearing_id: int, evidence_id: int) -> dict:
-    return _custody_of(tx, load_evidence(tx.s, hearing_id, evidence_id, tx.me))
+def _custody_of(tx: Tx, item: EvidenceItem, f: CustodyFilters, req: PageRequest) -> dict:
+    """Rows of its hearing's chain and of its case's (decisions taken after the hearing), in
+    the order they were written."""
+    q = select(AuditEvent).where(
+        AuditEvent.hearing_id.in_((item.hearing_id, audit.case_chain(item.case_id))),
+        AuditEvent.action.like("evidence.%"),
+        (AuditEvent.data["evidence_id"].as_integer() == item.id)
+        | (AuditEvent.data["upload_id"].as_string() == item.upload_id))
+    if "action" in f:
+        q = q.where(AuditEvent.action == f["action"])
+    events, cursor = page(tx.s, q, AuditEvent.id, req, audit_json)
+    return {"evidence_id": item.id, "sha256": item.sha256, "events": events,
+            "next_cursor": cursor}
 
 
-async def custody(state: AppState, caller: Caller, hearing_id: int, evidence_id: int) -> dict:
+def _custody(tx: Tx, hearing_id: int, evidence_id: int, f: CustodyFilters,
+             req: PageRequest) -> dict:
+    return _custody_of(tx, load_evidence(tx.s, hearing_id, evidence_id, tx.me), f, req)
+
+
+async def custody(state: AppState, caller: Caller, hearing_id: int, evidence_id: int,
+                  f: CustodyFilters, req: PageRequest) -> dict:
     """The chain of custody: every audit row about this item, from its upload on."""
-    return await state.transaction(caller, _custody, hearing_id, evidence_id)
+    return await state.transaction(caller, _custody, hearing_id, evidence_id, f, req)
 
 
 def _open(tx: Tx, hearing_id: int, evidence_id: int, which: Copy,
@@ -515,15 +539,17 @@ async def decide_on_case(state: AppState, caller: Caller, case_id: int, evidence
     return item_json(state, item, full=True, on_case=True)
 
 
-def _case_custody(tx: Tx, case_id: int, evidence_id: int) -> dict:
+def _case_custody(tx: Tx, case_id: int, evidence_id: int, f: CustodyFilters,
+                  req: PageRequest) -> dict:
     item = load_case_evidence(tx.s, case_id, evidence_id, tx.me)[1]
     if tx.me.kind != "staff":
         raise forbidden("the chain of custody is the court's")
-    return _custody_of(tx, item)
+    return _custody_of(tx, item, f, req)
 
 
-async def case_custody(state: AppState, caller: Caller, case_id: int, evidence_id: int) -> dict:
-    return await state.transaction(caller, _case_custody, case_id, evidence_id)
+async def case_custody(state: AppState, caller: Caller, case_id: int, evidence_id: int,
+                       f: CustodyFilters, req: PageRequest) -> dict:
+    return await state.transaction(caller, _case_custody, case_id, evidence_id, f, req)
 
 
 def _open_on_case(tx: Tx, case_id: int, evidence_id: int, which: Copy,

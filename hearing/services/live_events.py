@@ -10,7 +10,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hearing import auth
+from hearing import auth, leases
 from hearing.access import load_hearing, load_participant
 from hearing.errors import conflict, forbidden
 from hearing.hub import Client
@@ -39,21 +39,29 @@ async def identity(state: AppState, caller: Caller, hearing_id: int) -> str | No
     return await state.transaction(caller, _identity, hearing_id)
 
 
-def _snapshot(tx: Tx, hearing_id: int) -> dict:
+def _snapshot(tx: Tx, hearing_id: int, media_here: bool) -> dict:
     c = tx.me
     h = load_hearing(tx.s, hearing_id, c)
     show = participant_json if c.kind == "staff" else public_participant_json
+    owner = None if media_here else leases.current(tx.s, hearing_id)
     return {"type": "hello", "hearing": hearing_json(h),
             "participants": [show(p) for p in h.participants],
             "clock_ms": tx.state.clock_ms(h),
+            # the node that holds the hearing's media when it is another one, so a client goes
+            # straight there (None: here, or nowhere yet and a join here takes it)
+            "media_url": owner.node_url if owner is not None else None,
+            # where to reconnect when this node stops answering (config node_urls)
+            "nodes": [u.strip() for u in tx.state.config.node_urls.split(",") if u.strip()],
             "you": {"kind": c.kind, "role": c.role, "name": c.name,
                     "participant_id": c.participant_id, "user_id": c.user_id}}
 
 
 async def snapshot(state: AppState, caller: Caller, hearing_id: int) -> dict:
-    """The first message of a connection: the hearing, its participants, its clock and who
-    the caller is."""
-    return await state.transaction(caller, _snapshot, hearing_id)
+    """The first message of a connection: the hearing, its participants, its clock, the node
+    its media runs on if not this one, and who the caller is."""
+    alone = not state.config.nats_url  # one node holds every hearing it serves
+    return await state.transaction(caller, _snapshot, hearing_id,
+                                   alone or state.live.get(hearing_id) is not None)
 
 
 def _may_join_media(tx: Tx, hearing_id: int, media_id: str) -> None:
@@ -70,17 +78,32 @@ def _may_join_media(tx: Tx, hearing_id: int, media_id: str) -> None:
 
 
 async def signal(state: AppState, caller: Caller, hearing_id: int, media_id: str | None,
-                 message: dict) -> None:
+                 message: dict) -> dict | None:
     """WebRTC signalling for the caller's own seat (the server offers, the client answers).
     Joining media needs an open hearing and, for participants, admission by the judge; the
-    room checks every SDP itself."""
+    room checks every SDP itself. Media runs only on the node that holds the hearing's lease:
+    a join here takes the lease if nobody holds it; while another node holds it the answer
+    is the ``moved`` message for the client (else None)."""
     if media_id is None:
         raise forbidden("you have no seat in this hearing")
-    if message["type"] == "join":
-        await state.transaction(caller, _may_join_media, hearing_id, media_id)
-    elif state.live.get(hearing_id) is None:
-        raise conflict('send {"type": "join"} first', code="no_media")
-    await state.live.signal(hearing_id, media_id, message)
+    try:
+        if message["type"] == "join":
+            await state.transaction(caller, _may_join_media, hearing_id, media_id)
+            if state.live.get(hearing_id) is None:
+                await state.live.ensure(hearing_id)
+        elif state.live.get(hearing_id) is None:
+            raise conflict('send {"type": "join"} first', code="no_media")
+        await state.live.signal(hearing_id, media_id, message)
+    except leases.HeldElsewhere as exc:
+        return moved(hearing_id, exc.lease)
+    return None
+
+
+def moved(hearing_id: int, lease: leases.Lease) -> dict:
+    """Reopen the WebSocket (and media) at the hearing's owner node. The client is sent, not
+    relayed: the owner forwards every seat's media to every other, so a relay would double
+    the traffic and add a hop to every packet."""
+    return {"type": "moved", "url": lease.node_url, "hearing_id": hearing_id}
 
 
 #: WebSocket close code for a connection whose credential is no longer valid.
@@ -133,16 +156,19 @@ def _leave(tx: Tx, hearing_id: int, unrecorded: int) -> None:
 
 
 async def disconnected(state: AppState, caller: Caller, hearing_id: int,
-                       media_id: str | None) -> None:
+                       media_id: str | None, moved_away: bool = False) -> None:
     """A connection closed (its client is already off the hub): the seat is kept for the
     reconnect window unless another connection holds it, and a participant's leaving is
     recorded. Reconnect flaps are coalesced: no row while another of the participant's
     connections is still open, and beyond a few rows the closes are counted into the next one
-    (``closes_not_recorded``), so a flapping or hostile client cannot flood the audit log."""
-    if media_id and not any(other.media_id == media_id
-                            for other in state.hub.clients(hearing_id)):
+    (``closes_not_recorded``), so a flapping or hostile client cannot flood the audit log.
+    A connection that was sent to the hearing's owner node (``moved_away``) is not a leave:
+    the client goes on there. Only the node that holds the media drops a seat: a connection
+    to any other node never carried it."""
+    if media_id and state.live.get(hearing_id) is not None and not any(
+            other.media_id == media_id for other in state.hub.clients(hearing_id)):
         await state.live.dropped(hearing_id, media_id)
-    if caller.kind != "participant":
+    if caller.kind != "participant" or moved_away:
         return
     pid = caller.participant_id
     if any(c.caller.kind == "participant" and c.caller.participant_id == pid

@@ -11,15 +11,16 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 
 from hearing import stenograms
 from hearing.access import (is_assigned, load_hearing, load_managed, may_read_signed_record,
                             may_see_record, require_staff_role)
 from hearing.errors import Unprocessable, conflict, forbidden, not_found
 from hearing.models import Hearing, SigningKey, StenogramSignature, StenogramVersionRow, User
+from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.search import index as search_index
 from hearing.state import AppState
@@ -117,14 +118,42 @@ async def create_key(state: AppState, caller: Caller, passphrase: str) -> dict:
 
 # -- versions and signatures -------------------------------------------------------------------
 
-def _list_versions(tx: Tx, hearing_id: int) -> list[dict]:
+VersionStatus = Literal["draft", "awaiting_judge", "signed"]
+
+
+class VersionFilters(TypedDict, total=False):
+    status: VersionStatus
+
+
+def _signed_by(role: SignerRole) -> ColumnElement[bool]:
+    return exists().where(StenogramSignature.version_id == StenogramVersionRow.id,
+                          StenogramSignature.role == role)
+
+
+def _status_is(status: VersionStatus) -> ColumnElement[bool]:
+    """signature_status as a condition on the version rows (the judge signs after the
+    secretary), so a filtered list pages like any other."""
+    secretary, judge = _signed_by("secretary"), _signed_by("judge")
+    return {"draft": ~secretary, "awaiting_judge": secretary & ~judge,
+            "signed": secretary & judge}[status]
+
+
+def _list_versions(tx: Tx, hearing_id: int, f: VersionFilters, req: PageRequest) -> dict:
     load_managed(tx.s, hearing_id, tx.me)
     sigs = stenograms.signatures(tx.s, hearing_id)
-    return [version_json(v, sigs) for v in stenograms.versions(tx.s, hearing_id)]
+    q = select(StenogramVersionRow).where(StenogramVersionRow.hearing_id == hearing_id)
+    if "status" in f:
+        q = q.where(_status_is(f["status"]))
+    versions, cursor = page(tx.s, q, StenogramVersionRow.id, req, lambda r: version_json(
+        StenogramVersion(document=r.doc, sha256=r.sha256), sigs))
+    return {"versions": versions, "next_cursor": cursor}
 
 
-async def list_versions(state: AppState, caller: Caller, hearing_id: int) -> list[dict]:
-    return await state.transaction(caller, _list_versions, hearing_id)
+async def list_versions(state: AppState, caller: Caller, hearing_id: int, f: VersionFilters,
+                        req: PageRequest) -> dict:
+    """The hearing's versions, oldest first (rows are numbered as made), with their
+    signatures."""
+    return await state.transaction(caller, _list_versions, hearing_id, f, req)
 
 
 def _new_version(tx: Tx, hearing_id: int, transcript: Transcript) -> dict:

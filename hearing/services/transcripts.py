@@ -4,8 +4,11 @@ segment's history."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from hearing.access import load_hearing, load_managed, require_editor
 from hearing.errors import Unprocessable, bad_request, not_found
+from hearing.paging import PageRequest, encode_cursor
 from hearing.roles import Caller
 from hearing.state import AppState
 from hearing.transaction import Tx
@@ -66,8 +69,14 @@ async def revise(state: AppState, caller: Caller, hearing_id: int, change: dict)
             "head_hash": t.head_hash}
 
 
-async def history(state: AppState, caller: Caller, hearing_id: int, segment_id: str) -> dict:
-    """Every revision that made or changed a segment, oldest first."""
+class HistoryFilters(TypedDict, total=False):
+    kind: str
+
+
+async def history(state: AppState, caller: Caller, hearing_id: int, segment_id: str,
+                  f: HistoryFilters, req: PageRequest) -> dict:
+    """Every revision that made or changed a segment, oldest first, paged by the revision's
+    number in the hearing's chain."""
     await state.transaction(caller, _readable, hearing_id)
     t = await state.transcripts.get(hearing_id)
     try:
@@ -76,4 +85,8 @@ async def history(state: AppState, caller: Caller, hearing_id: int, segment_id: 
         raise not_found("no such segment") from None
     if not revs:
         raise not_found("no such segment")
-    return {"revisions": [r.to_dict() for r in revs]}
+    rest = [r for r in revs if (req.after is None or r.seq > req.after)
+            and ("kind" not in f or r.kind == f["kind"])]
+    shown = rest[:req.limit]
+    return {"revisions": [r.to_dict() for r in shown],
+            "next_cursor": encode_cursor(shown[-1].seq) if len(rest) > req.limit else None}

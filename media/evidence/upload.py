@@ -8,6 +8,15 @@ content-addressed blob store (the file is parsed only in a confined child proces
 ``sandbox``). Until then the bytes live in ``<id>.part`` beside a small JSON
 state file, so an upload survives a server restart and resumes at its last checkpoint.
 
+Several servers may share the upload folder (the data directory mounted on every node), so a
+phone's next request may land on another node. Then a lock every node honours (``UploadLocks``,
+the hearing server's is a database row with an expiry) is held by one node at a time while it
+appends, completes or cancels; the holder renews it while it works and a dead node's lock
+lapses. The node that takes it re-reads the state file, cuts the part file back to the
+checkpoint (bytes after it were never acknowledged) and carries the running hash on from what
+it had hashed, or re-hashes the part file once. A request for an upload that another node is
+writing is refused with the offset to resume from.
+
 Memory stays bounded: at most two buffers of ``buffer_bytes`` per upload are alive (one being
 filled from the network, one being written and hashed in the executor)."""
 
@@ -25,14 +34,15 @@ from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stenogram.files import fsync_dir, write_private
 
 from ..blobstore import BlobStore
 from ..tasks import Tasks
-from .errors import (EvidenceRejected, HashMismatch, InsufficientStorage, OffsetMismatch,
-                     UploadBusy, UploadIncomplete, UploadNotFound, UploadTooLarge)
+from .errors import (EvidenceError, EvidenceRejected, HashMismatch, InsufficientStorage,
+                     OffsetMismatch, UploadBusy, UploadIncomplete, UploadNotFound,
+                     UploadTooLarge)
 from .probe import MediaInfo
 from .sandbox import SandboxLimits, validate_sandboxed
 from .validate import ValidationLimits
@@ -60,6 +70,27 @@ class UploadOptions:
     # only this many at once, so parallel uploads cannot multiply the memory a parse may take
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     parallel_parses: int = 2
+    # with several servers (``locks``): a node's hold on an upload lapses this long after its
+    # last renewal (it renews a third of the way), so a node that died frees it within this
+    lease_ttl_s: float = 30.0
+
+
+class UploadLocks(Protocol):
+    """A lock on one upload that every server sharing the upload folder sees. ``holder``
+    names one server's manager; taking a lock it already holds renews it."""
+
+    async def acquire(self, upload_id: str, holder: str, ttl_s: float) -> bool:
+        """Take (or keep) the lock if it is free, lapsed or already ``holder``'s."""
+
+    async def renew(self, upload_id: str, holder: str, ttl_s: float) -> bool:
+        """Extend ``holder``'s lock; False if it is no longer ``holder``'s."""
+
+    async def release(self, upload_id: str, holder: str) -> None: ...
+
+
+class LeaseLost(OffsetMismatch):
+    """This server's lock on an upload passed to another server while it was writing; the
+    client asks where the upload ends and resumes there."""
 
 
 def _now() -> str:
@@ -137,6 +168,11 @@ class _Session:
         self.written = 0  # bytes in the part file (>= state.offset between checkpoints)
         self.draining: asyncio.Future[None] | None = None  # last writes of a broken request
         self.writer: asyncio.Task[Any] | None = None  # the request appending right now
+        # several servers: the shared lock, held while a request of this server works on it
+        self.leased = False
+        self.lost = False  # the lock passed to another server: write nothing more
+        self.lease_ops = asyncio.Lock()  # taking, renewing and giving it up, one at a time
+        self.renewing: asyncio.Task[None] | None = None
 
     async def settle(self) -> None:
         """Wait until the writes of an earlier, interrupted request have landed."""
@@ -149,8 +185,12 @@ class UploadManager:
     final step is a rename); by default it is ``<store root>/uploads``."""
 
     def __init__(self, store: BlobStore, options: UploadOptions = UploadOptions(),
-                 directory: Path | None = None, executor: Executor | None = None) -> None:
+                 directory: Path | None = None, executor: Executor | None = None,
+                 locks: UploadLocks | None = None) -> None:
         self.store = store
+        #: set when several servers share the folder; None: this process alone writes it
+        self.locks = locks
+        self.holder = secrets.token_hex(12)
         self.options = options
         self.dir = Path(directory) if directory else store.root / "uploads"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -184,29 +224,49 @@ class UploadManager:
             raise InsufficientStorage("The server is short of disk space; try again later.",
                                       free_bytes=free)
 
-    def _load_sync(self, upload_id: str) -> _Session:
-        """Rebuild a session from disk, cutting the data file back to its last checkpoint (bytes
-        after it were never acknowledged to the client)."""
+    def _read_state_sync(self, upload_id: str) -> UploadState:
         part, state_path = self._paths(upload_id)
         try:
             raw = json.loads(state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UploadNotFound("No such upload (finished long ago, expired or never "
                                  "created).", upload_id=upload_id) from None
-        state = UploadState(**raw)
-        s = _Session(state, part)
-        if state.receipt is None:
-            if state.completing:
-                return s  # crashed mid-commit: complete() finishes it
-            with open(part, "r+b") as f:
+        return UploadState(**raw)
+
+    @staticmethod
+    def _cut_sync(s: _Session) -> None:
+        """Cut the data file back to its last checkpoint (bytes after it were never
+        acknowledged to the client)."""
+        state = s.state
+        if state.receipt is None and not state.completing:  # mid-commit: complete() finishes
+            with open(s.part, "r+b") as f:
                 size = os.fstat(f.fileno()).st_size
                 if size > state.offset:
                     f.truncate(state.offset)
                     os.fsync(f.fileno())
                 elif size < state.offset:
                     state.offset = size
+        s.written = state.offset
+
+    def _load_sync(self, upload_id: str) -> _Session:
+        """Rebuild a session from disk. Alone, the data file is cut back to its checkpoint at
+        once; with several servers only under the shared lock (``_refresh_sync``)."""
+        state = self._read_state_sync(upload_id)
+        s = _Session(state, self._paths(upload_id)[0])
+        if self.locks is None:
+            self._cut_sync(s)
+        else:
             s.written = state.offset
         return s
+
+    def _refresh_sync(self, s: _Session) -> None:
+        """Under the shared lock: the state as the last holder left it. The running hash is
+        kept when it covers only bytes that were already durable (they cannot have changed)."""
+        known = s.state.offset
+        s.state = self._read_state_sync(s.state.id)
+        self._cut_sync(s)
+        if s.hasher is not None and not (s.hashed <= known and s.hashed <= s.written):
+            s.hasher, s.hashed = None, 0
 
     async def _session(self, upload_id: str) -> _Session:
         self._paths(upload_id)
@@ -221,10 +281,13 @@ class UploadManager:
 
     def _rehash_sync(self, s: _Session) -> None:
         """After a restart the running hash is gone (hashlib state cannot be saved): read the
-        part file once up to the checkpoint."""
-        h = hashlib.sha256()
-        remaining = s.written
+        part file once up to the checkpoint. A hash that stopped short (another server
+        appended meanwhile) goes on from where it stopped."""
+        h, start = ((s.hasher, s.hashed) if s.hasher is not None and s.hashed <= s.written
+                    else (hashlib.sha256(), 0))
+        remaining = s.written - start
         with open(s.part, "rb") as f:
+            f.seek(start)
             while remaining:
                 block = f.read(min(READ_CHUNK, remaining))
                 if not block:
@@ -251,6 +314,70 @@ class UploadManager:
     async def _discard(self, s: _Session) -> None:
         self._sessions.pop(s.state.id, None)
         await self._run(self._remove_sync, s.state.id)
+
+    # -- the shared lock (several servers) ------------------------------------------------
+    async def _hold(self, s: _Session, refused: type[EvidenceError]) -> None:
+        """With several servers: take the upload's shared lock for this server (the caller
+        holds ``s.lock``, so one request of this server at a time) and read the state its
+        last holder left; ``refused`` (with the offset to resume from) while another server
+        holds it."""
+        if self.locks is None:
+            return
+        async with s.lease_ops:
+            if not await self.locks.acquire(s.state.id, self.holder, self.options.lease_ttl_s):
+                state = await self._run(self._read_state_sync, s.state.id)
+                raise refused("This upload is receiving data through another server; ask "
+                              "where it ends and resume from there.", offset=state.offset)
+            s.leased, s.lost = True, False
+        if s.renewing is None or s.renewing.done():
+            s.renewing = asyncio.get_running_loop().create_task(
+                self._renew(s), name=f"upload lock {s.state.id}")
+        await s.settle()
+        try:
+            await self._run(self._refresh_sync, s)
+        except UploadNotFound:  # given up through another server
+            self._sessions.pop(s.state.id, None)
+            raise
+
+    async def _renew(self, s: _Session) -> None:
+        ttl = self.options.lease_ttl_s
+        valid_until = asyncio.get_running_loop().time() + ttl
+        while s.leased:
+            await asyncio.sleep(ttl / 3)
+            async with s.lease_ops:
+                if not s.leased:
+                    return
+                try:
+                    kept = await self.locks.renew(s.state.id, self.holder, ttl)
+                except Exception:  # the database is away: keep trying until it would lapse
+                    kept = asyncio.get_running_loop().time() < valid_until - ttl / 3
+                else:
+                    valid_until = asyncio.get_running_loop().time() + ttl
+                if not kept:
+                    s.leased, s.lost = False, True
+                    if s.writer is not None:
+                        s.writer.cancel()
+                    return
+
+    async def _let_go(self, s: _Session) -> None:
+        """After a request, before its answer (the phone's next request may reach another
+        server at once): give the shared lock up once its last writes have landed, unless
+        another request of this server took the upload meanwhile. A request cut short
+        leaves it to a task the manager awaits at close."""
+        if self.locks is not None and s.leased:
+            await asyncio.shield(self._drains.start(self._release(s),
+                                                    name=f"release {s.state.id}"))
+
+    async def _release(self, s: _Session) -> None:
+        await s.settle()
+        async with s.lease_ops:
+            if s.lock.locked() or not s.leased:
+                return
+            s.leased = False
+            if s.renewing is not None:
+                s.renewing.cancel()
+                s.renewing = None
+            await self.locks.release(s.state.id, self.holder)
 
     # -- protocol -------------------------------------------------------------------------
     async def create(self, *, filename: str | None = None, size: int | None = None,
@@ -297,8 +424,17 @@ class UploadManager:
         return self._status(s)
 
     async def status(self, upload_id: str) -> UploadStatus:
-        """Where to resume: ``offset`` is the number of bytes the server holds durably."""
-        return self._status(await self._session(upload_id))
+        """Where to resume: ``offset`` is the number of bytes the server holds durably (with
+        several servers, as the state file on the shared folder says)."""
+        s = await self._session(upload_id)
+        if self.locks is not None and not s.leased:
+            try:
+                state = await self._run(self._read_state_sync, upload_id)
+            except UploadNotFound:  # finished or given up through another server
+                self._sessions.pop(upload_id, None)
+                raise
+            return self._status(_Session(state, s.part))
+        return self._status(s)
 
     async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes]) -> UploadStatus:
         """Write ``body`` at ``offset`` (must equal the current offset). If the body breaks off,
@@ -319,6 +455,7 @@ class UploadManager:
             await s.lock.acquire()
         s.writer = asyncio.current_task()
         try:
+            await self._hold(s, OffsetMismatch)
             await s.settle()
             if s.state.receipt is not None or s.state.completing:
                 raise OffsetMismatch("This upload is already complete.", offset=s.state.offset)
@@ -331,6 +468,7 @@ class UploadManager:
         finally:
             s.writer = None
             s.lock.release()
+            await self._let_go(s)
 
     async def _receive(self, s: _Session, body: AsyncIterable[bytes]) -> None:
         opts = self.options
@@ -342,6 +480,9 @@ class UploadManager:
         since_checkpoint = 0
 
         def write(data: bytearray) -> None:
+            if s.lost:
+                raise LeaseLost("Another server took this upload over; ask where it ends "
+                                "and resume from there.")
             view, pos = memoryview(data), s.written
             while view:
                 n = os.pwrite(fd, view, pos)
@@ -352,7 +493,7 @@ class UploadManager:
         def checkpoint(upto: int) -> None:
             """Runs beside the next writes: only bytes written before it started count."""
             os.fsync(fd)
-            if upto > s.state.offset:
+            if upto > s.state.offset and not s.lost:
                 s.state.offset = upto
                 self._save_sync(s)
             self._check_space(0)
@@ -419,48 +560,55 @@ class UploadManager:
         s = await self._session(upload_id)
         if s.lock.locked():
             raise UploadBusy("This upload is still receiving data.", offset=s.state.offset)
-        async with s.lock:
-            await s.settle()
-            st = s.state
-            if st.receipt is not None:
-                return Receipt.from_json(st.receipt)
-            if st.completing is None:
-                if st.size is not None and st.offset != st.size:
-                    raise UploadIncomplete(f"Only {st.offset} of {st.size} bytes have arrived.",
-                                           offset=st.offset, size=st.size)
-                await self._ensure_hash(s)
-                digest = s.hasher.hexdigest()
-                if st.sha256 and digest != st.sha256:
-                    await self._discard(s)
-                    raise HashMismatch("The file received does not match the SHA-256 declared "
-                                       "for it; it was discarded, please send it again.",
-                                       declared=st.sha256, received=digest, size=st.offset)
-                media = await self._validate(s, s.part, digest)
-                st.completing = digest
-                already = await self._run(self.store.exists, digest)
-                await self._run(self._save_sync, s)
-                ref = await self._run(self.store.commit_temp, s.part, digest)
-            else:  # a crash interrupted the commit: finish it from what is stored
-                digest = st.completing
-                if s.part.exists():
-                    already = await self._run(self.store.exists, digest)
-                    ref = await self._run(self.store.commit_temp, s.part, digest)
-                elif await self._run(self.store.exists, digest):
-                    already, ref = False, None
-                else:
-                    await self._discard(s)
-                    raise UploadNotFound("The upload was lost in a server failure; please send "
-                                         "it again.", upload_id=upload_id)
-                path = ref.path if ref else self.store.path_for(digest)
-                media = await self._validate(s, path, digest)
-            size = (ref.size if ref else (await self._run(os.stat, self.store.path_for(digest))).st_size)
-            receipt = Receipt(upload_id=st.id, sha256=digest, size=size, received_at=_now(),
-                              started_at=st.created_at, filename=st.filename,
-                              content_type=st.content_type, meta=dict(st.meta), media=media,
-                              already_stored=already)
-            st.receipt = receipt.to_json()
+        try:
+            async with s.lock:
+                return await self._complete(s, upload_id)
+        finally:
+            await self._let_go(s)
+
+    async def _complete(self, s: _Session, upload_id: str) -> Receipt:
+        await self._hold(s, UploadBusy)
+        await s.settle()
+        st = s.state
+        if st.receipt is not None:
+            return Receipt.from_json(st.receipt)
+        if st.completing is None:
+            if st.size is not None and st.offset != st.size:
+                raise UploadIncomplete(f"Only {st.offset} of {st.size} bytes have arrived.",
+                                       offset=st.offset, size=st.size)
+            await self._ensure_hash(s)
+            digest = s.hasher.hexdigest()
+            if st.sha256 and digest != st.sha256:
+                await self._discard(s)
+                raise HashMismatch("The file received does not match the SHA-256 declared "
+                                   "for it; it was discarded, please send it again.",
+                                   declared=st.sha256, received=digest, size=st.offset)
+            media = await self._validate(s, s.part, digest)
+            st.completing = digest
+            already = await self._run(self.store.exists, digest)
             await self._run(self._save_sync, s)
-            return receipt
+            ref = await self._run(self.store.commit_temp, s.part, digest)
+        else:  # a crash interrupted the commit: finish it from what is stored
+            digest = st.completing
+            if s.part.exists():
+                already = await self._run(self.store.exists, digest)
+                ref = await self._run(self.store.commit_temp, s.part, digest)
+            elif await self._run(self.store.exists, digest):
+                already, ref = False, None
+            else:
+                await self._discard(s)
+                raise UploadNotFound("The upload was lost in a server failure; please send "
+                                     "it again.", upload_id=upload_id)
+            path = ref.path if ref else self.store.path_for(digest)
+            media = await self._validate(s, path, digest)
+        size = (ref.size if ref else (await self._run(os.stat, self.store.path_for(digest))).st_size)
+        receipt = Receipt(upload_id=st.id, sha256=digest, size=size, received_at=_now(),
+                          started_at=st.created_at, filename=st.filename,
+                          content_type=st.content_type, meta=dict(st.meta), media=media,
+                          already_stored=already)
+        st.receipt = receipt.to_json()
+        await self._run(self._save_sync, s)
+        return receipt
 
     async def _validate(self, s: _Session, path: Path, digest: str) -> MediaInfo | None:
         if not self.options.validate:
@@ -478,9 +626,13 @@ class UploadManager:
         """Drop an unfinished upload (the submitter gave up). Completed ones only lose their
         idempotency record; the blob stays."""
         s = await self._session(upload_id)
-        async with s.lock:
-            await s.settle()
-            await self._discard(s)
+        try:
+            async with s.lock:
+                await self._hold(s, UploadBusy)
+                await s.settle()
+                await self._discard(s)
+        finally:
+            await self._let_go(s)
 
     # -- housekeeping ---------------------------------------------------------------------
     async def close(self) -> None:
@@ -490,7 +642,11 @@ class UploadManager:
 
     def recover(self) -> list[UploadStatus]:
         """On server start (blocking; before serving): load every upload, cut data files back
-        to their checkpoints, and delete files that belong to no upload."""
+        to their checkpoints, and delete files that belong to no upload. With several servers
+        the others may be writing right now: nothing is touched here, an upload is cut back
+        when a server next takes its lock."""
+        if self.locks is not None:
+            return []
         out = []
         for tmp in self.dir.glob("*.tmp"):  # a state file's write cut short
             tmp.unlink(missing_ok=True)
@@ -522,8 +678,17 @@ class UploadManager:
                 s = await self._session(upload_id)
             except (UploadNotFound, ValueError, TypeError, OSError):
                 continue
-            idle = (now - datetime.fromisoformat(s.state.updated_at)).total_seconds()
-            if idle >= limit and not s.lock.locked():
-                await self._discard(s)
-                gone.append(upload_id)
+            if s.lock.locked():
+                continue
+            try:
+                async with s.lock:
+                    await self._hold(s, UploadBusy)
+                    idle = (now - datetime.fromisoformat(s.state.updated_at)).total_seconds()
+                    if idle >= limit:
+                        await self._discard(s)
+                        gone.append(upload_id)
+            except UploadBusy:
+                continue  # another server is working on it: not idle
+            finally:
+                await self._let_go(s)
         return gone

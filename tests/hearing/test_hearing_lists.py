@@ -178,3 +178,179 @@ async def test_every_other_list_pages(aiohttp_client, app_db):
     assert [c["name"] for c in got] == [f"Зал {i}" for i in range(5)] and pages == 3
     body = await (await judge.get(f"/api/hearings/{hid}/recordings")).json()
     assert body == {"recordings": [], "next_cursor": None}
+
+
+# -- the evidence, its custody, the stenogram versions and a segment's history ----------------
+
+EVIDENCE_LISTS = {
+    "/api/hearings/{hearing_id}/evidence": ("evidence", {"status", "kind"}),
+    "/api/hearings/{hearing_id}/evidence/{evidence_id}/custody": ("events", {"action"}),
+    "/api/cases/{case_id}/evidence/{evidence_id}/custody": ("events", {"action"}),
+    "/api/hearings/{hearing_id}/stenogram/versions": ("versions", {"status"}),
+    "/api/hearings/{hearing_id}/transcript/segments/{segment_id}/history": (
+        "revisions", {"kind"}),
+}
+
+
+async def test_openapi_publishes_the_record_lists_filters(aiohttp_client, app_db):
+    app, db, ids = app_db
+    client = await aiohttp_client(app)
+    spec = await (await client.get("/api/openapi.json")).json()
+    for path, (key, filters) in EVIDENCE_LISTS.items():
+        op = spec["paths"][path]["get"]
+        params = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+        assert set(params) == {"cursor", "limit", *filters}, path
+        answer = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert {key, "next_cursor"} <= set(answer["required"]), path
+    params = spec["paths"]["/api/hearings/{hearing_id}/stenogram/versions"]["get"]["parameters"]
+    status = next(p for p in params if p["name"] == "status")
+    assert status["schema"]["enum"] == ["draft", "awaiting_judge", "signed"]
+    # the lists a page needs whole, or that their window bounds, stay unpaged
+    for path in ("/api/hearings/{hearing_id}/transcript", "/api/calendar"):
+        names = {p["name"] for p in spec["paths"][path]["get"].get("parameters", [])}
+        assert "cursor" not in names, path
+
+
+async def test_evidence_and_its_custody_page_and_filter(aiohttp_client, db_url, tmp_path):
+    from support.media_samples import make_image, make_media
+    from test_hearing_evidence import upload, wait_for
+
+    app, db, ids = app_with_users(db_url, tmp_path, transcribe=False,
+                                  transcribe_evidence=False, evidence_min_free_bytes=0)
+    judge = await login(aiohttp_client, app, "judge")
+    sec = await login(aiohttp_client, app, "secretary")
+    h1 = await schedule(judge, ids["secretary"], case_number="2-88/2026")
+    first, cid = h1["id"], h1["case_id"]
+    assert (await judge.post(f"/api/hearings/{first}/transitions",
+                             json={"to": "open"})).status == 200
+    files = [("фото 1.png", make_image(tmp_path / "1.png", width=320).read_bytes()),
+             ("фото 2.png", make_image(tmp_path / "2.png", width=330).read_bytes()),
+             ("звонок.ogg", make_media(tmp_path / "a.ogg", "ogg-opus", seconds=1.0).read_bytes())]
+    made = []
+    for name, data in files:
+        status, receipt = await upload(sec, first, data, filename=name)
+        assert status == 200, receipt
+        made.append(receipt["evidence_id"])
+    a, b, c = made
+    r = await judge.post(f"/api/hearings/{first}/evidence/{a}/decision",
+                         json={"decision": "accept", "reason": "относимо"})
+    assert r.status == 200, await r.text()
+
+    rows, pages = await walk(judge, f"/api/hearings/{first}/evidence", "evidence", 2)
+    assert [e["id"] for e in rows] == [a, b, c] and pages == 2
+    rows, pages = await walk(judge, f"/api/hearings/{first}/evidence?status=pending",
+                             "evidence", 1)
+    assert [e["id"] for e in rows] == [b, c] and pages == 2
+    rows, _ = await walk(judge, f"/api/hearings/{first}/evidence?kind=audio", "evidence", 1)
+    assert [e["id"] for e in rows] == [c]
+    # the next hearing of the case lists what the court accepted in the first, then its own
+    h2 = await schedule(judge, ids["secretary"], case_number="2-88/2026")
+    second = h2["id"]
+    status, receipt = await upload(sec, second, make_image(tmp_path / "3.png", width=340)
+                                   .read_bytes(), filename="фото 3.png")
+    assert status == 200, receipt
+    d = receipt["evidence_id"]
+    rows, pages = await walk(judge, f"/api/hearings/{second}/evidence", "evidence", 1)
+    assert [(e["id"], e["carried_from"]) for e in rows] == [(a, first), (d, None)]
+    assert pages == 2
+    rows, _ = await walk(judge, f"/api/hearings/{second}/evidence?status=pending&kind=image",
+                         "evidence", 1)
+    assert [e["id"] for e in rows] == [d]
+    for bad in ("status=lost", "kind=pdf", "cursor=nonsense", "sort=id"):
+        assert (await judge.get(f"/api/hearings/{first}/evidence?{bad}")).status == 400, bad
+
+    # the custody of the accepted item, once its copies are made (no more rows come)
+    async def fetch():
+        return await (await judge.get(f"/api/hearings/{first}/evidence/{a}")).json()
+    await wait_for(fetch, lambda i: i["transcode_state"] in ("done", "failed"))
+    whole = await (await judge.get(f"/api/hearings/{first}/evidence/{a}/custody")).json()
+    assert whole["next_cursor"] is None and whole["evidence_id"] == a
+    actions = [e["action"] for e in whole["events"]]
+    assert actions[:3] == ["evidence.upload_started", "evidence.received", "evidence.decision"]
+    for path in (f"/api/hearings/{first}/evidence/{a}/custody",
+                 f"/api/cases/{cid}/evidence/{a}/custody"):
+        for limit in (1, 2):
+            rows, pages = await walk(judge, path, "events", limit)
+            assert rows == whole["events"] and pages == -(-len(rows) // limit), (path, limit)
+        rows, _ = await walk(judge, path + "?action=evidence.decision", "events", 1)
+        assert [(e["action"], e["data"]["decision"]) for e in rows] == [
+            ("evidence.decision", "accepted")]
+        rows, _ = await walk(judge, path + "?action=evidence.upload_cancelled", "events", 1)
+        assert rows == []
+        assert (await judge.get(path + "?action=hearing.create")).status == 400
+    # another item's custody holds only its own rows
+    rows, _ = await walk(judge, f"/api/hearings/{first}/evidence/{b}/custody", "events", 1)
+    assert [e["action"] for e in rows] == ["evidence.upload_started", "evidence.received"]
+    assert all(e["data"].get("evidence_id", b) == b for e in rows)
+
+
+async def test_versions_and_segment_history_page_and_filter(aiohttp_client, db_url, tmp_path):
+    from hearing.api.context import STATE
+    from test_hearing_stenogram import PASS, final
+
+    app, db, ids = app_with_users(db_url, tmp_path, transcribe=False)
+    judge = await login(aiohttp_client, app, "judge")
+    sec = await login(aiohttp_client, app, "secretary")
+    hid = (await schedule(judge, ids["secretary"]))["id"]
+    r = await judge.post(f"/api/hearings/{hid}/participants",
+                         json={"role": "witness", "display_name": "Сидоров Әлібек"})
+    witness = (await r.json())["id"]
+    await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
+    seg = await app[STATE].transcripts.add_final(
+        hid, final("mic1", 1000, "Я видел его у суд", ["Я", "видел", "его", "у", "суд"]))
+    for who in (sec, judge):
+        assert (await who.post("/api/me/signing-key", json={"passphrase": PASS})).status == 201
+    segment_id = seg.segment_id
+
+    async def edit(text: str) -> None:
+        nonlocal segment_id
+        r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json={
+            "kind": "edit_text", "segment_id": segment_id, "text": text})
+        assert r.status == 201, await r.text()
+        segment_id = (await r.json())["segments"][0]["id"]
+
+    async def version(*signers) -> None:
+        assert (await sec.post(f"/api/hearings/{hid}/stenogram/versions")).status == 201
+        number = (await (await sec.get(f"/api/hearings/{hid}/stenogram/versions?limit=500"))
+                  .json())["versions"][-1]["number"]
+        for who in signers:
+            r = await who.post(f"/api/hearings/{hid}/stenogram/versions/{number}/sign",
+                               json={"passphrase": PASS})
+            assert r.status == 200, await r.text()
+
+    await version(sec)                      # 1: awaiting the judge
+    await edit("Я видел его у суда")
+    await version(sec, judge)               # 2: signed
+    await edit("Я видел его у здания суда")
+    await version()                         # 3: draft
+    r = await sec.post(f"/api/hearings/{hid}/transcript/revisions", json={
+        "kind": "set_speaker", "segment_id": segment_id, "speaker": f"p{witness}"})
+    assert r.status == 201, await r.text()
+    segment_id = (await r.json())["segments"][0]["id"]
+    await edit("Я видел его у здания суда.")
+    await version()                         # 4: draft
+
+    path = f"/api/hearings/{hid}/stenogram/versions"
+    for limit, expected_pages in ((1, 4), (3, 2)):
+        rows, pages = await walk(sec, path, "versions", limit)
+        assert [(v["number"], v["status"]) for v in rows] == [
+            (1, "awaiting_judge"), (2, "signed"), (3, "draft"), (4, "draft")]
+        assert pages == expected_pages
+    for status, numbers in (("draft", [3, 4]), ("awaiting_judge", [1]), ("signed", [2])):
+        rows, _ = await walk(sec, f"{path}?status={status}", "versions", 1)
+        assert [v["number"] for v in rows] == numbers, status
+    assert (await sec.get(f"{path}?status=lost")).status == 400
+
+    path = f"/api/hearings/{hid}/transcript/segments/{segment_id}/history"
+    kinds = ["asr", "edit_text", "edit_text", "set_speaker", "edit_text"]
+    for limit, expected_pages in ((1, 5), (2, 3)):
+        rows, pages = await walk(sec, path, "revisions", limit)
+        assert [r["kind"] for r in rows] == kinds and pages == expected_pages
+        assert len({r["seq"] for r in rows}) == 5
+    rows, pages = await walk(sec, f"{path}?kind=edit_text", "revisions", 2)
+    assert [r["kind"] for r in rows] == ["edit_text"] * 3 and pages == 2
+    rows, _ = await walk(sec, f"{path}?kind=merge", "revisions", 2)
+    assert rows == []
+    assert (await sec.get(f"{path}?kind=typo")).status == 400
+    assert (await sec.get(f"/api/hearings/{hid}/transcript/segments/nope/history"
+                          "?limit=1")).status == 404

@@ -101,3 +101,56 @@ async def test_events_cross_nodes_both_ways(db_url, tmp_path, nats_url):
             await node.server.close()
         db_a.close()
         db_b.close()
+
+
+async def _ask_and_answer(asker, server, subject):
+    """What a node asking another by request and reply sees: the answer, a refusal raised
+    as the same kind of domain error (code and details kept), a failure, and no answer."""
+    import pytest
+
+    from hearing.errors import Conflict, NotFound, Unavailable
+
+    async def handler(request):
+        if request["op"] == "mute":
+            return {"muted": request["who"], "by": "Судья"}
+        if request["op"] == "missing":
+            raise NotFound("no such participant")
+        if request["op"] == "elsewhere":
+            raise Conflict("held by node b", code="held_elsewhere", node_url="http://b:8080")
+        if request["op"] == "slow":
+            await asyncio.sleep(5)
+        raise ValueError("broken")
+    server.serve(subject, handler)
+    await asyncio.sleep(0.2)  # the subscription reaches the server
+    assert await asker.request(subject, {"op": "mute", "who": "p7"}, 5) == {
+        "muted": "p7", "by": "Судья"}
+    with pytest.raises(NotFound, match="no such participant"):
+        await asker.request(subject, {"op": "missing"}, 5)
+    with pytest.raises(Conflict) as refused:
+        await asker.request(subject, {"op": "elsewhere"}, 5)
+    assert refused.value.code == "held_elsewhere"
+    assert refused.value.extra["node_url"] == "http://b:8080"
+    with pytest.raises(RuntimeError, match="broken"):
+        await asker.request(subject, {"op": "fail"}, 5)
+    with pytest.raises(Unavailable, match="try again"):
+        await asker.request(subject, {"op": "slow"}, 0.3)
+    with pytest.raises(Unavailable, match="try again"):
+        await asker.request(subject + ".nobody", {"op": "mute"}, 0.5)
+
+
+async def test_nats_bus_request_reaches_the_node_that_serves(nats_url):
+    a = NatsBus(NatsOptions(url=nats_url), "node-a")
+    b = NatsBus(NatsOptions(url=nats_url), "node-b")
+    await a.start()
+    await b.start()
+    try:
+        await _ask_and_answer(a, b, f"courtroom.node.{uuid.uuid4().hex}.live")
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_local_bus_request_reaches_what_this_process_serves():
+    from hearing.bus import LocalBus
+    bus = LocalBus()
+    await _ask_and_answer(bus, bus, "courtroom.node.local.live")

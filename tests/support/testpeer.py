@@ -4,7 +4,9 @@ else, keeps the decoded audio per source and counts video frames per source with
 
 ``signal(message) -> reply | None`` carries client-to-server messages (in-process: a call into
 ``Room.handle_message``; in the benchmark: a WebSocket); server-to-client messages are fed to
-``on_server_message``."""
+``on_server_message``. A server of several nodes may answer a join with {"type": "moved",
+"url": ...}: ``on_moved`` then takes the signalling to that node and the join is asked again
+there (``HearingPeer`` does both over the hearing WebSocket)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import fractions
 import time
 from typing import Awaitable, Callable
 
+import aiohttp
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -129,8 +132,10 @@ class TestPeer:
                  audio: MediaStreamTrack | None = None, video: MediaStreamTrack | None = None,
                  on_click: Callable[[str, float], None] | None = None,
                  on_packet_click: Callable[[str, float], None] | None = None,
-                 light: bool = False) -> None:
+                 light: bool = False,
+                 on_moved: Callable[[dict], Awaitable[None]] | None = None) -> None:
         self.name = name
+        self.on_moved = on_moved
         self._signal = signal
         self.audio, self.video = audio, video
         self.pc: RTCPeerConnection | None = None
@@ -158,6 +163,9 @@ class TestPeer:
         self._answered = asyncio.get_running_loop().create_future()
         await self._signal({"type": "join"})
         reply = await asyncio.wait_for(self._answered, 10)
+        if reply.get("type") == "moved" and self.on_moved is not None:
+            await self.on_moved(reply)  # the signalling now reaches the hearing's owner node
+            return await self.join()
         if reply.get("type") != "offer":
             raise RuntimeError(f"join refused: {reply}")
 
@@ -178,8 +186,9 @@ class TestPeer:
                 waiting.set_result(message)
         elif message["type"] == "tracks":
             self.tracks = {t["mid"]: t for t in message["tracks"]}
-        elif message["type"] == "error":
-            self.errors.append(message)
+        elif message["type"] in ("error", "moved"):
+            if message["type"] == "error":
+                self.errors.append(message)
             if waiting is not None and not waiting.done():
                 waiting.set_result(message)
 
@@ -284,6 +293,71 @@ class TestPeer:
         await self._tasks.close()
         if self.pc is not None:
             await self.pc.close()
+
+
+class HearingPeer:
+    """A TestPeer whose signalling goes over the hearing WebSocket of the server at
+    ``base_url``, signed in with an invite ``token`` (or, without one, the session cookie in
+    ``session``'s jar). Told "moved", it opens a socket at the owner node, signs in the same
+    way, closes the old one and asks to join there, as the browser does. ``events`` holds what
+    every socket received, ``urls`` the nodes it was connected to, in order."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, hearing_id: int,
+                 token: str | None, name: str, audio: MediaStreamTrack | None = None,
+                 video: MediaStreamTrack | None = None) -> None:
+        self.session, self.hearing_id, self.token = session, hearing_id, token
+        self.base_url = base_url.rstrip("/")
+        self.events: list[dict] = []
+        self.urls: list[str] = []
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task | None = None
+        self.peer = TestPeer(name, self._signal, audio=audio, video=video, on_moved=self._moved)
+
+    async def connect(self, base_url: str | None = None) -> dict:
+        """Open the hearing's WebSocket (at ``base_url`` if given) and return its hello."""
+        if base_url:
+            self.base_url = base_url.rstrip("/")
+        ws = await self.session.ws_connect(f"{self.base_url}/api/hearings/{self.hearing_id}/ws")
+        if self.token:
+            await ws.send_json({"type": "auth", "token": self.token})
+        hello = await ws.receive_json(timeout=10)
+        if hello["type"] != "hello":
+            await ws.close()
+            raise RuntimeError(f"{self.base_url}: {hello}")
+        old, old_reader = self.ws, self._reader
+        self.ws = ws
+        self.events.append(hello)
+        self.urls.append(self.base_url)
+        self._reader = asyncio.ensure_future(self._read(ws))
+        if old is not None:
+            old_reader.cancel()
+            await old.close()
+        return hello
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = msg.json()
+            self.events.append(data)
+            if data["type"] in ("offer", "tracks", "closed", "error", "moved"):
+                await self.peer.on_server_message(data)
+
+    async def _signal(self, message: dict) -> None:
+        await self.ws.send_json(message)
+
+    async def _moved(self, message: dict) -> None:
+        await self.connect(message["url"])
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def close(self) -> None:
+        await self.peer.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
 
 
 def tone(freq: float, seconds: float = 1.0, amplitude: float = 0.3) -> np.ndarray:

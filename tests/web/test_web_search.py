@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from conftest import StaffApi, shot
 
 pytestmark = pytest.mark.slow
-#: The staff of the shared test server sign with this passphrase (see test_web_story).
 PASSPHRASE = "long enough passphrase 1"
 
 
@@ -28,16 +27,20 @@ def add_final(server, hearing_id, text, start_ms):
 
 
 def test_search_finds_a_word_form_and_opens_its_moment(server, make_context, artifacts):
+    # staff of its own: the signing keys made here must not be the other tests' (the server
+    # and its accounts live for the whole session)
+    server.add_user("judge_search", "judge", "Судья Абенова Д.")
+    secretary_id = server.add_user("secretary_search", "secretary", "Секретарь Ом А.")
     judge_ctx = make_context()
-    judge = StaffApi(judge_ctx, "judge")
-    h = judge.hearing(secretary_id=server.users["secretary"], case_number="2-931/2026")
+    judge = StaffApi(judge_ctx, "judge_search")
+    h = judge.hearing(secretary_id=secretary_id, case_number="2-931/2026")
     hid = h["id"]
     add_final(server, hid, "Суд открыл заседание", 1000)
     add_final(server, hid, "Свидетель Жанузакова подтвердила подпись", 5000)
     ctx = make_context()
-    sec = StaffApi(ctx, "secretary")
+    sec = StaffApi(ctx, "secretary_search")
     for who in (sec, judge):
-        who.post("/api/me/signing-key", {"passphrase": PASSPHRASE}, ok=False)  # or has one
+        who.post("/api/me/signing-key", {"passphrase": PASSPHRASE})
     number = sec.post(f"/api/hearings/{hid}/stenogram/versions")["number"]
     for who in (sec, judge):
         who.post(f"/api/hearings/{hid}/stenogram/versions/{number}/sign",

@@ -20,9 +20,13 @@ KEY_PASS = "a long signing passphrase"
 
 def test_lawyer_signs_in_sees_the_case_and_joins_its_hearing(server, make_context, artifacts):
     lawyer_id = server.add_user("omarov", "lawyer", "Адвокат Омаров Н.")
-    judge = StaffApi(make_context(), "judge")
+    # staff of its own: signing keys made here must not be the other tests' (the server and its
+    # accounts live for the whole session)
+    server.add_user("judge_wp", "judge", "Судья Сейтова Г.")
+    secretary_id = server.add_user("secretary_wp", "secretary", "Секретарь Ли А.")
+    judge = StaffApi(make_context(), "judge_wp")
     when = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
-    hr = judge.hearing(server.users["secretary"], case_number=CASE,
+    hr = judge.hearing(secretary_id, case_number=CASE,
                        title="Нурланов Е. к АО «Достык»", scheduled_at=when.isoformat())
     judge.hearing(case_number="2-5152/2026", title="Чужое дело",
                   scheduled_at=when.isoformat())
@@ -57,7 +61,7 @@ def test_lawyer_signs_in_sees_the_case_and_joins_its_hearing(server, make_contex
     expect(page.get_by_role("button", name="Продолжить")).to_be_visible()
 
     # once the judge and the secretary have signed, the signed protocol is a link away
-    sec = StaffApi(make_context(), "secretary")
+    sec = StaffApi(make_context(), "secretary_wp")
     for to in ("open", "closed"):
         judge.post(f"/api/hearings/{hr['id']}/transitions", {"to": to})
     for who in (sec, judge):

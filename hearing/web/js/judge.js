@@ -181,7 +181,7 @@ function evidenceRow(ev) {
 
 async function loadEvidence() {
   let list;
-  try { list = (await api.get(`/api/hearings/${HID}/evidence`)).evidence; } catch { return; }
+  try { list = await api.all(`/api/hearings/${HID}/evidence?limit=500`, "evidence"); } catch { return; }
   show($("#evidence-empty"), list.length === 0);
   // Rows that did not change stay as they are, with whatever reason the judge is typing.
   const lang = document.documentElement.lang;
@@ -205,8 +205,24 @@ async function joinMedia() {
   if (mine) new LevelMeter(S.stream, (db) => onMeter([{ source_id: `p${mine.id}`, rms_db: db, peak_db: db }]));
   S.rtc = new RtcClient(S.live, S.stream);
   S.rtc.addEventListener("sources", (ev) => renderTiles(ev.detail));
+  S.rtc.addEventListener("state", (ev) => { if (ev.detail === "elsewhere") mediaElsewhere(S.rtc.elsewhere); });
   S.rtc.join();
   renderTiles(new Map());
+}
+
+/** The hearing's media runs on another court server, whose origin this console's session
+ * cookie does not reach: the judge opens the console there (and signs in there); events and
+ * commands go on working here. */
+function mediaElsewhere(url) {
+  if (!/^https?:\/\//.test(url || "")) return;
+  const there = `${url}${location.pathname}${location.search}`;
+  let note = $("#media-elsewhere");
+  if (!note) {
+    note = h("p", { id: "media-elsewhere", class: "banner warn", role: "status" });
+    $("#media-card").prepend(note);
+  }
+  clear(note);
+  note.append(t("judge.media_elsewhere"), " ", h("a", { href: there }, t("judge.media_elsewhere_link")));
 }
 
 function renderTiles(sources) {

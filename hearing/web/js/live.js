@@ -1,6 +1,12 @@
 // The hearing's live WebSocket, kept alive across network drops: it reconnects with backoff,
 // notices a dead link by missing pongs and the browser's offline event, and reports its state
 // ("connecting" | "online" | "reconnecting" | "closed") so pages can show it.
+// A court of several servers runs each hearing's media on one of them: told {"type": "moved",
+// "url"}, a connection that signs in with an invite token reopens itself at that node (the
+// token works on any node); a staff console signs in with its session cookie, which belongs to
+// this origin only, so it stays here and the page is told (the "moved" event, followed: false).
+// A moved connection that drops comes back through its own node, which sends it on again; if
+// its own node is down, it tries the other nodes the hello listed (config node_urls) in turn.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const PING_EVERY_MS = 10000;
@@ -17,6 +23,9 @@ export class Live extends EventTarget {
     this.stopped = false;
     this.lastPong = 0;
     this.hello = null;
+    this.home = location.origin; // the node that served the page
+    this.base = this.home; // the node the socket goes to
+    this.nodes = []; // the court's other nodes (the hello's "nodes"): tried when ours is down
     this._timer = null;
     this._pinger = null;
     window.addEventListener("offline", () => this._drop());
@@ -32,8 +41,7 @@ export class Live extends EventTarget {
   connect() {
     this.stopped = false;
     clearTimeout(this._timer);
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${proto}://${location.host}/api/hearings/${this.hearingId}/ws`);
+    const ws = new WebSocket(`${this.base.replace(/^http/, "ws")}/api/hearings/${this.hearingId}/ws`);
     this.ws = ws;
     ws.onopen = () => {
       if (this.token) ws.send(JSON.stringify({ type: "auth", token: this.token }));
@@ -48,10 +56,14 @@ export class Live extends EventTarget {
       if (msg.type === "hello") {
         this.hello = msg;
         this.attempt = 0;
+        this.nodes = (msg.nodes || []).map((u) => String(u).replace(/\/+$/, ""))
+          .filter((u) => u !== this.home && this.canReach(u));
         this._setStatus("online");
       }
+      if (msg.type === "moved") msg = { ...msg, url: String(msg.url).replace(/\/+$/, ""), followed: this.canReach(String(msg.url)) };
       this.dispatchEvent(new CustomEvent("message", { detail: msg }));
       this.dispatchEvent(new CustomEvent(msg.type, { detail: msg }));
+      if (msg.type === "moved" && msg.followed) this.moveTo(msg.url);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
@@ -65,11 +77,40 @@ export class Live extends EventTarget {
         return;
       }
       if (this.stopped) { this._setStatus("closed"); return; }
+      // The owner node may be gone: ask our own where the media is now and, while ours does
+      // not answer either (it died), the other nodes the hello named, in turn.
+      const spots = [this.home, ...this.nodes];
+      this.base = spots[this.attempt % spots.length];
       this._setStatus("reconnecting");
       const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
       this.attempt += 1;
       this._timer = setTimeout(() => this.connect(), navigator.onLine === false ? 1000 : delay);
     };
+  }
+
+  /** Whether this connection can sign in at ``url``: an invite token works on any node, a
+   * session cookie only on its own origin. */
+  canReach(url) {
+    try { return Boolean(this.token) || new URL(url).origin === location.origin; } catch { return false; }
+  }
+
+  /** Whether the socket goes to the node at ``url``. */
+  isAt(url) {
+    return String(url).replace(/\/+$/, "") === this.base;
+  }
+
+  /** Reopen the socket at another node (the hearing's media owner) at once. */
+  moveTo(url) {
+    const base = String(url).replace(/\/+$/, "");
+    if (this.stopped) return;
+    if (base === this.base) { this._drop(); return; } // sent where it is: the owner is changing; retry
+    this.base = base;
+    const ws = this.ws;
+    this.ws = null; // its close is not a drop
+    clearInterval(this._pinger);
+    if (ws) { try { ws.close(1000, "moved"); } catch { /* ignore */ } }
+    this.attempt = 0;
+    this.connect();
   }
 
   _ping() {

@@ -2,6 +2,9 @@
 // microphone (and camera) and accepts its re-offers that add the other participants, and maps each received track to the
 // participant it carries (the server's "tracks" message). After a network drop it rejoins
 // with a fresh peer connection; the server keeps our seat for the reconnect window.
+// Media runs on the node that holds the hearing: when the socket is sent there ("moved", or a
+// hello whose media_url names another node) it joins again on the new socket by itself; a
+// console that cannot follow (a staff cookie is per origin) goes to state "elsewhere".
 
 export class RtcClient extends EventTarget {
   constructor(live, stream) {
@@ -18,6 +21,28 @@ export class RtcClient extends EventTarget {
     live.addEventListener("status", (ev) => {
       if (ev.detail === "reconnecting") this._setState("reconnecting");
     });
+    this._rejoin = false; // join once the socket at the owner node says hello
+    this._onMoved = (ev) => {
+      if (this.pc) { try { this.pc.close(); } catch { /* ignore */ } }
+      this.pc = null;
+      this.elsewhere = ev.detail.followed ? null : ev.detail.url;
+      this._rejoin = ev.detail.followed;
+      this._setState(ev.detail.followed ? "reconnecting" : "elsewhere");
+    };
+    this._onHello = () => { if (this._rejoin) this.join(); };
+    // A join refused for a while (the hearing changing hands, this node full): try again
+    // shortly; a full node's phone tries the court's other nodes in turn.
+    this._onError = (ev) => {
+      if (ev.detail.ref !== "join" || !["unavailable", "node_busy"].includes(ev.detail.error)) return;
+      clearTimeout(this._retry);
+      this._retry = setTimeout(() => {
+        const next = ev.detail.error === "node_busy" ? (this.live.nodes || []).find((u) => !this.live.isAt(u)) : null;
+        if (next && this.live.canReach(next)) { this._rejoin = true; this.live.moveTo(next); } else if (this.live.status === "online") this.join();
+      }, 2000);
+    };
+    live.addEventListener("moved", this._onMoved);
+    live.addEventListener("hello", this._onHello);
+    live.addEventListener("error", this._onError);
   }
 
   _setState(s) {
@@ -28,6 +53,14 @@ export class RtcClient extends EventTarget {
   /** Join (or rejoin) the hearing's media with a fresh peer connection: the server makes
    * the offers ({"type":"join"} asks for the first), we answer with our microphone/camera. */
   async join() {
+    this._rejoin = false;
+    const owner = this.live.hello?.media_url;
+    if (owner && this.live.canReach(owner) && !this.live.isAt(owner)) {
+      this._rejoin = true; // straight to the node that holds the media
+      this._setState("connecting");
+      this.live.moveTo(owner);
+      return;
+    }
     if (this.pc) { try { this.pc.close(); } catch { /* ignore */ } }
     this.trackMap.clear();
     this.byMid.clear();
@@ -51,7 +84,7 @@ export class RtcClient extends EventTarget {
       else if (s === "disconnected" || s === "failed") this._setState("reconnecting");
       if (s === "failed" && this.live.status === "online") this.join();
     };
-    this.live.send({ type: "join" });
+    this.live.send({ type: "join", id: "join" });
     this._setState("connecting");
   }
 
@@ -119,6 +152,10 @@ export class RtcClient extends EventTarget {
 
   close() {
     for (const type of ["offer", "answer", "candidate", "tracks", "closed"]) this.live.removeEventListener(type, this._onMsg);
+    this.live.removeEventListener("moved", this._onMoved);
+    this.live.removeEventListener("hello", this._onHello);
+    this.live.removeEventListener("error", this._onError);
+    clearTimeout(this._retry);
     if (this.pc) this.pc.close();
     this.pc = null;
   }

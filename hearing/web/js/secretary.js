@@ -252,7 +252,7 @@ function textAt(rev, segId) {
 
 async function showHistory(seg) {
   let revs;
-  try { revs = (await api.get(`/api/hearings/${HID}/transcript/segments/${encodeURIComponent(seg.id)}/history`)).revisions; } catch (e) {
+  try { revs = await api.all(`/api/hearings/${HID}/transcript/segments/${encodeURIComponent(seg.id)}/history?limit=500`, "revisions"); } catch (e) {
     toast(e.message, "error");
     return;
   }

@@ -37,7 +37,7 @@ export function mountSignPanel(container, api, hearingId, { role }) {
 
   async function loadVersions() {
     let list = [];
-    try { list = (await api.get(`/api/hearings/${hearingId}/stenogram/versions`)).versions; } catch (e) {
+    try { list = await api.all(`/api/hearings/${hearingId}/stenogram/versions?limit=500`, "versions"); } catch (e) {
       clear(versions).append(h("li", { class: "muted" }, e.status === 404 ? t("sign.unavailable") : e.message));
       return;
     }
