@@ -153,6 +153,16 @@ class Stream:
         return int(max(0.0, (time.monotonic() - fed_at) * 1000) + received - processed) \
             if received > processed else 0
 
+    @property
+    def backlog_ms(self) -> int:
+        """Audio received and not yet processed: the work this stream waits for, which (unlike
+        the lag) does not grow while a source is silent or gone."""
+        with self.lock:
+            received, processed = self.core.received_to_ms, self.core.processed_to_ms
+        if received is None or processed is None:
+            return 0
+        return max(0, received - processed)
+
     def metrics(self) -> dict:
         lag = self.lag_ms
         with self.lock:

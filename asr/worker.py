@@ -1,5 +1,8 @@
 """Whisper as a pool of worker processes fed over NATS JetStream (``courtroom asr-worker``).
 
+Names below are those of the default prefix "courtroom": a court's ``bus_prefix`` replaces
+"courtroom" in subjects and "COURTROOM" in stream and bucket names (``PoolNames``).
+
 The node that owns a live hearing publishes each source's audio to the JetStream stream
 ``COURTROOM_AUDIO``, subject ``courtroom.audio.<hearing>.<source>`` (PCM16 with its hearing
 time and a sequence number), and the stream's settings (language, vocabulary, prompt) as its
@@ -51,10 +54,6 @@ from .stream import StreamOptions
 
 log = logging.getLogger(__name__)
 
-AUDIO_STREAM = "COURTROOM_AUDIO"
-FINALS_STREAM = "COURTROOM_ASR_FINALS"
-SPECS_BUCKET = "COURTROOM_ASR_STREAMS"
-LEASES_BUCKET = "COURTROOM_ASR_LEASES"
 #: Message headers: what a message is, its hearing time, the publisher's sequence.
 KIND, START_MS, END_MS, SEQ, MSG_ID = ("Courtroom-Kind", "Courtroom-Start-Ms",
                                        "Courtroom-End-Ms", "Courtroom-Seq", "Nats-Msg-Id")
@@ -94,21 +93,45 @@ def stream_token(hearing: str, source_id: str) -> str:
     return f"{hearing}.{src}"
 
 
-def audio_subject(token: str) -> str:
-    return f"courtroom.audio.{token}"
+@dataclass(frozen=True)
+class PoolNames:
+    """The pool's subjects, streams and buckets under a court's ``bus_prefix`` (letters,
+    digits, '-' and '_'): subjects begin with "<prefix>.", streams and buckets are
+    "<PREFIX>_..." (upper case, '-' as '_': the rule of hearing.bus.stream_name)."""
 
+    prefix: str = "courtroom"
 
-def finals_subject(token: str) -> str:
-    hearing, src = token.split(".", 1)
-    return f"courtroom.asr.{hearing}.finals.{src}"
+    def _name(self, name: str) -> str:
+        return f"{self.prefix.upper().replace('-', '_')}_{name}"
 
+    @property
+    def audio_stream(self) -> str:
+        return self._name("AUDIO")
 
-def hearing_finals(hearing: str) -> str:
-    return f"courtroom.asr.{hearing}.finals.*"
+    @property
+    def finals_stream(self) -> str:
+        return self._name("ASR_FINALS")
 
+    @property
+    def specs_bucket(self) -> str:
+        return self._name("ASR_STREAMS")
 
-def partials_subject(hearing: str) -> str:
-    return f"courtroom.asr.{hearing}.partials"
+    @property
+    def leases_bucket(self) -> str:
+        return self._name("ASR_LEASES")
+
+    def audio_subject(self, token: str) -> str:
+        return f"{self.prefix}.audio.{token}"
+
+    def finals_subject(self, token: str) -> str:
+        hearing, src = token.split(".", 1)
+        return f"{self.prefix}.asr.{hearing}.finals.{src}"
+
+    def hearing_finals(self, hearing: str) -> str:
+        return f"{self.prefix}.asr.{hearing}.finals.*"
+
+    def partials_subject(self, hearing: str) -> str:
+        return f"{self.prefix}.asr.{hearing}.partials"
 
 
 def pcm16(samples: np.ndarray) -> bytes:
@@ -129,14 +152,15 @@ def event_from_json(data: bytes) -> TranscriptEvent:
     return TranscriptEvent(**d)
 
 
-async def ensure_pool(js, limits: PoolLimits):  # noqa: ANN001 - nats JetStreamContext
+async def ensure_pool(js, limits: PoolLimits, names: PoolNames):  # noqa: ANN001 - JetStream
     """Create the pool's streams and buckets where missing (owners and workers both call it;
     existing ones are left as they are). Returns the (streams, leases) buckets."""
     from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType
     from nats.js.errors import BucketNotFoundError, NotFoundError
     for name, subjects, age, size in (
-            (AUDIO_STREAM, ["courtroom.audio.>"], limits.audio_max_age_s, limits.audio_max_bytes),
-            (FINALS_STREAM, ["courtroom.asr.*.finals.*"], limits.finals_max_age_s,
+            (names.audio_stream, [f"{names.prefix}.audio.>"], limits.audio_max_age_s,
+             limits.audio_max_bytes),
+            (names.finals_stream, [f"{names.prefix}.asr.*.finals.*"], limits.finals_max_age_s,
              limits.finals_max_bytes)):
         try:
             await js.stream_info(name)
@@ -145,7 +169,8 @@ async def ensure_pool(js, limits: PoolLimits):  # noqa: ANN001 - nats JetStreamC
                                 storage=StorageType.FILE, max_age=age, max_bytes=size,
                                 discard=DiscardPolicy.OLD, duplicate_window=120.0)
     buckets = []
-    for bucket, ttl in ((SPECS_BUCKET, limits.spec_ttl_s), (LEASES_BUCKET, limits.lease_ttl_s)):
+    for bucket, ttl in ((names.specs_bucket, limits.spec_ttl_s),
+                        (names.leases_bucket, limits.lease_ttl_s)):
         try:
             buckets.append(await js.key_value(bucket))
         except (BucketNotFoundError, NotFoundError):
@@ -156,6 +181,8 @@ async def ensure_pool(js, limits: PoolLimits):  # noqa: ANN001 - nats JetStreamC
 @dataclass
 class WorkerOptions:
     nats_url: str = "nats://127.0.0.1:4222"
+    #: the court's ``bus_prefix`` (the nodes' own): names the pool's subjects and streams
+    prefix: str = "courtroom"
     #: this worker's name in leases; empty means a random one per start
     worker_id: str = ""
     #: streams held at once (more wait for another worker or a free place)
@@ -200,6 +227,7 @@ class AsrWorker:
         self.options = options
         self.worker_id = options.worker_id or f"asr-{uuid.uuid4().hex[:10]}"
         self.scheduler = scheduler or Scheduler(options.scheduler)
+        self.names = PoolNames(options.prefix)
         self._nc = None
         self._js = None
         self._specs = None
@@ -229,7 +257,8 @@ class AsrWorker:
                                f"{exc or type(exc).__name__}") from None
         self._js = self._nc.jetstream()
         await self.scheduler.start()
-        self._specs, self._leases = await ensure_pool(self._js, self.options.limits)
+        self._specs, self._leases = await ensure_pool(self._js, self.options.limits,
+                                                      self.names)
         self._ttl = (await self._leases.status()).ttl or self.options.limits.lease_ttl_s
         specs = await self._specs.watchall()
         leases = await self._leases.watchall()
@@ -358,7 +387,8 @@ class AsrWorker:
         from nats.js.errors import NotFoundError
         held = _Held(token, spec, revision, time.monotonic())
         try:
-            last = await self._js.get_last_msg(FINALS_STREAM, finals_subject(token))
+            last = await self._js.get_last_msg(self.names.finals_stream,
+                                               self.names.finals_subject(token))
             held.resume_ms = int((last.headers or {}).get(END_MS, 0)) or None
         except NotFoundError:
             pass
@@ -378,7 +408,8 @@ class AsrWorker:
             await self._on_audio(held, msg)
         try:
             held.sub = await self._js.subscribe(
-                audio_subject(token), stream=AUDIO_STREAM, ordered_consumer=True,
+                self.names.audio_subject(token), stream=self.names.audio_stream,
+                ordered_consumer=True,
                 deliver_policy=DeliverPolicy.ALL, cb=on_audio)
         except Exception:
             await self._drop(held, release=True)  # another worker may do better
@@ -425,7 +456,8 @@ class AsrWorker:
                     held.token, source, 1))
                 if event.kind == "partial":
                     if self._valid(held):
-                        await self._nc.publish(partials_subject(hearing), event_to_json(event))
+                        await self._nc.publish(self.names.partials_subject(hearing),
+                                               event_to_json(event))
                     continue
                 while not held.lost:
                     if not self._valid(held):  # not surely the holder: wait for the renewal
@@ -433,8 +465,8 @@ class AsrWorker:
                         continue
                     try:
                         await self._js.publish(
-                            finals_subject(held.token), event_to_json(event),
-                            stream=FINALS_STREAM, headers={
+                            self.names.finals_subject(held.token), event_to_json(event),
+                            stream=self.names.finals_stream, headers={
                                 KIND: "final", END_MS: str(event.end_ms),
                                 MSG_ID: f"{held.token}:{event.start_ms}:{event.end_ms}"})
                         break
@@ -467,7 +499,8 @@ class AsrWorker:
         while held.fed and held.fed[0][1] <= needed_ms:
             upto = held.fed.popleft()[0]
         if upto >= held.purged_to:
-            await self._js.purge_stream(AUDIO_STREAM, subject=audio_subject(held.token),
+            await self._js.purge_stream(self.names.audio_stream,
+                                        subject=self.names.audio_subject(held.token),
                                         seq=upto + 1)
             held.purged_to = upto + 1
             held.acked_at = time.monotonic()
@@ -479,10 +512,12 @@ class AsrWorker:
             await held.outbox.join()
             if held.lost:
                 return
-            await self._js.publish(finals_subject(held.token), b"", stream=FINALS_STREAM,
+            await self._js.publish(self.names.finals_subject(held.token), b"",
+                                   stream=self.names.finals_stream,
                                    headers={KIND: "closed", END_MS: str(held.last_end_ms),
                                             MSG_ID: f"{held.token}:closed"})
-            await self._js.purge_stream(AUDIO_STREAM, subject=audio_subject(held.token))
+            await self._js.purge_stream(self.names.audio_stream,
+                                        subject=self.names.audio_subject(held.token))
             await self._specs.delete(held.token)
             self._known.pop(held.token, None)
         except Exception:

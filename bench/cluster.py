@@ -1,7 +1,8 @@
 """Benchmark of a court of several servers: N simulated hearings spread over 1, 2 and 3
 `courtroom serve` nodes (child processes on one PostgreSQL schema and the NATS server), with
 the speech recognised in the nodes or by 1-2 `courtroom asr-worker` processes where that
-command exists.
+command exists. Each layout runs under a fresh ``bus_prefix`` on the NATS server (so it meets
+no other court there), whose JetStream streams and buckets it deletes at its end.
 
     python bench/cluster.py --quick                 # under 3 minutes: 2 hearings, 10 s each
     python bench/cluster.py --hearings 4 --measure 60 --nodes 1,2,3 --workers 0,1,2
@@ -60,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from hearing.load import udp_backlog  # noqa: E402,F401  (the same reading the nodes export)
+from support.bus_prefix import delete_prefix, fresh_prefix  # noqa: E402
 
 PG_URL = os.environ.get("COURTROOM_BENCH_POSTGRES_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -194,7 +196,7 @@ def add_staff(url: str) -> None:
 
 
 def node_env(url: str, data: Path, name: str, port: int, metrics: int, several: bool,
-             workers: int) -> dict[str, str]:
+             workers: int, prefix: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURTROOM_")}
     env.update(COURTROOM_DATABASE_URL=url, COURTROOM_DATA_DIR=str(data),
                COURTROOM_METRICS_PORT=str(metrics), COURTROOM_RTC_BIND="127.0.0.1",
@@ -203,6 +205,7 @@ def node_env(url: str, data: Path, name: str, port: int, metrics: int, several: 
                COURTROOM_TRANSCRIBE_EVIDENCE="0", PYTHONPATH=str(REPO))
     if several or workers:
         env["COURTROOM_NATS_URL"] = NATS_URL
+        env["COURTROOM_BUS_PREFIX"] = prefix
     if workers:
         env["COURTROOM_ASR_MODE"] = "workers"
     return env
@@ -224,14 +227,15 @@ async def wait_health(url: str, proc: subprocess.Popen, timeout_s: float = 120.0
     raise RuntimeError(f"{url}: no answer in {timeout_s} s")
 
 
-async def start_nodes(n: int, url: str, data: Path, logs: Path, workers: int) -> list[Node]:
+async def start_nodes(n: int, url: str, data: Path, logs: Path, workers: int,
+                      prefix: str) -> list[Node]:
     nodes = []
     for i in range(n):
         port, metrics = free_port(), free_port()
         name = f"node-{i + 1}"
         proc = subprocess.Popen(
             [sys.executable, "-m", "hearing.cli", "serve", "--port", str(port)],
-            env=node_env(url, data, name, port, metrics, n > 1, workers), cwd=REPO,
+            env=node_env(url, data, name, port, metrics, n > 1, workers, prefix), cwd=REPO,
             stdout=open(logs / f"{name}.log", "ab"), stderr=subprocess.STDOUT)
         nodes.append(Node(name, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics}", proc))
         if i == 0:  # the first start writes the keys into the shared data directory
@@ -241,10 +245,11 @@ async def start_nodes(n: int, url: str, data: Path, logs: Path, workers: int) ->
     return nodes
 
 
-def start_workers(n: int, url: str, data: Path, logs: Path) -> list[subprocess.Popen]:
+def start_workers(n: int, url: str, data: Path, logs: Path,
+                  prefix: str) -> list[subprocess.Popen]:
     procs = []
     for i in range(n):
-        env = node_env(url, data, f"asr-{i + 1}", 0, 0, True, 1)
+        env = node_env(url, data, f"asr-{i + 1}", 0, 0, True, 1, prefix)
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "hearing.cli", "asr-worker", "--threads", "1",
              "--worker-id", f"asr-{i + 1}"], env=env, cwd=REPO,
@@ -422,6 +427,7 @@ def lease_of(url: str, hearing_id: int) -> tuple[str, int] | None:
 # -- one layout --------------------------------------------------------------------------------
 async def run_layout(n_nodes: int, n_workers: int, args, failover: bool) -> dict:
     schema, url = pg_schema()
+    prefix = fresh_prefix("bench")  # this layout's own subjects, streams and buckets
     tmp = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
     data, logs = tmp / "data", tmp / "logs"
     data.mkdir()
@@ -433,8 +439,8 @@ async def run_layout(n_nodes: int, n_workers: int, args, failover: bool) -> dict
     tasks: list[asyncio.Future] = []
     try:
         add_staff(url)
-        nodes = await start_nodes(n_nodes, url, data, logs, n_workers)
-        workers = start_workers(n_workers, url, data, logs)
+        nodes = await start_nodes(n_nodes, url, data, logs, n_workers, prefix)
+        workers = start_workers(n_workers, url, data, logs, prefix)
         judge, admin = await login(nodes, "judge"), await login(nodes, "admin")
         sessions += [judge[0], admin[0]]
         court = await post(admin[0], nodes[0].url + "/api/courts", admin[1],
@@ -527,6 +533,8 @@ async def run_layout(n_nodes: int, n_workers: int, args, failover: bool) -> dict
             await http.close()
         stop([n.proc for n in nodes] + workers)
         drop_schema(schema)
+        if n_nodes > 1 or n_workers:
+            await delete_prefix(NATS_URL, prefix)
         if args.keep_logs:
             print(f"logs: {logs}", file=sys.stderr)
         else:

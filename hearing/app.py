@@ -121,11 +121,12 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:  # noqa: 
 
 def _node_sockets(config: Config) -> str:
     """Of several nodes, a phone's socket may be sent to the node that holds its hearing: the
-    page may connect to the court's nodes (``node_urls``; any WebSocket where not listed)."""
+    page may connect to the court's nodes as ``node_urls`` lists them, and nowhere else
+    (check-config warns when several nodes list none)."""
     if not config.nats_url:
         return ""
     urls = [u.strip().rstrip("/") for u in config.node_urls.split(",") if u.strip()]
-    return "".join(f" {re.sub(r'^http', 'ws', u)}/" for u in urls) if urls else " ws: wss:"
+    return "".join(f" {re.sub(r'^http', 'ws', u)}/" for u in urls)
 
 
 @web.middleware

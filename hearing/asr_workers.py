@@ -22,9 +22,8 @@ from typing import Awaitable, Callable
 import numpy as np
 
 from asr.events import TranscriptEvent
-from asr.worker import (AUDIO_STREAM, END_MS, FINALS_STREAM, KIND, MSG_ID, SAMPLES_PER_MS,
-                        SEQ, START_MS, PoolLimits, audio_subject, ensure_pool, event_from_json,
-                        hearing_finals, partials_subject, pcm16, stream_token)
+from asr.worker import (END_MS, KIND, MSG_ID, SAMPLES_PER_MS, SEQ, START_MS, PoolLimits,
+                        PoolNames, ensure_pool, event_from_json, pcm16, stream_token)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ class RemoteStream:
             self._sender.cancel()
 
     async def _send_loop(self) -> None:
-        js = self.pool.js
+        js, names = self.pool.js, self.pool.names
         while True:
             kind, data, headers = await self._outbox.get()
             while True:
@@ -121,7 +120,8 @@ class RemoteStream:
                     if kind == "spec":
                         await self.pool.specs.put(self.token, data)
                     else:
-                        await js.publish(audio_subject(self.token), data, stream=AUDIO_STREAM,
+                        await js.publish(names.audio_subject(self.token), data,
+                                         stream=names.audio_stream,
                                          headers={KIND: kind, MSG_ID: f"{self.token}:"
                                                   f"{headers.get(START_MS, 'close')}:"
                                                   f"{headers.get(SEQ, self._seq)}", **headers})
@@ -148,9 +148,11 @@ class WorkerPool:
     """This node's connection to the pool: opens remote streams, routes events back."""
 
     def __init__(self, nats_url: str, options: PoolOptions | None = None, *,
-                 node_id: str = "") -> None:
+                 node_id: str = "", prefix: str = "courtroom") -> None:
         self.nats_url = nats_url
         self.options = options or PoolOptions()
+        #: the court's ``bus_prefix``: the workers must have the same
+        self.names = PoolNames(prefix)
         #: in the names of this node's consumers: a node taking over a hearing reads its
         #: finals with a consumer of its own (from the first; the stored ones are skipped)
         self.node_id = re.sub(r"[^A-Za-z0-9_-]", "_", node_id or uuid.uuid4().hex[:12])
@@ -165,7 +167,7 @@ class WorkerPool:
         self.nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1,
                                      name="courtroom-asr-owner")
         self.js = self.nc.jetstream()
-        self.specs, _ = await ensure_pool(self.js, self.options.limits)
+        self.specs, _ = await ensure_pool(self.js, self.options.limits, self.names)
         self._repeat = asyncio.get_running_loop().create_task(self._repeat_open(),
                                                               name="asr open streams")
 
@@ -205,10 +207,11 @@ class WorkerPool:
                     stream.on_partial(event)
             except Exception:
                 log.exception("a partial from the asr workers was not delivered")
-        h.partials = await self.nc.subscribe(partials_subject(h.token), cb=partial)
+        h.partials = await self.nc.subscribe(self.names.partials_subject(h.token), cb=partial)
         durable = self._durable(h.token)
         h.finals = await self.js.pull_subscribe(
-            hearing_finals(h.token), durable=durable, stream=FINALS_STREAM,
+            self.names.hearing_finals(h.token), durable=durable,
+            stream=self.names.finals_stream,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60,
                                   deliver_policy=DeliverPolicy.ALL, inactive_threshold=3600))
         while True:
@@ -251,7 +254,7 @@ class WorkerPool:
                 except Exception:
                     pass
         try:
-            await self.js.delete_consumer(FINALS_STREAM, self._durable(hearing))
+            await self.js.delete_consumer(self.names.finals_stream, self._durable(hearing))
         except Exception:
             pass
 

@@ -15,13 +15,19 @@ own a hearing's live state sends the live effect of a command (mute, eject, clos
 owner's subject and waits for its answer. A refusal (a domain error) comes back as
 {"error": message, "code": ..., "kind": ...} and is raised again on the asking node as the
 same kind of error; no answer in time (the owner gone or overloaded) is ``Unavailable``: try
-again."""
+again.
+
+Everything a court puts on NATS is named after its ``bus_prefix`` (default "courtroom"), so
+several courts (or test runs) share one NATS server without meeting: the subjects the nodes
+use here are relative ("hearing.7.events") and travel as "<prefix>.hearing.7.events", and the
+JetStream streams and key-value buckets are named "<PREFIX>_<NAME>" (``stream_name``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -35,14 +41,32 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict], None]
 #: Answers a request: its reply, or a domain error to send back.
 Server = Callable[[dict], Awaitable[dict]]
-#: Subject of a hearing's live events.
-EVENTS = "courtroom.hearing.{hearing_id}.events"
+#: The default ``bus_prefix``: one court alone on its NATS server.
+DEFAULT_PREFIX = "courtroom"
+#: What a prefix may be: one NATS subject token that also makes a valid stream name.
+PREFIX_RE = re.compile(r"[A-Za-z0-9_-]+")
+#: Subject of a hearing's live events (relative to the prefix, like the next two).
+EVENTS = "hearing.{hearing_id}.events"
 #: Subject of connection endings (a revoked invite, an ended session, an ejected participant),
 #: which every node applies to its own clients.
-CONNECTIONS = "courtroom.connections"
+CONNECTIONS = "connections"
 #: Subject of the live effects of commands that a node does for the hearings it owns
 #: (hearing.live.hearings).
-NODE_LIVE = "courtroom.node.{node_id}.live"
+NODE_LIVE = "node.{node_id}.live"
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot name a court's subjects and streams, or None when it can."""
+    if not PREFIX_RE.fullmatch(prefix or ""):
+        return (f"{prefix!r} is not a bus prefix: use letters, digits, '-' and '_' only "
+                f"(it begins every NATS subject and names the JetStream streams)")
+    return None
+
+
+def stream_name(prefix: str, name: str) -> str:
+    """A JetStream stream's or bucket's name under ``prefix``: "courtroom", "JOBS" ->
+    "COURTROOM_JOBS" (upper case, '-' as '_'; asr.worker.PoolNames follows the same rule)."""
+    return f"{prefix.upper().replace('-', '_')}_{name}"
 
 
 def events_subject(hearing_id: int) -> str:
@@ -145,11 +169,14 @@ class NatsOptions:
     queue_size: int = 10_000
     #: How long a start waits for the server before the node refuses to start.
     connect_timeout_s: float = 5.0
+    #: The court's ``bus_prefix``: the first token of every subject on the wire.
+    prefix: str = DEFAULT_PREFIX
 
 
 class NatsBus:
     """Several processes: core NATS publish/subscribe, in publish order per node. Each message
-    carries its origin node, and a node ignores its own (it has already delivered them)."""
+    carries its origin node, and a node ignores its own (it has already delivered them).
+    Subjects are given relative to the court's prefix, which this class alone adds."""
 
     def __init__(self, options: NatsOptions, node_id: str | None = None) -> None:
         self.options = options
@@ -164,6 +191,10 @@ class NatsBus:
         self._served: dict[str, Server] = {}
         self._serving: dict[str, object] = {}
         self._answering: set[asyncio.Task] = set()
+
+    def wire(self, subject: str) -> str:
+        """The subject as it travels: under the court's prefix."""
+        return f"{self.options.prefix}.{subject}"
 
     async def start(self) -> None:
         import nats  # only a node of several needs the client
@@ -233,7 +264,7 @@ class NatsBus:
                               code="no_bus")
         data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            msg = await self._nc.request(subject, data, timeout=timeout_s)
+            msg = await self._nc.request(self.wire(subject), data, timeout=timeout_s)
         except nats.errors.NoRespondersError:
             raise Unavailable(f"nobody answers on {subject}; try again",
                               code="no_responder") from None
@@ -272,7 +303,7 @@ class NatsBus:
             task = asyncio.get_running_loop().create_task(answer(msg))
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
-        self._serving[subject] = await self._nc.subscribe(subject, cb=deliver)
+        self._serving[subject] = await self._nc.subscribe(self.wire(subject), cb=deliver)
 
     async def _subscribe(self, subject: str) -> None:
         if subject in self._subs or subject not in self._handlers or self._nc is None:
@@ -292,7 +323,7 @@ class NatsBus:
                     handler(envelope.get("m") or {})
                 except Exception:
                     log.exception("bus: handler of %s failed", subject)
-        self._subs[subject] = await self._nc.subscribe(subject, cb=deliver)
+        self._subs[subject] = await self._nc.subscribe(self.wire(subject), cb=deliver)
 
     async def _send_loop(self) -> None:
         while True:
@@ -304,7 +335,7 @@ class NatsBus:
         while self._queue and self._nc is not None:
             subject, data, _ = self._queue[0]
             try:
-                await self._nc.publish(subject, data)
+                await self._nc.publish(self.wire(subject), data)
             except Exception as exc:  # reconnecting: keep the message, try again shortly
                 log.warning("bus: publish on %s deferred: %s", subject, exc)
                 await asyncio.sleep(0.2)
@@ -328,8 +359,8 @@ async def _quietly(coro) -> None:  # noqa: ANN001
         pass
 
 
-def make_bus(nats_url: str, node_id: str = "") -> Bus:
+def make_bus(nats_url: str, node_id: str = "", prefix: str = DEFAULT_PREFIX) -> Bus:
     """The bus a configuration asks for: NATS when a URL is set, else the process alone."""
     if nats_url:
-        return NatsBus(NatsOptions(url=nats_url), node_id or None)
+        return NatsBus(NatsOptions(url=nats_url, prefix=prefix), node_id or None)
     return LocalBus(node_id=node_id) if node_id else LocalBus()

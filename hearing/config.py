@@ -60,11 +60,13 @@ class Config:
     #: phone or console whose node stops answering tries them next. Empty: a client retries
     #: only its own address (right when a load balancer in front of the nodes sends it on).
     node_urls: str = ""
-    #: A node of several: the JetStream stream of the court's durable jobs (evidence playback
-    #: copies and transcription; subjects <stream>.convert and <stream>.transcribe), and how
-    #: many playback-copy jobs this node takes at once (made one at a time, in turn between
-    #: their hearings; 0: this node queues jobs but does none).
-    jobs_stream: str = "COURTROOM_JOBS"
+    #: Names everything the court puts on NATS (letters, digits, '-' and '_'): every subject
+    #: begins with "<bus_prefix>." and the JetStream streams and buckets are "<PREFIX>_..."
+    #: (the durable jobs: <PREFIX>_JOBS; the asr pool: <PREFIX>_AUDIO, ...), so several
+    #: courts, or test runs, share one NATS server apart. Same on all nodes and asr-workers.
+    bus_prefix: str = "courtroom"
+    #: A node of several: how many playback-copy jobs this node takes at once (made one at a
+    #: time, in turn between their hearings; 0: this node queues jobs but does none).
     evidence_job_slots: int = 4
     #: Load limits past which this node takes no new hearing (nor another node's lease), so
     #: the hearing goes to a node with room (hearing/load.py). Hearings live here (0: no

@@ -155,7 +155,7 @@ class EvidenceJobs:
             max_duration_s=cfg.evidence_convert_max_duration_s))
         self._queue = asyncio.Queue()
         if cfg.nats_url:
-            self.queue = WorkQueue(WorkQueueOptions(url=cfg.nats_url, stream=cfg.jobs_stream))
+            self.queue = WorkQueue(WorkQueueOptions(url=cfg.nats_url, prefix=cfg.bus_prefix))
             await self.queue.start()
             if cfg.evidence_job_slots > 0:
                 self.queue.consume("convert", self._take_conversion, cfg.evidence_job_slots)

@@ -19,10 +19,10 @@ import asyncio
 import json
 import logging
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from hearing.bus import Bus, LocalBus, events_subject
+from hearing.bus import CONNECTIONS, Bus, LocalBus, events_subject
 log = logging.getLogger(__name__)
 
 DROPPABLE = frozenset({"partial", "meter", "lag"})
@@ -119,14 +119,35 @@ class Client:
         return batch
 
 
+@dataclass(frozen=True)
+class Selector:
+    """Which connections to end, in terms that travel to other nodes: those signed in with a
+    credential (an invite's or a session's token hash), or one participant's in a hearing."""
+    credential: str | None = None
+    hearing_id: int | None = None
+    participant_id: int | None = None
+
+    def matches(self, client: Client) -> bool:
+        if self.credential is not None:
+            return client.credential == self.credential
+        return (client.hearing_id == self.hearing_id and not client.staff
+                and getattr(client.caller, "participant_id", None) == self.participant_id)
+
+
 class Hub:
     def __init__(self, bus: Bus | None = None) -> None:
         self._clients: dict[int, set[Client]] = {}
         self.listeners: list[Callable[[int, dict], None]] = []
-        self.bus: Bus = bus if bus is not None else LocalBus()
+        self.bus: Bus = LocalBus()
+        self.use_bus(bus if bus is not None else self.bus)
         #: messages dropped and connections closed, of clients no longer on the hub, by reason
         self.dropped_gone: Counter = Counter()
         self.closed: Counter = Counter()
+
+    def use_bus(self, bus: Bus) -> None:
+        """Join the other nodes: their events and connection endings reach this node."""
+        self.bus = bus
+        bus.subscribe(CONNECTIONS, self._end_from_other_node)
 
     def add(self, client: Client) -> None:
         hearing_id = client.hearing_id
@@ -166,6 +187,22 @@ class Hub:
             client.end(notice, code)
             self.remove(client)
         return ended
+
+    def end_everywhere(self, selector: Selector, notice: dict, code: int) -> list[Client]:
+        """End the connections ``selector`` names on every node (a revoked invite, an ended
+        session, an ejected participant); returns this node's."""
+        self.bus.publish(CONNECTIONS, {"selector": asdict(selector), "notice": notice,
+                                       "code": code})
+        return self.end(selector.matches, notice, code)
+
+    def _end_from_other_node(self, message: dict) -> None:
+        try:
+            selector = Selector(**message["selector"])
+            notice, code = dict(message["notice"]), int(message["code"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("a connection ending from another node is malformed; ignored")
+            return
+        self.end(selector.matches, notice, code)
 
     def publish(self, hearing_id: int, message: dict, *, staff_only: bool = False,
                 only: Callable[[Client], bool] | None = None) -> None:

@@ -128,7 +128,7 @@ def measure(state: "AppState") -> Load:
     finals, lag_s = 0, 0.0
     if scheduler is not None:
         finals = scheduler.queue_depth().get("final", 0)
-        lag_s = max((s.lag_ms / 1000 for s in scheduler.streams()), default=0.0)
+        lag_s = max((s.backlog_ms / 1000 for s in scheduler.streams()), default=0.0)
     pool = getattr(state.live.transcription, "pool", None)
     return Load(len(lives), udp_backlog(), frames, (now - oldest) if oldest else 0.0,
                 hub_queued, bus_queued, finals, lag_s,
@@ -136,11 +136,17 @@ def measure(state: "AppState") -> Load:
 
 
 def over_limit(load: Load, config) -> str | None:  # noqa: ANN001
-    """The first limit of ``config`` that ``load`` is past, in words; None when none is."""
+    """The first limit of ``config`` that ``load`` is past, in words; None when none is. The
+    measured limits apply to a node of several (another node can take the hearing); the
+    operator's own hearing limit applies always."""
     c = config
+    if c.load_max_hearings > 0 and load.hearings >= c.load_max_hearings:
+        return f"{load.hearings} hearings live here, the most is {c.load_max_hearings}"
+    if not c.nats_url:
+        # one node alone has nowhere else to send a hearing: refusing it would stop the court,
+        # so what it measures is shown (metrics, readiness), not enforced
+        return None
     checks = (
-        (c.load_max_hearings > 0 and load.hearings >= c.load_max_hearings,
-         f"{load.hearings} hearings live here, the most is {c.load_max_hearings}"),
         (load.udp.bytes > c.load_max_udp_backlog_bytes,
          f"{load.udp.bytes} bytes of media wait unread in its UDP sockets "
          f"(limit {c.load_max_udp_backlog_bytes})"),

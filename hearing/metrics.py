@@ -257,8 +257,8 @@ class _Runtime:
                  "WebSocket clients", load.hub_queued),
                 ("courtroom_node_bus_queued_messages", "Messages queued to the other nodes",
                  load.bus_queued),
-                ("courtroom_node_asr_lag_max_seconds", "Largest transcription lag of any "
-                 "stream", load.asr_lag_s),
+                ("courtroom_node_asr_lag_max_seconds", "Most audio any stream has received "
+                 "and not yet transcribed", load.asr_lag_s),
                 ("courtroom_node_asr_backlog_bytes", "Audio not yet handed to the asr-workers",
                  load.asr_backlog_bytes),
                 ("courtroom_node_has_room", "1 while this node takes new hearings (no load "

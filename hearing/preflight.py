@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from hearing.bus import prefix_problem
 from hearing.config import Config
 from hearing.logs import FORMATS, LEVELS
 
@@ -41,7 +42,8 @@ class Problem:
 def check(cfg: Config, *, database: bool = True) -> list[Problem]:
     """Every problem of ``cfg`` on this machine, errors and warnings."""
     paths = _paths(cfg)
-    problems = [*_values(cfg), *_tls(cfg), *_public_url(cfg), *paths, *_asr(cfg)]
+    problems = [*_values(cfg), *_tls(cfg), *_public_url(cfg), *_nodes(cfg), *paths,
+                *_asr(cfg)]
     if database and not (paths and not cfg.database_url):  # the SQLite file is in data_dir
         problems += _database(cfg)
     return problems
@@ -69,6 +71,8 @@ def _values(cfg: Config) -> list[Problem]:
                                          f"{', '.join(FORMATS)}"))
     if cfg.log_level.lower() not in LEVELS:
         out.append(Problem("log_level", f"{cfg.log_level!r} is not one of {', '.join(LEVELS)}"))
+    if problem := prefix_problem(cfg.bus_prefix):
+        out.append(Problem("bus_prefix", problem))
     if cfg.audit_key_passphrase_file and not os.access(cfg.audit_key_passphrase_file, os.R_OK):
         out.append(Problem("audit_key_passphrase_file",
                            f"{cfg.audit_key_passphrase_file} does not exist or is not readable"))
@@ -114,6 +118,14 @@ def _public_url(cfg: Config) -> list[Problem]:
         return [Problem("public_url", f"serving plain HTTP on {cfg.host}: phones following "
                                       "invites cannot use their microphone; set tls_cert/tls_key "
                                       "or an https:// public_url", fatal=False)]
+    return []
+
+
+def _nodes(cfg: Config) -> list[Problem]:
+    if cfg.nats_url and not cfg.node_urls.strip():
+        return [Problem("node_urls", "several nodes (nats_url is set) but node_urls lists none: "
+                                     "a phone sent to the node that holds its hearing may only "
+                                     "connect to the nodes listed there", fatal=False)]
     return []
 
 

@@ -66,7 +66,8 @@ class AppState:
         if self.transcripts is None:
             self.transcripts = TranscriptStore(self.db)
         if self.config.nats_url or self.config.node_id:  # alone, unnamed: the hub's local bus
-            self.hub.bus = make_bus(self.config.nats_url, self.config.node_id)
+            self.hub.use_bus(make_bus(self.config.nats_url, self.config.node_id,
+                                      self.config.bus_prefix))
         self.config.node_id = self.hub.bus.node_id  # resolved once: the leases name this node
         if self.live is None:
             self.live = LiveHearings(self)

@@ -1,14 +1,15 @@
 """Durable work queues between the nodes of a court: NATS JetStream, one stream for all jobs.
 
 A job (make an evidence item's playback copies, transcribe its sound) is a message on
-``<stream>.<kind>`` of a work-queue stream: it stays stored until a node acknowledges it, and
-every message goes to one node at a time (all nodes pull from one durable consumer per kind).
-A node acknowledges a job only after its result is stored in the database, so a job outlives
-the node that queued it and the node that was doing it: a node that stops hands back what it
-held (another node takes it within seconds), and a node that dies stops reporting progress,
-so after ``ack_wait_s`` the job goes to another node. The work itself checks the database
-first and acknowledges without work a job whose result is already stored (a job delivered
-again, or queued twice), which makes each result happen exactly once.
+``<prefix>.jobs.<kind>`` of the work-queue stream ``<PREFIX>_JOBS`` (``bus_prefix``): it stays
+stored until a node acknowledges it, and every message goes to one node at a time (all nodes
+pull from one durable consumer per kind). A node acknowledges a job only after its result is
+stored in the database, so a job outlives the node that queued it and the node that was doing
+it: a node that stops hands back what it held (another node takes it within seconds), and a
+node that dies stops reporting progress, so after ``ack_wait_s`` the job goes to another node.
+The work itself checks the database first and acknowledges without work a job whose result is
+already stored (a job delivered again, or queued twice), which makes each result happen exactly
+once.
 
 Stream (created or updated at start): ``retention=workqueue``, file storage,
 ``duplicate_window`` = ``duplicate_window_s`` (a job queued again under the same id within it
@@ -26,6 +27,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hearing.bus import DEFAULT_PREFIX, stream_name
+
 log = logging.getLogger(__name__)
 
 #: How long one request for jobs waits at the server. A node that stops hands its jobs back
@@ -36,12 +39,17 @@ FETCH_S = 2.0
 @dataclass(frozen=True)
 class WorkQueueOptions:
     url: str
-    #: The JetStream stream; its subjects are ``<stream>.<kind>``.
-    stream: str = "COURTROOM_JOBS"
+    #: The court's ``bus_prefix``: the stream is ``<PREFIX>_JOBS``, its subjects
+    #: ``<prefix>.jobs.<kind>``.
+    prefix: str = DEFAULT_PREFIX
     ack_wait_s: float = 60.0
     max_deliver: int = 5
     duplicate_window_s: float = 600.0
     connect_timeout_s: float = 5.0
+
+    @property
+    def stream(self) -> str:
+        return stream_name(self.prefix, "JOBS")
 
 
 class Job:
@@ -87,7 +95,7 @@ class WorkQueue:
         self._keepalive: asyncio.Task[None] | None = None
 
     def subject(self, kind: str) -> str:
-        return f"{self.options.stream}.{kind}"
+        return f"{self.options.prefix}.jobs.{kind}"
 
     async def start(self) -> None:
         import nats
@@ -102,15 +110,30 @@ class WorkQueue:
             raise RuntimeError(f"cannot reach the NATS server at {o.url}: "
                                f"{exc or type(exc).__name__}") from None
         self._js = self._nc.jetstream()
-        config = StreamConfig(name=o.stream, subjects=[f"{o.stream}.>"],
+        config = StreamConfig(name=o.stream, subjects=[f"{o.prefix}.jobs.>"],
                               retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE,
                               duplicate_window=o.duplicate_window_s)
         try:
             await self._js.add_stream(config)
         except BadRequestError:  # it exists with another configuration: bring it up to date
             await self._js.update_stream(config)
+        await self._forget_old_subjects()
         self._keepalive = asyncio.get_running_loop().create_task(
             self._keep_alive(), name="jobs keep-alive")
+
+    async def _forget_old_subjects(self) -> None:
+        """A stream made under older subject names (``<stream>.<kind>``): its consumers would
+        wait on subjects nobody publishes to, so they go (made anew on the first take), and
+        so do the jobs stored under those names (the server's start-up queues again what is
+        still undone)."""
+        o = self.options
+        stale = False
+        for info in await self._js.consumers_info(o.stream):
+            if not (info.config.filter_subject or "").startswith(f"{o.prefix}.jobs."):
+                await self._js.delete_consumer(o.stream, info.name)
+                stale = True
+        if stale:
+            await self._js.purge_stream(o.stream, subject=f"{o.stream}.>")
 
     async def close(self) -> None:
         """Stop taking jobs and hand back those held and not done, so another node takes

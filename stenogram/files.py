@@ -33,6 +33,27 @@ def publish(temp: Path, final: Path) -> None:
     fsync_dir(Path(final).parent)
 
 
+def create_private(path: Path, data: bytes) -> bool:
+    """Write ``data`` as ``path`` (0600, durable) unless ``path`` exists: of several processes
+    creating it at once (the nodes of a court starting on one shared data directory) exactly
+    one gives it its bytes and gets True; the others get False and read the winner's file."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(name, path)  # unlike a rename, never replaces a file already there
+        except FileExistsError:
+            return False
+        fsync_dir(path.parent)
+        return True
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` as ``path``, readable and writable by this account only (0600), with
     ``publish``. The temp file is created 0600 and exclusively, so the secret is never readable

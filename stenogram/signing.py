@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .canonical import sha256_hex
-from .files import write_private
+from .files import create_private, write_private
 
 ED25519 = "ed25519"
 KEY_FILE_FORMAT = "courtroom-signing-key/1"
@@ -233,7 +233,8 @@ def load_or_create_server_key(path: Path, passphrase: str | None = None,
     signer = Ed25519Signer.generate(owner=owner)
     pem = signer._key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_private(path, pem)
+    if not create_private(path, pem):  # another node on the shared data directory made it
+        return load_or_create_server_key(path, owner=owner)
     return signer
 
 

@@ -91,6 +91,22 @@ def nats_url():
 
 
 @pytest.fixture
+def bus_prefix(nats_url):
+    """A fresh bus_prefix per test, so its nodes and workers meet nothing of another test (or
+    a court) on the shared NATS server; its JetStream streams and buckets go at teardown."""
+    import asyncio
+    import threading
+
+    from support.bus_prefix import delete_prefix, fresh_prefix
+    prefix = fresh_prefix()
+    yield prefix
+    # a thread of its own: a test's event loop (Playwright's) may still run on this one
+    cleanup = threading.Thread(target=lambda: asyncio.run(delete_prefix(nats_url, prefix)))
+    cleanup.start()
+    cleanup.join()
+
+
+@pytest.fixture
 def database(db_url):
     db = Database(db_url)
     yield db

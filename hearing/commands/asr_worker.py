@@ -16,6 +16,8 @@ def register(sub) -> None:  # noqa: ANN001
                        "(a Whisper worker fed over NATS JetStream)")
     p.add_argument("--nats-url", help="the court's NATS server (default: nats_url of the "
                    "configuration, else nats://127.0.0.1:4222)")
+    p.add_argument("--bus-prefix", help="the court's bus_prefix, as on its nodes (default: "
+                   "bus_prefix of the configuration, courtroom)")
     p.add_argument("--device", help="cpu or cuda (default: asr_device, cpu)")
     p.add_argument("--compute-type", help="CTranslate2 compute type (default: "
                    "asr_compute_type, int8)")
@@ -36,13 +38,18 @@ def run(args) -> int:  # noqa: ANN001
     from asr.model import ModelError, ModelOptions
     from asr.scheduler import SchedulerOptions
     from asr.worker import WorkerOptions, serve
+    from hearing.bus import prefix_problem
     cfg = config_from(args)
     logs.setup(cfg.log_format, cfg.log_level)
+    prefix = args.bus_prefix or cfg.bus_prefix
+    if problem := prefix_problem(prefix):
+        return fail(f"asr-worker: bus_prefix: {problem}", 2)
     model = ModelOptions(model_dir=args.model_dir or cfg.asr_model_dir or None,
                          device=args.device or cfg.asr_device,
                          compute_type=args.compute_type or cfg.asr_compute_type,
                          cpu_threads=args.threads)
     options = WorkerOptions(nats_url=args.nats_url or cfg.nats_url or "nats://127.0.0.1:4222",
+                            prefix=prefix,
                             worker_id=args.worker_id or cfg.node_id, max_streams=args.max_streams,
                             scheduler=SchedulerOptions(model=model, max_batch=args.max_batch))
 
@@ -57,7 +64,7 @@ def run(args) -> int:  # noqa: ANN001
                 print(f"courtroom: asr-worker: no metrics on {cfg.metrics_host}:"
                       f"{metrics_port} ({exc.strerror or exc})", file=sys.stderr, flush=True)
         print(f"asr worker {worker.worker_id} ready: {worker.scheduler.model_label} on "
-              f"{model.device}, NATS {options.nats_url}", flush=True)
+              f"{model.device}, NATS {options.nats_url} ({prefix})", flush=True)
     try:
         asyncio.run(serve(options, ready))
     except ModelError as exc:

@@ -89,7 +89,8 @@ class Transcription:
         async with self._lock:
             if self.pool is None:
                 from hearing.asr_workers import WorkerPool
-                pool = WorkerPool(self.state.config.nats_url, node_id=self.state.config.node_id)
+                pool = WorkerPool(self.state.config.nats_url, node_id=self.state.config.node_id,
+                                  prefix=self.state.config.bus_prefix)
                 await pool.start()
                 self.pool = pool
             return self.pool

@@ -20,6 +20,7 @@ from hearing.accounts import add_user, generate_password, has_users
 from hearing.errors import RateLimited, unauthorized
 from hearing.models import STAFF_ROLES, AccountRole, User
 from hearing.paging import PageRequest, page
+from hearing.hub import Selector
 from hearing.roles import Caller
 from hearing.services import live_events
 from hearing.state import AppState
@@ -116,7 +117,7 @@ async def logout(state: AppState, caller: Caller, token: str) -> None:
     notice, then close code 4401); the user's other sessions stay."""
     await state.transaction(caller, _logout, token)
     credential = auth.token_hash(token)
-    await live_events.end_connections(state, lambda c: c.credential == credential,
+    await live_events.end_connections(state, Selector(credential=credential),
                                       "signed_out", live_events.CLOSE_UNAUTHORIZED,
                                       by=caller.actor)
 

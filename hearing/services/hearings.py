@@ -25,6 +25,7 @@ from hearing.lifecycle import check_transition
 from hearing.models import (AudioSource, AuditEvent, Hearing, HearingKind, HearingState,
                             Invite, Language, Participant, ParticipantRole, StaffRole, User)
 from hearing.paging import PageRequest, page
+from hearing.hub import Selector
 from hearing.roles import Caller
 from hearing.services import live_events, notices
 from hearing.services.accounts import OPERATOR
@@ -409,7 +410,7 @@ async def revoke_invite(state: AppState, caller: Caller, hearing_id: int,
     invite still admits them."""
     result, credential, still_invited = await state.transaction(caller, _revoke, hearing_id,
                                                                 invite_id)
-    await live_events.end_connections(state, lambda c: c.credential == credential, "revoked",
+    await live_events.end_connections(state, Selector(credential=credential), "revoked",
                                       live_events.CLOSE_UNAUTHORIZED, by=caller.actor)
     if not still_invited:
         await state.live.remove(hearing_id, f"p{result['participant_id']}", by=caller.actor)

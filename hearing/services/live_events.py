@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hearing import auth, leases
 from hearing.access import load_hearing, load_participant
 from hearing.errors import conflict, forbidden
-from hearing.hub import Client
+from hearing.hub import Client, Selector
 from hearing.models import Hearing, Participant
 from hearing.roles import Caller
 from hearing.state import AppState
@@ -112,12 +112,17 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_EJECTED = 4403
 
 
-async def end_connections(state: AppState, match: Callable[[Client], bool], notice: str,
-                          code: int, by: str) -> None:
+async def end_connections(state: AppState, match: Selector | Callable[[Client], bool],
+                          notice: str, code: int, by: str) -> None:
     """Close the live connections that ``match`` selects (a revoked invite, an ended session,
     an ejected participant): each gets {"type": notice} as its last message, and a media seat
-    that no remaining connection holds is closed too. Runs after the commit that revoked."""
-    for client in state.hub.end(match, {"type": notice}, code):
+    that no remaining connection holds is closed too. A Selector reaches the connections on
+    every node; a function only this node's (one connection ending itself). Runs after the
+    commit that revoked."""
+    message = {"type": notice}
+    ended = (state.hub.end_everywhere(match, message, code) if isinstance(match, Selector)
+             else state.hub.end(match, message, code))
+    for client in ended:
         media_id = client.media_id
         if media_id and not any(other.media_id == media_id
                                 for other in state.hub.clients(client.hearing_id)):

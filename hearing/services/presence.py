@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hearing.access import load_hearing, load_participant, load_presided, still_changeable
 from hearing.errors import RateLimited, conflict
 from hearing.models import Invite, Participant
+from hearing.hub import Selector
 from hearing.roles import Caller
 from hearing.services import live_events
 from hearing.state import AppState
@@ -96,9 +97,8 @@ async def eject(state: AppState, caller: Caller, hearing_id: int, participant_id
                                      _eject)
     await state.live.remove(hearing_id, f"p{participant_id}", by=caller.actor)
     await live_events.end_connections(
-        state, lambda c: c.hearing_id == hearing_id and not c.staff
-        and c.caller.participant_id == participant_id,
-        "ejected", live_events.CLOSE_EJECTED, by=caller.actor)
+        state, Selector(hearing_id=hearing_id, participant_id=participant_id), "ejected",
+        live_events.CLOSE_EJECTED, by=caller.actor)
     return result
 
 

@@ -13,15 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from asr.worker import (AUDIO_STREAM, LEASES_BUCKET, audio_subject, hearing_token,
-                        stream_token)
+from asr.worker import PoolNames, hearing_token, stream_token
 from hearing.api.context import STATE
 from media.audio import AudioChunk
 
@@ -45,12 +43,13 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(16000 * seconds), np.float32)
 
 
-def start_worker(nats_url: str, name: str, tmp_path: Path) -> subprocess.Popen:
+def start_worker(nats_url: str, bus_prefix: str, name: str, tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "COURTROOM_DATA_DIR": str(tmp_path / name),
            "COURTROOM_LOG_FORMAT": "text"}
     out = open(tmp_path / f"{name}.log", "w")
     proc = subprocess.Popen(
-        [str(COURTROOM), "asr-worker", "--nats-url", nats_url, "--worker-id", name,
+        [str(COURTROOM), "asr-worker", "--nats-url", nats_url, "--bus-prefix", bus_prefix,
+         "--worker-id", name,
          "--threads", "1", "--metrics-port", "0"], stdout=out, stderr=subprocess.STDOUT, env=env)
     proc.log = tmp_path / f"{name}.log"
     out.close()
@@ -113,19 +112,27 @@ def test_a_worker_without_nats_says_so(tmp_path):
     assert "cannot reach the NATS server at nats://127.0.0.1:1" in done.stderr
 
 
+def test_a_worker_refuses_a_bus_prefix_that_cannot_name_subjects(tmp_path):
+    done = subprocess.run([str(COURTROOM), "asr-worker", "--bus-prefix", "court.a",
+                           "--metrics-port", "0"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COURTROOM_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert "bus_prefix: 'court.a' is not a bus prefix" in done.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CLIP_B.exists(), reason="shared speech clips not present")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_killed_worker_loses_no_words(aiohttp_client, db_url, tmp_path, nats_url):
+async def test_a_killed_worker_loses_no_words(aiohttp_client, db_url, tmp_path, nats_url,
+                                              bus_prefix):
     import nats
-    run = uuid.uuid4().hex[:6]
-    workers = {name: start_worker(nats_url, name, tmp_path)
-               for name in (f"w1-{run}", f"w2-{run}")}
+    names = PoolNames(bus_prefix)
+    workers = {name: start_worker(nats_url, bus_prefix, name, tmp_path) for name in ("w1", "w2")}
     nc = None
     try:
         await asyncio.gather(*(wait_ready(p) for p in workers.values()))
         app, _db, _ids = app_with_users(db_url, tmp_path, nats_url=nats_url, asr_mode="workers",
-                                        node_id=f"node-{run}")
+                                        bus_prefix=bus_prefix, node_id="node-1")
         judge = await login(aiohttp_client, app, "judge")
         state = app[STATE]
         hid = (await schedule(judge, language="ru"))["id"]
@@ -144,11 +151,12 @@ async def test_a_killed_worker_loses_no_words(aiohttp_client, db_url, tmp_path, 
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         await asyncio.sleep(1.5)
-        info = await js.stream_info(AUDIO_STREAM, subjects_filter=audio_subject(token))
-        assert (info.state.subjects or {}).get(audio_subject(token), 0) <= 10  # 2 s of 5.5
+        info = await js.stream_info(names.audio_stream,
+                                   subjects_filter=names.audio_subject(token))
+        assert (info.state.subjects or {}).get(names.audio_subject(token), 0) <= 10  # 2 s of 5.5
 
         # the second: its holder is killed in the middle of it
-        holder = (await (await js.key_value(LEASES_BUCKET)).get(token)).value.decode()
+        holder = (await (await js.key_value(names.leases_bucket)).get(token)).value.decode()
         assert holder in workers
         b = clip(CLIP_B)
         half = len(b) // 2
@@ -168,7 +176,7 @@ async def test_a_killed_worker_loses_no_words(aiohttp_client, db_url, tmp_path, 
         assert len(texts) == len(set(texts)) and \
             len({s["start_ms"] for s in segs}) == len(segs), texts
         assert sum("нажмите" in t.lower() for t in texts) == 1, texts
-        new_holder = (await (await js.key_value(LEASES_BUCKET)).get(token)).value.decode()
+        new_holder = (await (await js.key_value(names.leases_bucket)).get(token)).value.decode()
         assert new_holder != holder
         print(f"\nwords of the interrupted utterance after the kill: {took:.1f} s; "
               f"segments: {json.dumps(texts, ensure_ascii=False)}")
@@ -176,8 +184,9 @@ async def test_a_killed_worker_loses_no_words(aiohttp_client, db_url, tmp_path, 
         # closing the hearing flushes the stream: the worker lets it go and its audio is gone
         r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
         assert r.status == 200, await r.text()
-        info = await js.stream_info(AUDIO_STREAM, subjects_filter=audio_subject(token))
-        assert not (info.state.subjects or {}).get(audio_subject(token))
+        info = await js.stream_info(names.audio_stream,
+                                   subjects_filter=names.audio_subject(token))
+        assert not (info.state.subjects or {}).get(names.audio_subject(token))
     finally:
         if nc is not None:
             await nc.close()

@@ -34,13 +34,18 @@ COURTROOM = Path(sys.executable).with_name("courtroom")
 TTL_S = 3
 
 
-def start_node(db_url, nats_url, data_dir, port, node_id, node_urls, log):
+def start_node(db_url, nats_url, bus_prefix, data_dir, port, node_id, node_urls, log,
+               **settings):
+    """A `courtroom serve` node of the court; ``settings`` (COURTROOM_<NAME>=value) override
+    its defaults here (transcription off)."""
     env = {**os.environ, "COURTROOM_DATABASE_URL": db_url, "COURTROOM_NATS_URL": nats_url,
+           "COURTROOM_BUS_PREFIX": bus_prefix,
            "COURTROOM_NODE_ID": node_id, "COURTROOM_LEASE_TTL_S": str(TTL_S),
            "COURTROOM_NODE_URLS": node_urls, "COURTROOM_DATA_DIR": str(data_dir),
            "COURTROOM_TRANSCRIBE": "0", "COURTROOM_TRANSCRIBE_EVIDENCE": "0",
            "COURTROOM_RTC_BIND": "127.0.0.1", "COURTROOM_METRICS_PORT": "0",
-           "COURTROOM_LOG_FORMAT": "text"}
+           "COURTROOM_LOG_FORMAT": "text",
+           **{f"COURTROOM_{k.upper()}": str(v) for k, v in settings.items()}}
     return subprocess.Popen([str(COURTROOM), "serve", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
@@ -152,7 +157,7 @@ async def until(check, timeout, step=0.05):
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-async def test_killed_owner_hands_the_hearing_over(db_url, nats_url, tmp_path):
+async def test_killed_owner_hands_the_hearing_over(db_url, nats_url, bus_prefix, tmp_path):
     db = Database(db_url)
     make_users(db)
     data = tmp_path / "shared"
@@ -162,7 +167,7 @@ async def test_killed_owner_hands_the_hearing_over(db_url, nats_url, tmp_path):
     suffix = uuid.uuid4().hex[:6]
     ids = [f"node-a-{suffix}", f"node-b-{suffix}"]
     logs = [open(tmp_path / f"{n}.log", "w") for n in ("a", "b")]
-    procs = [start_node(db_url, nats_url, data, port, node, ",".join(urls), log)
+    procs = [start_node(db_url, nats_url, bus_prefix, data, port, node, ",".join(urls), log)
              for port, node, log in zip(ports, ids, logs)]
     a, b = procs
     phone = None
@@ -284,7 +289,8 @@ async def test_killed_owner_hands_the_hearing_over(db_url, nats_url, tmp_path):
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-async def test_a_courtroom_hearing_moves_with_its_microphones(db_url, nats_url, tmp_path):
+async def test_a_courtroom_hearing_moves_with_its_microphones(db_url, nats_url, bus_prefix,
+                                                              tmp_path):
     """A node that stops (a deploy) gives its leases up: another node takes the courtroom
     hearing at its next look and captures the courtroom's microphones from then on; the
     takeover marks each seat's gap from the end of what the first node recorded, and each
@@ -310,8 +316,8 @@ async def test_a_courtroom_hearing_moves_with_its_microphones(db_url, nats_url, 
     nodes = []
     for name in ("a", "b"):
         cfg = Config(data_dir=tmp_path / "shared", database_url=db_url, nats_url=nats_url,
-                     node_id=f"node-{name}-{uuid.uuid4().hex[:6]}", lease_ttl_s=1,
-                     transcribe=False, courtroom_device_override=f"file:{wav}")
+                     bus_prefix=bus_prefix, node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
+                     lease_ttl_s=1, transcribe=False, courtroom_device_override=f"file:{wav}")
         nodes.append(await OwnServer(make_app(cfg, Database(db_url))).start())
     a, b = nodes
     try:

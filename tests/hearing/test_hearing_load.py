@@ -62,9 +62,11 @@ async def test_a_node_at_its_hearing_limit_refuses_the_next_with_the_reason(aioh
 
 
 async def test_media_left_unread_stops_a_node_taking_hearings(aiohttp_client, sqlite_url,
-                                                              tmp_path):
+                                                              tmp_path, nats_url, bus_prefix):
+    # a node of several: another node can take the hearing (one alone never refuses on load)
     app, db, ids = app_with_users(sqlite_url, tmp_path, transcribe=False,
-                                  load_max_udp_backlog_bytes=2000)
+                                  load_max_udp_backlog_bytes=2000, nats_url=nats_url,
+                                  bus_prefix=bus_prefix, node_urls="http://127.0.0.1:1")
     serve_metrics(app, "127.0.0.1", 0)
     judge = await login(aiohttp_client, app, "judge")
     h = await schedule(judge, ids["secretary"])
@@ -79,6 +81,21 @@ async def test_media_left_unread_stops_a_node_taking_hearings(aiohttp_client, sq
         assert r.status == 503
         message = (await r.json())["message"]
         assert "wait unread in its UDP sockets (limit 2000)" in message, message
+    finally:
+        sink.close()
+
+
+async def test_a_node_alone_opens_the_hearing_whatever_it_measures(aiohttp_client, sqlite_url,
+                                                                  tmp_path):
+    """Alone, there is no other node to take the hearing: the court must not stop."""
+    app, db, ids = app_with_users(sqlite_url, tmp_path, transcribe=False,
+                                  load_max_udp_backlog_bytes=2000)
+    judge = await login(aiohttp_client, app, "judge")
+    h = await schedule(judge, ids["secretary"])
+    sink = unread_socket(4, 1000)
+    try:
+        assert udp_backlog().bytes >= 4000
+        assert (await open_(judge, h["id"])).status == 200
     finally:
         sink.close()
 
@@ -108,6 +125,7 @@ def test_the_example_configurations_of_several_nodes_check(tmp_path):
         assert cfg.nats_url.startswith("nats://")
         assert cfg.database_url.startswith("postgresql")
     node = load_config(DEPLOY / "node.toml", env={})
+    assert node.bus_prefix == load_config(DEPLOY / "asr-worker.toml", env={}).bus_prefix
     assert node.node_id and node.node_url.startswith("https://") and node.lease_ttl_s > 0
     assert node.asr_mode == "workers"
     # on this machine: its own data directory, no certificate (a TLS proxy), no passphrase

@@ -4,20 +4,20 @@ participant does through one node reaches the judge on the other, and back."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from hearing.app import make_app
-from hearing.bus import NatsBus, NatsOptions
+from hearing.bus import NatsBus, NatsOptions, events_subject, live_subject
 from hearing.config import Config
+from hearing.preflight import check
 from hearing.db import Database
 
 from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
 
 
-async def test_nats_bus_carries_messages_to_other_nodes_in_order(nats_url):
-    a = NatsBus(NatsOptions(url=nats_url), "node-a")
-    b = NatsBus(NatsOptions(url=nats_url), "node-b")
-    subject = f"courtroom.test.{uuid.uuid4().hex}"
+async def test_nats_bus_carries_messages_to_other_nodes_in_order(nats_url, bus_prefix):
+    a = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix), "node-a")
+    b = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix), "node-b")
+    subject = "test.order"
     got_a: list[dict] = []
     got_b: list[dict] = []
     a.subscribe(subject, got_a.append)
@@ -43,6 +43,40 @@ async def test_nats_bus_carries_messages_to_other_nodes_in_order(nats_url):
     await b.close()
 
 
+async def test_two_courts_on_one_nats_server_do_not_meet(nats_url, bus_prefix):
+    court_a = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix), "node-1")
+    court_a2 = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix), "node-2")
+    court_b = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix + "-b"), "node-1")
+    got_a2: list[dict] = []
+    got_b: list[dict] = []
+    court_a2.subscribe(events_subject(1), got_a2.append)
+    court_b.subscribe(events_subject(1), got_b.append)
+    for bus in (court_a, court_a2, court_b):
+        await bus.start()
+    try:
+        await asyncio.sleep(0.2)
+        court_a.publish(events_subject(1), {"type": "seat", "n": 1})
+        for _ in range(40):
+            if got_a2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert got_a2 == [{"type": "seat", "n": 1}], "the same court hears it"
+        assert got_b == [], "another court's hearing 1 is another hearing"
+    finally:
+        for bus in (court_a, court_a2, court_b):
+            await bus.close()
+
+
+def test_a_bus_prefix_that_cannot_name_subjects_is_refused(tmp_path):
+    for bad in ("court.a", "суд", "", "a b", "x>"):
+        problems = [p for p in check(Config(data_dir=tmp_path, bus_prefix=bad),
+                                     database=False) if p.setting == "bus_prefix"]
+        assert problems and "letters, digits, '-' and '_'" in problems[0].message, bad
+    assert not [p for p in check(Config(data_dir=tmp_path, bus_prefix="court-2_kz"),
+                                 database=False) if p.setting == "bus_prefix"]
+
+
 async def test_a_node_that_cannot_reach_nats_refuses_to_start():
     bus = NatsBus(NatsOptions(url="nats://127.0.0.1:1", connect_timeout_s=0.5))
     try:
@@ -53,13 +87,13 @@ async def test_a_node_that_cannot_reach_nats_refuses_to_start():
         raise AssertionError("started without its bus")
 
 
-async def test_events_cross_nodes_both_ways(db_url, tmp_path, nats_url):
+async def test_events_cross_nodes_both_ways(db_url, tmp_path, nats_url, bus_prefix):
     db_a, db_b = Database(db_url), Database(db_url)
     make_users(db_a)
     nodes = []
     for name, db in (("a", db_a), ("b", db_b)):
         cfg = Config(data_dir=tmp_path / name, database_url=db_url, nats_url=nats_url,
-                     node_id=f"node-{name}-{uuid.uuid4().hex[:6]}", transcribe=False)
+                     bus_prefix=bus_prefix, node_id=f"node-{name}", transcribe=False)
         nodes.append(await OwnServer(make_app(cfg, db)).start())
     a, b = nodes
     try:
@@ -138,13 +172,13 @@ async def _ask_and_answer(asker, server, subject):
         await asker.request(subject + ".nobody", {"op": "mute"}, 0.5)
 
 
-async def test_nats_bus_request_reaches_the_node_that_serves(nats_url):
-    a = NatsBus(NatsOptions(url=nats_url), "node-a")
-    b = NatsBus(NatsOptions(url=nats_url), "node-b")
+async def test_nats_bus_request_reaches_the_node_that_serves(nats_url, bus_prefix):
+    a = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix), "node-a")
+    b = NatsBus(NatsOptions(url=nats_url, prefix=bus_prefix), "node-b")
     await a.start()
     await b.start()
     try:
-        await _ask_and_answer(a, b, f"courtroom.node.{uuid.uuid4().hex}.live")
+        await _ask_and_answer(a, b, live_subject("node-b"))
     finally:
         await a.close()
         await b.close()
@@ -153,4 +187,36 @@ async def test_nats_bus_request_reaches_the_node_that_serves(nats_url):
 async def test_local_bus_request_reaches_what_this_process_serves():
     from hearing.bus import LocalBus
     bus = LocalBus()
-    await _ask_and_answer(bus, bus, "courtroom.node.local.live")
+    await _ask_and_answer(bus, bus, live_subject("local"))
+
+
+async def test_jobs_of_a_court_upgraded_from_the_old_subject_names_are_taken(nats_url,
+                                                                             bus_prefix):
+    """A court whose job stream was made when its subjects were <STREAM>.<kind>: the stream
+    takes the new names and the consumers waiting on the old ones give way, so jobs run."""
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+
+    from hearing.work_queue import WorkQueue, WorkQueueOptions
+    options = WorkQueueOptions(nats_url, prefix=bus_prefix)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=options.stream, subjects=[f"{options.stream}.>"],
+                                     retention=RetentionPolicy.WORK_QUEUE))
+    await js.pull_subscribe(f"{options.stream}.convert", durable="convert",
+                            stream=options.stream,
+                            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT))
+    await nc.close()
+    queue = WorkQueue(options)
+    await queue.start()
+    taken = asyncio.get_running_loop().create_future()
+
+    async def take(job):
+        await job.done()
+        taken.set_result(job.data)
+    try:
+        queue.consume("convert", take, 1)
+        await queue.put("convert", {"item": 7}, "7")
+        assert await asyncio.wait_for(taken, 15) == {"item": 7}
+    finally:
+        await queue.close()

@@ -19,6 +19,7 @@ from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database
 from hearing.models import AuditEvent, EvidenceItem, EvidenceUploadLease
+from hearing.work_queue import WorkQueueOptions
 from media.blobstore import BlobStore
 from support.media_samples import make_media
 
@@ -41,10 +42,9 @@ class Phone:
 class Court:
     """Nodes on one database, one NATS server and one shared data directory."""
 
-    def __init__(self, db_url, tmp_path, nats_url):
-        self.db_url, self.nats_url = db_url, nats_url
+    def __init__(self, db_url, tmp_path, nats_url, bus_prefix):
+        self.db_url, self.nats_url, self.bus_prefix = db_url, nats_url, bus_prefix
         self.data = tmp_path / "shared"
-        self.stream = f"CT_{uuid.uuid4().hex[:10].upper()}"
         self.nodes: dict[str, OwnServer] = {}
         self.dbs: list[Database] = []
 
@@ -54,9 +54,10 @@ class Court:
             make_users(db)
         self.dbs.append(db)
         settings = {"transcribe": False, "transcribe_evidence": False,
-                    "evidence_min_free_bytes": 0, "jobs_stream": self.stream, **extra}
+                    "evidence_min_free_bytes": 0, **extra}
         cfg = Config(data_dir=self.data, database_url=self.db_url, nats_url=self.nats_url,
-                     node_id=f"node-{name}-{uuid.uuid4().hex[:6]}", **settings)
+                     bus_prefix=self.bus_prefix, node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
+                     **settings)
         node = self.nodes[name] = await OwnServer(make_app(cfg, db)).start()
         return node
 
@@ -70,26 +71,20 @@ class Court:
             await self.stop(name)
         for db in self.dbs:
             db.close()
-        import nats
-        nc = await nats.connect(self.nats_url)
-        try:
-            await nc.jetstream().delete_stream(self.stream)
-        except Exception:
-            pass
-        await nc.close()
 
     async def jobs_left(self) -> int:
         import nats
         nc = await nats.connect(self.nats_url)
         try:
-            return (await nc.jetstream().stream_info(self.stream)).state.messages
+            stream = WorkQueueOptions(self.nats_url, prefix=self.bus_prefix).stream
+            return (await nc.jetstream().stream_info(stream)).state.messages
         finally:
             await nc.close()
 
 
 @pytest.fixture
-async def court(db_url, tmp_path, nats_url):
-    c = Court(db_url, tmp_path, nats_url)
+async def court(db_url, tmp_path, nats_url, bus_prefix):
+    c = Court(db_url, tmp_path, nats_url, bus_prefix)
     yield c
     await c.close()
 
@@ -305,3 +300,4 @@ async def test_a_transcription_job_whose_item_needs_none_is_acknowledged_without
         assert time.monotonic() - t0 < 10
         await asyncio.sleep(0.05)
     assert node.app[STATE].live.transcription.scheduler is None, "no model loaded for it"
+

@@ -6,7 +6,6 @@ NATS."""
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import uuid
 from pathlib import Path
@@ -15,7 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from hearing.api.context import STATE
 from hearing.app import make_app
@@ -29,25 +28,18 @@ from support.testpeer import HearingPeer, SignalTrack, tone
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 
 
-def apart(db: Database) -> None:
-    """Tests that run at the same time share the NATS server, whose subjects are per hearing
-    id: this test's hearings get ids no other test's fresh database hands out."""
-    start = random.randint(10**6, 2 * 10**9)
-    db.run_sync(lambda s: s.execute(text(f"ALTER SEQUENCE hearings_id_seq RESTART WITH {start}")))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-async def start_node(db_url: str, data_dir: Path, nats_url: str, name: str,
+async def start_node(db_url: str, data_dir: Path, nats_url: str, bus_prefix: str, name: str,
                      transcribe: bool = False) -> OwnServer:
     """A node on a port known before it starts, so that its node_url (where phones are sent)
     is its real address."""
     port = free_port()
-    cfg = Config(data_dir=data_dir, database_url=db_url, nats_url=nats_url,
+    cfg = Config(data_dir=data_dir, database_url=db_url, nats_url=nats_url, bus_prefix=bus_prefix,
                  node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
                  node_url=f"http://127.0.0.1:{port}", transcribe=transcribe,
                  rtc_bind="127.0.0.1", reconnect_window_s=30)
@@ -86,13 +78,12 @@ async def admitted(phone: aiohttp.ClientSession, node: OwnServer, judge, hid: in
 
 
 async def test_a_phone_on_another_node_is_sent_to_the_owner_and_everyone_hears_it(
-        db_url, tmp_path, nats_url):
+        db_url, tmp_path, nats_url, bus_prefix):
     db = Database(db_url)
     make_users(db)
-    apart(db)
     data = tmp_path / "shared"  # the data directory all nodes mount
-    a = await start_node(db_url, data, nats_url, "a")
-    b = await start_node(db_url, data, nats_url, "b")
+    a = await start_node(db_url, data, nats_url, bus_prefix, "a")
+    b = await start_node(db_url, data, nats_url, bus_prefix, "b")
     phones = [aiohttp.ClientSession(), aiohttp.ClientSession()]
     peers: list[HearingPeer] = []
     try:
@@ -187,15 +178,14 @@ async def test_a_phone_on_another_node_is_sent_to_the_owner_and_everyone_hears_i
 
 
 async def test_a_join_on_a_node_that_does_not_hold_the_hearing_answers_moved(
-        db_url, tmp_path, nats_url):
+        db_url, tmp_path, nats_url, bus_prefix):
     """Node a holds the hearing; on node b a participant is told where its media runs (hello,
     then "moved" on join), other signalling before a join is refused, and its going there is
     not recorded as a leave."""
     db = Database(db_url)
     make_users(db)
-    apart(db)
-    a = await start_node(db_url, tmp_path, nats_url, "a")
-    b = await start_node(db_url, tmp_path, nats_url, "b")
+    a = await start_node(db_url, tmp_path, nats_url, bus_prefix, "a")
+    b = await start_node(db_url, tmp_path, nats_url, bus_prefix, "b")
     phone = aiohttp.ClientSession()
     try:
         judge = await login(a.client, a.app, "judge")
@@ -234,15 +224,15 @@ CLIP = SPEECH / "ru-dev" / "ast_ru_auth-incorrect.wav"  # "Пароль неве
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CLIP.exists(), reason="shared speech clips not present")
-async def test_the_moved_witness_words_reach_consoles_on_both_nodes(db_url, tmp_path, nats_url):
+async def test_the_moved_witness_words_reach_consoles_on_both_nodes(db_url, tmp_path, nats_url,
+                                                                     bus_prefix):
     """The witness reaches node b, is sent to node a, speaks: its words are transcribed where
     its media is and reach the judge on node a, a console on node b and the witness itself."""
     from test_hearing_live_asr import speech_48k
     db = Database(db_url)
     make_users(db)
-    apart(db)
-    a = await start_node(db_url, tmp_path, nats_url, "a", transcribe=True)
-    b = await start_node(db_url, tmp_path, nats_url, "b", transcribe=True)
+    a = await start_node(db_url, tmp_path, nats_url, bus_prefix, "a", transcribe=True)
+    b = await start_node(db_url, tmp_path, nats_url, bus_prefix, "b", transcribe=True)
     phone = aiohttp.ClientSession()
     witness = None
     try:

@@ -45,8 +45,9 @@ class Court:
     """Two nodes on one database and one NATS server, each with its own data directory (so
     what a node records is seen to be its own)."""
 
-    def __init__(self, db_url, tmp_path, nats_url, **config):
+    def __init__(self, db_url, tmp_path, nats_url, bus_prefix, **config):
         self.db_url, self.tmp_path, self.nats_url, self.config = db_url, tmp_path, nats_url, config
+        self.bus_prefix = bus_prefix
         self.nodes: list[OwnServer] = []
         self.dbs: list[Database] = []
 
@@ -57,7 +58,8 @@ class Court:
                 make_users(db)
             self.dbs.append(db)
             cfg = Config(data_dir=self.tmp_path / name, database_url=self.db_url,
-                         nats_url=self.nats_url, node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
+                         nats_url=self.nats_url, bus_prefix=self.bus_prefix,
+                         node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
                          transcribe=False, rtc_bind="127.0.0.1", reconnect_window_s=30,
                          **self.config)
             node = await OwnServer(make_app(cfg, db)).start()
@@ -111,8 +113,8 @@ async def admitted_peer(court, judge, hid, node, name, freq, role="witness"):
 
 
 async def test_commands_through_another_node_act_on_the_owners_room(db_url, tmp_path,
-                                                                    nats_url):
-    async with Court(db_url, tmp_path, nats_url) as court:
+                                                                    nats_url, bus_prefix):
+    async with Court(db_url, tmp_path, nats_url, bus_prefix) as court:
         a, b = court.state(0), court.state(1)
         judge_a = await login(court.nodes[0].client, court.nodes[0].app, "judge")
         judge_b = await login(court.nodes[1].client, court.nodes[1].app, "judge")
@@ -194,10 +196,10 @@ async def test_commands_through_another_node_act_on_the_owners_room(db_url, tmp_
 
 
 async def test_a_node_whose_lease_was_taken_stops_and_writes_no_more(db_url, tmp_path,
-                                                                    nats_url):
+                                                                    nats_url, bus_prefix):
     """The lease passed to another node behind this one's back: its next recording chunk is
     refused, which stops the hearing's live state here, and the staff are told."""
-    async with Court(db_url, tmp_path, nats_url, lease_ttl_s=60) as court:
+    async with Court(db_url, tmp_path, nats_url, bus_prefix, lease_ttl_s=60) as court:
         a = court.state(0)
         judge_a = await login(court.nodes[0].client, court.nodes[0].app, "judge")
         judge_b = await login(court.nodes[1].client, court.nodes[1].app, "judge")
@@ -230,8 +232,9 @@ async def test_a_node_whose_lease_was_taken_stops_and_writes_no_more(db_url, tmp
         await jws.close()
 
 
-async def test_a_lost_renewal_stops_the_live_state(db_url, tmp_path, nats_url):
-    async with Court(db_url, tmp_path, nats_url, lease_ttl_s=1.5) as court:
+async def test_a_lost_renewal_stops_the_live_state(db_url, tmp_path, nats_url,
+        bus_prefix):
+    async with Court(db_url, tmp_path, nats_url, bus_prefix, lease_ttl_s=1.5) as court:
         a = court.state(0)
         judge_a = await login(court.nodes[0].client, court.nodes[0].app, "judge")
         hid = (await schedule(judge_a))["id"]
@@ -255,11 +258,12 @@ async def test_a_lost_renewal_stops_the_live_state(db_url, tmp_path, nats_url):
         assert (await a.transcripts.get(hid)).segments() == []
 
 
-async def test_the_owner_finishes_a_close_that_did_not_reach_it(db_url, tmp_path, nats_url):
+async def test_the_owner_finishes_a_close_that_did_not_reach_it(db_url, tmp_path, nats_url,
+        bus_prefix):
     """A hearing closed while its owner could not be asked (the close was recorded, the bus
     request failed): the owner sees it at its next renewal, finishes, and gives the lease up."""
     from hearing.models import Hearing
-    async with Court(db_url, tmp_path, nats_url, lease_ttl_s=1.5) as court:
+    async with Court(db_url, tmp_path, nats_url, bus_prefix, lease_ttl_s=1.5) as court:
         a = court.state(0)
         judge_a = await login(court.nodes[0].client, court.nodes[0].app, "judge")
         hid = (await schedule(judge_a))["id"]

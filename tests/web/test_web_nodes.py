@@ -5,13 +5,11 @@ NATS."""
 
 from __future__ import annotations
 
-import random
 import re
 import uuid
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import text
 
 from hearing.api.context import STATE
 from hearing.config import Config
@@ -22,30 +20,26 @@ from conftest import LiveServer, StaffApi, new_context, shot
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_url", ["postgres"], indirect=True)]
 
 
-def apart(db: Database) -> None:
-    """Tests that run at the same time share the NATS server, whose subjects are per hearing
-    id: this test's hearings get ids no other test's fresh database hands out."""
-    start = random.randint(10**6, 2 * 10**9)
-    db.run_sync(lambda s: s.execute(text(f"ALTER SEQUENCE hearings_id_seq RESTART WITH {start}")))
-
-
-def node(data_dir, db_url: str, nats_url: str, name: str) -> LiveServer:
+def node(data_dir, db_url: str, nats_url: str, bus_prefix: str, name: str) -> LiveServer:
     data_dir.mkdir()
     srv = LiveServer(data_dir)  # its own SQLite file stays unused
     srv.db.close()
     srv.url, srv.db = db_url, Database(db_url)
     srv.config = Config(host="127.0.0.1", port=srv.port, data_dir=data_dir, database_url=db_url,
-                        rtc_bind="127.0.0.1", nats_url=nats_url, transcribe=False,
+                        rtc_bind="127.0.0.1", nats_url=nats_url, bus_prefix=bus_prefix,
+                        transcribe=False,
                         node_id=f"node-{name}-{uuid.uuid4().hex[:6]}", node_url=srv.base)
-    return srv.start()
+    return srv
 
 
 @pytest.fixture
-def nodes(db_url, nats_url, tmp_path):
-    a = node(tmp_path / "a", db_url, nats_url, "a")
-    b = node(tmp_path / "b", db_url, nats_url, "b")
+def nodes(db_url, nats_url, bus_prefix, tmp_path):
+    a = node(tmp_path / "a", db_url, nats_url, bus_prefix, "a")
+    b = node(tmp_path / "b", db_url, nats_url, bus_prefix, "b")
+    for srv in (a, b):  # the court's nodes, which a page may be sent to
+        srv.config.node_urls = f"{a.base},{b.base}"
+        srv.start()
     a.add_user("judge", "judge", "Судья Ахметова А.Б.")
-    apart(a.db)
     yield a, b
     for srv in (b, a):
         srv.stop()

@@ -1,0 +1,72 @@
+"""Ending connections on a court of several nodes: an ejection or a revoked invite done
+through one node closes the participant's live connection on another."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aiohttp
+
+from hearing.app import make_app
+from hearing.config import Config
+from hearing.db import Database
+
+from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
+
+
+async def _closed(ws, timeout: float = 10.0) -> tuple[list[dict], int | None]:
+    """What a socket received until the server closed it, and the close code."""
+    got = []
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = await ws.receive()
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                got.append(msg.json())
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                              aiohttp.WSMsgType.CLOSING):
+                return got, ws.close_code
+
+
+async def test_ejection_and_revocation_through_one_node_end_connections_on_another(
+        db_url, tmp_path, nats_url, bus_prefix):
+    db_a, db_b = Database(db_url), Database(db_url)
+    make_users(db_a)
+    nodes = []
+    for name, db in (("a", db_a), ("b", db_b)):
+        cfg = Config(data_dir=tmp_path / name, database_url=db_url, nats_url=nats_url,
+                     bus_prefix=bus_prefix, node_id=f"node-{name}-{uuid.uuid4().hex[:6]}", transcribe=False)
+        nodes.append(await OwnServer(make_app(cfg, db)).start())
+    a, b = nodes
+    try:
+        judge_b = await login(b.client, b.app, "judge")  # the judge acts through node b
+        hid = (await schedule(judge_b))["id"]
+        ejected, revoked = await invite(judge_b, hid), await invite(judge_b, hid, "expert")
+
+        sockets = []
+        for inv in (ejected, revoked):  # both participants are connected to node a
+            phone = await a.client()
+            ws = await phone.ws_connect(f"/api/hearings/{hid}/ws")
+            await ws.send_json({"type": "auth", "token": inv["token"]})
+            await receive_type(ws, "hello")
+            sockets.append(ws)
+        await asyncio.sleep(0.3)  # node a's subscriptions reach the server
+
+        pid = ejected["participant"]["id"]
+        bearer = {"Authorization": f"Bearer {ejected['token']}"}
+        assert (await (await a.client()).post("/api/join", headers=bearer)).status == 200
+        r = await judge_b.post(f"/api/hearings/{hid}/participants/{pid}/eject")
+        assert r.status == 200, await r.text()
+        got, code = await _closed(sockets[0])
+        assert {"type": "ejected"} in got and code == 4403
+
+        r = await judge_b.delete(f"/api/hearings/{hid}/invites/{revoked['id']}")
+        assert r.status == 200, await r.text()
+        got, code = await _closed(sockets[1])
+        assert {"type": "revoked"} in got and code == 4401
+    finally:
+        for node in nodes:
+            await node.close_clients()
+            await node.server.close()
+        db_a.close()
+        db_b.close()
