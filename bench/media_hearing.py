@@ -68,34 +68,15 @@ def marker_of(samples: np.ndarray, rate: int) -> int:
 
 def marked_clicks_track():  # noqa: ANN201
     """A SignalTrack whose click k is a 40 ms tone at click_marker(k)."""
-    import fractions
-
-    import av
-    from aiortc.mediastreams import MediaStreamError
-
     from support.testpeer import AUDIO_RATE, FRAME, SignalTrack
 
     class MarkedClicks(SignalTrack):
-        async def recv(self) -> av.AudioFrame:
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self._start is None:
-                self._start = time.time()
-            t0 = self._start + self._n * FRAME / AUDIO_RATE
-            if t0 > time.time():
-                await asyncio.sleep(t0 - time.time())
+        def _next_chunk(self, t0: float) -> np.ndarray:
             # the first 2 frames sent at or after each grid instant k * CLICK_EVERY_S
             k = int(np.floor(t0 / CLICK_EVERY_S))
             loud = (t0 - k * CLICK_EVERY_S) < 2 * FRAME / AUDIO_RATE
             t = (self._n * FRAME + np.arange(FRAME)) / AUDIO_RATE
-            chunk = (0.8 * np.sin(2 * np.pi * click_marker(k) * t) * loud).astype(np.float32)
-            frame = av.AudioFrame.from_ndarray((chunk * 32767).astype(np.int16).reshape(1, -1),
-                                               format="s16", layout="mono")
-            frame.sample_rate = AUDIO_RATE
-            frame.pts = self._n * FRAME
-            frame.time_base = fractions.Fraction(1, AUDIO_RATE)
-            self._n += 1
-            return frame
+            return (0.8 * np.sin(2 * np.pi * click_marker(k) * t) * loud).astype(np.float32)
 
     return MarkedClicks()
 
@@ -127,7 +108,6 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
     import aiohttp
 
     from media.rtc import apply_bind_addresses
-    from aiortc.mediastreams import MediaStreamError
 
     from support.testpeer import AUDIO_RATE, PacketVideoTrack, TestPeer
 
@@ -148,44 +128,24 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
         """Reads each click's marker where the test peer only sees that it is loud: at the
         packet's arrival (before aiortc's jitter buffer) and, with --full-clients, after it."""
 
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            self.packet_clicks: dict[str, ClickReader] = {}
+            self.received_clicks: dict[str, ClickReader] = {}
+
         def _hook_audio_packets(self, pc, mid: str) -> None:  # noqa: ANN001
-            import av
-            receiver = next(t for t in pc.getTransceivers() if t.mid == mid).receiver
-            original = receiver._handle_rtp_packet
-            decoder = av.CodecContext.create("libopus", "r")
-            decoder.sample_rate, decoder.layout, decoder.format = AUDIO_RATE, "mono", "flt"
-            clicks = ClickReader(recorder(net_latencies, mid))
-
-            async def handle(packet, arrival_time_ms):  # noqa: ANN001, ANN202
-                now = time.time()
-                if packet.payload:
-                    try:
-                        frames = decoder.decode(av.Packet(packet.payload))
-                    except av.FFmpegError:
-                        frames = []
-                    for f in frames:
-                        if self.light:
-                            self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
-                        clicks.frame(f.to_ndarray(), now, AUDIO_RATE)
-                if not self.light:
-                    await original(packet, arrival_time_ms)
-
-            receiver._handle_rtp_packet = handle
+            self.packet_clicks[mid] = ClickReader(recorder(net_latencies, mid))  # per connection
+            super()._hook_audio_packets(pc, mid)
 
         async def _read_audio(self, mid: str, track) -> None:  # noqa: ANN001
-            import av
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-            clicks = ClickReader(recorder(latencies, mid))
-            try:
-                while True:
-                    frame = await track.recv()
-                    now = time.time()
-                    frame.pts = None
-                    for f in resampler.resample(frame):
-                        self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
-                        clicks.frame(f.to_ndarray(), now, AUDIO_RATE)
-            except MediaStreamError:
-                pass
+            self.received_clicks[mid] = ClickReader(recorder(latencies, mid))
+            await super()._read_audio(mid, track)
+
+        def _packet_audio(self, mid: str, samples: np.ndarray, now: float) -> None:
+            self.packet_clicks[mid].frame(samples, now, AUDIO_RATE)
+
+        def _received_audio(self, mid: str, samples: np.ndarray, now: float) -> None:
+            self.received_clicks[mid].frame(samples, now, AUDIO_RATE)
 
     async with aiohttp.ClientSession() as http:
         async with http.ws_connect(url, max_msg_size=1 << 20) as ws:

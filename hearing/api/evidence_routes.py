@@ -22,14 +22,14 @@ import asyncio
 import functools
 import re
 import unicodedata
-from typing import Any, get_args
+from typing import Any, Awaitable, Callable, get_args
 from urllib.parse import quote
 
 from aiohttp import ClientPayloadError, web
 
 from hearing.api.context import Call
 from hearing.api.errors import error_response
-from hearing.api.registry import Handler, endpoint, schema
+from hearing.api.registry import Auth, Handler, endpoint, schema
 from hearing.api.schemas import (AT, AUDIT_EVENT, BOOL, INT, OPT_INT, OPT_STR, STR, TIME,
                                  paged, record)
 from hearing.errors import DomainError, bad_request
@@ -104,6 +104,11 @@ def _connection(call: Call) -> Connection:
     headers = call.request.headers
     return Connection(call.request.remote, headers.get("User-Agent"),
                       headers.get("X-Forwarded-For"))
+
+
+def _filters(query: dict, *names: str) -> dict:
+    """The filters among ``names`` that the query gave; the rest of it is paging."""
+    return {k: query[k] for k in names if k in query}
 
 
 def resumable(fn: Handler) -> Handler:
@@ -211,8 +216,8 @@ async def cancel_upload(call: Call, hearing_id: int, upload: str) -> web.Respons
                   "own and the accepted), paged", auth="any",
           response=paged(ITEM, "evidence"), tag="evidence", query=LIST_QUERY)
 async def list_evidence(call: Call, hearing_id: int, query: dict) -> dict:
-    f = {k: query[k] for k in ("status", "kind") if k in query}
-    return await evidence.list_evidence(call.state, call.me, hearing_id, f,
+    return await evidence.list_evidence(call.state, call.me, hearing_id,
+                                        _filters(query, "status", "kind"),
                                         PageRequest.from_query(query))
 
 
@@ -239,8 +244,8 @@ async def decide(call: Call, hearing_id: int, evidence_id: int, body: dict) -> d
                   "paged", response=CUSTODY, tag="evidence", query=CUSTODY_QUERY,
           responses={404: "no such evidence"})
 async def custody(call: Call, hearing_id: int, evidence_id: int, query: dict) -> dict:
-    f = {k: query[k] for k in ("action",) if k in query}
-    return await evidence.custody(call.state, call.me, hearing_id, evidence_id, f,
+    return await evidence.custody(call.state, call.me, hearing_id, evidence_id,
+                                  _filters(query, "action"),
                                   PageRequest.from_query(query))
 
 
@@ -261,43 +266,56 @@ def content_disposition(filename: str | None, fallback: str, inline: bool = Fals
     return f'{kind}; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(name, safe="")}'
 
 
-async def _serve(call: Call, hearing_id: int, evidence_id: int,
-                 which: evidence.Copy) -> web.FileResponse:
-    f = await evidence.open_file(call.state, call.me, hearing_id, evidence_id, which,
-                                 _connection(call))
-    return _file_response(f)
+HEARING_ITEM = "/api/hearings/{hearing_id}/evidence/{evidence_id}"
+CASE_ITEM = "/api/cases/{case_id}/evidence/{evidence_id}"
+FILE_TYPES: dict[evidence.Copy, str] = {"original": "application/octet-stream",
+                                        "playback": "application/octet-stream",
+                                        "thumbnail": "image/jpeg"}
+FILE_MISSING: dict[evidence.Copy, str] = {"original": "no such evidence",
+                                          "playback": "no such evidence or no copy yet",
+                                          "thumbnail": "no such evidence or no thumbnail"}
+FileOpener = Callable[..., Awaitable[evidence.StoredFile]]
 
 
-def _file_response(f: evidence.StoredFile) -> web.FileResponse:
+def stored_file_endpoint(item_path: str, which: evidence.Copy, summary: str,
+                         auth: Auth) -> Callable[[Handler], Handler]:
+    """Declare the download of one stored copy of an item: its content type and refusals are
+    the same whether the item is reached through its hearing or through its case."""
+    return endpoint("GET", f"{item_path}/{which}", summary=summary, auth=auth,
+                    content_type=FILE_TYPES[which], response=FILE, tag="evidence",
+                    responses={404: FILE_MISSING[which],
+                               409: "its bytes no longer match their SHA-256"})
+
+
+async def serve_stored_file(call: Call, open_file: FileOpener, scope_id: int, evidence_id: int,
+                            which: evidence.Copy) -> web.FileResponse:
+    """Answer with one stored copy, opened by ``open_file`` (through the hearing or the case
+    ``scope_id`` names), under the name its submitter gave it."""
+    f = await open_file(call.state, call.me, scope_id, evidence_id, which, _connection(call))
     return web.FileResponse(f.path, headers={
         "Content-Type": f.content_type, "ETag": f'"{f.sha256}"',
         "Content-Disposition": content_disposition(f.name, f.fallback, inline=f.inline)})
 
 
-@endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/original",
-          summary="The original file, byte for byte as received (download)", auth="any",
-          content_type="application/octet-stream", response=FILE, tag="evidence",
-          responses={404: "no such evidence",
-                     409: "its bytes no longer match their SHA-256"})
+@stored_file_endpoint(HEARING_ITEM, "original",
+                      "The original file, byte for byte as received (download)", auth="any")
 async def original_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
-    return await _serve(call, hearing_id, evidence_id, "original")
+    return await serve_stored_file(call, evidence.open_file, hearing_id, evidence_id,
+                                   "original")
 
 
-@endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/playback",
-          summary="The web-playable copy (MP4/WebM; a JPEG for photos)", auth="any",
-          content_type="application/octet-stream", response=FILE, tag="evidence",
-          responses={404: "no such evidence or no copy yet",
-                     409: "its bytes no longer match their SHA-256"})
+@stored_file_endpoint(HEARING_ITEM, "playback",
+                      "The web-playable copy (MP4/WebM; a JPEG for photos)", auth="any")
 async def playback_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
-    return await _serve(call, hearing_id, evidence_id, "playback")
+    return await serve_stored_file(call, evidence.open_file, hearing_id, evidence_id,
+                                   "playback")
 
 
-@endpoint("GET", "/api/hearings/{hearing_id}/evidence/{evidence_id}/thumbnail",
-          summary="A small JPEG picture of the evidence", auth="any", content_type="image/jpeg",
-          response=FILE, tag="evidence", responses={404: "no such evidence or no thumbnail",
-                     409: "its bytes no longer match their SHA-256"})
+@stored_file_endpoint(HEARING_ITEM, "thumbnail",
+                      "A small JPEG picture of the evidence", auth="any")
 async def thumbnail_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
-    return await _serve(call, hearing_id, evidence_id, "thumbnail")
+    return await serve_stored_file(call, evidence.open_file, hearing_id, evidence_id,
+                                   "thumbnail")
 
 
 # -- the case's evidence ----------------------------------------------------------------------
@@ -307,8 +325,8 @@ async def thumbnail_file(call: Call, hearing_id: int, evidence_id: int) -> web.F
                   "accepted and its own), paged", auth="account", response=CASE_PAGE,
           tag="evidence", query=CASE_QUERY)
 async def list_case_evidence(call: Call, case_id: int, query: dict) -> dict:
-    f = {k: query[k] for k in ("status", "hearing_id") if k in query}
-    return await evidence.list_case_evidence(call.state, call.me, case_id, f,
+    return await evidence.list_case_evidence(call.state, call.me, case_id,
+                                             _filters(query, "status", "hearing_id"),
                                              PageRequest.from_query(query))
 
 
@@ -336,40 +354,27 @@ async def decide_on_case(call: Call, case_id: int, evidence_id: int, body: dict)
           response=CUSTODY, tag="evidence", query=CUSTODY_QUERY,
           responses={404: "no such evidence"})
 async def case_custody(call: Call, case_id: int, evidence_id: int, query: dict) -> dict:
-    f = {k: query[k] for k in ("action",) if k in query}
-    return await evidence.case_custody(call.state, call.me, case_id, evidence_id, f,
+    return await evidence.case_custody(call.state, call.me, case_id, evidence_id,
+                                       _filters(query, "action"),
                                        PageRequest.from_query(query))
 
 
-async def _serve_on_case(call: Call, case_id: int, evidence_id: int,
-                         which: evidence.Copy) -> web.FileResponse:
-    f = await evidence.open_case_file(call.state, call.me, case_id, evidence_id, which,
-                                      _connection(call))
-    return _file_response(f)
-
-
-@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/original",
-          summary="The original file of the case's evidence (download)", auth="account",
-          content_type="application/octet-stream", response=FILE, tag="evidence",
-          responses={404: "no such evidence",
-                     409: "its bytes no longer match their SHA-256"})
+@stored_file_endpoint(CASE_ITEM, "original",
+                      "The original file of the case's evidence (download)", auth="account")
 async def case_original_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
-    return await _serve_on_case(call, case_id, evidence_id, "original")
+    return await serve_stored_file(call, evidence.open_case_file, case_id, evidence_id,
+                                   "original")
 
 
-@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/playback",
-          summary="The web-playable copy of the case's evidence", auth="account",
-          content_type="application/octet-stream", response=FILE, tag="evidence",
-          responses={404: "no such evidence or no copy yet",
-                     409: "its bytes no longer match their SHA-256"})
+@stored_file_endpoint(CASE_ITEM, "playback",
+                      "The web-playable copy of the case's evidence", auth="account")
 async def case_playback_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
-    return await _serve_on_case(call, case_id, evidence_id, "playback")
+    return await serve_stored_file(call, evidence.open_case_file, case_id, evidence_id,
+                                   "playback")
 
 
-@endpoint("GET", "/api/cases/{case_id}/evidence/{evidence_id}/thumbnail",
-          summary="A small JPEG picture of the case's evidence", auth="account",
-          content_type="image/jpeg", response=FILE, tag="evidence",
-          responses={404: "no such evidence or no thumbnail",
-                     409: "its bytes no longer match their SHA-256"})
+@stored_file_endpoint(CASE_ITEM, "thumbnail",
+                      "A small JPEG picture of the case's evidence", auth="account")
 async def case_thumbnail_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
-    return await _serve_on_case(call, case_id, evidence_id, "thumbnail")
+    return await serve_stored_file(call, evidence.open_case_file, case_id, evidence_id,
+                                   "thumbnail")

@@ -3,6 +3,8 @@ and joining a hearing of their case."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from hearing.api.context import Call
 from hearing.api.registry import endpoint, schema
 from hearing.api.schemas import AT, BOOL, HEARING, INT, OPT_INT, OPT_STR, STR, paged, record
@@ -37,12 +39,20 @@ JOINED = record("JoinLink", {
 PERIOD_END = {"type": "string", "format": "date-time", "maxLength": 40}
 
 
+ListPage = Callable[..., Awaitable[tuple[list[dict], str | None]]]
+
+
+async def _my_page(key: str, list_page: ListPage, call: Call, query: dict) -> dict:
+    """One page of the caller's own ``key`` list, as the service pages it, answered as
+    {key: [...], "next_cursor": ...}."""
+    items, next_cursor = await list_page(call.state, call.me, PageRequest.from_query(query))
+    return {key: items, "next_cursor": next_cursor}
+
+
 @endpoint("GET", "/api/me/cases", summary="The cases your account acts in", auth="party",
           tag="workplace", query=PAGE_QUERY, response=schema("MyCases", paged(MY_CASE, "cases")))
 async def my_cases(call: Call, query: dict) -> dict:
-    cases, next_cursor = await workplace.my_cases(call.state, call.me,
-                                                  PageRequest.from_query(query))
-    return {"cases": cases, "next_cursor": next_cursor}
+    return await _my_page("cases", workplace.my_cases, call, query)
 
 
 @endpoint("GET", "/api/me/calendar", summary="Your cases' hearings scheduled from `from` "
@@ -60,9 +70,7 @@ async def my_calendar(call: Call, query: dict) -> dict:
           "delivery status", auth="party", tag="workplace", query=PAGE_QUERY,
           response=schema("MyNotices", paged(MY_NOTICE, "notices")))
 async def my_notices(call: Call, query: dict) -> dict:
-    notices, next_cursor = await workplace.my_notices(call.state, call.me,
-                                                      PageRequest.from_query(query))
-    return {"notices": notices, "next_cursor": next_cursor}
+    return await _my_page("notices", workplace.my_notices, call, query)
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/join", summary="Join a hearing of your case: "

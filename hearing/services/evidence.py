@@ -27,7 +27,7 @@ submitter; ``transcode`` and ``transcription`` progress go to staff only."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -362,16 +362,27 @@ async def decide(state: AppState, caller: Caller, hearing_id: int, evidence_id: 
     """The presiding judge accepts or rejects, always with a reason; a decision is changed
     only with a new reason, and not once the hearing is closed. Accepted evidence then gets
     its playback copies and its sound is transcribed."""
+    item, changed = await _record_decision(state, caller, _decide, hearing_id, evidence_id,
+                                           decision, reason)
+    if changed:
+        publish_item(state, item, "decision")
+    return item_json(state, item, full=True)
+
+
+async def _record_decision(state: AppState, caller: Caller, decide_in: Callable[..., Any],
+                           scope_id: int, evidence_id: int, decision: Decision,
+                           reason: str) -> tuple[EvidenceItem, bool]:
+    """Record a decision with its reason through ``decide_in`` (on the hearing or on the
+    case); evidence whose decision changed gets its playback copies and transcript queued."""
     reason = clean_text(reason, 4000).strip()
     if not reason:
         raise bad_request("reason: say why", field="reason")
-    item, changed = await state.transaction(caller, _decide, hearing_id, evidence_id,
+    item, changed = await state.transaction(caller, decide_in, scope_id, evidence_id,
                                             DECIDED[decision], reason)
     if changed:
         state.evidence.convert(item)
         state.evidence.queue_transcription(item)
-        publish_item(state, item, "decision")
-    return item_json(state, item, full=True)
+    return item, changed
 
 
 class CustodyFilters(TypedDict, total=False):
@@ -528,14 +539,8 @@ async def decide_on_case(state: AppState, caller: Caller, case_id: int, evidence
     """The case's judge decides evidence left pending when its hearing ended (and changes such
     a decision only with a new reason). Accepted, it gets its playback copies and transcript
     exactly as evidence accepted during a hearing does."""
-    reason = clean_text(reason, 4000).strip()
-    if not reason:
-        raise bad_request("reason: say why", field="reason")
-    item, changed = await state.transaction(caller, _decide_on_case, case_id, evidence_id,
-                                            DECIDED[decision], reason)
-    if changed:
-        state.evidence.convert(item)
-        state.evidence.queue_transcription(item)
+    item, _ = await _record_decision(state, caller, _decide_on_case, case_id, evidence_id,
+                                     decision, reason)
     return item_json(state, item, full=True, on_case=True)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +41,53 @@ class OwnServer:
     async def close_clients(self) -> None:
         for client in self.clients:
             await client.close()
+
+
+@asynccontextmanager
+async def two_nodes(db_url: str, tmp_path: Path, nats_url: str, bus_prefix: str,
+                    **config) -> AsyncIterator[list[OwnServer]]:  # noqa: ANN003
+    """A court of two in-process nodes, "a" and "b": one database (staff accounts made once)
+    and one NATS server, each node with its own Database (``node.db``), data directory
+    (``tmp_path / name``) and node id; speech recognition off unless ``config`` says so.
+    Both are stopped, and their databases closed, on leaving."""
+    from hearing.app import make_app
+    from hearing.config import Config
+    from hearing.db import Database
+
+    nodes: list[OwnServer] = []
+    try:
+        for name in ("a", "b"):
+            db = Database(db_url)
+            if not nodes:
+                make_users(db)
+            cfg = Config(data_dir=tmp_path / name, database_url=db_url, nats_url=nats_url,
+                         bus_prefix=bus_prefix, node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
+                         **{"transcribe": False, **config})
+            node = OwnServer(make_app(cfg, db))
+            node.db = db
+            nodes.append(await node.start())
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.close_clients()
+            await node.server.close()
+        for node in nodes:
+            node.db.close()
+
+
+async def sign_first_version(secretary, judge, hid: int, passphrase: str) -> None:
+    """Both make their signing keys; the secretary makes version 1 of the stenogram and both
+    sign it, so that it is signed."""
+    for who in (secretary, judge):
+        r = await who.post("/api/me/signing-key", json={"passphrase": passphrase})
+        assert r.status == 201, await r.text()
+    r = await secretary.post(f"/api/hearings/{hid}/stenogram/versions")
+    assert r.status == 201, await r.text()
+    for who in (secretary, judge):
+        r = await who.post(f"/api/hearings/{hid}/stenogram/versions/1/sign",
+                           json={"passphrase": passphrase})
+        assert r.status == 200, await r.text()
+    assert (await r.json())["status"] == "signed"
 
 
 def make_users(db) -> dict[str, int]:

@@ -26,12 +26,10 @@ from hearing.config import Config
 from hearing.db import Database
 from hearing.models import RecordingChunk
 from support.media_samples import make_image
-from support.testpeer import SignalTrack, tone
 
-from hearing_testlib import OwnServer, invite, login, make_users, schedule
-from test_hearing_evidence import Bearer, upload
-from test_hearing_media import WsPeer, connect
-from test_hearing_restart_recording import count
+from hearing_testlib import OwnServer, login, make_users, schedule, sign_first_version
+from test_hearing_evidence import upload
+from test_hearing_restart_recording import count, recorded_witness
 from test_hearing_stenogram import PASS, final
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,36 +92,15 @@ async def test_backup_during_a_hearing_restores_and_verifies(db_url, tmp_path):
     judge = await login(own.client, app, "judge")
     sec = await login(own.client, app, "secretary")
     hid = (await schedule(judge, ids["secretary"]))["id"]
-    inv = await invite(judge, hid, "witness", "Witness A")
-    assert (await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})).status == 200
-    phone = Bearer(await own.client(), inv["token"])
-    assert (await phone.post("/api/join")).status == 200
-    r = await judge.post(f"/api/hearings/{hid}/participants/{inv['participant']['id']}/admit")
-    assert r.status == 200
-    peer = WsPeer(await connect(phone.client, hid, inv["token"]), "A",
-                  SignalTrack(tone(440, 1.0)))
-    await peer.peer.join()
-    for _ in range(200):
-        if count(db, RecordingChunk, hid) >= 2:
-            break
-        await asyncio.sleep(0.1)
-    assert count(db, RecordingChunk, hid) >= 2
+    phone, peer, witness = await recorded_witness(own, judge, db, hid)
     photo = make_image(tmp_path / "photo.png").read_bytes()
     status, receipt = await upload(phone, hid, photo, filename="photo.png",
                                    content_type="image/png")
     assert status == 200, receipt
     # a signed version of the transcript
-    witness = f"p{inv['participant']['id']}"
     await app[STATE].transcripts.add_final(hid, final(witness, 1000, "Я видел его у суда",
                                                       ["Я", "видел", "его", "у", "суда"]))
-    for who in (sec, judge):
-        assert (await who.post("/api/me/signing-key", json={"passphrase": PASS})).status == 201
-    r = await sec.post(f"/api/hearings/{hid}/stenogram/versions")
-    assert r.status == 201, await r.text()
-    for who in (sec, judge):
-        r = await who.post(f"/api/hearings/{hid}/stenogram/versions/1/sign",
-                           json={"passphrase": PASS})
-        assert r.status == 200, await r.text()
+    await sign_first_version(sec, judge, hid, PASS)
     restored_db = FreshDatabase(db_url)
     own2 = None
     try:

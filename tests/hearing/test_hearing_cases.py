@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 
-import av
 import pytest
 from sqlalchemy import select
 
@@ -24,7 +23,8 @@ from hearing.models import StenogramVersionRow
 from support.media_samples import make_media
 
 from hearing_testlib import PASSWORD, invite, login, make_users, schedule
-from test_hearing_evidence import SPEECH, items, phone, sqlite_env, upload, wait_for
+from test_hearing_evidence import (SPEECH, items, phone, phone_recording, sqlite_env, upload,
+                                   wait_for)
 
 NUMBER = "2-77/2026"
 
@@ -335,17 +335,8 @@ async def test_evidence_decided_on_the_case_is_transcribed(aiohttp_client, tmp_p
                           evidence_min_free_bytes=0), db)
     judge = await login(aiohttp_client, app, "judge")
     h = await schedule(judge, language="ru")
-    with av.open(str(SPEECH / "nsh_ru_ru_0045.wav")) as src, \
-            av.open(str(tmp_path / "call.ogg"), "w", format="ogg") as out:
-        enc = out.add_stream("libopus", rate=48_000)
-        enc.layout = "mono"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
-        for frame in src.decode(audio=0):
-            for f in resampler.resample(frame):
-                out.mux(enc.encode(f))
-        out.mux(enc.encode(None))
-    status, receipt = await upload(judge, h["id"], (tmp_path / "call.ogg").read_bytes(),
-                                   filename="call.ogg")
+    call = phone_recording(SPEECH / "nsh_ru_ru_0045.wav", tmp_path / "call.ogg")
+    status, receipt = await upload(judge, h["id"], call, filename="call.ogg")
     assert status == 200
     await move(judge, h["id"], "open", "closed")
     url = f"/api/cases/{h['case_id']}/evidence/{receipt['evidence_id']}"

@@ -33,7 +33,7 @@ from hearing_testlib import PASSWORD, Staff, invite, make_users, receive_type, s
 from test_hearing_asr_workers import CLIP_A, CLIP_B, start_worker, wait_ready
 from test_hearing_crash import free_port, wait_up
 from test_hearing_failover import (COURTROOM, TTL_S, Phone, chunks_of, lease_of, rows,
-                                   start_node, until)
+                                   start_node, stop_processes, until)
 from test_hearing_live_asr import speech_48k
 from test_hearing_nodes_media import admitted, energy, tone_of
 
@@ -237,16 +237,7 @@ async def test_a_court_of_two_nodes_and_two_workers(db_url, nats_url, bus_prefix
             await witness.close()
         for session in sessions:
             await session.close()
-        for proc in [*nodes, *workers.values()]:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in [*nodes, *workers.values()]:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in logs:
-            log.close()
+        stop_processes([*nodes, *workers.values()], logs)
 
     # the gap where node A died is marked in the witness's recording; every chunk node A
     # acknowledged is in it; the audit chain verifies

@@ -671,6 +671,19 @@ async def test_fixity_checks_what_the_database_references(aiohttp_client, env, c
     assert sum(f["problem"] == "changed" for f in report["findings"]) == 2  # blob + chunk
 
 
+def phone_recording(wav: Path, out_path: Path) -> bytes:
+    """A speech clip as a phone uploads a recorded call: Ogg/Opus, 48 kHz mono."""
+    with av.open(str(wav)) as src, av.open(str(out_path), "w", format="ogg") as out:
+        enc = out.add_stream("libopus", rate=48_000)
+        enc.layout = "mono"
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
+        for frame in src.decode(audio=0):
+            for f in resampler.resample(frame):
+                out.mux(enc.encode(f))
+        out.mux(enc.encode(None))
+    return out_path.read_bytes()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (SPEECH / "nsh_ru_ru_0045.wav").is_file(), reason="no speech clips")
 async def test_accepted_audio_is_transcribed_as_evidence(aiohttp_client, tmp_path):
@@ -685,16 +698,7 @@ async def test_accepted_audio_is_transcribed_as_evidence(aiohttp_client, tmp_pat
     app[STATE].hub.listeners.append(lambda hearing, msg: seen.append(msg))
     w = await phone(aiohttp_client, app, judge, hid)
     # "Сначала думали, что это следы бурь, в магнитных полях земли." as a phone's Ogg/Opus
-    with av.open(str(SPEECH / "nsh_ru_ru_0045.wav")) as src, \
-            av.open(str(tmp_path / "call.ogg"), "w", format="ogg") as out:
-        enc = out.add_stream("libopus", rate=48_000)
-        enc.layout = "mono"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
-        for frame in src.decode(audio=0):
-            for f in resampler.resample(frame):
-                out.mux(enc.encode(f))
-        out.mux(enc.encode(None))
-    data = (tmp_path / "call.ogg").read_bytes()
+    data = phone_recording(SPEECH / "nsh_ru_ru_0045.wav", tmp_path / "call.ogg")
     status, receipt = await upload(w, hid, data, filename="call.ogg")
     assert status == 200 and receipt["kind"] == "audio"
     url = f"/api/hearings/{hid}/evidence/{receipt['evidence_id']}"

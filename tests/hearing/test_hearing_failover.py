@@ -128,6 +128,21 @@ class Phone:
         await self.http.close()
 
 
+def stop_processes(procs, logs) -> None:
+    """Stop the node (and worker) processes still running: SIGTERM to all, then each is given
+    15 s before it is killed; then close their logs."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for log in logs:
+        log.close()
+
+
 def rows(db, fn):
     return db.run_sync(fn)
 
@@ -271,15 +286,7 @@ async def test_killed_owner_hands_the_hearing_over(db_url, nats_url, bus_prefix,
     finally:
         if phone is not None:
             await phone.close()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        for log in logs:
-            log.close()
+        stop_processes(procs, logs)
         db.close()
     out = subprocess.run([str(COURTROOM), "audit", "verify", str(hid)],
                          env={**os.environ, "COURTROOM_DATABASE_URL": db_url,

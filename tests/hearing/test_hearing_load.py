@@ -46,13 +46,20 @@ async def open_(judge, hid: int):
     return await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
 
 
-async def test_a_node_at_its_hearing_limit_refuses_the_next_with_the_reason(aiohttp_client,
-                                                                            db_url, tmp_path):
+async def full_node(aiohttp_client, db_url, tmp_path):
+    """A node that may run one hearing and runs one (opened by the judge), and a second
+    hearing scheduled: (app, db, judge, the open hearing, the second)."""
     app, db, ids = app_with_users(db_url, tmp_path, transcribe=False, load_max_hearings=1)
     judge = await login(aiohttp_client, app, "judge")
     first = await schedule(judge, ids["secretary"])
     second = await schedule(judge, ids["secretary"], case_number="2-5678/2026")
     assert (await open_(judge, first["id"])).status == 200
+    return app, db, judge, first, second
+
+
+async def test_a_node_at_its_hearing_limit_refuses_the_next_with_the_reason(aiohttp_client,
+                                                                            db_url, tmp_path):
+    app, db, judge, first, second = await full_node(aiohttp_client, db_url, tmp_path)
     r = await open_(judge, second["id"])
     assert r.status == 503
     body = await r.json()
@@ -142,11 +149,7 @@ def test_the_example_configurations_of_several_nodes_check(tmp_path):
 
 async def test_a_full_node_sends_clients_to_the_owner_rather_than_refusing(aiohttp_client,
                                                                            sqlite_url, tmp_path):
-    app, db, ids = app_with_users(sqlite_url, tmp_path, transcribe=False, load_max_hearings=1)
-    judge = await login(aiohttp_client, app, "judge")
-    here = await schedule(judge, ids["secretary"])
-    there = await schedule(judge, ids["secretary"], case_number="2-5678/2026")
-    assert (await open_(judge, here["id"])).status == 200  # this node is now full
+    app, db, judge, here, there = await full_node(aiohttp_client, sqlite_url, tmp_path)
     db.run_sync(lambda s: leases.acquire(s, there["id"], "node-b", "http://node-b", 30))
     r = await open_(judge, there["id"])  # its owner has it: not "busy" but where it is
     body = await r.json()

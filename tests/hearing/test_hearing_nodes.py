@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from hearing.app import make_app
 from hearing.bus import NatsBus, NatsOptions, events_subject, live_subject
 from hearing.config import Config
 from hearing.preflight import check
-from hearing.db import Database
 
-from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
+from hearing_testlib import invite, login, receive_type, schedule, two_nodes
 
 
 async def test_nats_bus_carries_messages_to_other_nodes_in_order(nats_url, bus_prefix):
@@ -88,15 +86,7 @@ async def test_a_node_that_cannot_reach_nats_refuses_to_start():
 
 
 async def test_events_cross_nodes_both_ways(db_url, tmp_path, nats_url, bus_prefix):
-    db_a, db_b = Database(db_url), Database(db_url)
-    make_users(db_a)
-    nodes = []
-    for name, db in (("a", db_a), ("b", db_b)):
-        cfg = Config(data_dir=tmp_path / name, database_url=db_url, nats_url=nats_url,
-                     bus_prefix=bus_prefix, node_id=f"node-{name}", transcribe=False)
-        nodes.append(await OwnServer(make_app(cfg, db)).start())
-    a, b = nodes
-    try:
+    async with two_nodes(db_url, tmp_path, nats_url, bus_prefix) as (a, b):
         judge = await login(a.client, a.app, "judge")
         h = await schedule(judge)
         hid = h["id"]
@@ -129,12 +119,6 @@ async def test_events_cross_nodes_both_ways(db_url, tmp_path, nats_url, bus_pref
         assert hand["participant"]["hand_raised"] is True
         await pws.close()
         await jws.close()
-    finally:
-        for node in nodes:
-            await node.close_clients()
-            await node.server.close()
-        db_a.close()
-        db_b.close()
 
 
 async def _ask_and_answer(asker, server, subject):

@@ -4,15 +4,10 @@ through one node closes the participant's live connection on another."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import aiohttp
 
-from hearing.app import make_app
-from hearing.config import Config
-from hearing.db import Database
-
-from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
+from hearing_testlib import invite, login, receive_type, schedule, two_nodes
 
 
 async def _closed(ws, timeout: float = 10.0) -> tuple[list[dict], int | None]:
@@ -30,15 +25,7 @@ async def _closed(ws, timeout: float = 10.0) -> tuple[list[dict], int | None]:
 
 async def test_ejection_and_revocation_through_one_node_end_connections_on_another(
         db_url, tmp_path, nats_url, bus_prefix):
-    db_a, db_b = Database(db_url), Database(db_url)
-    make_users(db_a)
-    nodes = []
-    for name, db in (("a", db_a), ("b", db_b)):
-        cfg = Config(data_dir=tmp_path / name, database_url=db_url, nats_url=nats_url,
-                     bus_prefix=bus_prefix, node_id=f"node-{name}-{uuid.uuid4().hex[:6]}", transcribe=False)
-        nodes.append(await OwnServer(make_app(cfg, db)).start())
-    a, b = nodes
-    try:
+    async with two_nodes(db_url, tmp_path, nats_url, bus_prefix) as (a, b):
         judge_b = await login(b.client, b.app, "judge")  # the judge acts through node b
         hid = (await schedule(judge_b))["id"]
         ejected, revoked = await invite(judge_b, hid), await invite(judge_b, hid, "expert")
@@ -64,9 +51,3 @@ async def test_ejection_and_revocation_through_one_node_end_connections_on_anoth
         assert r.status == 200, await r.text()
         got, code = await _closed(sockets[1])
         assert {"type": "revoked"} in got and code == 4401
-    finally:
-        for node in nodes:
-            await node.close_clients()
-            await node.server.close()
-        db_a.close()
-        db_b.close()

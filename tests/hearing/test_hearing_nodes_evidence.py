@@ -108,6 +108,15 @@ async def start_upload(phone, hid, data):
     return (await r.json())["url"]
 
 
+async def video_upload_begun(court, tmp_path):
+    """A witness, with a phone on nodes a and b, begins uploading a 2-second video through
+    a: (hearing id, the phone by node, the video, the upload's URL)."""
+    judge, hid, phone = await witness_on(court, ["a", "b"], tmp_path)
+    data = make_media(tmp_path / "v.mp4", "mp4-h264", seconds=2.0).read_bytes()
+    url = await start_upload(phone["a"], hid, data)
+    return hid, phone, data, url
+
+
 async def patch(phone, url, at, body):
     return await phone.request("PATCH", url, data=body, headers={"Upload-Offset": str(at)})
 
@@ -126,9 +135,7 @@ async def evidence_rows(db, hid):
 async def test_an_upload_started_on_one_node_is_finished_on_another(court, tmp_path):
     await court.start("a")
     await court.start("b")
-    judge, hid, phone = await witness_on(court, ["a", "b"], tmp_path)
-    data = make_media(tmp_path / "v.mp4", "mp4-h264", seconds=2.0).read_bytes()
-    url = await start_upload(phone["a"], hid, data)
+    hid, phone, data, url = await video_upload_begun(court, tmp_path)
     third = len(data) // 3
 
     # the phone's requests land on a, then b, then a again (each node's running hash has
@@ -156,9 +163,7 @@ async def test_an_upload_started_on_one_node_is_finished_on_another(court, tmp_p
 async def test_two_nodes_never_append_to_one_upload_at_once(court, tmp_path):
     await court.start("a")
     await court.start("b")
-    judge, hid, phone = await witness_on(court, ["a", "b"], tmp_path)
-    data = make_media(tmp_path / "v.mp4", "mp4-h264", seconds=2.0).read_bytes()
-    url = await start_upload(phone["a"], hid, data)
+    hid, phone, data, url = await video_upload_begun(court, tmp_path)
     sending = asyncio.Event()
 
     async def slowly():
@@ -188,9 +193,7 @@ async def test_a_node_that_died_mid_upload_lets_another_take_it_over(court, tmp_
     await court.start("b")
     db = court.dbs[0]
     await court.start("a")
-    judge, hid, phone = await witness_on(court, ["a", "b"], tmp_path)
-    data = make_media(tmp_path / "v.mp4", "mp4-h264", seconds=2.0).read_bytes()
-    url = await start_upload(phone["a"], hid, data)
+    hid, phone, data, url = await video_upload_begun(court, tmp_path)
     half = len(data) // 2
     assert (await patch(phone["a"], url, 0, data[:half])).status == 204
     upload_id = url.rsplit("/", 1)[1]

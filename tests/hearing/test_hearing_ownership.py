@@ -6,7 +6,6 @@ hearing's live state and writes nothing more for it."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -17,13 +16,11 @@ from sqlalchemy import func, select, update
 from asr.events import TranscriptEvent
 from hearing import leases
 from hearing.api.context import STATE
-from hearing.app import make_app
-from hearing.config import Config
 from hearing.db import Database
 from hearing.live.transcription import machine_segment
 from hearing.models import AuditEvent, HearingLease, Recording, RecordingChunk
 
-from hearing_testlib import OwnServer, invite, login, make_users, receive_type, schedule
+from hearing_testlib import OwnServer, invite, login, receive_type, schedule, two_nodes
 from support.testpeer import HearingPeer, SignalTrack, tone
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -52,29 +49,18 @@ class Court:
         self.dbs: list[Database] = []
 
     async def __aenter__(self):
-        for name in ("a", "b"):
-            db = Database(self.db_url)
-            if not self.dbs:
-                make_users(db)
-            self.dbs.append(db)
-            cfg = Config(data_dir=self.tmp_path / name, database_url=self.db_url,
-                         nats_url=self.nats_url, bus_prefix=self.bus_prefix,
-                         node_id=f"node-{name}-{uuid.uuid4().hex[:6]}",
-                         transcribe=False, rtc_bind="127.0.0.1", reconnect_window_s=30,
-                         **self.config)
-            node = await OwnServer(make_app(cfg, db)).start()
-            cfg.node_url = str(node.server.make_url("")).rstrip("/")
-            self.nodes.append(node)
+        self._nodes = two_nodes(self.db_url, self.tmp_path, self.nats_url, self.bus_prefix,
+                                rtc_bind="127.0.0.1", reconnect_window_s=30, **self.config)
+        self.nodes = await self._nodes.__aenter__()
+        self.dbs = [node.db for node in self.nodes]
+        for node in self.nodes:
+            node.app[STATE].config.node_url = str(node.server.make_url("")).rstrip("/")
         self.http = aiohttp.ClientSession()
         return self
 
     async def __aexit__(self, *exc):
         await self.http.close()
-        for node in self.nodes:
-            await node.close_clients()
-            await node.server.close()
-        for db in self.dbs:
-            db.close()
+        await self._nodes.__aexit__(*exc)
 
     def state(self, i):
         return self.nodes[i].app[STATE]

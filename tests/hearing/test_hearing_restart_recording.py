@@ -38,6 +38,27 @@ def count(db, model, hid, **where):
     return db.run_sync(work)
 
 
+async def recorded_witness(own, judge, db, hid):
+    """Open the hearing with a witness whose phone, admitted, sends a tone; wait until two of
+    its recording chunks are stored. Returns the phone's client, its peer and its source id."""
+    inv = await invite(judge, hid, "witness", "Witness A")
+    source = f"p{inv['participant']['id']}"
+    assert (await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})).status == 200
+    phone = Bearer(await own.client(), inv["token"])
+    assert (await phone.post("/api/join")).status == 200
+    r = await judge.post(f"/api/hearings/{hid}/participants/{inv['participant']['id']}/admit")
+    assert r.status == 200
+    peer = WsPeer(await connect(phone.client, hid, inv["token"]), "A",
+                  SignalTrack(tone(440, 1.0)))
+    await peer.peer.join()
+    for _ in range(200):
+        if count(db, RecordingChunk, hid, source_id=source) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert count(db, RecordingChunk, hid, source_id=source) >= 2
+    return phone, peer, source
+
+
 async def test_close_after_restart_finalises_recordings_and_files_are_private(db_url, tmp_path):
     umask = private_files()  # what `courtroom serve` does first
     try:
@@ -57,21 +78,7 @@ async def _restart_then_close(db_url, tmp_path):
     own = await OwnServer(app).start()
     judge = await login(own.client, app, "judge")
     hid = (await schedule(judge))["id"]
-    inv = await invite(judge, hid, "witness", "Witness A")
-    source = f"p{inv['participant']['id']}"
-    assert (await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})).status == 200
-    phone = Bearer(await own.client(app), inv["token"])
-    assert (await phone.post("/api/join")).status == 200
-    r = await judge.post(f"/api/hearings/{hid}/participants/{inv['participant']['id']}/admit")
-    assert r.status == 200
-    peer = WsPeer(await connect(phone.client, hid, inv["token"]), "A",
-                  SignalTrack(tone(440, 1.0)))
-    await peer.peer.join()
-    for _ in range(200):
-        if count(db, RecordingChunk, hid, source_id=source) >= 2:
-            break
-        await asyncio.sleep(0.1)
-    assert count(db, RecordingChunk, hid, source_id=source) >= 2
+    phone, peer, source = await recorded_witness(own, judge, db, hid)
     photo = make_image(tmp_path / "photo.png")
     status, receipt = await upload(phone, hid, photo.read_bytes(), filename="photo.png",
                                    content_type="image/png")

@@ -19,7 +19,7 @@ from hearing.db import Database
 from hearing.api.context import STATE
 from stenogram import segment_from_final
 
-from hearing_testlib import app_with_users, login, schedule
+from hearing_testlib import app_with_users, login, schedule, sign_first_version
 
 PASS = "a long signing passphrase"
 
@@ -27,19 +27,6 @@ PASS = "a long signing passphrase"
 @pytest.fixture
 def app_db(db_url, tmp_path):
     return app_with_users(db_url, tmp_path, transcribe=False)
-
-
-async def _sign(sec, judge, hid):
-    for who in (sec, judge):
-        r = await who.post("/api/me/signing-key", json={"passphrase": PASS})
-        assert r.status == 201, await r.text()
-    r = await sec.post(f"/api/hearings/{hid}/stenogram/versions")
-    assert r.status == 201, await r.text()
-    for who in (sec, judge):
-        r = await who.post(f"/api/hearings/{hid}/stenogram/versions/1/sign",
-                           json={"passphrase": PASS})
-        assert r.status == 200, await r.text()
-    assert (await r.json())["status"] == "signed"
 
 
 def _verify(path):
@@ -80,7 +67,7 @@ async def test_control_characters_are_stripped_and_every_document_is_written(
     texts = [s["text"] for s in (await r.json())["segments"]]
     assert "Ответсвидетеля записан\nдословно" in texts
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
-    await _sign(sec, judge, hid)
+    await sign_first_version(sec, judge, hid, PASS)
 
     for fmt in ("pdf", "docx", "txt", "json", "srt", "vtt"):
         r = await sec.get(f"/api/hearings/{hid}/export/{fmt}")
@@ -129,7 +116,7 @@ async def test_a_hearing_without_speech_gives_a_signed_empty_version_that_verifi
     hid = (await schedule(judge, ids["secretary"]))["id"]
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
-    await _sign(sec, judge, hid)
+    await sign_first_version(sec, judge, hid, PASS)
     r = await sec.get(f"/api/hearings/{hid}/bundle")
     assert r.status == 200
     bundle = tmp_path / "empty.zip"

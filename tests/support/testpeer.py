@@ -50,21 +50,11 @@ class SignalTrack(MediaStreamTrack):
             raise MediaStreamError
         if self._start is None:
             self._start = time.time()
-        target = self._start + self._n * FRAME / AUDIO_RATE
-        delay = target - time.time()
+        t0 = self._start + self._n * FRAME / AUDIO_RATE
+        delay = t0 - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.clicks_every_s:
-            # A 40 ms burst starting with the first frame sent at or after each grid instant,
-            # so "now - grid instant" at a receiver over-states latency by under 20 ms.
-            t0 = self._start + self._n * FRAME / AUDIO_RATE
-            t = np.arange(FRAME) / AUDIO_RATE
-            loud = (t0 % self.clicks_every_s) < 2 * FRAME / AUDIO_RATE
-            chunk = (0.8 * np.sin(2 * np.pi * 1000 * t) * loud).astype(np.float32)
-        else:
-            idx = (self._pos + np.arange(FRAME)) % len(self.samples)
-            chunk = self.samples[idx]
-            self._pos = (self._pos + FRAME) % len(self.samples)
+        chunk = self._next_chunk(t0)
         frame = av.AudioFrame.from_ndarray((chunk * 32767).astype(np.int16).reshape(1, -1),
                                            format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
@@ -72,6 +62,18 @@ class SignalTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._n += 1
         return frame
+
+    def _next_chunk(self, t0: float) -> np.ndarray:
+        """The next frame's samples (float32), its first one due at wall-clock time ``t0``."""
+        if self.clicks_every_s:
+            # A 40 ms burst starting with the first frame sent at or after each grid instant,
+            # so "now - grid instant" at a receiver over-states latency by under 20 ms.
+            t = np.arange(FRAME) / AUDIO_RATE
+            loud = (t0 % self.clicks_every_s) < 2 * FRAME / AUDIO_RATE
+            return (0.8 * np.sin(2 * np.pi * 1000 * t) * loud).astype(np.float32)
+        idx = (self._pos + np.arange(FRAME)) % len(self.samples)
+        self._pos = (self._pos + FRAME) % len(self.samples)
+        return self.samples[idx]
 
 
 def encode_vp8_loop(width: int = 640, height: int = 360, fps: int = 30, seconds: float = 2.0,
@@ -147,7 +149,8 @@ class TestPeer:
         self.on_click = on_click
         self.on_packet_click = on_packet_click
         self.light = light  # benchmark mode: count and decode at packet level, skip aiortc's receive pipeline
-        self._click_state: dict[str, bool] = {}
+        self._click_state: dict[str, bool] = {}  # mid -> loud, after the receive pipeline
+        self._packet_loud: dict[str, bool] = {}  # mid -> loud, on packet arrival
         self._tasks = Tasks(f"test peer {name}")
         self.errors: list[dict] = []
 
@@ -235,7 +238,7 @@ class TestPeer:
         original = receiver._handle_rtp_packet
         decoder = av.CodecContext.create("libopus", "r")
         decoder.sample_rate, decoder.layout, decoder.format = AUDIO_RATE, "mono", "flt"
-        state = {"loud": False}
+        self._packet_loud[mid] = False  # a fresh connection starts quiet
 
         async def handle(packet, arrival_time_ms):
             now = time.time()
@@ -247,14 +250,18 @@ class TestPeer:
                 for f in frames:
                     if self.light:
                         self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
-                    loud = float(np.max(np.abs(f.to_ndarray()))) > 0.2
-                    if loud and not state["loud"] and self.on_packet_click is not None:
-                        self.on_packet_click(mid, now)
-                    state["loud"] = loud
+                    self._packet_audio(mid, f.to_ndarray().reshape(-1), now)
             if not self.light:
                 await original(packet, arrival_time_ms)
 
         receiver._handle_rtp_packet = handle
+
+    def _packet_audio(self, mid: str, samples: np.ndarray, now: float) -> None:
+        """One frame decoded from an RTP packet as it arrived: a click is where it turns loud."""
+        loud = float(np.max(np.abs(samples))) > 0.2
+        if loud and not self._packet_loud.get(mid) and self.on_packet_click is not None:
+            self.on_packet_click(mid, now)
+        self._packet_loud[mid] = loud
 
     async def _read_audio(self, mid: str, track) -> None:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
@@ -264,16 +271,20 @@ class TestPeer:
                 now = time.time()
                 frame.pts = None
                 for f in resampler.resample(frame):
-                    x = f.to_ndarray().reshape(-1)
-                    self.audio_in.setdefault(mid, []).append(x)
                     self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
-                    if self.on_click is not None:
-                        loud = float(np.max(np.abs(x))) > 0.2
-                        if loud and not self._click_state.get(mid):
-                            self.on_click(mid, now - len(x) / AUDIO_RATE * 0)
-                        self._click_state[mid] = loud
+                    self._received_audio(mid, f.to_ndarray().reshape(-1), now)
         except MediaStreamError:
             pass
+
+    def _received_audio(self, mid: str, samples: np.ndarray, now: float) -> None:
+        """One frame (48 kHz mono) out of aiortc's receive pipeline: kept, and a click is
+        where it turns loud."""
+        self.audio_in.setdefault(mid, []).append(samples)
+        if self.on_click is not None:
+            loud = float(np.max(np.abs(samples))) > 0.2
+            if loud and not self._click_state.get(mid):
+                self.on_click(mid, now)
+            self._click_state[mid] = loud
 
     def source_of(self, mid: str) -> str | None:
         t = self.tracks.get(mid)

@@ -4,8 +4,8 @@
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { initI18n, t, applyI18n, fmtDateTime, localInputToIso } from "./i18n.js";
-import { langSwitch } from "./header.js";
+import { t, fmtDateTime, localInputToIso } from "./i18n.js";
+import { startSignInPage, showSignedIn } from "./signin.js";
 import { mountInviteForm, reinvite } from "./invite.js";
 
 const api = new Api();
@@ -84,34 +84,12 @@ async function loadUsers() {
 }
 
 async function signedIn() {
-  show($("#login"), false);
-  show($("#hearings"));
-  $("#who").textContent = `${me.name} · ${t(`staffrole.${me.role}`)}`;
-  show($("#who"));
-  show($("#logout"));
+  showSignedIn($("#hearings"), `${me.name} · ${t(`staffrole.${me.role}`)}`);
   calendarLink();
   await Promise.all([loadHearings(), loadUsers()]);
 }
 
 function wire() {
-  $("#login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const err = $("#login-error");
-    show(err, false);
-    try {
-      await api.login($("#username").value.trim(), $("#password").value);
-      me = await api.me();
-      if (me.kind === "party") location.assign("/workplace"); // prosecutors, lawyers: their own page
-      else await signedIn();
-    } catch (e) {
-      err.textContent = e.status === 401 ? t("auth.wrong") : e.status === 429 ? t("auth.too_many") : e.message;
-      show(err);
-    }
-  });
-  $("#logout").addEventListener("click", async () => {
-    try { await api.post("/api/logout"); } catch { /* already gone */ }
-    location.reload();
-  });
   $("#create-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = { case_number: $("#c-case").value.trim(), title: $("#c-title").value.trim(),
@@ -138,19 +116,11 @@ function wire() {
   });
 }
 
-async function main() {
-  $("#lang-slot").replaceWith(langSwitch());
-  await initI18n();
-  wire();
-  me = await api.me();
-  if (me && me.kind === "party") {
-    location.replace("/workplace");
-    return;
-  }
-  if (me && me.kind === "staff") await signedIn();
-  else show($("#login"));
-  applyI18n();
-  document.body.dataset.ready = "1";
+function main() {
+  return startSignInPage(api, {
+    kind: "staff", other: "party", otherPage: "/workplace", wire,
+    onSignedIn: async (account) => { me = account; await signedIn(); },
+  });
 }
 
 main().catch((e) => toast(String(e), "error"));

@@ -4,8 +4,8 @@
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { initI18n, t, applyI18n, fmtDateTime } from "./i18n.js";
-import { langSwitch } from "./header.js";
+import { t, fmtDateTime } from "./i18n.js";
+import { startSignInPage, showSignedIn } from "./signin.js";
 
 const api = new Api();
 let me = null;
@@ -91,33 +91,11 @@ async function load() {
 }
 
 async function signedIn() {
-  show($("#login"), false);
-  show($("#workplace"));
-  $("#who").textContent = whoText();
-  show($("#who"));
-  show($("#logout"));
+  showSignedIn($("#workplace"), whoText());
   await load();
 }
 
 function wire() {
-  $("#login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const err = $("#login-error");
-    show(err, false);
-    try {
-      await api.login($("#username").value.trim(), $("#password").value);
-      me = await api.me();
-      if (me.kind === "staff") location.assign("/");
-      else await signedIn();
-    } catch (e) {
-      err.textContent = e.status === 401 ? t("auth.wrong") : e.status === 429 ? t("auth.too_many") : e.message;
-      show(err);
-    }
-  });
-  $("#logout").addEventListener("click", async () => {
-    try { await api.post("/api/logout"); } catch { /* already gone */ }
-    location.reload();
-  });
   document.addEventListener("langchange", () => {
     if (!me) return;
     $("#who").textContent = whoText();
@@ -125,19 +103,11 @@ function wire() {
   });
 }
 
-async function main() {
-  $("#lang-slot").replaceWith(langSwitch());
-  await initI18n();
-  wire();
-  me = await api.me();
-  if (me && me.kind === "staff") {
-    location.replace("/");
-    return;
-  }
-  if (me && me.kind === "party") await signedIn();
-  else show($("#login"));
-  applyI18n();
-  document.body.dataset.ready = "1";
+function main() {
+  return startSignInPage(api, {
+    kind: "party", other: "staff", otherPage: "/", wire,
+    onSignedIn: async (account) => { me = account; await signedIn(); },
+  });
 }
 
 main().catch((e) => toast(String(e), "error"));
