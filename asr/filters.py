@@ -6,6 +6,7 @@ The VAD keeps most silence away; these checks catch the rest."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -53,6 +54,20 @@ class FilterOptions:
     #: a decode none of whose new words reaches this probability is an invention (a tone, hum
     #: or a click heard as a syllable), not speech: real words, even mumbled, score higher
     invented_probability: float = 0.1
+    #: a loop (``min_repeats`` copies or more) whose words average below this is babble heard
+    #: as words: it is dropped whole, not cut to one copy (real loops of speech score higher)
+    loop_probability: float = 0.4
+    #: a sentence this long or longer followed at once by a copy is a sentence written twice;
+    #: shorter repeats ("да, да", "я клянусь говорить") are how people talk
+    min_copy_words: int = 4
+    #: words of a copy that may be another form of the first copy's word ("решетку"/"решеткой")
+    copy_word_changes: int = 1
+    #: the second copy is kept only when its words average this much more probable than the
+    #: first's: the speaker then likely said it again
+    copy_keep_margin: float = 0.2
+    #: an unfinished last sentence that repeats the start of an earlier sentence of the same
+    #: final for this many words (the last one may be cut short) is a copy broken off
+    min_fragment_words: int = 3
 
 
 def normalize(text: str) -> str:
@@ -68,7 +83,13 @@ def is_known_hallucination(text: str) -> bool:
 def find_repetition(words: list[str], min_repeats: int = 3, max_phrase: int = 8) -> tuple[int, int] | None:
     """First run of one phrase repeated ``min_repeats`` times or more, as (start of the second
     copy, end of the run) word indices: the slice to cut so that one copy stays."""
-    norm = [normalize(w) for w in words]
+    found = _find_loop([normalize(w) for w in words], min_repeats, max_phrase)
+    return None if found is None else (found[0] + found[1], found[2])
+
+
+def _find_loop(norm: list[str], min_repeats: int, max_phrase: int = 8
+               ) -> tuple[int, int, int] | None:
+    """First phrase repeated ``min_repeats`` times or more in a row: (start, phrase size, end)."""
     n = len(norm)
     for i in range(n):
         for size in range(1, max_phrase + 1):
@@ -81,7 +102,7 @@ def find_repetition(words: list[str], min_repeats: int = 3, max_phrase: int = 8)
             while norm[i + reps * size:i + (reps + 1) * size] == phrase:
                 reps += 1
             if reps >= min_repeats:
-                return i + size, i + reps * size
+                return i, size, i + reps * size
     return None
 
 
@@ -157,3 +178,128 @@ def drop_known_phrases(words: list, text_of, prob_of, options: FilterOptions) ->
                 min(prob_of(w) for w in head) < options.clear_probability:
             return words[len(words) - k:]
     return words
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _ends_sentence(text: str) -> bool:
+    return bool(re.search(r"[.!?…]['\"»)]*$", text))
+
+
+def cut_loops(words: list, text_of, prob_of, options: FilterOptions) -> list:
+    """Cut every loop to one copy, or drop it whole when its words are unsure (babble)."""
+    out = list(words)
+    while True:
+        found = _find_loop([normalize(text_of(w)) for w in out], options.min_repeats)
+        if found is None:
+            break
+        start, size, end = found
+        if _mean([prob_of(w) for w in out[start:end]]) < options.loop_probability:
+            out = out[:start] + out[end:]
+        else:
+            out = out[:start + size] + out[end:]
+    end = find_trailing_loop([text_of(w) for w in out])
+    return out if end is None else out[:end]
+
+
+def _inflected(a: str, b: str) -> bool:
+    """Two forms of one word ("решетку"/"решеткой", "эта"/"это"), not two words."""
+    common = len(os.path.commonprefix([a, b]))
+    return common >= 2 and common >= min(len(a), len(b)) - 2
+
+
+def is_copy(first: list[str], second: list[str], options: FilterOptions) -> bool:
+    """``second`` is ``first`` written again: as many words, at most ``copy_word_changes`` of
+    them another form of the same word. Lists that differ by a real word ("Нажмите три …" /
+    "Нажмите четыре …") are what menus and statutes sound like, and are kept."""
+    if len(first) != len(second) or len(first) < options.min_copy_words:
+        return False
+    changed = [(x, y) for x, y in zip(first, second) if x != y]
+    return len(changed) <= options.copy_word_changes and \
+        all(_inflected(x, y) for x, y in changed)
+
+
+def _find_near_copy(norm: list[str], probs: list[float], starts: list[bool],
+                    options: FilterOptions) -> tuple[int, int] | None:
+    """The first sentence (or run of sentences) followed at once by a copy that is not clearly
+    more probable: the copy's (start, end). Both copies begin a sentence, and the copy ends
+    one or ends the final (``starts`` marks sentence starts)."""
+    n = len(norm)
+    for s in range(n):
+        if not starts[s]:
+            continue
+        for i in range(s + options.min_copy_words, n):
+            size = i - s
+            if i + size > n or not starts[i] or not (i + size == n or starts[i + size]):
+                continue
+            if not is_copy(norm[s:i], norm[i:i + size], options):
+                continue
+            if _mean(probs[i:i + size]) - _mean(probs[s:i]) < options.copy_keep_margin:
+                return i, i + size
+    return None
+
+
+def cut_near_copies(words: list, text_of, prob_of, options: FilterOptions) -> list:
+    """Drop a span written twice in a row (exact or near copy, at least ``min_copy_words``),
+    keeping the first copy."""
+    out = list(words)
+    while True:
+        starts = [i == 0 or _ends_sentence(text_of(out[i - 1])) for i in range(len(out))]
+        found = _find_near_copy([normalize(text_of(w)) for w in out],
+                                [prob_of(w) for w in out], starts, options)
+        if found is None:
+            return out
+        out = out[:found[0]] + out[found[1]:]
+
+
+def cut_trailing_fragment(words: list, text_of, options: FilterOptions) -> list:
+    """Drop an unfinished last sentence that repeats the start of an earlier sentence of the
+    same final ("… Видите номер конференции … решетку. Видите номер конф")."""
+    n = len(words)
+    if not n or _ends_sentence(text_of(words[-1])):
+        return words
+    start = n
+    while start > 0 and not _ends_sentence(text_of(words[start - 1])):
+        start -= 1
+    if start == 0:
+        return words
+    frag = [normalize(text_of(w)) for w in words[start:]]
+    if len(frag) < options.min_fragment_words or not frag[-1]:
+        return words
+    norm = [normalize(text_of(w)) for w in words[:start]]
+    k = len(frag)
+    for j in range(0, start - k + 1):
+        if j and not _ends_sentence(text_of(words[j - 1])):
+            continue
+        if norm[j:j + k - 1] == frag[:-1] and norm[j + k - 1].startswith(frag[-1]):
+            return words[:start]
+    return words
+
+
+def clean_final(words: list, text_of, prob_of, options: FilterOptions) -> list:
+    """Judge a whole final (or an offline chunk): loops, sentences written twice and a copy
+    broken off at the end. Text said once comes through unchanged."""
+    words = cut_loops(words, text_of, prob_of, options)
+    words = cut_near_copies(words, text_of, prob_of, options)
+    return cut_trailing_fragment(words, text_of, options)
+
+
+def is_zero_length(words: list, span_of) -> bool:
+    """Most words of this run take no time: an offline decode wrote text the audio lacks."""
+    zero = sum(1 for w in words if span_of(w)[1] <= span_of(w)[0])
+    return bool(words) and (zero * 2 >= len(words) or
+                            span_of(words[-1])[1] <= span_of(words[0])[0])
+
+
+def repeats_previous(previous: list, current: list, text_of, prob_of,
+                     options: FilterOptions) -> bool:
+    """A segment that copies the segment just before it (see ``is_copy``) and is not clearly
+    more probable than it."""
+    a = [normalize(text_of(x)) for x in previous]
+    b = [normalize(text_of(x)) for x in current]
+    if not is_copy(a, b, options):
+        return False
+    return _mean([prob_of(x) for x in current]) - _mean([prob_of(x) for x in previous]) < \
+        options.copy_keep_margin

@@ -19,8 +19,9 @@ from faster_whisper.vad import VadOptions as FwVadOptions, get_speech_timestamps
 from . import SAMPLE_RATE
 from .decoder import Decoder, DecodeOptions, DecodeRequest, DecodeResult
 from .events import TranscriptEvent, Word
-from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_known_phrases,
-                      is_silence_hallucination)
+from .filters import (FilterOptions, clean_final, cut_repetitions, cut_squeezed_copy,
+                      drop_known_phrases, is_silence_hallucination, is_zero_length,
+                      repeats_previous)
 from .languages import validate
 from .model import LoadedModel, ModelOptions, load_model
 
@@ -92,11 +93,20 @@ def transcribe_audio(audio: np.ndarray, language: str, *, decoder: Decoder | Non
         words = [Word(w.text.strip(), min(end, base + int(w.start * 1000)),
                       min(end, base + int(w.end * 1000)), round(float(w.probability), 4))
                  for w in res.words if w.text.strip()]
+        # Words that begin where the chunk's audio ends were not heard: the decoder ran on
+        # into its padding (their times are clamped to the end, so they take no time).
+        words = [w for w in words if w.start_ms < end]
         words = cut_repetitions(words, lambda w: w.text, options.filters.min_repeats)
         words = cut_squeezed_copy(words, lambda w: w.text, lambda w: (w.start_ms, w.end_ms))
         words = drop_known_phrases(words, lambda w: w.text, lambda w: w.probability,
                                    options.filters)
+        words = clean_final(words, lambda w: w.text, lambda w: w.probability, options.filters)
         for sentence in _sentences(words):
+            if is_zero_length(sentence, lambda w: (w.start_ms, w.end_ms)):
+                continue
+            if segments and repeats_previous(segments[-1].words, sentence, lambda w: w.text,
+                                             lambda w: w.probability, options.filters):
+                continue
             segments.append(TranscriptEvent(
                 "final", source_id, f"{source_id}#{len(segments) + 1}", sentence[0].start_ms,
                 sentence[-1].end_ms, " ".join(w.text for w in sentence), sentence,

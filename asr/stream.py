@@ -22,7 +22,8 @@ from . import SAMPLE_RATE
 from .decoder import (DecodedWord, DecodeOptions, DecodeRequest, DecodeResult,
                       compression_ratio)
 from .events import TranscriptEvent, Word
-from .filters import (FilterOptions, cut_repetitions, cut_squeezed_copy, drop_known_phrases,
+from .filters import (FilterOptions, clean_final, cut_loops, cut_near_copies,
+                      cut_repetitions, cut_squeezed_copy, drop_known_phrases,
                       is_silence_hallucination, normalize)
 from .languages import candidates, validate
 from .vad import FRAME, FRAME_MS, StreamingVad, VadOptions
@@ -36,7 +37,7 @@ class StreamOptions:
 
     language: str = "ru"  # "ru", "kk" or "kk+ru" (detected per utterance among the two)
     vocabulary: list[str] = field(default_factory=list)  # party names, statutes, court terms
-    prompt: Callable[[], str] | None = None  # recent committed text of the hearing
+    prompt: Callable[[], str] | None = None  # recent committed text of this source (its seat or participant)
     step_ms: int = 1000  # re-decode the open utterance this often while someone speaks
     first_partial_ms: int = 1000  # the first partial waits for this much of the utterance
     early_final_ms: int = 300  # after this much silence, decode at once: if the speaker
@@ -447,6 +448,7 @@ class StreamCore:
             return  # the utterance moved on while this partial ran
         lang = result.language
         cleaned = [] if self._silent(result) else self._clean(job, result)
+        cleaned = self._without_repeats(u, cleaned)
         tail = [w for w, _ in cleaned]
         k = 0
         prev = [normalize(w.text) for w in u.tail]
@@ -504,6 +506,24 @@ class StreamCore:
             u.language = result.language
         self._emit_final(u, list(u.committed) + tail, language=result.language)
 
+    def _without_repeats(self, u: _Utterance, cleaned: list[tuple[Word, list[int]]]
+                         ) -> list[tuple[Word, list[int]]]:
+        """New words that loop or copy the utterance's committed words are not kept: judged
+        on the whole text, so that a loop cannot grow one decode at a time and be committed.
+        (An unfinished last sentence is not judged here: the speaker may be saying it.)"""
+        if not cleaned:
+            return cleaned
+        f = self.options.filters
+        words = cut_loops(list(u.committed) + [w for w, _ in cleaned], lambda w: w.text,
+                          lambda w: w.probability, f)
+        kept = {id(w) for w in cut_near_copies(words, lambda w: w.text,
+                                                lambda w: w.probability, f)}
+        return [c for c in cleaned if id(c[0]) in kept]
+
+    def _judge(self, words: list[Word]) -> list[Word]:
+        return clean_final(words, lambda w: w.text, lambda w: w.probability,
+                           self.options.filters)
+
     def _silent(self, result: DecodeResult) -> bool:
         return is_silence_hallucination(result.no_speech_prob, result.avg_logprob,
                                         self.options.filters) or (
@@ -539,6 +559,7 @@ class StreamCore:
     def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None
                     ) -> None:
         u.chunks, u.n_samples = [], 0  # the audio is no longer needed
+        words = self._judge(words)  # the whole final: loops and copies span decodes
         if not words:
             return
         text = _join(words)

@@ -236,7 +236,9 @@ class AsrWorker:
         self._spec_seen: dict[str, float] = {}  # token -> when its owner last repeated it
         self._lease_seen: dict[str, float] = {}  # token -> last time another holder renewed
         self._held: dict[str, _Held] = {}
-        self._recent: dict[str, list[str]] = {}  # hearing -> recent final text (the prompt)
+        #: stream (one source of a hearing) -> its recent final text, the prompt: each source
+        #: is prompted with its own words, never another seat's
+        self._recent: dict[str, list[str]] = {}
         self._tasks: list[asyncio.Task] = []
         self._watchers: list = []
         self._stopping = False
@@ -392,8 +394,7 @@ class AsrWorker:
             held.resume_ms = int((last.headers or {}).get(END_MS, 0)) or None
         except NotFoundError:
             pass
-        hearing = token.split(".", 1)[0]
-        recent = self._recent.setdefault(hearing, [spec.get("prompt", "")] if spec.get(
+        recent = self._recent.setdefault(token, [spec.get("prompt", "")] if spec.get(
             "prompt") else [])
         options = StreamOptions(language=spec.get("language", "ru"),
                                 vocabulary=list(spec.get("vocabulary") or []),
@@ -479,7 +480,7 @@ class AsrWorker:
                 held.published_finals += 1
                 held.last_end_ms = max(held.last_end_ms, event.end_ms)
                 self.finals_published += 1
-                recent = self._recent.setdefault(hearing, [])
+                recent = self._recent.setdefault(held.token, [])
                 recent.append(event.text)
                 del recent[:-20]
                 await self._acknowledge(held)
@@ -530,9 +531,7 @@ class AsrWorker:
             return
         del self._held[held.token]
         held.lost = True
-        hearing = held.token.split(".", 1)[0]
-        if not any(t.startswith(hearing + ".") for t in self._held):
-            self._recent.pop(hearing, None)
+        self._recent.pop(held.token, None)
         if held.sub is not None:
             try:
                 await held.sub.unsubscribe()

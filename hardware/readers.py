@@ -132,6 +132,47 @@ class PyAVReader(Reader):
         self.container, self._frames = None, None
 
 
+class Pacer:
+    """Holds a generated or replayed source to the wall clock: ``speed`` 1 is real time (what
+    a live interface does), >1 faster, 0 unpaced. Without it a source that computes its
+    samples delivers them as fast as the CPU allows, hours of "audio" a minute."""
+
+    def __init__(self, speed: float) -> None:
+        if speed < 0:
+            raise DeviceUrlError(f"speed={speed}: must be >= 0")
+        self.speed = speed
+        self.start()
+
+    def start(self) -> None:
+        self._t0, self._pos = time.monotonic(), 0
+
+    def wait(self, samples: int, rate: int) -> None:
+        """Count ``samples`` as delivered; sleep until the clock has caught up with them."""
+        self._pos += samples
+        if self.speed > 0:
+            ahead = self._t0 + self._pos / rate / self.speed - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+
+class GeneratedReader(PyAVReader):
+    """A libavfilter source (``lavfi:sine=...``) paced like the live device it stands in for."""
+
+    def __init__(self, graph: str, speed: float = 1.0) -> None:
+        super().__init__(graph, "lavfi")
+        self.pacer = Pacer(speed)
+
+    def open(self) -> None:
+        super().open()
+        self.pacer.start()
+
+    def read(self) -> Block | None:
+        block = super().read()
+        if block is not None:
+            self.pacer.wait(block.samples.shape[1], self.rate)
+        return block
+
+
 class FileReplayReader(PyAVReader):
     """A multi-channel WAV/FLAC played as if it were the courtroom's interface.
 
@@ -142,12 +183,8 @@ class FileReplayReader(PyAVReader):
     def __init__(self, path: str, speed: float = 1.0, fmt: str | None = None,
                  block_ms: int = 100) -> None:
         super().__init__(path, fmt)
-        if speed < 0:
-            raise DeviceUrlError(f"speed={speed}: must be >= 0")
-        self.speed = speed
+        self.pacer = Pacer(speed)
         self.block_ms = block_ms
-        self._t0 = 0.0
-        self._pos = 0
         self._pending: list[np.ndarray] = []
 
     def open(self) -> None:
@@ -157,7 +194,8 @@ class FileReplayReader(PyAVReader):
             raise DeviceError(f"no such file: {self.target}") from None
         self.live = stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
         super().open()
-        self._t0, self._pos, self._pending = time.monotonic(), 0, []
+        self.pacer.start()
+        self._pending = []
 
     def read(self) -> Block | None:
         want = self.rate * self.block_ms // 1000
@@ -175,11 +213,8 @@ class FileReplayReader(PyAVReader):
         block = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
         out, rest = block[:, :want], block[:, want:]
         self._pending = [rest] if rest.shape[1] else []
-        self._pos += out.shape[1]
-        if self.speed > 0 and not self.live:
-            ahead = self._t0 + self._pos / self.rate / self.speed - time.monotonic()
-            if ahead > 0:
-                time.sleep(ahead)
+        if not self.live:  # a FIFO's writer sets its own pace
+            self.pacer.wait(out.shape[1], self.rate)
         return Block(out)
 
 
@@ -278,9 +313,8 @@ def open_reader(spec: DeviceSpec, block_ms: int = 100, speed: float | None = Non
         return FileReplayReader(spec.target, spec.float_param("speed", 1.0) if speed is None
                                 else speed, fmt=spec.params.get("format"), block_ms=block_ms)
     if spec.kind == "lavfi":
-        r = PyAVReader(spec.target, "lavfi")
-        r.live = True
-        return r
+        return GeneratedReader(spec.target, spec.float_param("speed", 1.0) if speed is None
+                               else speed)
     if spec.kind in ("alsa", "pulse"):
         opts = {}
         if "channels" in spec.params:

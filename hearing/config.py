@@ -108,6 +108,10 @@ class Config:
     #: "file:/demo/courtroom.wav" to replay a multi-channel recording at real-time pace in a
     #: demo or a test; empty means each courtroom's own seat map decides.
     courtroom_device_override: str = ""
+    #: Seconds a courtroom microphone may stay silent, or carry only mains hum, while a hearing
+    #: is open before the judge is told it looks dead (hardware.meters; the hum test adds up
+    #: to a second).
+    dead_mic_alert_s: float = 8.0
     #: How often the audit log's Merkle root is signed while a hearing is open (seconds);
     #: heads are also signed at every transition, version and export.
     tree_head_interval_s: float = 300.0

@@ -10,6 +10,8 @@ import segno
 
 
 def invite_link(base_url: str, token: str) -> str:
+    """``base_url`` is always Config.base_url: public_url when set, else the address served
+    (which the command line, another process, knows only from the configuration)."""
     # The token travels in the fragment, so it never reaches access logs or Referer headers;
     # the join page reads it from location.hash.
     return f"{base_url}/join#{token}"

@@ -25,7 +25,8 @@ HEARING_CREATE = schema("HearingCreate", {
         "kind": {"enum": list(HEARING_KINDS)},
         "language": {"enum": list(LANGUAGES)},
         "scheduled_at": {"type": "string", "format": "date-time", "maxLength": 40},
-        "judge_id": ID,
+        "judge_id": {**ID, "description": "the presiding judge: required when the caller is "
+                     "the administrator (a judge schedules their own hearings)"},
         "secretary_id": ID,
         "court_id": ID,
         "courtroom_id": ID,
@@ -43,7 +44,9 @@ TRANSITION = schema("Transition", {
     "properties": {"to": {"enum": list(TARGETS)}}})
 PARTICIPANT_CREATE = schema("ParticipantCreate", {
     "type": "object", "additionalProperties": False, "required": ["role", "display_name"],
-    "properties": {"role": {"enum": list(PARTICIPANT_ROLES)},
+    "properties": {"role": {"enum": list(PARTICIPANT_ROLES),
+                            "description": "not judge or secretary: those seats come with the "
+                            "hearing and are taken by signing in (400)"},
                    "display_name": {"type": "string", "minLength": 1, "maxLength": 300},
                    "contact": TEXT, "user_id": ID}})
 INVITE_CREATE = schema("InviteCreate", {
@@ -85,7 +88,8 @@ async def list_hearings(call: Call, query: dict) -> dict:
     return {"hearings": found, "next_cursor": next_cursor}
 
 
-@endpoint("POST", "/api/hearings", summary="Schedule a hearing (court administrator or judge)",
+@endpoint("POST", "/api/hearings", summary="Schedule a hearing (court administrator, who "
+          "names the judge in judge_id, or a judge, for themselves)",
           body=HEARING_CREATE, response=HEARING, status=201,
           responses={201: "created", 409: "the courtroom is booked then (the error names the "
                      "booking's hearing)"})
@@ -133,7 +137,9 @@ async def create_participant(call: Call, hearing_id: int, body: dict) -> dict:
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/participants/{participant_id}/invites",
-          summary="Issue an invite link and QR code for one participant (shown once)",
+          summary="Issue an invite link and QR code for one participant (shown once; "
+          "issuing again re-issues: the participant's earlier invites are revoked and their "
+          "connections end)",
           body=INVITE_CREATE, body_optional=True, response=ISSUED_INVITE, status=201,
           responses={201: "created", 409: "hearing is closed or participant removed"})
 async def create_invite(call: Call, hearing_id: int, participant_id: int, body: dict) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 from hearing.commands.common import config_from, fail, run_service
 from hearing.errors import DomainError
 from hearing.invites import qr_png, qr_svg
-from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES
+from hearing.models import HEARING_KINDS, LANGUAGES, PARTICIPANT_ROLES, STAFF_ROLES
 from hearing.services import hearings
 from hearing.services.hearings import NewHearing
 from hearing.text import clean_text
@@ -31,9 +31,14 @@ def register(sub) -> None:  # noqa: ANN001
     ls.set_defaults(func=run_list)
 
     i = sub.add_parser("invite", help="add a participant to a hearing and print an invite link "
-                                      "(and write its QR code)")
+                                      "(and write its QR code)",
+                       description="The link starts with the configuration's public_url (or "
+                       "COURTROOM_PUBLIC_URL); without one, with its host and port. This "
+                       "command is not the server: a port given only to `serve --port` is "
+                       "unknown here, so set public_url to the address phones reach.")
     i.add_argument("hearing", type=int)
-    i.add_argument("--role", required=True, choices=PARTICIPANT_ROLES)
+    i.add_argument("--role", required=True,
+                   choices=[r for r in PARTICIPANT_ROLES if r not in STAFF_ROLES])
     i.add_argument("--name", required=True, help="participant's display name")
     i.add_argument("--contact", default="")
     i.add_argument("--ttl-hours", type=float, default=None)

@@ -86,8 +86,10 @@ def run(args) -> int:  # noqa: ANN001
     print("Sign in as admin and create the judges and secretaries, or from a shell:")
     print(f"  {cli} user add JUDGE_NAME --role judge --generate")
     print(f"  {cli} user add SECRETARY_NAME --role secretary --generate")
-    print(f"Participants join by invite link or QR code: {cli} invite HEARING --role witness "
-          "--name 'Full Name'")
+    # `invite` is another process: it knows this address only from the configuration
+    url = "" if cfg.public_url else f"COURTROOM_PUBLIC_URL={cfg.base_url} "
+    print(f"Participants join by invite link or QR code: {url}{cli} invite HEARING "
+          "--role witness --name 'Full Name'")
     from aiohttp import web
 
     from hearing.app import make_app, serve_metrics

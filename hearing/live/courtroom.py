@@ -14,6 +14,9 @@ Staff-only WebSocket messages::
      "silence_cleared" | "device_error" | "device_stalled" | "device_restored" | "dropped" |
      "ended", "message": ..., "device": ..., "device_wide": bool, "sources": [...], "t_ms": ...}
 
+A "silent" alert comes after ``Config.dead_mic_alert_s`` of silence or of mains hum alone
+(``"hum": true``: a dead cable picking up hum).
+
 A seat's recording is kept under the recorder-safe id ``seat.<seat id>``
 (media.seat_recorder.recorder_id / source_of_recording)."""
 
@@ -26,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from hardware import CourtroomCapture, SeatMap
+from hardware import CaptureOptions, CourtroomCapture, SeatMap
+from hardware.meters import MeterOptions
 from hearing.courtrooms import courtroom_seat_map, ensure_seat_sources
 from hearing.models import Courtroom, Hearing
 from media.seat_recorder import SeatRecorder
@@ -162,7 +166,9 @@ class CourtroomCaptures:
                 on_chunk=lambda chunk: state.live.feed(hearing_id, chunk),
                 on_record=hc.seat_recorder.feed,
                 on_meter=lambda ev: self._meter(hc, ev),
-                on_alert=lambda ev: self._alert(hc, ev))
+                on_alert=lambda ev: self._alert(hc, ev),
+                options=CaptureOptions(meters=MeterOptions(
+                    silence_alert_s=state.config.dead_mic_alert_s)))
             hc.capture.set_hearing_open(hearing_open)
             await hc.capture.start()
         except Exception as exc:  # a bad device URL: say so; the hearing goes on without mics
@@ -227,7 +233,8 @@ class CourtroomCaptures:
                    "message": event.get("message", kind), "sources": sources,
                    "label": hc.labels.get(source_id) if source_id else None,
                    "device": device, "t_ms": event.get("t_ms")}
-        for extra in ("gap", "silent_s", "clipped_samples", "peak_dbfs", "from_ms", "to_ms"):
+        for extra in ("gap", "silent_s", "hum", "clipped_samples", "peak_dbfs", "from_ms",
+                      "to_ms"):
             if extra in event:
                 message[extra] = event[extra]
         if kind == "device_error":

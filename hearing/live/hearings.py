@@ -67,7 +67,9 @@ class LiveHearing:
     room: Room = field(init=False)
     #: source id -> its asr stream (on the shared scheduler: StreamKey(hearing_id, source id))
     streams: dict[str, Stream] = field(default_factory=dict)
-    recent_text: list[str] = field(default_factory=list)
+    #: source id -> its last finals: each source is prompted with its own words only, so a
+    #: silent seat's hallucination cannot copy what another seat said
+    recent_text: dict[str, list[str]] = field(default_factory=dict)
     tasks: Tasks = field(init=False)
     tree_heads: asyncio.Task | None = None  # the periodic signer
     closing: bool = False  # the streams are being flushed: no new audio
@@ -79,8 +81,15 @@ class LiveHearing:
     def __post_init__(self) -> None:
         self.tasks = Tasks(f"hearing {self.hearing_id}")
 
-    def prompt(self) -> str:
-        return " ".join(self.recent_text)[-400:]
+    def remember(self, source_id: str, text: str) -> None:
+        """A stored final of ``source_id``: the last 20 make that source's prompt."""
+        recent = self.recent_text.setdefault(source_id, [])
+        recent.append(text)
+        del recent[:-20]
+
+    def prompt(self, source_id: str) -> str:
+        """The recent text of one source (at most 400 characters)."""
+        return " ".join(self.recent_text.get(source_id, ()))[-400:]
 
 
 class LiveHearings:

@@ -13,6 +13,7 @@ start) is stored once."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,7 @@ class Transcription:
                 self._tasks.start(self.ensure_pool(), "reach the asr workers")
             return None
         spec = {"hearing_id": live.hearing_id, "language": live.language,
-                "vocabulary": live.vocabulary, "prompt": live.prompt()}
+                "vocabulary": live.vocabulary, "prompt": live.prompt(source_id)}
         return self.pool.open(
             _pool_name(live), source_id, spec, lambda ev: self._on_event(live, ev),
             lambda ev: self._store_remote_final(live, ev))
@@ -139,7 +140,7 @@ class Transcription:
             stream = self.scheduler.open_stream(
                 StreamKey(live.hearing_id, chunk.source_id),
                 StreamOptions(language=live.language, vocabulary=live.vocabulary,
-                              prompt=live.prompt),
+                              prompt=functools.partial(live.prompt, chunk.source_id)),
                 lambda ev: self._on_event(live, ev))
             live.streams[chunk.source_id] = stream
         stream.feed(chunk.start_ms, chunk.samples)
@@ -166,8 +167,7 @@ class Transcription:
         except Exception:
             log.exception("could not store a final segment of hearing %s", live.hearing_id)
             return
-        live.recent_text.append(seg.text)
-        del live.recent_text[:-20]
+        live.remember(event.source_id, seg.text)
         if event.source_id not in live.speakers:
             await self.refresh_speakers(live)
         self.state.hub.publish(live.hearing_id, transcript_message(

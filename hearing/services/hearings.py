@@ -23,7 +23,8 @@ from hearing.errors import bad_request, conflict, not_found
 from hearing.invites import invite_link, qr_payload
 from hearing.lifecycle import check_transition
 from hearing.models import (AudioSource, AuditEvent, Hearing, HearingKind, HearingState,
-                            Invite, Language, Participant, ParticipantRole, StaffRole, User)
+                            Invite, Language, Participant, ParticipantRole, STAFF_ROLES,
+                            StaffRole, User)
 from hearing.paging import PageRequest, page
 from hearing.hub import Selector
 from hearing.roles import Caller
@@ -161,6 +162,7 @@ def _schedule(tx: Tx, new: NewHearing, judge: User, secretary: User | None,
 
 
 def _enrol(tx: Tx, h: Hearing, new: NewParticipant) -> Participant:
+    _not_a_staff_seat(new["role"])
     user_id = new.get("user_id")
     if user_id is not None and tx.s.get(User, user_id) is None:
         raise bad_request(f"user_id: no user with id {user_id}", field="user_id")
@@ -172,8 +174,18 @@ def _enrol(tx: Tx, h: Hearing, new: NewParticipant) -> Participant:
     return p
 
 
+def _not_a_staff_seat(role: str) -> None:
+    """The judge's and the secretary's seats come with the hearing and are taken by signing
+    in; an invited person in one would appear as the court in the transcript."""
+    if role in STAFF_ROLES:
+        raise bad_request(f"role: {role} is a staff seat, taken by the hearing's {role} "
+                          "signing in; invite participants as parties, witnesses or experts",
+                          field="role")
+
+
 def _invite(tx: Tx, h: Hearing, p: Participant, created_by: int,
             ttl_s: int | None) -> IssuedInvite:
+    _not_a_staff_seat(p.role)
     if p.presence == "ejected":
         raise conflict("this participant was removed from the hearing")
     new = auth.create_invite(tx.s, h.id, p.id, p.role, created_by,
@@ -358,18 +370,36 @@ async def create_participant(state: AppState, caller: Caller, hearing_id: int,
     return await state.transaction(caller, _add, hearing_id, new)
 
 
-def _issue(tx: Tx, hearing_id: int, participant_id: int, ttl_s: int | None) -> IssuedInvite:
+def _issue(tx: Tx, hearing_id: int, participant_id: int,
+           ttl_s: int | None) -> tuple[IssuedInvite, list[str]]:
     h = load_managed(tx.s, hearing_id, tx.me)
     still_changeable(h)
     p = load_participant(tx.s, h, participant_id)
     assert tx.me.user_id is not None
-    return _invite(tx, h, p, tx.me.user_id, ttl_s)
+    issued = _invite(tx, h, p, tx.me.user_id, ttl_s)
+    # a re-issue replaces the earlier links: a lost or forwarded one stops admitting anyone
+    now = auth.now_utc()
+    replaced = []
+    for old in tx.s.execute(select(Invite).where(
+            Invite.participant_id == p.id, Invite.id != issued.row.id,
+            Invite.revoked_at.is_(None))).scalars():
+        if auth.aware(old.expires_at) > now:
+            old.revoked_at = now
+            tx.audit(h, "invite.revoke", {"invite_id": old.id, "replaced_by": issued.row.id})
+            replaced.append(old.token_hash)
+    return issued, replaced
 
 
 async def issue_invite(state: AppState, caller: Caller, hearing_id: int, participant_id: int,
                        ttl_s: int | None) -> dict:
-    """A new invite for one participant: its link and QR code are shown this once."""
-    issued = await state.transaction(caller, _issue, hearing_id, participant_id, ttl_s)
+    """A new invite for one participant: its link and QR code are shown this once. Issued
+    again, it revokes the participant's earlier invites and ends their connections (the
+    phone then joins with the new link)."""
+    issued, replaced = await state.transaction(caller, _issue, hearing_id, participant_id,
+                                               ttl_s)
+    for credential in replaced:
+        await live_events.end_connections(state, Selector(credential=credential), "revoked",
+                                          live_events.CLOSE_UNAUTHORIZED, by=caller.actor)
     # drawing the QR code takes milliseconds of CPU: not on the event loop
     qr = await asyncio.get_running_loop().run_in_executor(None, qr_payload, issued.link)
     return {**invite_json(issued.row), "token": issued.token, "link": issued.link, **qr}

@@ -16,6 +16,7 @@ from hearing.config import Config
 from hearing.db import Database, upgrade
 from hearing.live import LiveHearing
 from hearing.live.transcription import Transcription, machine_segment, transcript_message
+from media.audio import AudioChunk
 from media.clock import HearingClock
 from stenogram import segment_from_final
 
@@ -138,3 +139,62 @@ async def test_witness_words_reach_the_judge(aiohttp_client, tmp_path):
     segs = (await r.json())["segments"]
     assert any("парол" in s["text"].lower() for s in segs)
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "closed"})
+
+
+class Opened:
+    """A scheduler and a worker pool that only note what each stream was opened with."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, object] = {}  # source id -> StreamOptions (local)
+        self.specs: dict[str, dict] = {}  # source id -> the spec sent to the workers
+
+    def open_stream(self, key, options, on_event):  # noqa: ANN001 - Scheduler.open_stream
+        self.options[key.source_id] = options
+        return self
+
+    def open(self, hearing, source_id, spec, on_partial, on_final):  # noqa: ANN001 - WorkerPool
+        self.specs[source_id] = spec
+        return self
+
+    def feed(self, start_ms: int, samples: np.ndarray) -> None:
+        pass
+
+
+@pytest.mark.parametrize("mode", ["local", "workers"])
+async def test_each_seat_is_prompted_with_its_own_words_only(mode):
+    """A silent seat's prompt never holds what another seat said (else its hallucination
+    copies those words); the speaker's own stream keeps its context; the script words stay
+    shared."""
+    from types import SimpleNamespace
+    defence = {**JUDGE, "key": "seat:defence", "label": "Защитник", "seat": "defence"}
+    state = FakeState({"seat:judge": JUDGE, "seat:defence": defence})
+    state.config = SimpleNamespace(transcribe=True, asr_mode=mode)
+    live = LiveHearing(7, HearingClock.starting_now(), "ru", ["Марс"],
+                       {"seat:judge": JUDGE, "seat:defence": defence})
+    transcription = Transcription(state)
+    opened = Opened()
+    transcription.scheduler = transcription.pool = opened
+    said = TranscriptEvent("final", "seat:judge", "seat:judge#1", 0, 900,
+                           "История Марса окончена.", [], "ru", "m")
+    silence = np.zeros(1600, np.float32)
+    if mode == "local":  # the prompt is read at each decode: both streams open first
+        for seat in ("seat:judge", "seat:defence"):
+            transcription.feed(live, AudioChunk(seat, 0, silence))
+    transcription._on_event(live, said)
+    await live.tasks.wait()
+    for seat in ("seat:judge", "seat:defence"):
+        transcription.feed(live, AudioChunk(seat, 100, silence))
+    if mode == "local":
+        prompts = {seat: o.prompt() for seat, o in opened.options.items()}
+        assert all(o.vocabulary == ["Марс"] for o in opened.options.values())
+    else:
+        prompts = {seat: spec["prompt"] for seat, spec in opened.specs.items()}
+        assert all(spec["vocabulary"] == ["Марс"] for spec in opened.specs.values())
+    assert "История Марса окончена." in prompts["seat:judge"]
+    assert prompts["seat:defence"] == ""
+    # bounded: the last finals of the source, at most 400 characters
+    for i in range(30):
+        live.remember("seat:judge", f"фраза номер {i} " * 5)
+    assert len(live.prompt("seat:judge")) == 400 and "фраза номер 29" in live.prompt("seat:judge")
+    assert live.prompt("seat:defence") == ""
+    await live.tasks.close()
