@@ -205,34 +205,33 @@ class Hub:
         self.end(selector.matches, notice, code)
 
     def publish(self, hearing_id: int, message: dict, *, staff_only: bool = False,
-                only: Callable[[Client], bool] | None = None) -> None:
-        """Send to the hearing's clients on this node and on every other. An ``only`` filter
-        is a function, which cannot travel: such an event reaches this node's clients only."""
+                actor: str | None = None) -> None:
+        """Send to the hearing's clients on this node and on every other: all of them, only
+        staff (``staff_only``), or staff and the one caller named by ``actor`` (what a
+        participant submitted is theirs and the court's)."""
         message = Event(message)
-        self._fan_out(hearing_id, message, staff_only, only)
-        if only is None:
-            self.bus.publish(events_subject(hearing_id),
-                             {"staff_only": staff_only, "message": dict(message)},
-                             droppable=message.get("type") in DROPPABLE)
+        self._fan_out(hearing_id, message, staff_only, actor)
+        self.bus.publish(events_subject(hearing_id),
+                         {"staff_only": staff_only, "actor": actor, "message": dict(message)},
+                         droppable=message.get("type") in DROPPABLE)
         for listener in self.listeners:
             listener(hearing_id, message)
 
     def _from_other_node(self, hearing_id: int, envelope: dict) -> None:
-        message = envelope.get("message")
-        if isinstance(message, dict):
-            self._fan_out(hearing_id, Event(message), bool(envelope.get("staff_only")), None)
+        message, actor = envelope.get("message"), envelope.get("actor")
+        if isinstance(message, dict) and (actor is None or isinstance(actor, str)):
+            self._fan_out(hearing_id, Event(message), bool(envelope.get("staff_only")), actor)
 
     def _fan_out(self, hearing_id: int, message: Event, staff_only: bool,
-                 only: Callable[[Client], bool] | None) -> None:
+                 actor: str | None) -> None:
         clients = self._clients.get(hearing_id, ())
         _track_presence(clients, message)
         captions = message.get("type") in CAPTIONS
         for client in clients:
-            if staff_only and not client.staff:
+            if (staff_only or actor is not None) and not client.staff and (
+                    actor is None or getattr(client.caller, "actor", None) != actor):
                 continue
             if captions and not client.hears_captions:
-                continue
-            if only is not None and not only(client):
                 continue
             client.offer(message)
 

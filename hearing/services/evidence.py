@@ -625,5 +625,4 @@ def publish_item(state: AppState, item: EvidenceItem, event: Literal["received",
                  ) -> None:
     """To the court's staff, and to the participant who submitted the item."""
     message = {"type": "evidence", "event": event, "evidence": item_json(state, item)}
-    state.hub.publish(item.hearing_id, message, only=lambda client: (
-        client.staff or getattr(client.caller, "actor", None) == item.submitted_by))
+    state.hub.publish(item.hearing_id, message, actor=item.submitted_by)

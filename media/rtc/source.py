@@ -22,6 +22,8 @@ _epochs = itertools.count(1)
 #: How long (arrival time, 1/48000 s) the first audio of an epoch is held before its position
 #: on the hearing clock is fixed: long enough to see a start-up burst and the packets after it.
 SETTLE48 = 48 * 200
+#: How long packets must stay over a second late before the anchor follows them.
+LATE_REANCHOR48 = 48 * 5000
 
 
 class _RtpUnwrapper:
@@ -61,6 +63,7 @@ class Source:
         #: (payload, unwrapped RTP ts, arrival48) of an epoch's first audio, until it settles
         self._held: list[tuple[bytes, int, int]] = []
         self._settle_end48 = 0
+        self._late_since48: int | None = None
         self.audio_packets = 0
         self.video_frames = 0
 
@@ -100,12 +103,23 @@ class Source:
 
     def _position48(self, ts: int, now48: int) -> int:
         """Hearing-clock position (1/48000 s) of an audio packet once the epoch has settled:
-        carried by RTP timestamps from the anchor (smooth, immune to network jitter).
-        Re-anchored on arrival if the two disagree by more than a second (a sender that stopped
-        its clock, or clock drift over hours)."""
+        carried by RTP timestamps from the anchor (smooth, immune to network jitter). A packet
+        more than a second ahead of its arrival means the sender's clock jumped: re-anchored at
+        once. One more than a second behind is usually a burst after a stall (its audio was
+        spoken on time and is placed there); only when packets stay that late for
+        ``LATE_REANCHOR48`` (a sender whose clock runs slow) is the anchor moved."""
         assert self._anchor48 is not None
         pos = self._anchor48 + ts - self._ts0
-        if abs(pos - now48) <= 48_000:
+        if pos - now48 > 48_000:
+            self._late_since48 = None
+        elif now48 - pos > 48_000:
+            if self._late_since48 is None:
+                self._late_since48 = now48
+            if now48 - self._late_since48 < LATE_REANCHOR48:
+                return pos
+            self._late_since48 = None
+        else:
+            self._late_since48 = None
             return pos
         self._anchor48, self._ts0 = now48, ts
         return now48

@@ -51,3 +51,34 @@ async def test_ejection_and_revocation_through_one_node_end_connections_on_anoth
         assert r.status == 200, await r.text()
         got, code = await _closed(sockets[1])
         assert {"type": "revoked"} in got and code == 4401
+
+
+async def test_an_event_for_staff_and_one_caller_keeps_its_audience_across_nodes(
+        db_url, tmp_path, nats_url, bus_prefix):
+    """What a participant submitted is theirs and the court's: a console on another node sees
+    it, another participant does not."""
+    from hearing.api.context import STATE
+    async with two_nodes(db_url, tmp_path, nats_url, bus_prefix) as (a, b):
+        judge_b = await login(b.client, b.app, "judge")
+        hid = (await schedule(judge_b))["id"]
+        jws = await judge_b.client.ws_connect(f"/api/hearings/{hid}/ws")
+        await receive_type(jws, "hello")
+        invited = [await invite(judge_b, hid), await invite(judge_b, hid, "expert")]
+        sockets = []
+        for inv in invited:
+            ws = await (await a.client()).ws_connect(f"/api/hearings/{hid}/ws")
+            await ws.send_json({"type": "auth", "token": inv["token"]})
+            await receive_type(ws, "hello")
+            sockets.append(ws)
+        await asyncio.sleep(0.3)  # the subscriptions reach the server
+        submitter = f"participant:{invited[0]['participant']['id']}:witness"
+        a.app[STATE].hub.publish(hid, {"type": "evidence", "event": "received", "n": 1},
+                                 actor=submitter)
+        assert (await receive_type(jws, "evidence"))["n"] == 1  # staff on the other node
+        assert (await receive_type(sockets[0], "evidence"))["n"] == 1  # the submitter
+        try:
+            await receive_type(sockets[1], "evidence", timeout=1.0)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        else:
+            raise AssertionError("another participant saw what was not theirs")

@@ -187,3 +187,38 @@ def test_a_start_up_burst_does_not_push_the_recording_ahead_of_the_hearing_clock
     # the last packet was spoken and arrived at 2180 ms: its audio ends at 2200 ms
     assert abs(chunk["end_ms"] - 2200) <= 20
     assert len(read_chunk_packets(Path(chunk["path"]))) == 100
+
+
+def test_a_stall_of_the_receiver_leaves_no_gap_in_the_recording(tmp_path):
+    """The server's loop stalls 1.5 s (a busy moment): the packets spoken meanwhile arrive
+    together afterwards. They are recorded where they were spoken: no gap, nothing lost."""
+    import asyncio
+
+    from media.rtc.recorder import Recorder
+    from media.rtc.source import Source
+    from media.rtc.tap import AudioTap
+
+    packets = _opus_packets(250)  # 5 s
+    events: list[dict] = []
+
+    async def run() -> None:
+        clock = _SteppedClock()
+        rec = Recorder(tmp_path / "rec", events.append, chunk_ms=10_000)
+        tap = AudioTap()
+        source = Source("judge", clock, rec, tap)  # type: ignore[arg-type]
+        epoch = source.attach(lambda: None)
+        for i, payload in enumerate(packets):
+            spoken = 20 * i
+            clock.ms = 3500 if 2000 <= spoken < 3500 else spoken  # stalled from 2.0 to 3.5 s
+            source.on_audio(epoch, payload, 960 * i)
+        clock.ms += 20
+        source.set_muted(True)
+        await rec.close()
+        await tap.close()
+
+    asyncio.run(run())
+    chunks = [e for e in events if e["type"] == "recording.chunk"]
+    [r] = finalise_recordings(tmp_path / "rec", BlobStore(tmp_path / "blobs"))
+    assert r.gaps == [], r.gaps
+    assert (chunks[0]["start_ms"], chunks[-1]["end_ms"]) == (0, 5000)
+    assert sum(len(read_chunk_packets(Path(c["path"]))) for c in chunks) == 250
