@@ -152,18 +152,16 @@ def _opus_packets(n: int) -> list[bytes]:
     return out
 
 
-def test_a_start_up_burst_does_not_push_the_recording_ahead_of_the_hearing_clock(tmp_path):
-    """A phone starts speaking at 200 ms, but the network holds its first 0.8 s and delivers
-    it at once at 1000 ms; from then on packets arrive on time. Each packet is recorded when
-    it was spoken, not up to 0.8 s after it arrived, so a mute, a gap or a click on a word
-    lands at the right moment; nothing is lost."""
+def _record_arrivals(tmp_path, packets: list[bytes], arrival_ms) -> list[dict]:  # noqa: ANN001
+    """Feed ``packets`` (20 ms each, RTP timestamps contiguous) to a real Source, packet i
+    arriving at hearing-clock ``arrival_ms(i)``; then mute it and return the recorder's
+    events."""
     import asyncio
 
     from media.rtc.recorder import Recorder
     from media.rtc.source import Source
     from media.rtc.tap import AudioTap
 
-    packets = _opus_packets(100)
     events: list[dict] = []
 
     async def run() -> None:
@@ -173,16 +171,24 @@ def test_a_start_up_burst_does_not_push_the_recording_ahead_of_the_hearing_clock
         source = Source("witness", clock, rec, tap)  # type: ignore[arg-type]
         epoch = source.attach(lambda: None)
         for i, payload in enumerate(packets):
-            spoken = 200 + 20 * i
-            clock.ms = max(1000, spoken)  # held by the network until 1000 ms
+            clock.ms = arrival_ms(i)
             source.on_audio(epoch, payload, 5_000 + 960 * i)
         clock.ms += 20
-        source.set_muted(True)  # the judge mutes right after the last packet arrived
+        source.set_muted(True)  # muted right after the last packet arrived
         await rec.close()
         await tap.close()
 
     asyncio.run(run())
-    [chunk] = [e for e in events if e["type"] == "recording.chunk"]
+    return [e for e in events if e["type"] == "recording.chunk"]
+
+
+def test_a_start_up_burst_does_not_push_the_recording_ahead_of_the_hearing_clock(tmp_path):
+    """A phone starts speaking at 200 ms, but the network holds its first 0.8 s and delivers
+    it at once at 1000 ms; from then on packets arrive on time. Each packet is recorded when
+    it was spoken, not up to 0.8 s after it arrived, so a mute, a gap or a click on a word
+    lands at the right moment; nothing is lost."""
+    [chunk] = _record_arrivals(tmp_path, _opus_packets(100),
+                               lambda i: max(1000, 200 + 20 * i))  # held until 1000 ms
     assert abs(chunk["start_ms"] - 200) <= 20
     # the last packet was spoken and arrived at 2180 ms: its audio ends at 2200 ms
     assert abs(chunk["end_ms"] - 2200) <= 20
@@ -192,32 +198,8 @@ def test_a_start_up_burst_does_not_push_the_recording_ahead_of_the_hearing_clock
 def test_a_stall_of_the_receiver_leaves_no_gap_in_the_recording(tmp_path):
     """The server's loop stalls 1.5 s (a busy moment): the packets spoken meanwhile arrive
     together afterwards. They are recorded where they were spoken: no gap, nothing lost."""
-    import asyncio
-
-    from media.rtc.recorder import Recorder
-    from media.rtc.source import Source
-    from media.rtc.tap import AudioTap
-
-    packets = _opus_packets(250)  # 5 s
-    events: list[dict] = []
-
-    async def run() -> None:
-        clock = _SteppedClock()
-        rec = Recorder(tmp_path / "rec", events.append, chunk_ms=10_000)
-        tap = AudioTap()
-        source = Source("judge", clock, rec, tap)  # type: ignore[arg-type]
-        epoch = source.attach(lambda: None)
-        for i, payload in enumerate(packets):
-            spoken = 20 * i
-            clock.ms = 3500 if 2000 <= spoken < 3500 else spoken  # stalled from 2.0 to 3.5 s
-            source.on_audio(epoch, payload, 960 * i)
-        clock.ms += 20
-        source.set_muted(True)
-        await rec.close()
-        await tap.close()
-
-    asyncio.run(run())
-    chunks = [e for e in events if e["type"] == "recording.chunk"]
+    chunks = _record_arrivals(tmp_path, _opus_packets(250),  # 5 s, stalled from 2.0 to 3.5 s
+                              lambda i: 3500 if 2000 <= 20 * i < 3500 else 20 * i)
     [r] = finalise_recordings(tmp_path / "rec", BlobStore(tmp_path / "blobs"))
     assert r.gaps == [], r.gaps
     assert (chunks[0]["start_ms"], chunks[-1]["end_ms"]) == (0, 5000)
