@@ -99,6 +99,8 @@ def raise_reply(reply: dict) -> None:
 
 class Bus(Protocol):
     node_id: str
+    #: messages waiting to go to the other nodes (node load)
+    queued: int
 
     async def start(self) -> None: ...
 
@@ -128,6 +130,11 @@ class LocalBus:
     node_id: str = "local"
     dropped: int = 0
     _served: dict[str, Server] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> int:
+        """Nothing waits: there is no other node."""
+        return 0
 
     async def start(self) -> None:
         return None
@@ -228,6 +235,11 @@ class NatsBus:
             except Exception:  # already closed by the server going away
                 pass
             self._nc = None
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to go to the NATS server."""
+        return len(self._queue)
 
     def publish(self, subject: str, message: dict, *, droppable: bool = False) -> None:
         data = json.dumps({"o": self.node_id, "m": message}, ensure_ascii=False,

@@ -93,6 +93,11 @@ class Client:
         self._q.append(message)
         self._wake.set()
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be sent to this client."""
+        return len(self._q)
+
     def offer_first(self, message: dict) -> None:
         """Put a message ahead of everything queued (the connection's snapshot)."""
         if self.closing is None:

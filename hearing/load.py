@@ -117,13 +117,13 @@ def measure(state: "AppState") -> Load:
             session = p.session
             for slot in (session.slots if session is not None else ()):
                 for track in (slot.audio_track, slot.video_track):
-                    waiting = getattr(track, "_frames", ())  # (data, ts, epoch, pushed at)
-                    frames += len(waiting)
-                    if waiting:
-                        oldest = min(oldest or now, waiting[0][3])
+                    count, pushed_at = track.waiting()
+                    frames += count
+                    if pushed_at is not None:
+                        oldest = min(oldest or now, pushed_at)
     hub = state.hub
-    hub_queued = sum(len(getattr(c, "_q", ())) for c in hub.all_clients())
-    bus_queued = len(getattr(hub.bus, "_queue", ()))
+    hub_queued = sum(c.queued for c in hub.all_clients())
+    bus_queued = hub.bus.queued
     scheduler = state.live.transcription.scheduler
     finals, lag_s = 0, 0.0
     if scheduler is not None:

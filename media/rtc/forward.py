@@ -64,6 +64,11 @@ class ForwardTrack(MediaStreamTrack):
         self.dropped = 0
         self.delivered = 0
 
+    def waiting(self) -> tuple[int, float | None]:
+        """Frames queued to send and the monotonic time the oldest was pushed (node load)."""
+        frames = self._frames
+        return len(frames), (frames[0][3] if frames else None)
+
     def push(self, data: bytes, timestamp: int, epoch: int) -> None:
         """Called on the event loop for each received frame of the source. ``timestamp`` is the
         source's RTP timestamp (unwrapped); ``epoch`` changes when the source's upstream does."""
