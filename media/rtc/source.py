@@ -64,6 +64,9 @@ class Source:
         self._held: list[tuple[bytes, int, int]] = []
         self._settle_end48 = 0
         self._late_since48: int | None = None
+        #: Hearing-clock time (1/48000 s) of the last unmute: audio spoken before it was said
+        #: while muted and stays out of the recording, however late it arrives.
+        self._unmuted48 = 0
         self.audio_packets = 0
         self.video_frames = 0
 
@@ -100,6 +103,7 @@ class Source:
             self.tap.flush(self.source_id)
         else:
             self._anchor48 = None  # re-anchor to the hearing clock after the gap
+            self._unmuted48 = self.clock.now_ms() * 48
 
     def _position48(self, ts: int, now48: int) -> int:
         """Hearing-clock position (1/48000 s) of an audio packet once the epoch has settled:
@@ -139,6 +143,8 @@ class Source:
             self._record(payload, self._anchor48 + t - self._ts0)
 
     def _record(self, payload: bytes, pos48: int) -> None:
+        if pos48 < self._unmuted48:
+            return
         self.recorder.packet(self.source_id, payload, pos48)
         self.tap.put(self.source_id, payload, pos48 // 48)
 

@@ -152,10 +152,11 @@ def _opus_packets(n: int) -> list[bytes]:
     return out
 
 
-def _record_arrivals(tmp_path, packets: list[bytes], arrival_ms) -> list[dict]:  # noqa: ANN001
+def _record_arrivals(tmp_path, packets: list[bytes], arrival_ms,  # noqa: ANN001
+                     mutes: tuple[tuple[int, bool], ...] = ()) -> list[dict]:
     """Feed ``packets`` (20 ms each, RTP timestamps contiguous) to a real Source, packet i
-    arriving at hearing-clock ``arrival_ms(i)``; then mute it and return the recorder's
-    events."""
+    arriving at hearing-clock ``arrival_ms(i)``, the judge muting or unmuting it at the
+    hearing-clock times in ``mutes``; then mute it and return the recorder's events."""
     import asyncio
 
     from media.rtc.recorder import Recorder
@@ -170,7 +171,11 @@ def _record_arrivals(tmp_path, packets: list[bytes], arrival_ms) -> list[dict]: 
         tap = AudioTap()
         source = Source("witness", clock, rec, tap)  # type: ignore[arg-type]
         epoch = source.attach(lambda: None)
+        toggles = list(mutes)
         for i, payload in enumerate(packets):
+            while toggles and toggles[0][0] <= arrival_ms(i):
+                clock.ms = toggles[0][0]
+                source.set_muted(toggles.pop(0)[1])
             clock.ms = arrival_ms(i)
             source.on_audio(epoch, payload, 5_000 + 960 * i)
         clock.ms += 20
@@ -204,3 +209,17 @@ def test_a_stall_of_the_receiver_leaves_no_gap_in_the_recording(tmp_path):
     assert r.gaps == [], r.gaps
     assert (chunks[0]["start_ms"], chunks[-1]["end_ms"]) == (0, 5000)
     assert sum(len(read_chunk_packets(Path(c["path"]))) for c in chunks) == 250
+
+
+def test_what_was_said_while_muted_stays_out_even_when_it_arrives_after_the_unmute(tmp_path):
+    """Muted from 1.0 to 2.0 s; the server's loop stalls around the unmute, so the packets
+    spoken from 1.5 s arrive together at 2.5 s. Those spoken before the unmute are not
+    recorded: the gap ends at the unmute, and what follows keeps its spoken place."""
+    chunks = _record_arrivals(tmp_path, _opus_packets(200),  # 4 s
+                              lambda i: 2500 if 1500 <= 20 * i < 2500 else 20 * i,
+                              mutes=((1000, True), (2000, False)))
+    [r] = finalise_recordings(tmp_path / "rec", BlobStore(tmp_path / "blobs"))
+    [(start, end)] = r.gaps
+    assert abs(start - 1000) <= 20 and abs(end - 2000) <= 20, r.gaps
+    assert chunks[-1]["end_ms"] == 4000
+    assert sum(len(read_chunk_packets(Path(c["path"]))) for c in chunks) == 50 + 100
