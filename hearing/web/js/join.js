@@ -49,6 +49,7 @@ async function getMedia() {
   show($("#device-error"), false);
   show($("#retry"), false);
   show($("#listen-only"), false);
+  $("#continue").disabled = !S.stream; // no joining without the microphone asked for
   if (!S.stream) { show($("#preview"), false); show($("#camera-toggle"), false); }
   if (!navigator.mediaDevices?.getUserMedia) {
     show($("#perm-help"));
@@ -86,6 +87,7 @@ async function getMedia() {
 function setStream(stream) {
   if (S.meter) S.meter.stop();
   S.stream = stream;
+  if (S.rtc && !S.listenOnly && S.rtc.stream !== stream) { S.rtc.stream = stream; S.rtc.join(); }
   $("#preview").srcObject = stream;
   const hasVideo = stream.getVideoTracks().length > 0;
   show($("#preview"), hasVideo);
