@@ -17,7 +17,7 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 
 from . import SAMPLE_RATE
-from .languages import candidates
+from .languages import SUPPORTED, candidates
 from .model import LoadedModel
 
 HOP = 160  # samples per mel frame (10 ms)
@@ -42,6 +42,9 @@ class DecodeOptions:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     suppress_blank: bool = True
+    #: also tell Kazakh from Russian for a single-language source, so that speech in the other
+    #: language is marked (one decoder step over the encoder output; ``kk+ru`` always does)
+    detect_language: bool = True
 
 
 @dataclass
@@ -156,7 +159,8 @@ class Decoder:
 
     def _choose_languages(self, requests, encoded) -> list[tuple[str, float]]:
         out: list[tuple[str, float] | None] = [None] * len(requests)
-        need = [i for i, r in enumerate(requests) if len(candidates(r.language)) > 1]
+        need = [i for i, r in enumerate(requests)
+                if len(candidates(r.language)) > 1 or r.options.detect_language]
         for i, r in enumerate(requests):
             if i not in need:
                 out[i] = (candidates(r.language)[0], 1.0)
@@ -166,7 +170,9 @@ class Decoder:
             detected = self.whisper.detect_language(sub)
             for i, probs in zip(need, detected):
                 allowed = candidates(requests[i].language)
-                scores = {tok[2:-2]: p for tok, p in probs if tok[2:-2] in allowed}
+                # The probability is always Kazakh against Russian: for a single-language
+                # source it says how likely the speech is in the language it is decoded in.
+                scores = {tok[2:-2]: p for tok, p in probs if tok[2:-2] in SUPPORTED}
                 total = sum(scores.values())
                 best = max(allowed, key=lambda c: scores.get(c, 0.0))
                 out[i] = (best, scores.get(best, 0.0) / total if total else 0.5)

@@ -31,6 +31,11 @@ class TranscriptEvent:
     language: str = ""  # "kk" or "ru"
     model: str = ""  # the model (and compute type) that produced the text
     committed: int = 0  # how many leading words are committed (all of them in a final)
+    #: "" when the model is sure of the text, else why not (asr/confidence.py): a final marked
+    #: "unintelligible" has no text, only its time
+    uncertain: str = ""
+    #: the figures the mark was judged on (asr.confidence.Scores), for benchmarks and logs
+    scores: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

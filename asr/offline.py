@@ -17,6 +17,7 @@ from faster_whisper.audio import decode_audio
 from faster_whisper.vad import VadOptions as FwVadOptions, get_speech_timestamps
 
 from . import SAMPLE_RATE
+from .confidence import ConfidenceOptions, Evidence, judge
 from .decoder import Decoder, DecodeOptions, DecodeRequest, DecodeResult
 from .events import TranscriptEvent, Word
 from .filters import (FilterOptions, clean_final, cut_repetitions, cut_squeezed_copy,
@@ -39,6 +40,7 @@ class OfflineOptions:
     speech_pad_ms: int = 200
     prompt: str = ""  # vocabulary: party names, statutes, court terms
     filters: FilterOptions = field(default_factory=FilterOptions)
+    confidence: ConfidenceOptions = field(default_factory=ConfidenceOptions)
 
 
 def speech_chunks(audio: np.ndarray, options: OfflineOptions) -> list[tuple[int, int]]:
@@ -96,21 +98,40 @@ def transcribe_audio(audio: np.ndarray, language: str, *, decoder: Decoder | Non
         # Words that begin where the chunk's audio ends were not heard: the decoder ran on
         # into its padding (their times are clamped to the end, so they take no time).
         words = [w for w in words if w.start_ms < end]
+        evidence = Evidence()
+        evidence.add(n_tokens=res.n_new_tokens, avg_logprob=res.avg_logprob,
+                     no_speech_prob=res.no_speech_prob, language=res.language,
+                     language_probability=res.language_probability)
         words = cut_repetitions(words, lambda w: w.text, options.filters.min_repeats)
         words = cut_squeezed_copy(words, lambda w: w.text, lambda w: (w.start_ms, w.end_ms))
         words = drop_known_phrases(words, lambda w: w.text, lambda w: w.probability,
                                    options.filters)
-        words = clean_final(words, lambda w: w.text, lambda w: w.probability, options.filters)
+        heard = words if words and max(w.probability for w in words) >= \
+            options.filters.invented_probability else []
+        words = clean_final(heard, lambda w: w.text, lambda w: w.probability, options.filters)
+        if heard and not words and evidence.scores((), res.language).no_speech_prob <= \
+                options.confidence.no_speech_prob:
+            # Speech, but nothing usable in it (babble, a loop): the time and the mark only.
+            segments.append(TranscriptEvent(
+                "final", source_id, f"{source_id}#{len(segments) + 1}", heard[0].start_ms,
+                max(heard[0].start_ms, heard[-1].end_ms), "", [], res.language,
+                decoder.model.label, uncertain="unintelligible", scores=evidence.scores(
+                    (w.probability for w in heard), res.language).as_dict()))
+            continue
         for sentence in _sentences(words):
             if is_zero_length(sentence, lambda w: (w.start_ms, w.end_ms)):
                 continue
             if segments and repeats_previous(segments[-1].words, sentence, lambda w: w.text,
                                              lambda w: w.probability, options.filters):
                 continue
+            scores = evidence.scores((w.probability for w in sentence), res.language)
+            uncertain = judge(scores, options.confidence)
+            kept = [] if uncertain == "unintelligible" else sentence
             segments.append(TranscriptEvent(
                 "final", source_id, f"{source_id}#{len(segments) + 1}", sentence[0].start_ms,
-                sentence[-1].end_ms, " ".join(w.text for w in sentence), sentence,
-                res.language, decoder.model.label, committed=len(sentence)))
+                sentence[-1].end_ms, " ".join(w.text for w in kept), kept,
+                res.language, decoder.model.label, committed=len(kept), uncertain=uncertain,
+                scores=scores.as_dict()))
     if progress:
         progress(total_s, total_s)
     return segments

@@ -19,11 +19,12 @@ from typing import Callable
 import numpy as np
 
 from . import SAMPLE_RATE
+from .confidence import ConfidenceOptions, Evidence, conditions_prompt, judge
 from .decoder import (DecodedWord, DecodeOptions, DecodeRequest, DecodeResult,
                       compression_ratio)
 from .events import TranscriptEvent, Word
 from .filters import (FilterOptions, clean_final, cut_loops, cut_near_copies,
-                      cut_repetitions, cut_squeezed_copy, drop_known_phrases,
+                      cut_squeezed_copy, drop_known_phrases,
                       is_silence_hallucination, normalize)
 from .languages import candidates, validate
 from .vad import FRAME, FRAME_MS, StreamingVad, VadOptions
@@ -55,6 +56,7 @@ class StreamOptions:
     prompt_chars: int = 120  # recent text in the prompt: more carries errors forward
     vad: VadOptions = field(default_factory=VadOptions)
     filters: FilterOptions = field(default_factory=FilterOptions)
+    confidence: ConfidenceOptions = field(default_factory=ConfidenceOptions)
     partial_decode: DecodeOptions = field(default_factory=DecodeOptions)
     final_decode: DecodeOptions = field(default_factory=DecodeOptions)
 
@@ -82,6 +84,7 @@ class _Utterance:
     tail_audio_end_ms: int = 0  # end of the audio the tail hypothesis was decoded from
     last_speech_ms: int = 0  # end of the last frame the VAD called speech
     closed: bool = False  # the speaker stopped: waiting for (or given) its final
+    evidence: Evidence = field(default_factory=Evidence)  # what its mark is judged on
 
     def __post_init__(self) -> None:
         if self.segment_start_ms < 0:
@@ -448,6 +451,7 @@ class StreamCore:
             return  # the utterance moved on while this partial ran
         lang = result.language
         cleaned = [] if self._silent(result) else self._clean(job, result)
+        self._observe(u, result, cleaned)
         cleaned = self._without_repeats(u, cleaned)
         tail = [w for w, _ in cleaned]
         k = 0
@@ -501,10 +505,20 @@ class StreamCore:
 
     def _complete_final(self, job: Job, result: DecodeResult) -> None:
         u = job.utterance
-        tail = [] if self._silent(result) else [w for w, _ in self._clean(job, result)]
+        cleaned = [] if self._silent(result) else self._clean(job, result)
+        self._observe(u, result, cleaned)
+        tail = [w for w, _ in cleaned]
         if u.language is None:
             u.language = result.language
         self._emit_final(u, list(u.committed) + tail, language=result.language)
+
+    @staticmethod
+    def _observe(u: _Utterance, result: DecodeResult, cleaned: list) -> None:
+        """Keep the figures of a decode that gave words, for the final's mark."""
+        if cleaned:
+            u.evidence.add(n_tokens=max(1, result.n_new_tokens), avg_logprob=result.avg_logprob,
+                           no_speech_prob=result.no_speech_prob, language=result.language,
+                           language_probability=result.language_probability)
 
     def _without_repeats(self, u: _Utterance, cleaned: list[tuple[Word, list[int]]]
                          ) -> list[tuple[Word, list[int]]]:
@@ -537,7 +551,7 @@ class StreamCore:
                  for w in result.words[result.n_prefix_words:]]
         words = [w for w in words if w[0].text]
         f = self.options.filters
-        words = cut_repetitions(words, lambda w: w[0].text, f.min_repeats)
+        words = cut_loops(words, lambda w: w[0].text, lambda w: w[0].probability, f)
         words = cut_squeezed_copy(words, lambda w: w[0].text,
                                   lambda w: (w[0].start_ms, w[0].end_ms))
         if compression_ratio(" ".join(w[0].text for w in words)) > f.compression_ratio_threshold:
@@ -552,22 +566,44 @@ class StreamCore:
         words = list(u.committed) + list(u.tail)
         if not words:
             return
+        scores = u.evidence.scores((w.probability for w in words), language)
         self._events.append(TranscriptEvent(
             "partial", self.source_id, u.segment_id, words[0].start_ms, words[-1].end_ms,
-            _join(words), words, language, self.model_label, committed=len(u.committed)))
+            _join(words), words, language, self.model_label, committed=len(u.committed),
+            uncertain=judge(scores, self.options.confidence), scores=scores.as_dict()))
 
     def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None
                     ) -> None:
         u.chunks, u.n_samples = [], 0  # the audio is no longer needed
+        heard = words
         words = self._judge(words)  # the whole final: loops and copies span decodes
+        lang = language or u.language or candidates(self.options.language)[0]
         if not words:
+            if heard and u.evidence.scores((), lang).no_speech_prob <= \
+                    self.options.confidence.no_speech_prob:
+                self._emit_unintelligible(u, heard, lang)  # speech heard, no text usable
+            return
+        scores = u.evidence.scores((w.probability for w in words), lang)
+        uncertain = judge(scores, self.options.confidence)
+        if uncertain == "unintelligible":
+            self._emit_unintelligible(u, words, lang, scores.as_dict())
             return
         text = _join(words)
-        self._recent_text.append(text)
-        lang = language or u.language or candidates(self.options.language)[0]
+        if conditions_prompt(uncertain):
+            self._recent_text.append(text)
         self._events.append(TranscriptEvent(
             "final", self.source_id, u.segment_id, words[0].start_ms, words[-1].end_ms,
-            text, words, lang, self.model_label, committed=len(words)))
+            text, words, lang, self.model_label, committed=len(words), uncertain=uncertain,
+            scores=scores.as_dict()))
+
+    def _emit_unintelligible(self, u: _Utterance, heard: list[Word], lang: str,
+                             scores: dict | None = None) -> None:
+        """Someone spoke, but the words the model wrote are not usable (babble, a loop, an
+        invention): the record keeps the time and the mark, never the invented text."""
+        self._events.append(TranscriptEvent(
+            "final", self.source_id, u.segment_id, heard[0].start_ms, heard[-1].end_ms, "", [],
+            lang, self.model_label, committed=0, uncertain="unintelligible",
+            scores=scores or u.evidence.scores((w.probability for w in heard), lang).as_dict()))
 
     def drain_events(self) -> list[TranscriptEvent]:
         events, self._events = self._events, []

@@ -48,6 +48,7 @@ from typing import Callable
 
 import numpy as np
 
+from .confidence import conditions_prompt
 from .events import TranscriptEvent, Word
 from .scheduler import Scheduler, SchedulerOptions, Stream, StreamKey
 from .stream import StreamOptions
@@ -481,7 +482,8 @@ class AsrWorker:
                 held.last_end_ms = max(held.last_end_ms, event.end_ms)
                 self.finals_published += 1
                 recent = self._recent.setdefault(held.token, [])
-                recent.append(event.text)
+                if conditions_prompt(event.uncertain):
+                    recent.append(event.text)
                 del recent[:-20]
                 await self._acknowledge(held)
             except Exception:

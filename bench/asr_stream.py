@@ -1,10 +1,15 @@
 """Live transcription benchmark: streaming against offline, with the same model, in one run.
 
     python bench/asr_stream.py --dataset ../shared/speech/ru-dev --lang ru --json OUT.json \
-        [--limit N] [--max-minutes M] [--realtime-seconds S]
+        [--half tune|test|all] [--limit N] [--max-minutes M] [--realtime-seconds S]
 
 For every selected file of the dataset's ``manifest.jsonl``:
   * offline: the whole file transcribed in batches (beam search) -> ``offline_wer/cer``;
+  * the recogniser's uncertainty mark: the WER of marked and of unmarked words, separately
+    (offline and stream; marked words should carry most of the errors): ``*_segment_marked_*``
+    counts the words of segments marked uncertain, ``*_word_marked_*`` also each word shown as
+    doubtful (probability < 0.5); ``--json`` keeps the scores of every final, to choose the
+    thresholds of ``asr/confidence.py`` on the tuning half (``--half tune``);
   * stream (simulated clock): replayed as a live source as fast as the machine allows, each
     event stamped with the time a real-time system on this machine would emit it -> stream
     WER/CER, final latency, commit latency, partial interval, rtf.
@@ -32,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _asr_replay import ReplayResult, read_wav, realtime, simulate  # noqa: E402
-from _asr_score import cer, normalize, wer  # noqa: E402
+from _asr_score import (cer, marked_wer, normalize, split_half, wer,  # noqa: E402
+                        word_errors)
 
 from asr.decoder import Decoder  # noqa: E402
 from asr.model import ModelOptions, load_model  # noqa: E402
@@ -84,6 +90,37 @@ def latency_figures(results: list[ReplayResult]) -> dict:
             "commit_latency_p50_ms": pct(commit_lat, 50),
             "commit_latency_p95_ms": pct(commit_lat, 95),
             "partial_interval_p50_ms": pct(intervals, 50), "finals": len(final_lat)}
+
+
+LOW_PROBABILITY = 0.5  # a word the pages show as doubtful (hearing/web/js/transcript.js)
+
+
+def score_marks(into: dict[str, list], ref: str, segments, lang: str) -> list[tuple[int, int]]:
+    """Word errors of one file, kept with each word's marks for ``marked_wer``; returns the
+    errors of each segment."""
+    words = [(w.text, w.probability, k) for k, s in enumerate(segments) for w in s.words]
+    per_word, missed = word_errors(ref, [w for w, _, _ in words], lang)
+    into["errors"].append((per_word, missed))
+    into["segment"].append([bool(segments[k].uncertain) for _, _, k in words])
+    into["word"].append([bool(segments[k].uncertain) or (p is not None and p < LOW_PROBABILITY)
+                         for _, p, k in words])
+    per_segment = [[0, 0] for _ in segments]
+    for (n, e), (_, _, k) in zip(per_word, words):
+        per_segment[k][0] += n
+        per_segment[k][1] += e
+    return [tuple(x) for x in per_segment]
+
+
+def mark_figures(prefix: str, marks: dict[str, list]) -> dict:
+    return {f"{prefix}_{kind}_{k}": v for kind in ("segment", "word")
+            for k, v in marked_wer(marks["errors"], marks[kind]).items()}
+
+
+def scored(mode: str, name: str, segments, per_segment: list[tuple[int, int]]) -> list[dict]:
+    return [{"mode": mode, "file": name, "text": s.text, "uncertain": s.uncertain,
+             "scores": s.scores, "probabilities": [w.probability for w in s.words],
+             "ref_words": n, "errors": e}
+            for s, (n, e) in zip(segments, per_segment)]
 
 
 def encoder_baseline(decoder: Decoder) -> float:
@@ -157,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", required=True, help="folder with manifest.jsonl")
     ap.add_argument("--lang", default="ru", help="ru, kk or kk+ru")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--half", default="all", choices=("tune", "test", "all"),
+                    help="ru-dev is split by file name: tune thresholds on one half only")
+    ap.add_argument("--skip-offline", action="store_true", help="only the streaming replay")
     ap.add_argument("--limit", type=int, help="at most N files, spread over the manifest")
     ap.add_argument("--max-minutes", type=float, help="stop adding files past this much audio")
     ap.add_argument("--realtime-seconds", type=float, default=60.0,
@@ -178,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             if line.strip()]
     if args.kind:
         rows = [r for r in rows if r.get("kind") == args.kind]
+    rows = split_half(rows, args.half)
     rows = select(rows, args.lang, args.limit, args.max_minutes)
     model = load_model(ModelOptions(model_dir=args.model_dir, device=args.device,
                                     compute_type=args.compute_type, cpu_threads=args.threads))
@@ -191,20 +232,30 @@ def main(argv: list[str] | None = None) -> int:
 
     refs = [normalize(r["text"], r.get("lang", "ru")) for r in rows]
     offline_hyps, stream_hyps, replays = [], [], []
+    marks = {mode: {"errors": [], "segment": [], "word": []} for mode in ("offline", "stream")}
+    finals_scored: list[dict] = []
     offline_s = 0.0
     for i, (r, audio) in enumerate(zip(rows, audios)):
         if args.realtime_only:
             break
-        t0 = time.perf_counter()
-        segs = transcribe_audio(audio, args.lang, decoder=decoder, options=OfflineOptions())
-        offline_s += time.perf_counter() - t0
-        offline_hyps.append(normalize(" ".join(s.text for s in segs), r.get("lang", "ru")))
+        lang = r.get("lang", "ru")
+        if not args.skip_offline:
+            t0 = time.perf_counter()
+            segs = transcribe_audio(audio, args.lang, decoder=decoder, options=OfflineOptions())
+            offline_s += time.perf_counter() - t0
+            offline_hyps.append(normalize(" ".join(s.text for s in segs), lang))
+            per_segment = score_marks(marks["offline"], refs[i], segs, lang)
+            finals_scored += scored("offline", r["audio"], segs, per_segment)
         rep = simulate(decoder, audio, options, source_id=f"f{i}")
         replays.append(rep)
-        stream_hyps.append(normalize(" ".join(f.text for f in rep.finals()), r.get("lang", "ru")))
-        print(f"  [{i + 1}/{len(rows)}] {r['audio']} ({r['duration']:.1f} s) "
-              f"wer offline {wer([refs[i]], [offline_hyps[i]]):.3f} "
-              f"stream {wer([refs[i]], [stream_hyps[i]]):.3f}", flush=True)
+        stream_hyps.append(normalize(" ".join(f.text for f in rep.finals()), lang))
+        per_segment = score_marks(marks["stream"], refs[i], rep.finals(), lang)
+        finals_scored += scored("stream", r["audio"], rep.finals(), per_segment)
+        off = f"offline {wer([refs[i]], [offline_hyps[i]]):.3f} " if offline_hyps else ""
+        print(f"  [{i + 1}/{len(rows)}] {r['audio']} ({r['duration']:.1f} s) wer {off}"
+              f"stream {wer([refs[i]], [stream_hyps[i]]):.3f} "
+              f"marked {sum(1 for f in rep.finals() if f.uncertain)}/{len(rep.finals())}",
+              flush=True)
     if args.realtime_only:
         figures = {"files": len(rows), "model": model.label, "encoder_1000_frames_ms": baseline}
         counts = [int(c) for c in args.streams.split(",") if c.strip()]
@@ -218,13 +269,19 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
         return 0
     compute_s = sum(r.compute_s for r in replays)
+    offline = {} if args.skip_offline else {
+        "offline_wer": round(wer(refs, offline_hyps), 4),
+        "offline_cer": round(cer(refs, offline_hyps), 4),
+        "offline_rtf": round(offline_s / audio_s, 3),
+        **mark_figures("offline", marks["offline"])}
     figures = {
-        "files": len(rows), "audio_minutes": round(audio_s / 60, 2), "model": model.label,
-        "encoder_1000_frames_ms": baseline,
-        "offline_wer": round(wer(refs, offline_hyps), 4), "stream_wer": round(wer(refs, stream_hyps), 4),
-        "offline_cer": round(cer(refs, offline_hyps), 4), "stream_cer": round(cer(refs, stream_hyps), 4),
+        "files": len(rows), "half": args.half, "audio_minutes": round(audio_s / 60, 2),
+        "model": model.label, "encoder_1000_frames_ms": baseline,
+        "stream_wer": round(wer(refs, stream_hyps), 4),
+        "stream_cer": round(cer(refs, stream_hyps), 4), **offline,
+        **mark_figures("stream", marks["stream"]),
         **latency_figures(replays),
-        "rtf": round(compute_s / audio_s, 3), "offline_rtf": round(offline_s / audio_s, 3),
+        "rtf": round(compute_s / audio_s, 3),
         # CPU seconds the decodes used per second of audio: steadier than wall time on a
         # shared machine; cores / this is what one machine could carry if it were idle.
         "stream_cpu_s_per_audio_s": round(sum(r.cpu_s for r in replays) / audio_s, 3),
@@ -234,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         (os.cpu_count() or 2) / figures["stream_cpu_s_per_audio_s"], 1) \
         if figures["stream_cpu_s_per_audio_s"] else None
     figures["stream_wer_relative_to_offline"] = round(
-        figures["stream_wer"] / figures["offline_wer"], 3) if figures["offline_wer"] else None
+        figures["stream_wer"] / figures["offline_wer"], 3) if figures.get("offline_wer") else None
     if args.realtime_seconds > 0:
         counts = [int(c) for c in args.streams.split(",") if c.strip()]
         long_first = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
@@ -254,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         if key != "realtime":
             print(f"{key:<34}{value!s:>12}")
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+        Path(args.json).write_text(json.dumps({**figures, "scored_finals": finals_scored}, indent=1,
+                                              ensure_ascii=False))
     return 0
 
 

@@ -3,7 +3,12 @@ and score who said what.
 
     python bench/courtroom_sim.py --dataset DIR --json OUT.json [--seats 8 --minutes 3]
 
-If DIR has no reference.json a hearing is simulated there first. Figures printed:
+If DIR has no reference.json a hearing is simulated there first: by the project's simulator
+(hardware/simulator.py), or with ``--room reverb`` by an independent reverberant room
+(bench/_reverb_room.py: every seat hears every talker, 6 dB less per seat, late, with a
+reverberant tail; room noise about -55 dBFS; talkers of different levels; the room drawn
+from ``--seed``). ``--split tune|test`` takes one half of the speech files: tune on ``tune``
+and seeds below 100, check on ``test`` and seeds from 100. Figures printed:
 
 - ``wer``: per seat, the reference utterances of that seat against its final segments, in time
   order (so a word on the wrong seat counts as an error too); ``baseline_wer`` is the same
@@ -12,7 +17,10 @@ If DIR has no reference.json a hearing is simulated there first. Figures printed
 - ``attribution_accuracy``: of the reference words the transcript recognised (aligned hits),
   the share recognised in a segment of the right seat.
 - ``duplicate_segments``: final segments of a seat that did not speak then (bleed), and
-  ``unexplained_segments``: finals where nobody spoke at all.
+  ``unexplained_segments``: finals where nobody spoke at all; together
+  ``silent_seat_segments``, and ``wer_without_silent_seat_segments`` is ``wer`` without them
+  (the seats' own turns alone).
+- ``own_seat_recall``: of the reference words, the share recognised on the speaker's own seat.
 - ``capture_cpu_core_share``: capture thread CPU per second of audio (1.0 = one core).
 - gate figures from the reference alone (no Whisper needed): own speech kept, bleed let through.
 
@@ -126,15 +134,17 @@ def score(ref: dict, finals: list) -> dict:
     by_seat_hyp: dict[str, list] = defaultdict(list)
     for ev in finals:
         by_seat_hyp[ev.source_id.removeprefix("seat:")].append(ev)
-    pairs = []
-    for s in ref["seats"]:
-        seat = s["seat"]
-        r = " ".join(normalize(u["text"], u["lang"]) for u in sorted(
-            by_seat_ref[seat], key=lambda u: u["start_ms"]))
-        h = " ".join(normalize(e.text) for e in sorted(by_seat_hyp[seat],
-                                                        key=lambda e: e.start_ms))
-        pairs.append((r, h))
-    wer = corpus_wer(pairs)
+    def seat_wer(skip: set[int]) -> float:
+        pairs = []
+        for s in ref["seats"]:
+            seat = s["seat"]
+            r = " ".join(normalize(u["text"], u["lang"]) for u in sorted(
+                by_seat_ref[seat], key=lambda u: u["start_ms"]))
+            h = " ".join(normalize(e.text) for e in sorted(by_seat_hyp[seat],
+                                                            key=lambda e: e.start_ms)
+                         if id(e) not in skip)
+            pairs.append((r, h))
+        return corpus_wer(pairs)
 
     def own_speech(seat: str, t: float) -> bool:
         return any(u["start_ms"] - 300 <= t <= u["end_ms"] + 300 for u in by_seat_ref[seat])
@@ -147,7 +157,7 @@ def score(ref: dict, finals: list) -> dict:
             if t:
                 words.append(((w.start_ms + w.end_ms) / 2, seat, t))
     words.sort()
-    right = total = 0
+    right = total = ref_words = 0
     for u in utts:
         lo, hi = u["start_ms"] - 300, u["end_ms"] + 300
         inside = [(t, s, w) for t, s, w in words if lo <= t <= hi]
@@ -158,8 +168,10 @@ def score(ref: dict, finals: list) -> dict:
         r = normalize(u["text"], u["lang"])
         right += hits(r, mine)
         total += max(hits(r, candidates), hits(r, mine))
+        ref_words += len(r.split())
     dup = unexplained = 0
     dup_examples: list[dict] = []
+    silent: set[int] = set()
     unexplained_examples: list[dict] = []
     for ev in finals:
         seat = ev.source_id.removeprefix("seat:")
@@ -168,6 +180,7 @@ def score(ref: dict, finals: list) -> dict:
                   for u in by_seat_ref[seat])
         if own >= 0.5 * length or not normalize(ev.text):
             continue
+        silent.add(id(ev))
         other = any(min(ev.end_ms, u["end_ms"]) > max(ev.start_ms, u["start_ms"])
                     for u in utts if u["seat"] != seat)
         if other:
@@ -184,7 +197,11 @@ def score(ref: dict, finals: list) -> dict:
                         if s == u["seat"] and u["start_ms"] - 300 <= t <= u["end_ms"] + 300)
         per_utt.append(mine)
     return {"per_utterance_hyps": per_utt,
-            "wer": round(wer, 4), "attribution_accuracy": round(right / max(1, total), 4),
+            "wer": round(seat_wer(set()), 4),
+            "wer_without_silent_seat_segments": round(seat_wer(silent), 4),
+            "own_seat_recall": round(right / max(1, ref_words), 4),
+            "silent_seat_segments": len(silent),
+            "attribution_accuracy": round(right / max(1, total), 4),
             "attributed_hits": right, "recognised_hits": total,
             "duplicate_segments": dup, "unexplained_segments": unexplained,
             "final_segments": len(finals), "duplicate_examples": dup_examples[:5],
@@ -329,6 +346,12 @@ async def main() -> int:
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bleed-db", type=float, default=-20.0)
+    ap.add_argument("--room", choices=("simple", "reverb"), default="simple",
+                    help="simple: hardware/simulator.py; reverb: bench/_reverb_room.py")
+    ap.add_argument("--split", choices=("tune", "test"), default=None,
+                    help="reverb room: that half of the speech files")
+    ap.add_argument("--silent-seats", type=int, default=1,
+                    help="reverb room: the last seats never speak")
     ap.add_argument("--lang", default="ru", help="utterance language(s) of a new dataset, "
                     "and the streams' language (ru, kk, kk+ru)")
     ap.add_argument("--speed", type=float, default=1.0, help="replay pace (1 = real time)")
@@ -343,7 +366,13 @@ async def main() -> int:
 
     from hardware.simulator import DEFAULT_SPEECH_DIR
     speech_dir = args.speech_dir or DEFAULT_SPEECH_DIR
-    if not (args.dataset / "reference.json").exists():
+    if not (args.dataset / "reference.json").exists() and args.room == "reverb":
+        from _reverb_room import RoomOptions, simulate_room
+        simulate_room(args.dataset, RoomOptions(seats=args.seats, minutes=args.minutes,
+                                                seed=args.seed, split=args.split or "",
+                                                silent_seats=args.silent_seats,
+                                                langs=tuple(args.lang.split("+"))), speech_dir)
+    elif not (args.dataset / "reference.json").exists():
         simulate(args.dataset, SimOptions(seats=args.seats, minutes=args.minutes, seed=args.seed,
                                           bleed_db=args.bleed_db,
                                           langs=tuple(args.lang.split("+"))),
@@ -352,7 +381,7 @@ async def main() -> int:
     out: dict = {"dataset": str(args.dataset), "channels": ref["channels"],
                  "sample_rate": ref["sample_rate"], "minutes": round(ref["duration_ms"] / 60000, 2),
                  "utterances": len(ref["utterances"]), "overlaps": ref["overlaps"],
-                 "bleed_db": ref["options"]["bleed_db"]}
+                 "bleed_db": ref["options"]["bleed_db"], "room": ref["options"].get("room")}
 
     # 1. capture alone, unpaced: CPU of the pipeline and the gate against the reference
     levels = FrameLevels()

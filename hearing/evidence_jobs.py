@@ -1,7 +1,9 @@
 """The background side of evidence, owned by the runtime (``state.evidence``): the upload
 manager (interrupted uploads recovered at start, idle ones expired every hour; submitted files
-parsed only in a confined child process), the playback copies (made one at a time, in turn
-between hearings, only once the judge has accepted the item, and within a cost budget), and
+parsed only in a confined child process), the previews (a small copy of the first two minutes
+of an item still to be decided, made when it arrives so the judge sees it before deciding),
+the playback copies (made one at a time, in turn between hearings, only once the judge has
+accepted the item, and within a cost budget), and
 the transcription of accepted sound through the server's one speech scheduler, at low
 priority behind the live hearings. The transcript is stored as the evidence's own (times from
 the start of the file), never as hearing speech. Work cut short by a shutdown is resumed at
@@ -13,13 +15,14 @@ on any node (its state and bytes are on the shared data path, and a lease row in
 durable jobs on the court's work queue (``hearing.work_queue``): queued by the node where the
 judge decided, done by whichever node takes them (up to ``evidence_job_slots`` at once, in turn
 between hearings among those), acknowledged only once the result is stored. Alone, a node
-keeps them in its own queues."""
+keeps them in its own queues. Previews are made by the node that received the item (a restart
+of a node of several does not remake one it cut short: the judge may decide without)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
@@ -33,8 +36,9 @@ from hearing.search.index import index_evidence
 from hearing.transaction import Tx
 from hearing.work_queue import Job, WorkQueue, WorkQueueOptions
 from media.blobstore import BlobStore
-from media.evidence import (Derivative, MediaInfo, QueueFull, TranscodeJob, TranscodeOptions,
-                            Transcoder, UploadManager, UploadOptions, iter_audio_16k)
+from media.evidence import (PREVIEW_OPTIONS, Derivative, MediaInfo, QueueFull, TranscodeJob,
+                            TranscodeOptions, Transcoder, UploadManager, UploadOptions,
+                            iter_audio_16k)
 from media.evidence.sandbox import SandboxLimits
 from media.evidence.upload import UploadLocks
 from media.tasks import Tasks
@@ -58,6 +62,14 @@ class Progress:
     state: TranscriptionState
     progress: float = 0.0
     error: str | None = None
+
+
+def media_info(item: EvidenceItem) -> MediaInfo | None:
+    """The facts its sandboxed validation found (the server never parses the file for them)."""
+    try:
+        return MediaInfo.from_json(item.media) if item.media else None
+    except (TypeError, ValueError):
+        return None
 
 
 def has_sound(item: EvidenceItem) -> bool:
@@ -125,6 +137,8 @@ class EvidenceJobs:
         self.uploads: UploadManager | None = None
         self.transcoder: Transcoder | None = None
         self.conversions: dict[str, TranscodeJob] = {}  # by the original's SHA-256
+        self.previews: dict[str, TranscodeJob] = {}  # by the original's SHA-256, until stored
+        self.preview_options = PREVIEW_OPTIONS
         self.transcription: dict[int, Progress] = {}  # by evidence id, until stored
         self._queue: asyncio.Queue[int] | None = None  # evidence ids, each at most once
         self._resumed_from: dict[str, str] = {}  # upload id -> the address it continued from
@@ -153,6 +167,8 @@ class EvidenceJobs:
         self.transcoder = Transcoder(self.blobs, TranscodeOptions(
             max_pixels=cfg.evidence_convert_max_pixels,
             max_duration_s=cfg.evidence_convert_max_duration_s))
+        self.preview_options = replace(PREVIEW_OPTIONS,
+                                       max_pixels=cfg.evidence_convert_max_pixels)
         self._queue = asyncio.Queue()
         if cfg.nats_url:
             self.queue = WorkQueue(WorkQueueOptions(url=cfg.nats_url, prefix=cfg.bus_prefix))
@@ -179,13 +195,22 @@ class EvidenceJobs:
             await self.uploads.close()
 
     async def _resume(self) -> None:
-        """After a restart: playback copies not yet made, transcripts not yet written."""
+        """After a restart: playback copies not yet made, transcripts not yet written, and
+        (a node alone) the previews of items still to be decided."""
         def work(s: Session) -> list[EvidenceItem]:
             return list(s.execute(select(EvidenceItem).where(
                 EvidenceItem.status == "accepted", EvidenceItem.transcript.is_(None))).scalars())
+
+        def undecided(s: Session) -> list[EvidenceItem]:
+            return list(s.execute(select(EvidenceItem).where(
+                EvidenceItem.status == "pending", EvidenceItem.transcode_state != "done")
+                .order_by(EvidenceItem.id)).scalars())
         await self._convert_waiting()
         for item in await self.state.db.run(work):
             self.queue_transcription(item)
+        if self.queue is None:
+            for item in await self.state.db.run(undecided):
+                self.preview(item)
 
     async def _expire_uploads(self) -> None:
         assert self.uploads is not None
@@ -208,6 +233,76 @@ class EvidenceJobs:
         self._resumed_from[upload_id] = str(remote)
         return True
 
+    # -- previews ------------------------------------------------------------------------------
+    def preview(self, item: EvidenceItem) -> bool:
+        """Queue the preview of an item still to be decided, in its hearing's turn; nothing
+        if it has one (or the full copy) already, or if this node of several makes no copies
+        (``evidence_job_slots`` 0). A full queue leaves it without: the judge may still
+        decide, after a warning."""
+        media = item.media or {}
+        if (self.transcoder is None or self._closed or item.status != "pending"
+                or (self.queue is not None and self.state.config.evidence_job_slots <= 0)
+                or item.transcode_state == "done" or "preview" in media
+                or "preview_error" in media or item.kind not in ("audio", "video", "image")):
+            return False
+        try:
+            self.previews[item.sha256] = self.transcoder.submit(
+                item.sha256, media_info(item), on_progress=self._on_preview,
+                group=item.hearing_id, options=self.preview_options)
+        except QueueFull:
+            log.warning("preview queue full; %s has none", item.sha256)
+            return False
+        return True
+
+    def preview_of(self, item: EvidenceItem) -> tuple[str, float]:
+        """How far its preview is: "none", "queued", "running", "done" or "failed", and
+        progress 0..1."""
+        media = item.media or {}
+        if "preview" in media:
+            return "done", 1.0
+        if "preview_error" in media:
+            return "failed", 0.0
+        job = self.previews.get(item.sha256)
+        if job is not None and job.state in ("queued", "running"):
+            return job.state, round(job.progress, 3)
+        return "none", 0.0
+
+    def _on_preview(self, job: TranscodeJob) -> None:
+        if self._closed:
+            return
+        if job.state in ("queued", "running"):
+            self.tasks.start(self._publish_preview(job), "preview progress")
+        elif job.state in ("done", "failed"):
+            self.tasks.start(self._preview_finished(job), "preview finished")
+
+    async def _publish_preview(self, job: TranscodeJob) -> None:
+        def work(s: Session) -> list[tuple[int, int]]:
+            return [(i.id, i.hearing_id) for i in s.execute(select(EvidenceItem).where(
+                EvidenceItem.sha256 == job.source_sha256,
+                EvidenceItem.status == "pending")).scalars()]
+        for eid, hid in await self.state.db.run(work):
+            self.state.hub.publish(hid, {"type": "evidence", "event": "preview",
+                                         "evidence_id": eid, "state": job.state,
+                                         "progress": round(job.progress, 3)}, staff_only=True)
+
+    async def _preview_finished(self, job: TranscodeJob) -> None:
+        made = {d.role: d for d in job.derivatives}
+        copy = made.get("playback") or made.get("display")
+        try:
+            items = await self.state.transaction(None, _record_preview, job, copy)
+        except Exception:
+            log.exception("could not record the preview of %s", job.source_sha256)
+            items = []
+        finally:
+            if self.previews.get(job.source_sha256) is job:
+                del self.previews[job.source_sha256]
+        made_one = job.state == "done" and copy is not None
+        for eid, hid in items:
+            self.state.hub.publish(hid, {
+                "type": "evidence", "event": "preview", "evidence_id": eid,
+                "state": "done" if made_one else "failed", "progress": 1.0 if made_one else 0.0,
+                "error": job.error}, staff_only=True)
+
     # -- playback copies ----------------------------------------------------------------------
     def convert(self, item: EvidenceItem) -> bool:
         """Queue the playback copies of an accepted item, in its hearing's turn, from the facts
@@ -227,12 +322,8 @@ class EvidenceJobs:
         """Into this node's transcoder, in the item's hearing's turn."""
         sha256 = item.sha256
         try:
-            info = MediaInfo.from_json(item.media) if item.media else None
-        except (TypeError, ValueError):
-            info = None
-        try:
             self.conversions[sha256] = self.transcoder.submit(
-                sha256, info, on_progress=self._on_conversion, group=item.hearing_id)
+                sha256, media_info(item), on_progress=self._on_conversion, group=item.hearing_id)
         except QueueFull:
             log.warning("playback copy queue full; %s waits", sha256)
             return False
@@ -475,6 +566,35 @@ def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
             tx.audit(h, "evidence.transcode_failed", {
                 "evidence_id": item.id, "source_sha256": job.source_sha256,
                 "error": job.error}, actor="server")
+        done.append((item.id, item.hearing_id))
+    return done
+
+
+def _record_preview(tx: Tx, job: TranscodeJob, copy: Derivative | None) -> list[tuple[int, int]]:
+    """Every item of the original without a preview gets this one (or the failure), each with
+    its custody row."""
+    done = []
+    for item in tx.s.execute(select(EvidenceItem).where(
+            EvidenceItem.sha256 == job.source_sha256).with_for_update()).scalars():
+        media = dict(item.media or {})
+        if "preview" in media:
+            continue
+        h = tx.s.get(Hearing, item.hearing_id)
+        if job.state == "done" and copy is not None:
+            media.pop("preview_error", None)
+            limit = job.options.limit_s
+            whole = limit is None or (media.get("duration_s") or 0.0) <= limit
+            media["preview"] = {"sha256": copy.sha256, "mime": copy.mime,
+                                "until_s": None if whole else limit}
+            tx.audit(h, "evidence.preview_made", {
+                "evidence_id": item.id, "source_sha256": job.source_sha256,
+                "derivative": copy.to_json()}, actor="server")
+        else:
+            media["preview_error"] = job.error or "no preview could be made"
+            tx.audit(h, "evidence.preview_failed", {
+                "evidence_id": item.id, "source_sha256": job.source_sha256,
+                "error": media["preview_error"]}, actor="server")
+        item.media = media
         done.append((item.id, item.hearing_id))
     return done
 

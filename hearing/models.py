@@ -309,6 +309,9 @@ class Recording(Base):
     start_ms: Mapped[int] = mapped_column(BigInteger)
     end_ms: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(100))
+    #: Hearing-clock spans the file fills with silence, each {"start_ms", "end_ms", "reason"}
+    #: ("muted", "disconnected" or "lost"): the record says where audio is missing and why.
+    gaps: Mapped[list] = mapped_column(JSON, default=list)
 
 
 #: Until the presiding judge accepts or rejects it, with a reason.

@@ -149,7 +149,7 @@ def recording_entries(s: Session, hearing_id: int) -> list[dict]:
                   RecordingChunk.hearing_id == hearing_id).order_by(RecordingChunk.id)).scalars()]
     finals = [{"sha256": r.sha256, "size": r.size, "source_id": r.source_id,
                "start_ms": r.start_ms, "end_ms": r.end_ms, "name": f"{r.source_id}",
-               "kind": "recording", "media_type": r.content_type}
+               "kind": "recording", "media_type": r.content_type, "gaps": list(r.gaps or [])}
               for r in s.execute(select(Recording).where(
                   Recording.hearing_id == hearing_id).order_by(Recording.id)).scalars()]
     return chunks + finals

@@ -314,7 +314,8 @@ class Transcript:
         if text == seg.text:
             raise RevisionError("text unchanged")
         words = retime_words(seg.words, text, seg.start_ms, seg.end_ms)
-        new = _replace(seg, text=text, words=words, origin="edit_text")
+        # the secretary has checked the text against the recording: no longer uncertain
+        new = _replace(seg, text=text, words=words, origin="edit_text", uncertain="")
         return self._append("edit_text", author=author, reason=reason, at=at,
                             payload={"segment_id": segment_id, "put": [new.to_dict()]})
 
@@ -361,7 +362,8 @@ class Transcript:
         m = _replace(first, segment_id=new_id or new_segment_id(),
                      text=" ".join(s.text for s in segs), words=words,
                      start_ms=min(s.start_ms for s in segs), end_ms=max(s.end_ms for s in segs),
-                     origin="merge", parents=tuple(s.segment_id for s in segs))
+                     origin="merge", parents=tuple(s.segment_id for s in segs),
+                     uncertain=next((s.uncertain for s in segs if s.uncertain), ""))
         return self._append("merge", author=author, reason=reason, at=at, payload={
             "segment_ids": [s.segment_id for s in segs],
             "remove": [s.segment_id for s in segs], "put": [m.to_dict()]})

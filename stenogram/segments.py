@@ -63,9 +63,13 @@ class Segment:
     # Where the segment came from: "asr" for machine text, or the kind of revision that made it.
     origin: str = "asr"
     parents: tuple[str, ...] = field(default=())
+    # Why the recogniser is unsure of this text ("" when it is sure): "low_confidence",
+    # "no_speech", "language", or "unintelligible" (no usable text: the record keeps only the
+    # time). Written only when set, so segments signed before the mark existed hash as before.
+    uncertain: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "segment_id": self.segment_id,
             "source_id": self.source_id,
             "start_ms": self.start_ms,
@@ -78,6 +82,9 @@ class Segment:
             "origin": self.origin,
             "parents": list(self.parents),
         }
+        if self.uncertain:
+            d["uncertain"] = self.uncertain
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Segment":
@@ -93,6 +100,7 @@ class Segment:
             speaker=d.get("speaker"),
             origin=d.get("origin", "asr"),
             parents=tuple(d.get("parents") or ()),
+            uncertain=str(d.get("uncertain") or ""),
         )
 
 
@@ -117,7 +125,8 @@ def segment_from_final(event: Mapping[str, Any], *, speaker: str | None = None,
     return Segment(segment_id=segment_id or new_segment_id(), source_id=source_id,
                    start_ms=start, end_ms=end, text=text, words=words,
                    language=event.get("language"), model=event.get("model"),
-                   speaker=speaker if speaker is not None else event.get("speaker"))
+                   speaker=speaker if speaker is not None else event.get("speaker"),
+                   uncertain=str(event.get("uncertain") or ""))
 
 
 def chronological(segments: list[Segment]) -> list[Segment]:

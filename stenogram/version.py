@@ -47,6 +47,18 @@ class StenogramVersion:
     def segments(self) -> list[Segment]:
         return [Segment.from_dict(s) for s in self.document["segments"]]
 
+    @property
+    def uncertain_segments(self) -> int:
+        """How many of its segments the recogniser marked as uncertain (versions built before
+        the count was written are counted from their segments)."""
+        if "uncertain_segments" in self.document:
+            return int(self.document["uncertain_segments"])
+        return _count_uncertain(self.document.get("segments") or [])
+
+
+def _count_uncertain(segments: Iterable[Mapping[str, Any]]) -> int:
+    return sum(1 for s in segments if s.get("uncertain"))
+
 
 def _file_entries(items: Iterable[Mapping[str, Any]], what: str) -> list[dict[str, Any]]:
     out = []
@@ -75,7 +87,11 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
     revisions_head: Transcript.head() — {"count", "head_hash"}.
     recordings: [{"sha256", "size", "source_id", "start_ms", ...}] — every recording chunk.
     evidence: [{"sha256", "size", "name", "media_type", ...}] — accepted evidence only.
-    audit_head: {"log_id", "tree_size", "root_hash"} of the audit log now (optional)."""
+    audit_head: {"log_id", "tree_size", "root_hash"} of the audit log now (optional).
+
+    The version states how many segments carry the recogniser's uncertainty mark, so a signer
+    sees at once how much of the record the machine was unsure of."""
+    segs = [s.to_dict() for s in chronological(list(segments))]
     doc = {
         "format": VERSION_FORMAT,
         "number": 1 if previous is None else previous.number + 1,
@@ -85,7 +101,8 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
         "participants": [dict(p) for p in participants],
         "revisions": {"count": int(revisions_head["count"]),
                       "head_hash": str(revisions_head["head_hash"])},
-        "segments": [s.to_dict() for s in chronological(list(segments))],
+        "segments": segs,
+        "uncertain_segments": _count_uncertain(segs),
         "recordings": _file_entries(recordings, "recording"),
         "evidence": _file_entries(evidence, "evidence"),
         "audit": None if audit_head is None else dict(audit_head),

@@ -75,6 +75,10 @@ _ITEM = {
     "content_type": STR, "kind": STR, "submitted_by": STR, "received_at": AT,
     "status": STATUS, "reason": STR, "decided_at": TIME, "original_url": STR,
     "playback_url": OPT_STR, "playback_type": OPT_STR, "thumbnail_url": OPT_STR,
+    "preview_url": OPT_STR, "preview_type": OPT_STR,
+    "preview_until_s": {"type": ["number", "null"]},
+    "preview_state": {"enum": ["none", "queued", "running", "done", "failed"]},
+    "preview_progress": {"type": "number"},
     "transcode_state": {"enum": ["pending", "queued", "running", "done", "failed"]},
     "transcode_progress": {"type": "number"}, "transcode_error": OPT_STR,
     "transcription_state": {"enum": ["none", "queued", "running", "done", "failed"]},
@@ -269,9 +273,11 @@ def content_disposition(filename: str | None, fallback: str, inline: bool = Fals
 HEARING_ITEM = "/api/hearings/{hearing_id}/evidence/{evidence_id}"
 CASE_ITEM = "/api/cases/{case_id}/evidence/{evidence_id}"
 FILE_TYPES: dict[evidence.Copy, str] = {"original": "application/octet-stream",
+                                        "preview": "application/octet-stream",
                                         "playback": "application/octet-stream",
                                         "thumbnail": "image/jpeg"}
 FILE_MISSING: dict[evidence.Copy, str] = {"original": "no such evidence",
+                                          "preview": "no such evidence or no preview yet",
                                           "playback": "no such evidence or no copy yet",
                                           "thumbnail": "no such evidence or no thumbnail"}
 FileOpener = Callable[..., Awaitable[evidence.StoredFile]]
@@ -302,6 +308,14 @@ async def serve_stored_file(call: Call, open_file: FileOpener, scope_id: int, ev
 async def original_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
     return await serve_stored_file(call, evidence.open_file, hearing_id, evidence_id,
                                    "original")
+
+
+@stored_file_endpoint(HEARING_ITEM, "preview",
+                      "A small copy of the first two minutes, made before the decision",
+                      auth="any")
+async def preview_file(call: Call, hearing_id: int, evidence_id: int) -> web.FileResponse:
+    return await serve_stored_file(call, evidence.open_file, hearing_id, evidence_id,
+                                   "preview")
 
 
 @stored_file_endpoint(HEARING_ITEM, "playback",
@@ -364,6 +378,13 @@ async def case_custody(call: Call, case_id: int, evidence_id: int, query: dict) 
 async def case_original_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
     return await serve_stored_file(call, evidence.open_case_file, case_id, evidence_id,
                                    "original")
+
+
+@stored_file_endpoint(CASE_ITEM, "preview",
+                      "The preview of the case's evidence", auth="account")
+async def case_preview_file(call: Call, case_id: int, evidence_id: int) -> web.FileResponse:
+    return await serve_stored_file(call, evidence.open_case_file, case_id, evidence_id,
+                                   "preview")
 
 
 @stored_file_endpoint(CASE_ITEM, "playback",

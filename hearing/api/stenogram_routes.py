@@ -24,7 +24,8 @@ SIGNATURE = record("VersionSignature", {"role": {"enum": ["secretary", "judge"]}
                                         "name": OPT_STR, "signed_at": STR, "key_id": STR})
 VERSION = record("StenogramVersion", {
     "number": INT, "sha256": STR, "created_at": OPT_STR, "previous_sha256": OPT_STR,
-    "segments": INT, "status": {"enum": ["draft", "awaiting_judge", "signed"]},
+    "segments": INT, "uncertain_segments": INT,
+    "status": {"enum": ["draft", "awaiting_judge", "signed"]},
     "signatures": {"type": "array", "items": SIGNATURE}})
 VERSIONS = schema("StenogramVersions", paged(VERSION, "versions"))
 VERSIONS_QUERY = {"status": {"enum": ["draft", "awaiting_judge", "signed"],

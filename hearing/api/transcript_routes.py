@@ -48,14 +48,19 @@ WORD = record("TranscriptWord", {"text": STR, "start_ms": INT, "end_ms": INT,
 SEGMENT = record("TranscriptSegment", {
     "id": STR, "source_id": STR, "speaker": SPEAKER, "start_ms": INT, "end_ms": INT,
     "text": STR, "words": {"type": "array", "items": WORD}, "language": OPT_STR,
-    "model": OPT_STR, "edited": BOOL, "origin": STR})
+    "model": OPT_STR, "edited": BOOL, "origin": STR,
+    "uncertain": {"enum": ["", "low_confidence", "no_speech", "language", "unintelligible"],
+                  "description": "why the recogniser is unsure of this segment; empty if it is not"}})
 STORED_REVISION = record("TranscriptRevision", {
     "seq": INT, "kind": STR, "author": STR, "at": STR, "reason": STR,
     "payload": {"type": "object"}, "prev_hash": STR, "hash": STR})
 SEGMENTS = {"type": "array", "items": SEGMENT}
+GAP = record("AudioGap", {"source_id": STR, "start_ms": INT, "end_ms": OPT_INT,
+                          "reason": {"enum": ["muted", "disconnected", "lost"]}})
 TRANSCRIPT = record("Transcript", {"segments": SEGMENTS, "head_hash": STR,
                                    "revision_seq": OPT_INT,
-                                   "speakers": {"type": "array", "items": SPEAKER}})
+                                   "speakers": {"type": "array", "items": SPEAKER},
+                                   "gaps": {"type": "array", "items": GAP}})
 REVISED = record("TranscriptRevised", {"revision": STORED_REVISION, "segments": SEGMENTS,
                                        "head_hash": STR})
 HISTORY = schema("TranscriptHistory", paged(STORED_REVISION, "revisions"))

@@ -212,6 +212,7 @@ async def _serve(conn: Connection) -> None:
             client.presence = next((p["presence"] for p in hello["participants"]
                                     if p["id"] == caller.participant_id), None)
         client.offer_first(hello)
+        live_events.connected(state, caller, hearing_id)
     except DomainError as exc:
         state.hub.remove(client)
         await ws.send_json({"type": "error", "error": exc.code, "message": exc.message})

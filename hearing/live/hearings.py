@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from hearing import leases
 from hearing.bus import live_subject
 from hearing.errors import Unavailable, bad_request
+from hearing.gaps import recording_gaps, seen_gaps
 from hearing.leases import Lease, StaleOwner
+from hearing.live.health import Gap, HealthMonitor
 from hearing.live.transcription import Transcription
 from hearing.load import busy, has_room
 from hearing.models import Hearing, Recording, RecordingChunk
@@ -34,6 +36,7 @@ from hearing.transcripts import speakers
 from media.audio import AudioChunk
 from media.blobstore import BlobStore
 from media.clock import HearingClock
+from media.seat_recorder import source_of_recording
 from media.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -77,6 +80,8 @@ class LiveHearing:
     #: this node's lease on the hearing (renewed by the "lease" task); its fence goes with
     #: every live write
     lease: Lease | None = None
+    #: gaps and media health, told to the staff (the "health" task looks)
+    health: HealthMonitor | None = None
 
     def __post_init__(self) -> None:
         self.tasks = Tasks(f"hearing {self.hearing_id}")
@@ -119,6 +124,7 @@ class LiveHearings:
             "transition": self._transition, "set_muted": self._set_muted,
             "remove": self._remove, "dropped": self._dropped,
             "speakers_changed": self._speakers_changed}
+        state.hub.listeners.append(self._published)
 
     # -- ownership ----------------------------------------------------------------------------
     @property
@@ -347,8 +353,12 @@ class LiveHearings:
             live.lease, self._fences[hearing_id] = lease, lease.fence
             self._loop = asyncio.get_running_loop()
             live.room = self._make_room(live)
+            live.health = HealthMonitor(
+                live, lambda m: self.state.hub.publish(hearing_id, m, staff_only=True),
+                lambda gap: self._record_gap(live, gap))
             self._live[hearing_id] = live
             live.tree_heads = live.tasks.start(self._tree_heads(live), "tree heads")
+            live.tasks.start(live.health.run(), "health")
             live.tasks.start(self._keep_lease(live), "lease")
             if lease.fence > 1 and self.state.takeover is not None:
                 self.state.takeover.taken_over(live, lease)  # the gap a dead owner left
@@ -417,8 +427,35 @@ class LiveHearings:
             if client.media_id == media_id:
                 client.offer(message)
 
+    def health(self, hearing_id: int) -> dict | None:
+        """The hearing's latest health, if this node runs it."""
+        live = self._live.get(hearing_id)
+        return live.health.snapshot() if live is not None and live.health else None
+
+    def gaps(self, hearing_id: int) -> list[dict] | None:
+        """The gaps this node has seen in the hearing's audio (open ones too), if it runs it."""
+        live = self._live.get(hearing_id)
+        if live is None or live.health is None:
+            return None
+        return [g.to_json() for g in live.health.all_gaps()]
+
+    def _published(self, hearing_id: int, message: dict) -> None:
+        """A courtroom seat's alert, published to the staff, also tells the seat's health."""
+        if message.get("type") == "alert":
+            live = self._live.get(hearing_id)
+            if live is not None and live.health is not None:
+                live.health.on_alert(dict(message))
+
+    def _record_gap(self, live: LiveHearing, gap: Gap) -> None:
+        if live.lease is not None:
+            live.tasks.start(self.record_room_event(live.hearing_id, {"type": "gap",
+                                                                      **gap.to_json()},
+                                                    live.lease.fence), "audit gap")
+
     def _room_event(self, live: LiveHearing, event: dict) -> None:
         kind = event.get("type", "")
+        if live.health is not None:
+            live.health.on_room_event(event)
         if kind in AUDITED and live.lease is not None:
             live.tasks.start(self.record_room_event(live.hearing_id, dict(event),
                                                     live.lease.fence), f"audit {kind}")
@@ -446,7 +483,11 @@ class LiveHearings:
                                 sha256=data["sha256"], size=int(data.get("size", 0)),
                                 start_ms=int(data.get("start_ms", 0)),
                                 end_ms=int(data.get("end_ms", 0)),
-                                content_type=data.get("content_type", "audio/ogg")))
+                                content_type=data.get("content_type", "audio/ogg"),
+                                gaps=recording_gaps(data.get("gaps") or [],
+                                                    seen_gaps(s, hearing_id, source_of_recording(
+                                                        data["source_id"])),
+                                                    int(data.get("end_ms", 0)))))
         try:
             await self.fenced(hearing_id, work, fence)
         except StaleOwner:
@@ -505,6 +546,8 @@ class LiveHearings:
         live = self._live.pop(hearing_id, None)
         lease = live.lease if live is not None else None
         if live is not None:
+            if live.health is not None:
+                live.health.close(live.clock.now_ms())
             await self.transcription.close_streams(live)
             await live.room.close()
             await self._settle(live)
@@ -550,6 +593,8 @@ class LiveHearings:
         rows) finish, and leave nothing of the hearing running."""
         if live.tree_heads is not None:
             await live.tasks.cancel(live.tree_heads)
+        for looking in live.tasks.named("health"):
+            await live.tasks.cancel(looking)
         for renewal in live.tasks.named("lease"):
             await live.tasks.cancel(renewal)
         await live.tasks.wait()
@@ -570,3 +615,5 @@ class LiveHearings:
         await self._tasks.close()
         await self.transcription.close()
         self._hooks.clear()
+        if self._published in self.state.hub.listeners:
+            self.state.hub.listeners.remove(self._published)

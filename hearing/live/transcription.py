@@ -17,6 +17,7 @@ import functools
 import logging
 from typing import TYPE_CHECKING
 
+from asr.confidence import conditions_prompt
 from hearing.transcripts import speaker_of, speakers
 from media.audio import AudioChunk
 from media.tasks import Tasks
@@ -39,7 +40,7 @@ def machine_segment(event: TranscriptEvent) -> Segment:
     return Segment(segment_id=new_segment_id(), source_id=event.source_id,
                    start_ms=event.start_ms, end_ms=event.end_ms, text=event.text.strip(),
                    words=tuple(event.words), language=event.language, model=event.model,
-                   speaker=event.source_id)
+                   speaker=event.source_id, uncertain=event.uncertain)
 
 
 def transcript_message(event: TranscriptEvent, speaker: dict,
@@ -52,7 +53,7 @@ def transcript_message(event: TranscriptEvent, speaker: dict,
             "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
                        "probability": w.probability} for w in event.words],
             "language": event.language, "model": event.model, "committed": event.committed,
-            "speaker": speaker}
+            "uncertain": event.uncertain, "scores": event.scores, "speaker": speaker}
 
 
 def _pool_name(live: LiveHearing) -> str:
@@ -160,14 +161,15 @@ class Transcription:
             live.speakers = await self.state.db.run(lambda s: speakers(s, live.hearing_id))
 
     async def _store_final(self, live: LiveHearing, event: TranscriptEvent) -> None:
-        if not event.text.strip():
+        if not event.text.strip() and event.uncertain != "unintelligible":
             return
         try:
             seg = await self.state.transcripts.add_final(live.hearing_id, machine_segment(event))
         except Exception:
             log.exception("could not store a final segment of hearing %s", live.hearing_id)
             return
-        live.remember(event.source_id, seg.text)
+        if conditions_prompt(event.uncertain):  # never text the model may have invented
+            live.remember(event.source_id, seg.text)
         if event.source_id not in live.speakers:
             await self.refresh_speakers(live)
         self.state.hub.publish(live.hearing_id, transcript_message(

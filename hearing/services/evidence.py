@@ -3,7 +3,8 @@ judge's decision, the list, the chain of custody and the stored files.
 
 A submitted file is parsed only in a confined child process (``media.evidence.sandbox``); its
 playback copies are made only once the judge accepts it, so nobody can make the court spend
-hours of processing on a file it has not admitted.
+hours of processing on a file it has not admitted. Before that, a preview (a small copy of its
+first two minutes) is made when it arrives, so the judge sees what it is before deciding.
 
 The bytes are handled by ``media.evidence`` (streamed to disk, hashed on the way, validated,
 stored under their hash); the playback copies and the transcript are made in the background by
@@ -14,15 +15,15 @@ transaction as the step itself where the step is a database change.
 Custody actions: ``evidence.upload_started``, ``evidence.upload_resumed`` (from another
 address), ``evidence.upload_refused``, ``evidence.upload_cancelled``, ``evidence.received``,
 ``evidence.decision``, ``evidence.accessed`` (the original was downloaded); from the
-background ``evidence.derived``, ``evidence.transcode_failed``, ``evidence.transcribed`` and
-``evidence.transcription_failed``.
+background ``evidence.preview_made``, ``evidence.preview_failed``, ``evidence.derived``,
+``evidence.transcode_failed``, ``evidence.transcribed`` and ``evidence.transcription_failed``.
 
 An item belongs to its hearing's case too: accepted, it is before the case's other hearings;
 left pending when its hearing ended, the case's judge decides it on the case, and that
 ``evidence.decision`` row is in the case's chain (see "evidence on the case" below).
 
 Live events (``type: "evidence"``): ``received`` and ``decision`` go to staff and to the
-submitter; ``transcode`` and ``transcription`` progress go to staff only."""
+submitter; ``preview``, ``transcode`` and ``transcription`` progress go to staff only."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ from media.evidence import (EvidenceError, EvidenceRejected, HashMismatch, Recei
 Decision = Literal["accept", "reject"]
 DECIDED: dict[Decision, EvidenceStatus] = {"accept": "accepted", "reject": "rejected"}
 #: The stored files of an item: the original as received, and the copies made from it.
-Copy = Literal["original", "playback", "thumbnail"]
+Copy = Literal["original", "preview", "playback", "thumbnail"]
 
 #: The kind of refusal each status of the upload library stands for.
 _REFUSALS: dict[int, type[DomainError]] = {
@@ -80,6 +81,11 @@ _MIME = {("mov", "video"): "video/mp4", ("mov", "audio"): "audio/mp4",
          ("png_pipe", "image"): "image/png", ("webp_pipe", "image"): "image/webp"}
 _COPY_EXT = {"video/mp4": ".mp4", "audio/webm": ".webm", "audio/mp4": ".m4a",
              "image/jpeg": ".jpg"}
+
+
+def _preview(item: EvidenceItem) -> dict:
+    """Its preview's blob, type and the seconds it covers (``until_s`` None: all of it)."""
+    return (item.media or {}).get("preview") or {}
 
 
 def clean_text(value: Any, limit: int) -> str:
@@ -228,6 +234,7 @@ async def complete_upload(state: AppState, caller: Caller, hearing_id: int, uplo
         item, created = await state.db.run(lambda s: _received(s, receipt.upload_id)), False
     if created:
         publish_item(state, item, "received")
+        state.evidence.preview(item)
     return receipt_json(item, receipt)
 
 
@@ -427,10 +434,13 @@ def _stored(tx: Tx, item: EvidenceItem, which: Copy, connection: dict) -> Stored
         sha, name, inline = item.sha256, item.filename, False
         ctype = _MIME.get(((item.media or {}).get("container"), item.kind),
                           "application/octet-stream")
-    elif which == "playback":
-        sha, ctype, inline = item.playback_sha256, item.playback_type, True
-        ctype = ctype or "application/octet-stream"
-        name = f"{fallback}-playback{_COPY_EXT.get(ctype, '')}"
+    elif which in ("playback", "preview"):
+        if which == "playback":
+            sha, ctype = item.playback_sha256, item.playback_type
+        else:
+            sha, ctype = _preview(item).get("sha256"), _preview(item).get("mime")
+        ctype, inline = ctype or "application/octet-stream", True
+        name = f"{fallback}-{which}{_COPY_EXT.get(ctype, '')}"
     else:
         sha, ctype, inline = item.thumbnail_sha256, "image/jpeg", True
         name = f"{fallback}-thumbnail.jpg"
@@ -595,6 +605,7 @@ def item_json(state: AppState, item: EvidenceItem, full: bool = False, *,
         base = f"/api/hearings/{via or item.hearing_id}/evidence/{item.id}"
     conversion, conversion_progress = state.evidence.conversion_of(item)
     transcription, transcription_progress = state.evidence.transcription_of(item)
+    preview, preview_progress = state.evidence.preview_of(item)
     out = {"id": item.id, "hearing_id": item.hearing_id, "case_id": item.case_id,
            "carried_from": item.hearing_id if via not in (None, item.hearing_id) else None,
            "sha256": item.sha256,
@@ -607,6 +618,10 @@ def item_json(state: AppState, item: EvidenceItem, full: bool = False, *,
            "playback_url": f"{base}/playback" if item.playback_sha256 else None,
            "playback_type": item.playback_type,
            "thumbnail_url": f"{base}/thumbnail" if item.thumbnail_sha256 else None,
+           "preview_url": f"{base}/preview" if preview == "done" else None,
+           "preview_type": _preview(item).get("mime"),
+           "preview_until_s": _preview(item).get("until_s"),
+           "preview_state": preview, "preview_progress": preview_progress,
            "transcode_state": conversion, "transcode_progress": conversion_progress,
            "transcode_error": (item.media or {}).get("transcode_error")
            if conversion == "failed" else None,

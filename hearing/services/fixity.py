@@ -50,11 +50,12 @@ def listed_in(db: Database) -> Listed:
 
 def _referenced_blobs(s: Session) -> dict[str, int | None]:
     expected: dict[str, int | None] = {}
-    for sha, size, play, thumb in s.execute(select(
+    for sha, size, play, thumb, media in s.execute(select(
             EvidenceItem.sha256, EvidenceItem.size, EvidenceItem.playback_sha256,
-            EvidenceItem.thumbnail_sha256)):
+            EvidenceItem.thumbnail_sha256, EvidenceItem.media)):
         expected[sha] = size
-        for copy in (play, thumb):
+        preview = ((media or {}).get("preview") or {}).get("sha256")
+        for copy in (play, thumb, preview):
             if copy:
                 expected.setdefault(copy, None)
     for sha, size in s.execute(select(Recording.sha256, Recording.size)):

@@ -39,13 +39,15 @@ async def identity(state: AppState, caller: Caller, hearing_id: int) -> str | No
     return await state.transaction(caller, _identity, hearing_id)
 
 
-def _snapshot(tx: Tx, hearing_id: int, media_here: bool) -> dict:
+def _snapshot(tx: Tx, hearing_id: int, media_here: bool, online: frozenset[int]) -> dict:
     c = tx.me
     h = load_hearing(tx.s, hearing_id, c)
     show = participant_json if c.kind == "staff" else public_participant_json
     owner = None if media_here else leases.current(tx.s, hearing_id)
     return {"type": "hello", "hearing": hearing_json(h),
-            "participants": [show(p) for p in h.participants],
+            # "connected": a live connection to this node now, so a reloaded console does not
+            # show someone who dropped as still in the hearing
+            "participants": [{**show(p), "connected": p.id in online} for p in h.participants],
             "clock_ms": tx.state.clock_ms(h),
             # the node that holds the hearing's media when it is another one, so a client goes
             # straight there (None: here, or nowhere yet and a join here takes it)
@@ -60,8 +62,10 @@ async def snapshot(state: AppState, caller: Caller, hearing_id: int) -> dict:
     """The first message of a connection: the hearing, its participants, its clock, the node
     its media runs on if not this one, and who the caller is."""
     alone = not state.config.nats_url  # one node holds every hearing it serves
+    online = frozenset(int(c.media_id[1:]) for c in state.hub.clients(hearing_id)
+                       if c.media_id and c.media_id[1:].isdigit())
     return await state.transaction(caller, _snapshot, hearing_id,
-                                   alone or state.live.get(hearing_id) is not None)
+                                   alone or state.live.get(hearing_id) is not None, online)
 
 
 def _may_join_media(tx: Tx, hearing_id: int, media_id: str) -> None:
@@ -148,6 +152,13 @@ async def lapsed(state: AppState, caller: Caller, token: str) -> None:
     session's time is up), for connections that outlive it without acting."""
     while (until := await credential_expiry(state, caller, token)) is not None:
         await asyncio.sleep((until - auth.now_utc()).total_seconds() + 0.05)
+
+
+def connected(state: AppState, caller: Caller, hearing_id: int) -> None:
+    """A participant's connection is up (first or again, after a "left"): consoles show them
+    as on the line."""
+    if caller.kind == "participant":
+        state.hub.publish(hearing_id, {"type": "online", "participant_id": caller.participant_id})
 
 
 def _leave(tx: Tx, hearing_id: int, unrecorded: int) -> None:

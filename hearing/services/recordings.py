@@ -1,6 +1,7 @@
 """The hearing's recordings for the secretary's editor: one playable Ogg Opus per source once
-the hearing is closed (offset t in the file is hearing-clock start_ms + t), and the closed
-two-second chunks while it is still running."""
+the hearing is closed (offset t in the file is hearing-clock start_ms + t, silent where its
+gaps are), and the closed two-second chunks while it is still running; and the media health
+of a running hearing, for a console that connects while it runs."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from media.seat_recorder import source_of_recording
 
 
 def _entry(hearing_id: int, rid: str, source: str, known: dict[str, dict], start_ms: int,
-           end_ms: int, sha256: str, content_type: str) -> dict:
+           end_ms: int, sha256: str, content_type: str, gaps: list[dict] = ()) -> dict:
     return {"id": rid, "source_id": source, "label": speaker_of(source, known)["label"],
             "start_ms": start_ms, "end_ms": end_ms, "sha256": sha256,
             "content_type": content_type,
-            "url": f"/api/hearings/{hearing_id}/recordings/{rid}/audio"}
+            "url": f"/api/hearings/{hearing_id}/recordings/{rid}/audio",
+            "gaps": [[g["start_ms"], g["end_ms"]] for g in gaps]}
 
 
 def _list(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | None]:
@@ -38,8 +40,8 @@ def _list(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | 
         return page(s, select(Recording).where(Recording.hearing_id == hearing_id), Recording.id,
                     req, lambda r: _entry(hearing_id, f"r{r.id}", source_of_recording(r.source_id),
                                           known, r.start_ms, r.end_ms, r.sha256,
-                                          r.content_type))
-    # still running: the closed chunks, each playable on its own
+                                          r.content_type, r.gaps or []))
+    # still running: the closed chunks, each playable on its own (a chunk never spans a gap)
     return page(s, select(RecordingChunk).where(RecordingChunk.hearing_id == hearing_id),
                 RecordingChunk.id, req,
                 lambda ch: _entry(hearing_id, f"c{ch.id}", source_of_recording(ch.source_id),
@@ -76,3 +78,19 @@ async def recording_file(state: AppState, caller: Caller, hearing_id: int,
     await check_before_serving(state, hearing_id, path, sha256,
                                {"recording_id": recording_id, "what": "recording"})
     return path, sha256
+
+
+def _managed(tx: Tx, hearing_id: int) -> None:
+    load_managed(tx.s, hearing_id, tx.me)
+
+
+async def health(state: AppState, caller: Caller, hearing_id: int) -> dict:
+    """The hearing's media health as last measured (what the ``health`` events say), for its
+    staff; ``here`` false when this node does not run the hearing's media (closed, not open
+    yet, or held by another node)."""
+    await state.transaction(caller, _managed, hearing_id)
+    found = state.live.health(hearing_id)
+    if found is None:
+        return {"type": "health", "at_ms": None, "server": {"state": "ok", "stalled_ms": 0},
+                "sources": [], "here": False}
+    return {**found, "here": True}

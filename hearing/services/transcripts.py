@@ -8,6 +8,7 @@ from typing import TypedDict
 
 from hearing.access import load_hearing, load_managed, require_editor
 from hearing.errors import Unprocessable, bad_request, not_found
+from hearing.gaps import hearing_gaps
 from hearing.paging import PageRequest, encode_cursor
 from hearing.roles import Caller
 from hearing.state import AppState
@@ -23,7 +24,7 @@ def segment_json(seg: Segment, known: dict[str, dict]) -> dict:
             "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
                        "probability": w.probability} for w in seg.words],
             "language": seg.language, "model": seg.model, "edited": seg.origin != "asr",
-            "origin": seg.origin}
+            "origin": seg.origin, "uncertain": seg.uncertain}
 
 
 def _readable(tx: Tx, hearing_id: int) -> dict[str, dict]:
@@ -31,14 +32,21 @@ def _readable(tx: Tx, hearing_id: int) -> dict[str, dict]:
     return speakers(tx.s, hearing_id)
 
 
+def _readable_gaps(tx: Tx, hearing_id: int,
+                   live: list[dict] | None) -> tuple[dict[str, dict], list[dict]]:
+    return _readable(tx, hearing_id), hearing_gaps(tx.s, hearing_id, live)
+
+
 async def current(state: AppState, caller: Caller, hearing_id: int) -> dict:
-    """The transcript as it stands, with every speaker the hearing knows."""
-    known = await state.transaction(caller, _readable, hearing_id)
+    """The transcript as it stands, with every speaker the hearing knows and the gaps in its
+    audio (open ones with end_ms null)."""
+    known, gaps = await state.transaction(caller, _readable_gaps, hearing_id,
+                                          state.live.gaps(hearing_id))
     t = await state.transcripts.get(hearing_id)
     return {"segments": [segment_json(x, known) for x in t.segments()],
             "head_hash": t.head_hash,
             "revision_seq": t.revisions[-1].seq if t.revisions else None,
-            "speakers": list(known.values())}
+            "speakers": list(known.values()), "gaps": gaps}
 
 
 def _revise(tx: Tx, hearing_id: int, change: dict,

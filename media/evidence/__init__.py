@@ -9,12 +9,12 @@ from .errors import (EvidenceError, EvidenceRejected, HashMismatch, Insufficient
                      UploadNotFound, UploadTooLarge)
 from .fixity import Finding, FixityReport, check as check_fixity, check_files
 from .probe import MediaInfo, StreamInfo, probe
-from .transcode import Derivative, TranscodeJob, TranscodeOptions, Transcoder
+from .transcode import PREVIEW_OPTIONS, Derivative, TranscodeJob, TranscodeOptions, Transcoder
 from .upload import Receipt, UploadManager, UploadOptions, UploadStatus
 from .validate import ValidationLimits, validate_file
 
 __all__ = [
-    "Derivative", "EvidenceError", "EvidenceRejected", "Finding", "FixityReport", "HashMismatch",
+    "PREVIEW_OPTIONS", "Derivative", "EvidenceError", "EvidenceRejected", "Finding", "FixityReport", "HashMismatch",
     "InsufficientStorage", "MediaInfo", "OffsetMismatch", "QueueFull", "Receipt", "StreamInfo",
     "TranscodeFailed", "TranscodeJob", "TranscodeOptions", "Transcoder", "UploadBusy",
     "UploadIncomplete", "UploadManager", "UploadNotFound", "UploadOptions", "UploadStatus",

@@ -8,7 +8,8 @@ wall-clock limits, no network), which decodes the original and writes the copies
 temporary folder of the store; the server only commits the files it names. Jobs run one at a
 time, each watched by its own thread (a transcode uses both cores of a small server),
 taken in turn from each group's queue (a group is a hearing: one hearing's twenty videos do
-not hold back another's one). Each group's queue is bounded: when it is full ``submit`` raises
+not hold back another's one). A job may carry its own options: the preview a judge watches
+before deciding (``PREVIEW_OPTIONS``) is a small copy of the first two minutes only. Each group's queue is bounded: when it is full ``submit`` raises
 QueueFull, and since the original is already stored nothing is lost; the job can be submitted
 again later. A job whose decoding would cost more than the budget (pixels x frames, duration)
 fails at once with the reason, before any CPU is spent on it."""
@@ -65,6 +66,15 @@ class TranscodeOptions:
     sandbox: SandboxLimits = SandboxLimits(memory_bytes=2 << 30, cpu_s=4 * 3600,
                                            wall_s=6 * 3600.0, file_bytes=4 << 30)
     progress_interval_s: float = 0.25  # least time between two progress reports
+    limit_s: float | None = None  # copy only the first this many seconds (None: all of it)
+    thumbnail: bool = True  # also make the small picture
+
+
+#: The copy a judge watches before deciding on the item: its first two minutes, small and
+#: quick to make, so an item the court has not admitted costs little processing.
+PREVIEW_OPTIONS = TranscodeOptions(max_width=640, max_height=360, max_fps=25, crf=30,
+                                   video_audio_bitrate=64_000, audio_bitrate=32_000,
+                                   display_max_side=1280, limit_s=120.0, thumbnail=False)
 
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -99,6 +109,8 @@ def over_budget(info: MediaInfo, opts: TranscodeOptions) -> str | None:
     if info.kind == "image":
         return None
     duration = info.duration_s or 0.0
+    if opts.limit_s is not None:  # the rest of the file is never decoded
+        duration = min(duration, opts.limit_s)
     if duration > opts.max_duration_s:
         return (f"No playback copy: the file lasts {duration / 3600:.1f} hours, more than the "
                 f"{opts.max_duration_s / 3600:g} a copy is made for; the original can be "
@@ -218,6 +230,8 @@ def _first_frame(src: Path) -> av.VideoFrame | None:
 def _playback(src: Path, dst: Path, info: MediaInfo, opts: TranscodeOptions,
               report: Callable[[float], None], cancelled: threading.Event) -> dict[str, Any]:
     duration = info.duration_s or 0.0
+    if opts.limit_s is not None:
+        duration = min(duration, opts.limit_s)
     first = _first_frame(src) if info.kind == "video" else None
     with open_container(src) as c:
         vin = _first_video(c) if first is not None else None
@@ -265,6 +279,8 @@ def _playback(src: Path, dst: Path, info: MediaInfo, opts: TranscodeOptions,
                 streams.append(ain)
                 recipe["audio"] = {"codec": acodec, "bit_rate": abr, "rate": 48_000,
                                    "layout": aout.layout.name}
+            if opts.limit_s is not None:
+                recipe["limit_s"] = opts.limit_s
             done = 0.0
             last_report = 0.0
             for packet in c.demux(streams):
@@ -281,6 +297,8 @@ def _playback(src: Path, dst: Path, info: MediaInfo, opts: TranscodeOptions,
                         out.mux(aout.encode(frame))
                     if frame.time is not None:
                         done = max(done, frame.time)
+                if opts.limit_s is not None and done >= opts.limit_s:
+                    break
                 now = time.monotonic()
                 if duration and now - last_report >= opts.progress_interval_s:
                     report(min(0.99, done / duration))
@@ -300,10 +318,12 @@ class TranscodeJob:
 
     _ids = itertools.count(1)
 
-    def __init__(self, source_sha256: str, info: MediaInfo | None) -> None:
+    def __init__(self, source_sha256: str, info: MediaInfo | None,
+                 options: TranscodeOptions = TranscodeOptions()) -> None:
         self.id = f"tj{next(self._ids)}"
         self.source_sha256 = source_sha256
         self.info = info
+        self.options = options
         self.state: JobState = "queued"
         self.progress = 0.0
         self.error: str | None = None
@@ -338,7 +358,8 @@ class Transcoder:
         self.options = options
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-transcode")
         self._jobs: dict[str, TranscodeJob] = {}
-        self._active: dict[str, TranscodeJob] = {}  # by source hash, queued or running
+        #: queued or running, by source hash and options
+        self._active: dict[tuple[str, TranscodeOptions], TranscodeJob] = {}
         self._waiting: OrderedDict[Hashable, deque[TranscodeJob]] = OrderedDict()  # in turn
         self._running: TranscodeJob | None = None
         self._last: Hashable = None  # the group served last
@@ -355,31 +376,35 @@ class Transcoder:
 
     def submit(self, source_sha256: str, info: MediaInfo | None = None,
                on_progress: Callable[[TranscodeJob], None] | None = None,
-               group: Hashable = None) -> TranscodeJob:
-        """Queue the derivatives of a stored original in ``group``'s queue. A job already
-        queued or running for the same original is returned instead of a second one.
+               group: Hashable = None,
+               options: TranscodeOptions | None = None) -> TranscodeJob:
+        """Queue the derivatives of a stored original in ``group``'s queue, made with
+        ``options`` (the transcoder's own by default). A job already queued or running for the
+        same original and options is returned instead of a second one.
         ``on_progress`` is called on the event loop (at most about four times a second) and
         once at the end. A job over the budget is returned already failed."""
-        if source_sha256 in self._active:
-            return self._active[source_sha256]
+        options = options or self.options
+        key = (source_sha256, options)
+        if key in self._active:
+            return self._active[key]
         queue = self._waiting.get(group)
         if queue is not None and len(queue) >= self.options.queue_size:
             raise QueueFull("The server is busy making playback copies; try again later.",
                             queued=len(queue))
         loop = asyncio.get_running_loop()
-        job = TranscodeJob(source_sha256, info)
+        job = TranscodeJob(source_sha256, info, options)
         job._future = loop.create_future()
         job._future.add_done_callback(lambda _: None if job._future.cancelled()
                                       else job._future.exception())  # seen by on_progress
         job._on_progress = on_progress
         self._jobs[job.id] = job
-        refusal = over_budget(info, self.options) if info is not None else None
+        refusal = over_budget(info, options) if info is not None else None
         if refusal is not None:
             job.state, job.error = "failed", refusal
             job._future.set_exception(TranscodeFailed(refusal, kind="over_budget"))
             loop.call_soon(self._notify, job)
             return job
-        self._active[source_sha256] = job
+        self._active[key] = job
         self._waiting.setdefault(group, deque()).append(job)
         self._next()
         return job
@@ -415,7 +440,7 @@ class Transcoder:
 
         def finished(fut: asyncio.Future[list[Derivative]]) -> None:
             self._running = None
-            self._active.pop(job.source_sha256, None)
+            self._active.pop((job.source_sha256, job.options), None)
             if fut.cancelled() or isinstance(fut.exception(), _Cancelled):
                 job.state = "cancelled"
                 job._future.set_exception(_Cancelled())
@@ -436,7 +461,7 @@ class Transcoder:
     def _make(self, src: Path, job: TranscodeJob,
               report: Callable[[float], None]) -> list[Derivative]:
         """In the worker thread: the copies made by a confined child, committed here."""
-        opts = self.options
+        opts = job.options
         sha = job.source_sha256
 
         def run(target: str, args: list[Any], limits: SandboxLimits) -> Any:
@@ -511,6 +536,8 @@ def _copies(src: str, workdir: str, info: dict[str, Any], options: dict[str, Any
             display = dict(role="display", path=str(jpeg("display.jpg", data)),
                            mime="image/jpeg", width=w, height=h, duration_s=None,
                            recipe={"codec": "mjpeg", "max_side": opts.display_max_side})
+            if not opts.thumbnail:
+                return [display]
             data, w, h = _still(source, 0.0, opts.thumbnail_width, opts.thumbnail_width)
             return [display, dict(role="thumbnail", path=str(jpeg("thumbnail.jpg", data)),
                                   mime="image/jpeg", width=w, height=h, duration_s=None,
@@ -521,7 +548,7 @@ def _copies(src: str, workdir: str, info: dict[str, Any], options: dict[str, Any
         out = [dict(role="playback", path=str(playback), mime=recipe["mime"],
                     width=probe.width, height=probe.height, duration_s=probe.duration_s,
                     recipe=recipe)]
-        if media.kind == "video":
+        if media.kind == "video" and opts.thumbnail:
             at = min(opts.thumbnail_at_s, (media.duration_s or 0) * 0.1)
             data, w, h = _still(source, at, opts.thumbnail_width, opts.thumbnail_width * 4)
             out.append(dict(role="thumbnail", path=str(jpeg("thumbnail.jpg", data)),

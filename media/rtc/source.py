@@ -8,6 +8,7 @@ Video frames come out of aiortc's jitter buffer as whole encoded frames and go t
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from typing import Callable
@@ -24,6 +25,9 @@ _epochs = itertools.count(1)
 SETTLE48 = 48 * 200
 #: How long packets must stay over a second late before the anchor follows them.
 LATE_REANCHOR48 = 48 * 5000
+#: After a mute, how long audio spoken before it may still arrive (a busy receiver) and be
+#: recorded before the recording's chunk is closed regardless.
+MUTE_GRACE_S = 1.0
 
 
 class _RtpUnwrapper:
@@ -67,11 +71,16 @@ class Source:
         #: Hearing-clock time (1/48000 s) of the last unmute: audio spoken before it was said
         #: while muted and stays out of the recording, however late it arrives.
         self._unmuted48 = 0
+        #: Hearing-clock time (1/48000 s) of a mute whose chunk is not closed yet: audio
+        #: spoken before it that arrives late is still recorded.
+        self._muting48: int | None = None
+        self._mute_timer: asyncio.TimerHandle | None = None
         self.audio_packets = 0
         self.video_frames = 0
 
     def attach(self, send_pli: Callable[[], None]) -> int:
         """A new upstream (first connection or a reconnect) starts a new epoch."""
+        self._close_for_mute()
         self.epoch = next(_epochs)
         self.live = True
         self._pli = send_pli
@@ -90,8 +99,8 @@ class Source:
         self.live = False
         self._pli = None
         self._settle()
-        self.recorder.gap(self.source_id)
-        self.tap.flush(self.source_id)
+        self._stop_muting()
+        self._gap()
 
     def set_muted(self, muted: bool) -> None:
         if muted == self.muted:
@@ -99,11 +108,36 @@ class Source:
         self.muted = muted
         if muted:
             self._settle()
-            self.recorder.gap(self.source_id)
-            self.tap.flush(self.source_id)
+            if self._anchor48 is None:
+                self._gap()
+                return
+            self._muting48 = self.clock.now_ms() * 48
+            try:
+                self._mute_timer = asyncio.get_running_loop().call_later(
+                    MUTE_GRACE_S, self._close_for_mute)
+            except RuntimeError:  # no loop (a test driving the source by hand)
+                self._mute_timer = None
         else:
+            self._close_for_mute()
             self._anchor48 = None  # re-anchor to the hearing clock after the gap
             self._unmuted48 = self.clock.now_ms() * 48
+
+    def _close_for_mute(self) -> None:
+        """The mute's gap starts: the recording chunk closes, the transcriber's stream ends."""
+        if self._muting48 is None:
+            return
+        self._stop_muting()
+        self._gap()
+
+    def _stop_muting(self) -> None:
+        if self._mute_timer is not None:
+            self._mute_timer.cancel()
+            self._mute_timer = None
+        self._muting48 = None
+
+    def _gap(self) -> None:
+        self.recorder.gap(self.source_id)
+        self.tap.flush(self.source_id)
 
     def _position48(self, ts: int, now48: int) -> int:
         """Hearing-clock position (1/48000 s) of an audio packet once the epoch has settled:
@@ -149,7 +183,10 @@ class Source:
         self.tap.put(self.source_id, payload, pos48 // 48)
 
     def on_audio(self, epoch: int, payload: bytes, rtp_ts: int) -> None:
-        if epoch != self.epoch or self.muted or not payload:
+        if epoch != self.epoch or not payload:
+            return
+        if self.muted:
+            self._late_before_mute(payload, rtp_ts)
             return
         self.audio_packets += 1
         ts = self._audio_unwrap(rtp_ts)
@@ -164,6 +201,19 @@ class Source:
                 self._settle()
             return
         self._record(payload, self._position48(ts, now48))
+
+    def _late_before_mute(self, payload: bytes, rtp_ts: int) -> None:
+        """While a mute's chunk is still open, a packet spoken before the mute (delivered late
+        by a busy receiver) is recorded; the first one spoken after it closes the chunk.
+        Nothing is forwarded to the other participants once muted."""
+        if self._muting48 is None or self._anchor48 is None:
+            return
+        ts = self._audio_unwrap(rtp_ts)
+        pos = self._position48(ts, self.clock.now_ms() * 48)
+        if pos < self._muting48:
+            self._record(payload, pos)
+        else:
+            self._close_for_mute()
 
     def on_video(self, epoch: int, frame: bytes, timestamp: int) -> None:
         if epoch != self.epoch:

@@ -58,6 +58,9 @@ def render_docx(p: Protocol) -> bytes:
         para.paragraph_format.space_after = Pt(2)
         t = para.add_run(f"[{clock(e.start_ms)}] ")
         t.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+        if e.kind == "gap":
+            para.add_run(e.text).italic = True
+            continue
         para.add_run(f"{e.label}: ").bold = True
         para.add_run(e.text)
 

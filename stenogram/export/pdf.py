@@ -72,7 +72,8 @@ def render_pdf(p: Protocol) -> bytes:
     for e in p.entries:
         story.append(Paragraph(
             f"<font color='#555555'>[{clock(e.start_ms)}]</font>&nbsp;&nbsp;"
-            f"<b>{_e(e.label)}:</b> {_e(e.text)}", entry))
+            + (f"<i>{_e(e.text)}</i>" if e.kind == "gap"
+               else f"<b>{_e(e.label)}:</b> {_e(e.text)}"), entry))
 
     story.append(Spacer(1, 6 * mm))
     sig_rows = [[Paragraph(f"<b>{_e(x)}</b>", small) for x in

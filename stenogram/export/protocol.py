@@ -53,6 +53,19 @@ LABELS = {
     "text": "Текст / Мәтін",
 }
 
+#: what a document shows for a segment the recogniser was unsure of (by the segment's
+#: language): the text with a mark, or, where no usable text was heard, only the mark
+UNCERTAIN_MARK = {"ru": "[распознано неуверенно]", "kk": "[сенімсіз танылды]"}
+UNINTELLIGIBLE = {"ru": "[неразборчиво]", "kk": "[анық емес]"}
+
+
+def marked_text(text: str, uncertain: str, language: str | None) -> str:
+    """The text of a segment as a document prints it, with the recogniser's mark."""
+    lang = "kk" if language == "kk" else "ru"
+    if not text.strip():
+        return UNINTELLIGIBLE[lang] if uncertain else text
+    return f"{text} {UNCERTAIN_MARK[lang]}" if uncertain else text
+
 
 def role_name(role: str | None, language: str | None = None) -> str:
     """Both languages ("Свидетель / Куәгер") for headings; one (``"ru"`` or ``"kk"``) for the
@@ -84,6 +97,8 @@ class Entry:
     language: str | None
     source_id: str
     record_language: str = "ru"
+    uncertain: str = ""  # the recogniser's mark (already shown in ``text``)
+    kind: str = "speech"  # or "gap": audio missing from the recording (``text`` says so)
 
     @property
     def label(self) -> str:
@@ -153,6 +168,31 @@ def _local(iso: str | None, tz: str) -> str:
     return dt.astimezone(zone).strftime("%d.%m.%Y %H:%M:%S ") + tz
 
 
+#: gaps shorter than this are in the recording's list, not printed
+MIN_PRINTED_GAP_MS = 1000
+GAP_TEXT = {"ru": {"muted": "[микрофон: {name} — выключен {s} с]",
+                   "lost": "[аудио от {name} потеряно {s} с]"},
+            "kk": {"muted": "[{name}: микрофон {s} с өшірулі болды]",
+                   "lost": "[{name} аудиосы {s} с жоғалды]"}}
+
+
+def gap_entries(doc: Mapping[str, Any], people: Mapping[Any, Any], lang: str) -> list[Entry]:
+    """A line at the time of each gap of a finalised recording, in the record's language."""
+    out = []
+    for r in doc.get("recordings") or []:
+        sid = str(r.get("source_id") or "")
+        sid = "seat:" + sid[5:] if sid.startswith("seat.") else sid  # a seat's recorder id
+        name = shown((people.get(sid) or {}).get("name") or sid)
+        for g in r.get("gaps") or []:
+            start, end = int(g["start_ms"]), int(g["end_ms"])
+            if end - start < MIN_PRINTED_GAP_MS:
+                continue
+            text = GAP_TEXT[lang]["muted" if g.get("reason") == "muted" else "lost"].format(
+                name=name, s=round((end - start) / 1000))
+            out.append(Entry(start, end, None, "", "", text, lang, sid, lang, kind="gap"))
+    return out
+
+
 def protocol_from_version(version: StenogramVersion,
                           signatures: Sequence[Mapping[str, Any]] = ()) -> Protocol:
     """The protocol of ``version``; ``signatures`` may be all of the hearing's (those of other
@@ -165,10 +205,13 @@ def protocol_from_version(version: StenogramVersion,
     entries = []
     for s in doc.get("segments") or []:
         p = people.get(s.get("speaker")) or {}
+        uncertain = str(s.get("uncertain") or "")
+        text = marked_text(shown(s["text"]), uncertain, s.get("language") or lang)
         entries.append(Entry(int(s["start_ms"]), int(s["end_ms"]), s.get("speaker"),
                              shown(p.get("name") or LABELS["unknown_speaker"]),
-                             shown(p.get("role") or ""), shown(s["text"]), s.get("language"),
-                             shown(s.get("source_id")), lang))
+                             shown(p.get("role") or ""), text, s.get("language"),
+                             shown(s.get("source_id")), lang, uncertain=uncertain))
+    entries = sorted(entries + gap_entries(doc, people, lang), key=lambda e: e.start_ms)
     mine = [dict(x) for x in signatures if x["statement"]["version_sha256"] == version.sha256]
     lines = [SignatureLine(shown(x["statement"]["role"]),
                            shown(x["statement"]["signer"].get("name")),

@@ -23,7 +23,8 @@ def render_txt(p: Protocol) -> str:
     out += ["", LABELS["participants"] + ":"]
     out += [f"  {role_name(r)}: {n}" for r, n in p.participants]
     out += ["", LABELS["record"] + ":", ""]
-    out += [f"[{clock(e.start_ms)}] {e.label}: {_one_line(e.text)}" for e in p.entries]
+    out += [f"[{clock(e.start_ms)}] {e.text}" if e.kind == "gap" else
+            f"[{clock(e.start_ms)}] {e.label}: {_one_line(e.text)}" for e in p.entries]
     out += ["", LABELS["signatures"] + ":"]
     if not p.signatures:
         out.append("  " + LABELS["unsigned"])
@@ -34,9 +35,14 @@ def render_txt(p: Protocol) -> str:
     return "\n".join(out)
 
 
+def _speech(p: Protocol) -> list:
+    """Captions carry what was said; the gaps are in the protocol and the recording list."""
+    return [e for e in p.entries if e.kind == "speech"]
+
+
 def render_srt(p: Protocol) -> str:
     cues = []
-    for i, e in enumerate(p.entries, 1):
+    for i, e in enumerate(_speech(p), 1):
         end = max(e.end_ms, e.start_ms + 1)
         cues.append(f"{i}\n{clock(e.start_ms, millis=True, sep=',')} --> "
                     f"{clock(end, millis=True, sep=',')}\n{e.name}: {_one_line(e.text)}\n")
@@ -49,7 +55,7 @@ def _vtt_escape(text: str) -> str:
 
 def render_vtt(p: Protocol) -> str:
     out = ["WEBVTT", ""]
-    for i, e in enumerate(p.entries, 1):
+    for i, e in enumerate(_speech(p), 1):
         end = max(e.end_ms, e.start_ms + 1)
         voice = _vtt_escape(e.name).replace("\n", " ")
         out += [f"{i}", f"{clock(e.start_ms, millis=True)} --> {clock(end, millis=True)}",

@@ -649,8 +649,8 @@ async def test_fixity_checks_what_the_database_references(aiohttp_client, env, c
     assert code == 1
     assert {(f["problem"], f["sha256"]) for f in report["findings"]} == {
         ("missing", lost), ("missing", "cd" * 32)}
-    # original + playback copy + thumbnail + the intact chunk
-    assert report["checked"] == 4
+    # original + preview + playback copy + thumbnail + the intact chunk
+    assert report["checked"] == 5
 
     # a flipped byte in the original and a deleted playback copy are both reported
     path = store.path_for(item.sha256)

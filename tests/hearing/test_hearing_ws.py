@@ -56,6 +56,42 @@ async def test_live_events_reach_judge_and_participant(aiohttp_client, app_db):
     await jws.close()
 
 
+async def test_a_console_connecting_later_sees_who_is_on_the_line(aiohttp_client, app_db):
+    """A reloaded console must not show someone whose connection dropped as in the hearing:
+    the snapshot says who is connected now, and "online" tells when they come back."""
+    app, db, ids = app_db
+    judge = await login(aiohttp_client, app, "judge")
+    hid = (await schedule(judge))["id"]
+    inv = await invite(judge, hid)
+    pid = inv["participant"]["id"]
+    pclient = await aiohttp_client(app)
+
+    async def connect():  # noqa: ANN202
+        ws = await pclient.ws_connect(f"/api/hearings/{hid}/ws")
+        await ws.send_json({"type": "auth", "token": inv["token"]})
+        await receive_type(ws, "hello")
+        return ws
+
+    async def seen_by_new_console() -> bool:
+        jws = await judge.client.ws_connect(f"/api/hearings/{hid}/ws")
+        hello = await receive_type(jws, "hello")
+        await jws.close()
+        return next(p for p in hello["participants"] if p["id"] == pid)["connected"]
+
+    assert await seen_by_new_console() is False
+    pws = await connect()
+    assert await seen_by_new_console() is True
+    jws = await judge.client.ws_connect(f"/api/hearings/{hid}/ws")
+    await receive_type(jws, "hello")
+    await pws.close()
+    assert (await receive_type(jws, "left"))["participant_id"] == pid
+    assert await seen_by_new_console() is False
+    pws = await connect()
+    assert (await receive_type(jws, "online"))["participant_id"] == pid
+    await pws.close()
+    await jws.close()
+
+
 async def test_bad_messages_get_errors_and_connection_stays(aiohttp_client, app_db):
     app, db, ids = app_db
     judge = await login(aiohttp_client, app, "judge")

@@ -223,3 +223,17 @@ def test_what_was_said_while_muted_stays_out_even_when_it_arrives_after_the_unmu
     assert abs(start - 1000) <= 20 and abs(end - 2000) <= 20, r.gaps
     assert chunks[-1]["end_ms"] == 4000
     assert sum(len(read_chunk_packets(Path(c["path"]))) for c in chunks) == 50 + 100
+
+
+def test_what_was_said_before_the_mute_is_kept_when_it_arrives_after_it(tmp_path):
+    """The receiver falls 0.4 s behind just before the judge mutes at 1.0 s: the packets
+    spoken from 0.6 to 1.0 s arrive after the mute. They were said before it and are
+    recorded; nothing spoken after the mute is, and the gap starts at the mute."""
+    chunks = _record_arrivals(tmp_path, _opus_packets(200),  # 4 s
+                              lambda i: 20 * i + 400 if 20 * i >= 600 else 20 * i,
+                              mutes=((1000, True), (3000, False)))
+    [r] = finalise_recordings(tmp_path / "rec", BlobStore(tmp_path / "blobs"))
+    [(start, end)] = r.gaps
+    assert abs(start - 1000) <= 20 and abs(end - 3000) <= 20, r.gaps
+    before = [c for c in chunks if c["end_ms"] <= 1020]
+    assert sum(len(read_chunk_packets(Path(c["path"]))) for c in before) == 50

@@ -1,6 +1,8 @@
-"""The secretary's editor on a transcript made of machine finals: low-confidence words,
-the next-low-confidence shortcut, correcting a word (saved with Ctrl+S), fixing a speaker,
-split and merge, the revision history with its differences, restore, and exports."""
+"""The secretary's editor on a transcript made of machine finals: low-confidence words and
+uncertain segments marked, one row of tools and two Tab stops per segment, words reached and
+played by keyboard, the next-low-confidence shortcut, correcting a word (saved with Ctrl+S),
+fixing a speaker, split and merge, the revision history with its differences, restore, and
+exports."""
 
 from __future__ import annotations
 
@@ -23,11 +25,11 @@ def words(text, start_ms, step_ms=400, low=()):
     return out
 
 
-def add_final(server, hearing_id, source_id, text, start_ms, low=()):
+def add_final(server, hearing_id, source_id, text, start_ms, low=(), **extra):
     from hearing.api.context import STATE
     ws = words(text, start_ms, low=low)
     event = {"source_id": source_id, "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
-             "text": text, "words": ws, "language": "ru", "model": "test"}
+             "text": text, "words": ws, "language": "ru", "model": "test", **extra}
     from stenogram import segment_from_final
     return server.call(server.app[STATE].transcripts.add_final(hearing_id,
                                                                segment_from_final(event)))
@@ -40,7 +42,8 @@ def test_secretary_corrects_splits_merges_and_restores(server, make_context, art
     plaintiff = judge.invite(h["id"], "plaintiff", "Иванов А.А.")["participant"]
     add_final(server, h["id"], f"p{witness['id']}",
               "Учился на медные деньги с двенадцати лет сам их зарабатываю", 1000, low=(2,))
-    add_final(server, h["id"], f"p{witness['id']}", "Я подтверждаю свои требования", 8000)
+    add_final(server, h["id"], f"p{witness['id']}", "Я подтверждаю свои требования", 8000,
+              uncertain="low_confidence")
 
     ctx = make_context()
     StaffApi(ctx, "secretary")
@@ -50,6 +53,22 @@ def test_secretary_corrects_splits_merges_and_restores(server, make_context, art
     expect(segs).to_have_count(2)
     first, second = segs.nth(0), segs.nth(1)
     expect(first.locator(".word.low")).to_have_text(["медные"])
+    # The recogniser doubted the second segment: it is marked, with the reason on hover.
+    expect(second).to_have_class(re.compile(r"\buncertain\b"))
+    expect(second.locator(".mark-uncertain")).to_have_text("не уверено")
+    expect(second.locator(".mark-uncertain")).to_have_attribute("title", re.compile("не уверен"))
+    expect(first).not_to_have_class(re.compile(r"\buncertain\b"))
+    # One row of tools per segment, and two Tab stops: its toolbar and its words.
+    tops = {round(b.bounding_box()["y"]) for b in first.locator(".meta button, .meta select").all()}
+    assert len(tops) == 1, tops
+    tab_stops = page.evaluate("""() => [...document.querySelectorAll('#segments *')]
+        .filter((e) => e.tabIndex >= 0 && !e.disabled).length""")
+    assert tab_stops <= 2 * segs.count(), tab_stops
+    # Arrow keys move along the toolbar without changing the speaker.
+    first.get_by_label("Говорящий").focus()
+    page.keyboard.press("ArrowRight")
+    expect(first.get_by_role("button", name="Править")).to_be_focused()
+    expect(first.get_by_label("Говорящий")).to_have_value(f"p{witness['id']}")
     # Ctrl+. jumps to the next low-confidence word.
     page.keyboard.press("Control+Period")
     expect(first.locator(".word.split-at")).to_have_text("медные")
@@ -139,7 +158,14 @@ def test_click_a_word_plays_from_there_and_highlights_it(server, make_context, s
                lambda route: route.fulfill(body=speech_wav.read_bytes(), content_type="audio/wav"))
     page.goto(f"/secretary/{h['id']}")
     seg = page.locator("#segments .segment").first
-    seg.locator(".word").nth(5).click()  # "двенадцати", 3.0 s on the hearing clock
+    # By keyboard: Tab reaches the words, arrows move along them, Enter plays from one.
+    seg.get_by_label("Говорящий").focus()
+    page.keyboard.press("Tab")
+    expect(seg.locator(".word").first).to_be_focused()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    expect(seg.locator(".word").nth(5)).to_be_focused()  # "двенадцати", 3.0 s on the clock
+    page.keyboard.press("Enter")
     audio = page.locator("#player")
     expect(page.locator("#player-source")).to_have_text("Сидоров С.С. (Свидетель)")
     expect(page.locator("body")).to_have_attribute(

@@ -75,6 +75,7 @@ class PageAudit(HTMLParser):
         self.labels: set[str] = set()
         self.controls: list[tuple[str, dict]] = []
         self._in_script = False
+        self._open_labels = 0  # a control inside a <label> is labelled by it
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -89,14 +90,20 @@ class PageAudit(HTMLParser):
         for name in a:
             if name.startswith("on"):
                 self.problems.append(f"{name} handler on <{tag}>")
-        if tag == "label" and a.get("for"):
-            self.labels.add(a["for"])
+        if tag == "label":
+            self._open_labels += 1
+            if a.get("for"):
+                self.labels.add(a["for"])
         if tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            if self._open_labels and a.get("id"):
+                self.labels.add(a["id"])
             self.controls.append((tag, a))
 
     def handle_endtag(self, tag):
         if tag == "script":
             self._in_script = False
+        if tag == "label":
+            self._open_labels = max(0, self._open_labels - 1)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)

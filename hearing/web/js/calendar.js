@@ -5,7 +5,7 @@
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { initI18n, t, applyI18n, currentLang, timeZone } from "./i18n.js";
+import { initI18n, t, applyI18n, currentLang, timeZone, errorText } from "./i18n.js";
 import { langSwitch } from "./header.js";
 
 const api = new Api();
@@ -80,7 +80,7 @@ async function load(from) {
   try {
     week = await api.get(`/api/calendar?${q}`);
   } catch (e) {
-    $("#page-error").textContent = e.message;
+    $("#page-error").textContent = errorText(e);
     show($("#page-error"));
     return;
   }
@@ -95,7 +95,11 @@ function wire() {
   $("#prev").addEventListener("click", () => load(addDays(week.from, -7)));
   $("#next").addEventListener("click", () => load(addDays(week.from, 7)));
   $("#this-week").addEventListener("click", () => load(null));
-  document.addEventListener("langchange", render);
+  document.addEventListener("langchange", () => { $("#who").textContent = whoText(); render(); });
+}
+
+function whoText() {
+  return `${me.name} · ${t(`staffrole.${me.role}`)}`;
 }
 
 async function main() {
@@ -105,7 +109,7 @@ async function main() {
   if (!me || me.kind !== "staff") {
     show($("#sign-in"));
   } else {
-    $("#who").textContent = `${me.name} · ${t(`staffrole.${me.role}`)}`;
+    $("#who").textContent = whoText();
     show($("#who"));
     show($("#calendar"));
     wire();

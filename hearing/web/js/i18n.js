@@ -31,6 +31,20 @@ async function load(l) {
   return dicts[l];
 }
 
+/** The kind of refusal behind each HTTP status, for a code that has no text of its own. */
+const ERROR_KINDS = { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+  409: "conflict", 413: "too_large", 422: "unprocessable", 423: "busy", 429: "rate_limited",
+  503: "unavailable", 507: "insufficient_storage" };
+
+/** A failed request (an ApiError) in the interface language. The server's message is English,
+ *  so the text comes from the error's code, else from its kind, never from the server. */
+export function errorText(e) {
+  if (!e?.status) return t("error.network");
+  const known = dicts[lang] || {};
+  const key = [e.code, ERROR_KINDS[e.status]].map((c) => `error.${c}`).find((k) => k in known);
+  return t(key || "error.server");
+}
+
 /** Translate a key; {name} placeholders are filled from vars. Falls back to English. */
 export function t(key, vars = {}) {
   let s = dicts[lang]?.[key] ?? dicts.en?.[key] ?? key;

@@ -2,7 +2,7 @@
 // once, as the server returns them.
 
 import { h, clear, toast } from "./dom.js";
-import { t, applyI18n } from "./i18n.js";
+import { t, applyI18n, errorText } from "./i18n.js";
 
 export const INVITABLE_ROLES = ["plaintiff", "defendant", "prosecutor", "defence_lawyer",
   "representative", "witness", "expert", "interpreter", "observer"];
@@ -48,7 +48,7 @@ export function mountInviteForm(container, api, hearingId, onAdded) {
       contact.value = "";
       onAdded?.(p, inv);
     } catch (e) {
-      toast(e.message, "error");
+      toast(errorText(e), "error");
     } finally {
       btn.disabled = false;
     }
@@ -64,6 +64,6 @@ export async function reinvite(api, hearingId, participant, out) {
     const inv = await api.post(`/api/hearings/${hearingId}/participants/${participant.id}/invites`, {});
     clear(out).append(inviteBox(inv, participant.display_name));
   } catch (e) {
-    toast(e.message, "error");
+    toast(errorText(e), "error");
   }
 }

@@ -1,24 +1,45 @@
-// The participant's page, phone first: invite -> device check -> lobby -> the hearing
-// (video, who is speaking, captions, raise hand, evidence, leave), rejoining by itself after a
-// network drop.
+// The participant's page, phone first: invite -> device check (microphone, camera, speaker)
+// -> lobby -> the hearing (video or, on a weak line, names only; who is speaking, captions,
+// raise hand, evidence, leave), rejoining by itself after a network drop.
 
 import { Api } from "./api.js";
+import { canChooseSpeaker, constraint, fillSelect, forgetInputs, playTone, saveDevice, savedDevices } from "./devices.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { initI18n, t, applyI18n } from "./i18n.js";
+import { initI18n, t, applyI18n, errorText } from "./i18n.js";
 import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
 import { LevelMeter, paintLevel, SPEAKING_DB } from "./meter.js";
 import { RtcClient } from "./rtc.js";
-import { TranscriptView } from "./transcript.js";
+import { TranscriptView, speakerName } from "./transcript.js";
 import { uploadEvidence } from "./upload.js";
 
 const TOKEN_KEY = "courtroom.invite";
+const AUDIO_ONLY_KEY = "courtroom.audio_only";
+/** How long "connection restored" stays up: long enough to read. */
+const RESTORED_MS = 4000;
 const S = {
   api: null, me: null, hearing: null, stream: null, meter: null, live: null, rtc: null,
   phase: null, participants: new Map(), presence: null, hand: false, micOn: true, camOn: true,
   captions: null, tiles: new Map(), listenOnly: false, wasOffline: false, recorder: null,
-  mutedByJudge: false,
+  mutedByJudge: false, audioOnly: readAudioOnly(), speakers: new Map(), sinkId: "",
 };
+
+function readAudioOnly() {
+  try { return localStorage.getItem(AUDIO_ONLY_KEY) === "1"; } catch { return false; }
+}
+
+/** Put a translated text in ``el`` and remember its key, so a language switch redoes it. */
+function say(el, key, vars = {}) {
+  el.dataset.say = JSON.stringify([key, vars]);
+  el.textContent = t(key, vars);
+}
+
+/** The message for a failed request, in the page's language (the server's is English). */
+function errorKey(e) {
+  if (e.status === 401) return "join.invalid_invite";
+  if (!e.status) return "join.server_unreachable";
+  return "join.server_error";
+}
 
 function phase(name) {
   S.phase = name;
@@ -26,8 +47,8 @@ function phase(name) {
   document.body.dataset.phase = name;
 }
 
-function fail(textKey, extra = "") {
-  $("#error-text").textContent = t(textKey) + (extra ? ` (${extra})` : "");
+function fail(textKey) {
+  say($("#error-text"), textKey);
   phase("error");
 }
 
@@ -60,10 +81,13 @@ async function getMedia() {
   }
   let stream = null;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: S.camOn ? { facingMode: "user", width: 640, height: 480 } : false });
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: constraint("audioinput", true),
+      video: S.camOn ? constraint("videoinput", { facingMode: "user", width: 640, height: 480 }) : false });
   } catch (e) {
+    if (e.name === "OverconstrainedError" && forgetInputs()) return getMedia(); // a chosen device is gone
     if (S.camOn && (e.name === "NotFoundError" || e.name === "NotReadableError" || e.name === "OverconstrainedError")) {
-      try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); S.camOn = false; } catch (e2) { e = e2; }
+      try { stream = await navigator.mediaDevices.getUserMedia({ audio: constraint("audioinput", true) }); S.camOn = false; } catch (e2) { e = e2; }
     }
     if (!stream) {
       $("#continue").disabled = true;
@@ -82,6 +106,40 @@ async function getMedia() {
   delete document.body.dataset.micDenied;
   setStream(stream);
   $("#continue").disabled = false;
+  await listDevices();
+}
+
+/** The microphones, cameras and speakers there are (named only once media is granted),
+ * with the ones in use selected. */
+async function listDevices() {
+  let devices = [];
+  try { devices = await navigator.mediaDevices.enumerateDevices(); } catch { return; }
+  const using = (tracks) => tracks[0]?.getSettings?.().deviceId;
+  const saved = savedDevices();
+  fillSelect($("#mic-select"), devices, "audioinput", using(S.stream?.getAudioTracks() || []) || saved.audioinput);
+  show($("#cam-field"), fillSelect($("#cam-select"), devices, "videoinput",
+    using(S.stream?.getVideoTracks() || []) || saved.videoinput) > 0);
+  const speakers = canChooseSpeaker() ? fillSelect($("#speaker-select"), devices, "audiooutput", saved.audiooutput) : 0;
+  show($("#speaker-field"), speakers > 0);
+  if (speakers) S.sinkId = $("#speaker-select").value;
+  show($("#devices"));
+}
+
+/** Another microphone or camera chosen: remembered, and the stream asked for again. */
+async function chooseDevice(kind, deviceId) {
+  saveDevice(kind, deviceId);
+  if (kind === "videoinput") S.camOn = true;
+  for (const tr of S.stream?.getTracks() || []) tr.stop();
+  await getMedia();
+}
+
+async function testSpeaker() {
+  const b = $("#speaker-test");
+  b.disabled = true;
+  say($("#speaker-hint"), "check.speaker_playing");
+  try { await playTone(S.sinkId); } catch (e) {
+    say($("#speaker-hint"), "check.speaker_failed", { error: e.name || String(e) });
+  } finally { b.disabled = false; }
 }
 
 function setStream(stream) {
@@ -143,8 +201,8 @@ async function enterLobbyOrHearing() {
     joined = await S.api.post("/api/join");
   } catch (e) {
     if (e.status === 409) return ended("ended.closed_title", "ended.closed_text");
-    if (e.status === 401) return fail("join.invalid_invite", e.message);
-    toast(e.message, "error");
+    if (e.status === 401) return fail("join.invalid_invite");
+    toast(t(errorKey(e)), "error");
     return;
   }
   S.hearing = joined.hearing;
@@ -216,42 +274,45 @@ function startLive() {
   live.addEventListener("evidence", (ev) => {
     // The court's decision on something this participant submitted.
     const item = ev.detail.evidence;
-    const li = item && document.querySelector(`#my-evidence li[data-evidence="${item.id}"] .decision`);
-    if (li) li.textContent = `${t(`evidence.status.${item.status}`)}${item.reason ? ` — ${item.reason}` : ""}`;
+    const el = item && document.querySelector(`#my-evidence li[data-evidence="${item.id}"] .decision`);
+    if (el) showDecision(el, item.status, item.reason);
   });
-  live.addEventListener("partial", (ev) => S.captions?.partial(ev.detail));
-  live.addEventListener("final", (ev) => S.captions?.final(ev.detail));
+  for (const kind of ["partial", "final"]) {
+    live.addEventListener(kind, (ev) => {
+      if (ev.detail.speaker) S.speakers.set(ev.detail.source_id, ev.detail.speaker);
+      S.captions?.[kind](ev.detail);
+    });
+  }
   live.connect();
 }
 
+/** "Reconnecting" while the socket or the media is down; "restored" once both are back,
+ * for RESTORED_MS. The media's own "connected" that follows the socket's return does not cut
+ * the notice short. */
 let bannerTimer = null;
 function connBanner(status) {
   const b = $("#conn-banner");
-  clearTimeout(bannerTimer);
   document.body.dataset.conn = status;
   if (status === "reconnecting") {
+    clearTimeout(bannerTimer);
     S.wasOffline = true;
     b.className = "banner warn";
-    b.textContent = t("conn.reconnecting");
+    say(b, "conn.reconnecting");
     show(b);
   } else if (status === "online" && S.wasOffline) {
+    clearTimeout(bannerTimer);
     S.wasOffline = false;
     b.className = "banner ok";
-    b.textContent = t("conn.restored");
+    say(b, "conn.restored");
     show(b);
-    bannerTimer = setTimeout(() => show(b, false), 3000);
-  } else if (status === "online") {
-    show(b, false);
+    bannerTimer = setTimeout(() => show(b, false), RESTORED_MS);
   }
 }
 
 function enterHearing() {
   phase("hearing");
   if (!S.captions) {
-    S.captions = new TranscriptView($("#captions"), { maxFinals: 50, speakerFor: (sid) => {
-      const p = participantFor(sid);
-      return p ? { label: p.display_name, role: p.role } : null;
-    } });
+    S.captions = new TranscriptView($("#captions"), { maxFinals: 50, speakerFor: captionSpeaker });
   }
   if (!S.rtc) {
     S.rtc = new RtcClient(S.live, S.listenOnly ? null : S.stream);
@@ -264,6 +325,11 @@ function enterHearing() {
   if (S.live.status === "online") S.rtc.join();
   S.rtc.setMicEnabled(S.micOn && !S.mutedByJudge);
   renderTiles();
+}
+
+function captionSpeaker(sourceId) {
+  const p = participantFor(sourceId);
+  return p ? { label: p.display_name, role: p.role } : null;
 }
 
 function participantFor(sourceId) {
@@ -285,12 +351,16 @@ function tile(sourceId, label, { local = false } = {}) {
   return el;
 }
 
+/** The tiles: video with a name, or in the audio-only view name chips whose media elements
+ * carry only the sound (no video is attached, so none is rendered). */
 function renderTiles() {
   if (S.phase !== "hearing") return;
+  $("#tiles").classList.toggle("audio-only", S.audioOnly);
   const mine = S.participants.get(myId());
   const meEl = tile(`p${myId()}`, `${t("hearing.you")}${mine ? ` · ${t(`role.${mine.role}`)}` : ""}`, { local: true });
   const v = meEl.querySelector("video");
-  if (S.stream && v.srcObject !== S.stream) v.srcObject = S.stream;
+  const self = S.audioOnly ? null : S.stream || null;
+  if (v.srcObject !== self) v.srcObject = self;
   const seen = new Set([`p${myId()}`]);
   for (const [sourceId, tracks] of S.remote || []) {
     const p = participantFor(sourceId);
@@ -298,11 +368,12 @@ function renderTiles() {
     seen.add(sourceId);
     const el = tile(sourceId, p ? `${p.display_name} · ${t(`role.${p.role}`)}` : sourceId);
     const video = el.querySelector("video");
-    const ids = [tracks.audio?.id, tracks.video?.id].join("/");
+    const shown = S.audioOnly ? null : tracks.video;
+    const ids = [tracks.audio?.id, shown?.id].join("/");
     if (el.dataset.tracks !== ids) {
       el.dataset.tracks = ids;
-      const ms = new MediaStream([tracks.audio, tracks.video].filter(Boolean));
-      video.srcObject = ms;
+      video.srcObject = new MediaStream([tracks.audio, shown].filter(Boolean));
+      if (S.sinkId && video.setSinkId) video.setSinkId(S.sinkId).catch(() => {});
       video.play().catch(() => {});
       if (el._meter) el._meter.stop();
       el.classList.remove("speaking");
@@ -348,6 +419,7 @@ function ended(titleKey, textKey) {
   $("#ended-title").dataset.i18n = titleKey;
   $("#ended-text").dataset.i18n = textKey;
   show($("#rejoin"), titleKey === "ended.left_title");
+  clearTimeout(bannerTimer);
   show($("#conn-banner"), false);
   phase("ended");
 }
@@ -357,25 +429,35 @@ function ended(titleKey, textKey) {
 async function submitFile(file) {
   const box = $("#upload-box");
   show(box);
-  $("#upload-label").textContent = t("evidence.uploading", { name: file.name });
+  say($("#upload-label"), "evidence.uploading", { name: file.name });
   const bar = $("#upload-progress");
   bar.value = 0;
+  delete $("#upload-status").dataset.say;
   $("#upload-status").textContent = "";
   try {
     const receipt = await uploadEvidence(S.api, S.hearing.id, file, (done, total) => {
       const pct = total ? Math.floor((done / total) * 100) : 100;
       bar.value = pct;
-      $("#upload-status").textContent = t("evidence.progress", { pct });
+      say($("#upload-status"), "evidence.progress", { pct });
     });
     bar.value = 100;
-    $("#upload-status").textContent = t("evidence.received");
+    say($("#upload-status"), "evidence.received");
+    const decision = h("small", { class: "decision" });
+    showDecision(decision, "pending", "");
     $("#my-evidence").append(h("li", { dataset: { evidence: receipt.evidence_id ?? "" } },
       h("span", { class: "who" }, file.name,
         h("small", {}, `SHA-256 ${String(receipt.sha256 || "").slice(0, 16)}… · ${Math.ceil(file.size / 1024)} KB`),
-        h("small", { class: "decision" }, t("evidence.status.pending")))));
+        decision)));
   } catch (e) {
-    $("#upload-status").textContent = t("evidence.failed", { error: e.message });
+    say($("#upload-status"), "evidence.failed", { error: errorText(e) });
   }
+}
+
+/** The court's decision on an item: its status in the page's language, the judge's words. */
+function showDecision(el, status, reason) {
+  el.dataset.status = status;
+  el.dataset.reason = reason || "";
+  el.textContent = `${t(`evidence.status.${status}`)}${reason ? ` — ${reason}` : ""}`;
 }
 
 async function record(kind) {
@@ -397,6 +479,7 @@ async function record(kind) {
   rec.onstop = () => {
     S.recorder = null;
     show($("#rec-stop"), false);
+    delete $("#rec-status").dataset.say;
     $("#rec-status").textContent = "";
     const blobType = (rec.mimeType || type || "").split(";")[0] || (kind === "video" ? "video/webm" : "audio/webm");
     const ext = blobType.includes("mp4") ? "mp4" : "webm";
@@ -406,7 +489,7 @@ async function record(kind) {
   S.recorder = rec;
   rec.start(1000);
   show($("#rec-stop"));
-  $("#rec-status").textContent = t("evidence.recording");
+  say($("#rec-status"), "evidence.recording");
 }
 
 // ---- wiring ----------------------------------------------------------------------------------
@@ -414,6 +497,19 @@ async function record(kind) {
 function wire() {
   $("#retry").addEventListener("click", () => getMedia());
   $("#camera-toggle").addEventListener("click", () => toggleCameraInCheck());
+  $("#mic-select").addEventListener("change", (ev) => chooseDevice("audioinput", ev.target.value));
+  $("#cam-select").addEventListener("change", (ev) => chooseDevice("videoinput", ev.target.value));
+  $("#speaker-select").addEventListener("change", (ev) => {
+    S.sinkId = ev.target.value;
+    saveDevice("audiooutput", S.sinkId);
+  });
+  $("#speaker-test").addEventListener("click", () => testSpeaker());
+  $("#audio-only").addEventListener("click", () => {
+    S.audioOnly = !S.audioOnly;
+    try { localStorage.setItem(AUDIO_ONLY_KEY, S.audioOnly ? "1" : "0"); } catch { /* ignore */ }
+    updateAudioOnly();
+    renderTiles();
+  });
   $("#continue").addEventListener("click", () => { S.listenOnly = false; enterLobbyOrHearing(); });
   $("#listen-only").addEventListener("click", () => { S.listenOnly = true; updateMic(); enterLobbyOrHearing(); });
   $("#mic").addEventListener("click", () => {
@@ -430,7 +526,7 @@ function wire() {
   $("#hand").addEventListener("click", async () => {
     const raised = !S.hand;
     if (!S.live.send({ type: "hand", raised })) {
-      try { await S.api.post(`/api/hearings/${S.hearing.id}/hand`, { raised }); } catch (e) { toast(e.message, "error"); return; }
+      try { await S.api.post(`/api/hearings/${S.hearing.id}/hand`, { raised }); } catch (e) { toast(errorText(e), "error"); return; }
     }
     S.hand = raised;
     updateHand();
@@ -458,10 +554,24 @@ function wire() {
   document.addEventListener("langchange", () => {
     if (S.hearing) setState(S.hearing.state);
     updateMic(); updateHand(); updateCamButtons();
-    for (const tile of S.tiles.values()) tile.dataset.tracks = tile.dataset.tracks; // labels below
     renderTiles();
     if (S.me) $("#you-are").textContent = t("check.you_are", { name: S.me.name, role: t(`role.${S.me.role}`) });
+    for (const el of document.querySelectorAll("[data-say]")) {
+      const [key, vars] = JSON.parse(el.dataset.say);
+      el.textContent = t(key, vars);
+    }
+    for (const el of document.querySelectorAll("#my-evidence .decision")) showDecision(el, el.dataset.status, el.dataset.reason);
+    for (const row of document.querySelectorAll("#captions .seg")) {
+      const sid = row.dataset.source;
+      const sp = S.speakers.get(sid) || captionSpeaker(sid) || { label: sid };
+      const el = row.querySelector(".speaker");
+      if (el) el.textContent = speakerName(sp);
+    }
   });
+}
+
+function updateAudioOnly() {
+  $("#audio-only").setAttribute("aria-pressed", String(S.audioOnly));
 }
 
 async function main() {
@@ -474,7 +584,7 @@ async function main() {
   try {
     S.me = await S.api.get("/api/me");
   } catch (e) {
-    fail(e.status === 401 ? "join.invalid_invite" : "join.server_unreachable", e.message);
+    fail(errorKey(e));
     document.body.dataset.ready = "1";
     return;
   }
@@ -484,10 +594,16 @@ async function main() {
     $("#hearing-name").textContent = `${hr.case_number} · ${hr.title}`;
     delete $("#hearing-name").dataset.i18n;
   } catch { /* the title is a nicety */ }
+  if (S.hearing?.state === "closed") { // nothing to check a camera for any more
+    ended("ended.closed_title", "ended.closed_text");
+    document.body.dataset.ready = "1";
+    return;
+  }
   $("#you-are").textContent = t("check.you_are", { name: S.me.name, role: t(`role.${S.me.role}`) });
   phase("check");
   updateMic();
   updateHand();
+  updateAudioOnly();
   document.body.dataset.ready = "1";
   await getMedia();
   applyI18n();

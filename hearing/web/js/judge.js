@@ -4,7 +4,7 @@
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { initI18n, t, applyI18n, fmtClock, fmtDateTime } from "./i18n.js";
+import { initI18n, t, applyI18n, fmtClock, errorText } from "./i18n.js";
 import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
 import { paintLevel, SPEAKING_DB, LevelMeter } from "./meter.js";
@@ -13,6 +13,9 @@ import { mountInviteForm } from "./invite.js";
 import { mountSignPanel } from "./sign.js";
 import { RtcClient } from "./rtc.js";
 import { mountSearch } from "./search.js";
+import { mountHealth } from "./health.js";
+import { mountEvidenceReview } from "./evidence_review.js";
+import { LobbyNotices } from "./lobby_notice.js";
 
 const HID = Number(location.pathname.split("/").pop());
 const api = new Api();
@@ -30,6 +33,7 @@ function setState(state, clockMs) {
   $("#t-resume").hidden = state !== "recess";
   $("#t-close").hidden = !(state === "open" || state === "recess");
   document.body.dataset.state = state;
+  if (state === "closed") $("#media-join").hidden = true; // nothing to connect to any more
 }
 
 function tickClock() {
@@ -42,7 +46,7 @@ async function transition(to) {
   try {
     const hr = await api.post(`/api/hearings/${HID}/transitions`, { to });
     setState(hr.state, hr.clock_ms);
-  } catch (e) { toast(e.message, "error"); }
+  } catch (e) { toast(errorText(e), "error"); }
 }
 
 async function moderate(p, action, body) {
@@ -51,7 +55,7 @@ async function moderate(p, action, body) {
     const out = await api.post(`/api/hearings/${HID}/participants/${p.id}/${action}`, body);
     S.people.set(out.id, { ...S.people.get(out.id), ...out });
     render();
-  } catch (e) { toast(e.message, "error"); }
+  } catch (e) { toast(errorText(e), "error"); }
 }
 
 function levelFor(sourceId) {
@@ -62,7 +66,7 @@ function personRow(p) {
   const sid = `p${p.id}`;
   const lvl = levelFor(sid);
   const speaking = lvl && lvl.rms_db > SPEAKING_DB;
-  const bar = h("div", { class: "level", role: "meter", "aria-valuemin": -60, "aria-valuemax": 0, "aria-label": t("judge.level_of", { name: p.display_name }) });
+  const bar = h("div", { class: "level", role: "meter", "aria-valuemin": -60, "aria-valuemax": 0, "aria-valuenow": -60, "aria-label": t("judge.level_of", { name: p.display_name }) });
   if (lvl) paintLevel(bar, lvl.rms_db);
   const mute = h("button", { type: "button", class: "secondary small", "aria-pressed": String(!!p.muted) }, t(p.muted ? "judge.unmute" : "judge.mute"));
   mute.addEventListener("click", () => moderate(p, "mute", { muted: !p.muted }));
@@ -72,7 +76,7 @@ function personRow(p) {
   return h("li", { class: speaking ? "speaking" : "", dataset: { participant: p.id, source: sid } },
     h("span", { class: "speaking-dot", role: "img", "aria-label": t(speaking ? "judge.speaking" : "judge.silent") }),
     h("span", { class: "who" }, p.display_name,
-      h("small", {}, `${t(`role.${p.role}`)}${staff ? "" : ` · ${t(`presence.${p.presence || "invited"}`)}`}${p.muted ? ` · ${t("judge.muted")}` : ""}`)),
+      h("small", {}, `${t(`role.${p.role}`)}${staff ? "" : ` · ${t(p.presence === "admitted" && p.connected === false ? "presence.away" : `presence.${p.presence || "invited"}`)}`}${p.muted ? ` · ${t("judge.muted")}` : ""}`)),
     p.link === "dropped" ? h("span", { class: "badge state-recess" }, t("judge.link_dropped")) : null,
     p.hand_raised ? h("span", { class: "badge hand", role: "img", "aria-label": t("judge.hand_raised") }, t("judge.hand_raised")) : null,
     bar, staff ? null : mute, staff ? null : eject);
@@ -112,12 +116,13 @@ function lobbyRow(p) {
 
 function render() {
   const lang = document.documentElement.lang;
-  const sig = (p) => JSON.stringify([lang, p.display_name, p.role, p.presence, p.muted, p.hand_raised, p.link]);
+  const sig = (p) => JSON.stringify([lang, p.display_name, p.role, p.presence, p.connected, p.muted, p.hand_raised, p.link]);
   const all = [...S.people.values()];
   const waiting = all.filter((p) => p.presence === "lobby");
   reconcile($("#lobby"), waiting.map((p) => ({ key: String(p.id), sig: sig(p), make: () => lobbyRow(p) })));
   reconcile($("#people"), all.filter((p) => p.presence !== "lobby" && p.presence !== "ejected")
     .map((p) => ({ key: String(p.id), sig: sig(p), make: () => personRow(p) })));
+  S.lobbyNotices?.update(waiting);
   $("#lobby-count").textContent = String(waiting.length);
   show($("#lobby-empty"), waiting.length === 0);
   renderSeats();
@@ -130,7 +135,7 @@ function renderSeats() {
     if (/^p\d+$/.test(lvl.source_id)) continue;
     n += 1;
     const speaking = lvl.rms_db > SPEAKING_DB;
-    const bar = h("div", { class: "level", role: "meter", "aria-valuemin": -60, "aria-valuemax": 0, "aria-label": t("judge.level_of", { name: lvl.label || lvl.source_id }) });
+    const bar = h("div", { class: "level", role: "meter", "aria-valuemin": -60, "aria-valuemax": 0, "aria-valuenow": -60, "aria-label": t("judge.level_of", { name: lvl.label || lvl.source_id }) });
     paintLevel(bar, lvl.rms_db);
     seats.append(h("li", { class: speaking ? "speaking" : "", dataset: { source: lvl.source_id } },
       h("span", { class: "speaking-dot", role: "img", "aria-label": t(speaking ? "judge.speaking" : "judge.silent") }),
@@ -153,40 +158,15 @@ function onMeter(levels) {
   }
 }
 
-// ---- evidence --------------------------------------------------------------------------------
+// ---- evidence (evidence_review.js: previews, progress, decisions) ------------------------------
 
-function evidenceRow(ev) {
+function submitterName(ev) {
   const pid = /^participant:(\d+)/.exec(String(ev.submitted_by || ""))?.[1];
-  const who = (pid && S.people.get(Number(pid))?.display_name) || ev.submitted_by || "";
-  const reason = h("input", { type: "text", "aria-label": t("evidence.reason"), placeholder: t("evidence.reason") });
-  const accept = h("button", { type: "button", class: "small" }, t("evidence.accept"));
-  const reject = h("button", { type: "button", class: "danger small" }, t("evidence.reject"));
-  const decide = async (decision) => {
-    try {
-      await api.post(`/api/hearings/${HID}/evidence/${ev.id}/decision`, { decision, reason: reason.value.trim() || t(`evidence.default_reason_${decision}`) });
-      loadEvidence();
-    } catch (e) { toast(e.message, "error"); }
-  };
-  accept.addEventListener("click", () => decide("accept"));
-  reject.addEventListener("click", () => decide("reject"));
-  const media = ev.playback_url ? (ev.kind === "image" ? h("img", { src: ev.playback_url, alt: ev.filename, class: "thumb" })
-    : h(ev.kind === "video" ? "video" : "audio", { src: ev.playback_url, controls: true, preload: "metadata" })) : null;
-  return h("li", { dataset: { evidence: ev.id, status: ev.status } },
-    h("span", { class: "who" }, ev.filename,
-      h("small", {}, `${t(`evidence.kind.${ev.kind}`)} · ${who} · ${fmtDateTime(ev.received_at)} · ${t(`evidence.status.${ev.status}`)}${ev.reason ? ` — ${ev.reason}` : ""}`),
-      h("small", {}, `SHA-256 ${String(ev.sha256).slice(0, 16)}…`)),
-    media,
-    ev.status === "pending" ? h("div", { class: "row" }, reason, accept, reject) : null);
+  return (pid && S.people.get(Number(pid))?.display_name) || ev.submitted_by || "";
 }
 
-async function loadEvidence() {
-  let list;
-  try { list = await api.all(`/api/hearings/${HID}/evidence?limit=500`, "evidence"); } catch { return; }
-  show($("#evidence-empty"), list.length === 0);
-  // Rows that did not change stay as they are, with whatever reason the judge is typing.
-  const lang = document.documentElement.lang;
-  reconcile($("#evidence"), list.map((ev) => ({ key: String(ev.id),
-    sig: JSON.stringify([lang, ev.status, ev.reason, ev.playback_url, ev.thumbnail_url]), make: () => evidenceRow(ev) })));
+function loadEvidence() {
+  return S.evidence?.load();
 }
 
 // ---- the judge's own camera and microphone ---------------------------------------------------
@@ -204,7 +184,8 @@ async function joinMedia() {
   const mine = [...S.people.values()].find((p) => p.user_id === S.me.user_id);
   if (mine) new LevelMeter(S.stream, (db) => onMeter([{ source_id: `p${mine.id}`, rms_db: db, peak_db: db }]));
   S.rtc = new RtcClient(S.live, S.stream);
-  S.rtc.addEventListener("sources", (ev) => renderTiles(ev.detail));
+  S.health?.watchMedia(S.rtc);
+  S.rtc.addEventListener("sources", (ev) => { S.sources = ev.detail; renderTiles(S.sources); });
   S.rtc.addEventListener("state", (ev) => { if (ev.detail === "elsewhere") mediaElsewhere(S.rtc.elsewhere); });
   S.rtc.join();
   renderTiles(new Map());
@@ -275,6 +256,7 @@ function connBanner(status) {
 function startLive() {
   const live = new Live(HID);
   S.live = live;
+  S.health = mountHealth($("#health-slot"), live, { nameOf: speakerOf, transcript: $("#transcript") });
   live.addEventListener("status", (ev) => connBanner(ev.detail));
   live.addEventListener("hello", (ev) => {
     const m = ev.detail;
@@ -285,13 +267,17 @@ function startLive() {
     loadTranscript();
   });
   live.addEventListener("state", (ev) => setState(ev.detail.state, ev.detail.clock_ms));
-  live.addEventListener("joined", (ev) => { S.people.set(ev.detail.participant.id, { ...S.people.get(ev.detail.participant.id), ...ev.detail.participant }); render(); });
+  live.addEventListener("joined", (ev) => { S.people.set(ev.detail.participant.id, { ...S.people.get(ev.detail.participant.id), ...ev.detail.participant, connected: true }); render(); });
   live.addEventListener("participant", (ev) => { const p = ev.detail.participant; S.people.set(p.id, { ...S.people.get(p.id), ...p }); render(); });
   live.addEventListener("hand", (ev) => {
     const p = ev.detail.participant;
     S.people.set(p.id, { ...S.people.get(p.id), ...p });
     render();
     if (p.hand_raised) toast(t("judge.hand_toast", { name: p.display_name }));
+  });
+  live.addEventListener("online", (ev) => {
+    const p = S.people.get(ev.detail.participant_id);
+    if (p) { p.connected = true; render(); }
   });
   live.addEventListener("left", (ev) => {
     const p = S.people.get(ev.detail.participant_id);
@@ -308,7 +294,7 @@ function startLive() {
   });
   live.addEventListener("partial", (ev) => S.transcript.partial(ev.detail));
   live.addEventListener("final", (ev) => S.transcript.final(ev.detail));
-  live.addEventListener("evidence", () => loadEvidence());
+  live.addEventListener("evidence", (ev) => S.evidence?.onEvent(ev.detail));
   live.addEventListener("stenogram", () => S.sign?.refresh());
   live.addEventListener("media", (ev) => {
     // The media room's word on a participant's link: dropped (the phone is rejoining) or back.
@@ -317,7 +303,7 @@ function startLive() {
     const p = m && S.people.get(Number(m[1]));
     if (!p) return;
     if (e.type === "participant.dropped") p.link = "dropped";
-    else if (["participant.reconnected", "participant.joined", "rtc.connected"].includes(e.type)) p.link = "ok";
+    else if (["participant.reconnected", "participant.joined", "rtc.connected"].includes(e.type)) { p.link = "ok"; p.connected = true; }
     else if (e.type === "participant.left" || e.type === "participant.removed") p.link = null;
     render();
   });
@@ -335,10 +321,19 @@ async function refreshPeople() {
   } catch { /* offline: the socket's reconnect will catch up */ }
 }
 
+/** Who a source is: a participant, or a courtroom seat. */
+function speakerOf(sid) {
+  const p = /^p(\d+)$/.test(sid || "") && S.people.get(Number(sid.slice(1)));
+  if (p) return { label: p.display_name, role: p.role };
+  const seat = S.levels.get(sid);
+  return seat ? { label: seat.label || sid } : null;
+}
+
 async function loadTranscript() {
   try {
     const tr = await api.get(`/api/hearings/${HID}/transcript`);
     S.transcript.load(tr.segments.map((s) => ({ ...s, segment_id: s.id })));
+    S.health?.showGaps(tr.gaps);
   } catch { /* not available yet: live events only */ }
 }
 
@@ -351,7 +346,7 @@ async function main() {
   try {
     S.hearing = await api.get(`/api/hearings/${HID}`);
   } catch (e) {
-    $("#page-error").textContent = e.message;
+    $("#page-error").textContent = errorText(e);
     show($("#page-error"));
     document.body.dataset.ready = "1";
     return;
@@ -361,24 +356,21 @@ async function main() {
   $("#editor-link").href = `/secretary/${HID}`;
   S.people = new Map(S.hearing.participants.map((p) => [p.id, p]));
   setState(S.hearing.state);
-  S.transcript = new TranscriptView($("#transcript"), { speakerFor: (sid) => {
-    const p = /^p(\d+)$/.test(sid || "") && S.people.get(Number(sid.slice(1)));
-    if (p) return { label: p.display_name, role: p.role };
-    const seat = S.levels.get(sid);
-    return seat ? { label: seat.label || sid } : null;
-  } });
+  S.transcript = new TranscriptView($("#transcript"), { speakerFor: speakerOf });
   for (const id of ["#t-open", "#t-recess", "#t-resume", "#t-close"]) $(id).addEventListener("click", (ev) => transition(ev.currentTarget.dataset.to));
   $("#media-join").addEventListener("click", joinMedia);
   mountInviteForm($("#invite-slot"), api, HID, (p) => { S.people.set(p.id, p); render(); });
   S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" });
   mountSearch($("#search-slot"), api);
+  S.evidence = mountEvidenceReview({ list: $("#evidence"), empty: $("#evidence-empty"), api, hid: HID, reconcile, whoOf: submitterName });
+  S.lobbyNotices = new LobbyNotices($("#lobby-notices"), { admit: (p) => moderate(p, "admit") });
   render();
   startLive();
   loadEvidence();
   setInterval(loadEvidence, 15000);
   setInterval(refreshPeople, 5000);
   setInterval(tickClock, 500);
-  document.addEventListener("langchange", () => { setState(S.hearing.state); render(); loadEvidence(); S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" }); });
+  document.addEventListener("langchange", () => { setState(S.hearing.state); render(); loadEvidence(); loadTranscript(); if (S.rtc) renderTiles(S.sources || new Map()); S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" }); });
   applyI18n();
   document.body.dataset.ready = "1";
 }

@@ -39,5 +39,5 @@ export class LevelMeter {
 export function paintLevel(el, db) {
   const pct = Math.max(0, Math.min(100, ((db + 60) / 60) * 100));
   el.style.setProperty("--level", `${pct.toFixed(0)}%`);
-  el.setAttribute("aria-valuenow", String(Math.round(db)));
+  el.setAttribute("aria-valuenow", String(Math.round(Math.max(-60, Math.min(0, db)))));
 }

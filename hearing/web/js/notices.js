@@ -3,7 +3,7 @@
 // the last error); a failed one can be sent again.
 
 import { h, clear, toast } from "./dom.js";
-import { t, fmtDateTime } from "./i18n.js";
+import { t, fmtDateTime, errorText } from "./i18n.js";
 
 const REFRESH_MS = 30000;
 const COLUMNS = ["kind", "address", "status"];
@@ -19,7 +19,7 @@ export function mountNotices(el, api, hid) {
       await api.post(`/api/notices/${n.id}/resend`);
       toast(t("notices.resent"));
     } catch (e) {
-      toast(e.message, "error");
+      toast(errorText(e), "error");
     }
     load();
   }
@@ -43,7 +43,7 @@ export function mountNotices(el, api, hid) {
     try {
       rows = await api.all(`/api/hearings/${hid}/notices`, "notices");
     } catch (e) {
-      clear(table).append(h("caption", {}, e.message));
+      clear(table).append(h("caption", {}, errorText(e)));
       return;
     }
     clear(table);

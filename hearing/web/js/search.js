@@ -4,7 +4,7 @@
 
 import { Api } from "./api.js";
 import { $$, h, clear, show } from "./dom.js";
-import { t, fmtClock } from "./i18n.js";
+import { t, fmtClock, errorText } from "./i18n.js";
 
 const MAX_CHARS = 200;
 const PAGE = 20;
@@ -50,7 +50,7 @@ export function mountSearch(slot, api = new Api()) {
     } catch (e) {
       if (first) clear(list);
       show(more, false);
-      status.textContent = e.status === 400 ? t("search.bad_query") : e.message;
+      status.textContent = e.status === 400 ? t("search.bad_query") : errorText(e);
       show(status, true);
     }
   }
@@ -67,13 +67,14 @@ export function mountSearch(slot, api = new Api()) {
 }
 
 /** The page element at `ms` on the hearing clock: the last word or transcript row starting
- * at or before it. */
+ * at or before it (on a tie the later one in the page: a segment's first word, not the
+ * segment). */
 function elementAt(ms) {
   let best = null;
   let bestStart = -1;
   for (const el of $$("[data-start]")) {
     const start = Number(el.dataset.start);
-    if (start <= ms && start > bestStart) { best = el; bestStart = start; }
+    if (start <= ms && start >= bestStart) { best = el; bestStart = start; }
   }
   return best;
 }

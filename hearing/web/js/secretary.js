@@ -1,11 +1,13 @@
-// The secretary's editor: the transcript by segment with speakers; click a word to hear the
-// recording from there (the word being played is highlighted); edit text, change speaker,
-// split and merge; low-confidence words marked; keyboard shortcuts; each segment's revision
-// history with differences and restore; exports; signing.
+// The secretary's editor: the transcript by segment with speakers; click a word (or Enter on
+// it) to hear the recording from there, on across the chunks of a running hearing, the word
+// being played highlighted; playback speed, pause while typing and following the live edge;
+// edit text, change speaker, split and merge; uncertain segments, low-confidence words and
+// recording gaps marked; keyboard shortcuts; each segment's revision history with differences
+// and restore; exports; signing.
 
 import { Api } from "./api.js";
 import { $, $$, h, clear, show, toast } from "./dom.js";
-import { initI18n, t, applyI18n, fmtClock, fmtDateTime } from "./i18n.js";
+import { initI18n, t, applyI18n, fmtClock, fmtDateTime, errorText } from "./i18n.js";
 import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
 import { mountSignPanel } from "./sign.js";
@@ -13,13 +15,23 @@ import { renderDiff } from "./diff.js";
 import { speakerName } from "./transcript.js";
 import { mountNotices } from "./notices.js";
 import { mountSearch } from "./search.js";
+import { RecordingList, RecordingPlayer } from "./recording_player.js";
+import { mountHealth } from "./health.js";
 
 const HID = Number(location.pathname.split("/").pop());
-const LOW = 0.6;
+const LOW = 0.5;
 const EXPORTS = ["pdf", "docx", "txt", "srt", "vtt"];
+const RATES = [0.75, 1, 1.25, 1.5, 2];
+const GAP_REASONS = ["lost", "muted", "disconnected"];
+/** Pause while typing: playback resumes this long after the last keystroke, this much earlier. */
+const TYPING_RESUME_MS = 1200;
+const TYPING_REWIND_MS = 1000;
+const STORE = { rate: "courtroom.editor.rate", pauseTyping: "courtroom.editor.pause_typing" };
 const api = new Api();
-const S = { hearing: null, segments: [], speakers: new Map(), recordings: [], editing: null,
-  selected: null, playing: null, current: null, me: null };
+const recordings = new RecordingList(api, HID);
+const player = new RecordingPlayer($("#player"), recordings);
+const S = { hearing: null, segments: [], gaps: [], speakers: new Map(), editing: null,
+  selected: null, current: null, me: null, typingPaused: false, typingTimer: null };
 
 // ---- data ------------------------------------------------------------------------------------
 
@@ -27,8 +39,9 @@ async function loadTranscript() {
   try {
     const tr = await api.get(`/api/hearings/${HID}/transcript`);
     S.segments = tr.segments;
+    S.gaps = tr.gaps || [];
   } catch (e) {
-    $("#page-error").textContent = e.status === 404 ? t("ed.unavailable") : e.message;
+    $("#page-error").textContent = e.status === 404 ? t("ed.unavailable") : errorText(e);
     show($("#page-error"));
     S.segments = [];
   }
@@ -36,15 +49,19 @@ async function loadTranscript() {
   render();
 }
 
-async function loadRecordings() {
-  try { S.recordings = await api.all(`/api/hearings/${HID}/recordings`, "recordings"); } catch { S.recordings = []; }
-}
-
 function speakerOptions(seg) {
   const opts = new Map(S.speakers);
   const key = seg.speaker?.key || seg.source_id;
   if (key && !opts.has(key)) opts.set(key, seg.speaker);
   return [...opts].map(([k, sp]) => h("option", { value: k, selected: k === key }, speakerName(sp)));
+}
+
+/** Who a recording source is: a participant, a segment's speaker, or the recording's label. */
+function sourceName(source) {
+  if (S.speakers.has(source)) return speakerName(S.speakers.get(source));
+  const seg = S.segments.find((x) => x.source_id === source);
+  if (seg?.speaker) return speakerName(seg.speaker);
+  return recordings.all().find((r) => r.source_id === source)?.label || source;
 }
 
 async function revise(change, okKey = "ed.saved") {
@@ -55,7 +72,7 @@ async function revise(change, okKey = "ed.saved") {
     toast(t(okKey));
     return true;
   } catch (e) {
-    toast(e.message, "error");
+    toast(errorText(e), "error");
     if (e.status === 409) loadTranscript();
     return false;
   }
@@ -69,47 +86,97 @@ function reasonOf(seg) {
 // ---- rendering -------------------------------------------------------------------------------
 
 function wordSpans(seg) {
+  if (!seg.text && !seg.words?.length) { // unintelligible: time kept, no text; playable, editable
+    return [h("span", { class: "word no-text", tabindex: "0", dataset: { i: 0, start: seg.start_ms, end: seg.end_ms } }, t("asr.no_text"))];
+  }
   const words = seg.words?.length ? seg.words : [{ text: seg.text, start_ms: seg.start_ms, end_ms: seg.end_ms, probability: 1 }];
+  const active = S.selected?.seg === seg.id && S.selected.i < words.length ? S.selected.i : 0;
   return words.map((w, i) => {
     const low = w.probability !== null && w.probability !== undefined && w.probability < LOW;
-    const span = h("span", { class: `word${low ? " low" : ""}`, tabindex: "-1", dataset: { i, start: w.start_ms, end: w.end_ms },
+    const span = h("span", { class: `word${low ? " low" : ""}`, tabindex: i === active ? "0" : "-1", dataset: { i, start: w.start_ms, end: w.end_ms },
       title: low ? `${t("ed.low_confidence")} (${Math.round(w.probability * 100)}%)` : undefined }, w.text.trim());
     return [span, " "];
   }).flat();
 }
 
+/** A toolbar button; a long name is kept whole for screen readers and as a tooltip. */
+function tool(nameKey, shortKey, onClick) {
+  const b = h("button", { type: "button", class: "secondary small", tabindex: "-1",
+    "aria-label": shortKey ? t(nameKey) : undefined, title: shortKey ? t(nameKey) : undefined }, t(shortKey || nameKey));
+  b.addEventListener("click", onClick);
+  return b;
+}
+
 function segmentEl(seg, index) {
-  const sel = h("select", { id: `spk-${seg.id}`, "aria-label": t("ed.speaker") }, speakerOptions(seg));
+  const sel = h("select", { id: `spk-${seg.id}`, "aria-label": t("ed.speaker"), tabindex: "0" }, speakerOptions(seg));
   sel.addEventListener("change", () => revise({ kind: "set_speaker", segment_id: seg.id, speaker: sel.value, reason: reasonOf(seg) }));
-  const edit = h("button", { type: "button", class: "secondary small" }, t("ed.edit"));
-  edit.addEventListener("click", () => startEdit(seg));
-  const split = h("button", { type: "button", class: "secondary small" }, t("ed.split"));
-  split.addEventListener("click", () => {
-    const w = S.selected && S.selected.seg === seg.id ? S.selected.i : 0;
-    if (!w) { toast(t("ed.select_word_first"), "error"); return; }
-    revise({ kind: "split", segment_id: seg.id, at_word: w, reason: reasonOf(seg) });
-  });
   const next = S.segments[index + 1];
-  const merge = next ? h("button", { type: "button", class: "secondary small" }, t("ed.merge")) : null;
-  merge?.addEventListener("click", () => revise({ kind: "merge", segment_ids: [seg.id, next.id], reason: reasonOf(seg) }));
-  const hist = h("button", { type: "button", class: "secondary small", "aria-controls": "history-card" }, t("ed.history"));
-  hist.addEventListener("click", () => showHistory(seg));
+  const uncertain = seg.uncertain
+    ? h("span", { class: "mark-uncertain", title: t(`asr.uncertain.${seg.uncertain}`) }, t("asr.uncertain")) : null;
+  const bar = h("div", { class: "meta", role: "toolbar", "aria-label": t("ed.tools", { at: fmtClock(seg.start_ms) }) },
+    sel, h("span", { class: "at" }, fmtClock(seg.start_ms)),
+    seg.edited ? h("span", { class: "badge" }, t("ed.edited")) : null, uncertain,
+    h("span", { class: "tools" },
+      tool("ed.edit", null, () => startEdit(seg)),
+      tool("ed.split", "ed.split_short", () => {
+        const w = S.selected && S.selected.seg === seg.id ? S.selected.i : 0;
+        if (!w) { toast(t("ed.select_word_first"), "error"); return; }
+        revise({ kind: "split", segment_id: seg.id, at_word: w, reason: reasonOf(seg) });
+      }),
+      next ? tool("ed.merge", "ed.merge_short", () => revise({ kind: "merge", segment_ids: [seg.id, next.id], reason: reasonOf(seg) })) : null,
+      tool("ed.history", null, () => showHistory(seg))));
+  bar.querySelector(".tools button:last-child").setAttribute("aria-controls", "history-card");
+  bar.addEventListener("keydown", roveToolbar);
   const words = h("p", { class: "words", lang: (seg.language || "").slice(0, 2) || undefined }, wordSpans(seg));
   words.addEventListener("click", (ev) => {
     const w = ev.target.closest(".word");
     if (w) selectWord(seg, Number(w.dataset.i), true);
   });
-  return h("article", { class: `segment${seg.edited ? " edited" : ""}`, dataset: { segment: seg.id, source: seg.source_id }, "aria-label": `${speakerName(seg.speaker)} ${fmtClock(seg.start_ms)}` },
-    h("div", { class: "meta" }, sel, h("span", { class: "at" }, fmtClock(seg.start_ms)),
-      seg.edited ? h("span", { class: "badge" }, t("ed.edited")) : null, edit, split, merge, hist),
-    words);
+  words.addEventListener("keydown", (ev) => wordKeys(ev, seg));
+  return h("article", { class: `segment${seg.edited ? " edited" : ""}${seg.uncertain ? " uncertain" : ""}`,
+    dataset: { segment: seg.id, source: seg.source_id, start: seg.start_ms }, "aria-label": `${speakerName(seg.speaker)} ${fmtClock(seg.start_ms)}` },
+  bar, words);
+}
+
+/** One Tab stop per toolbar: the arrow keys move between its controls. */
+function roveToolbar(ev) {
+  if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key) || ev.altKey || ev.ctrlKey) return;
+  const items = $$("select, button", ev.currentTarget);
+  const i = items.indexOf(document.activeElement);
+  if (i < 0) return;
+  ev.preventDefault(); // a select would change its value on Left/Right
+  const to = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: items.length - 1 }[ev.key];
+  const el = items[(to + items.length) % items.length];
+  items.forEach((x) => x.setAttribute("tabindex", x === el ? "0" : "-1"));
+  el.focus();
+}
+
+function gapText(g) {
+  const reason = GAP_REASONS.includes(g.reason) ? g.reason : "lost";
+  const source = sourceName(g.source_id);
+  if (g.end_ms === null || g.end_ms === undefined) return t(`gap.${reason}_open`, { source });
+  return t(`gap.${reason}`, { source, seconds: Math.max(1, Math.round((g.end_ms - g.start_ms) / 1000)) });
+}
+
+/** Each recording gap as a marked row at its time among the segments. */
+function renderGaps() {
+  const box = $("#segments");
+  $$(".gap-row", box).forEach((el) => el.remove());
+  const segs = $$(".segment", box);
+  for (const g of [...S.gaps].sort((a, b) => a.start_ms - b.start_ms)) {
+    const before = segs.find((el) => Number(el.dataset.start) >= g.start_ms) || null;
+    box.insertBefore(h("p", { class: `gap-row${g.end_ms == null ? " open" : ""}`, dataset: { source: g.source_id, start: g.start_ms } },
+      h("span", { class: "at" }, fmtClock(g.start_ms)), " ", gapText(g)), before);
+  }
 }
 
 function render() {
   const box = clear($("#segments"));
   S.segments.forEach((seg, i) => box.append(segmentEl(seg, i)));
+  renderGaps();
   show($("#segments-empty"), S.segments.length === 0);
   S.editing = null;
+  S.current = null;
   if (S.selected) {
     const el = wordEl(S.selected.seg, S.selected.i);
     if (el) el.classList.add("split-at"); else S.selected = null;
@@ -118,6 +185,33 @@ function render() {
 
 function wordEl(segId, i) {
   return document.querySelector(`[data-segment="${CSS.escape(segId)}"] .word[data-i="${i}"]`);
+}
+
+function segOf(el) {
+  const id = el.closest(".segment").dataset.segment;
+  return S.segments.find((s) => s.id === id);
+}
+
+/** The words: one Tab stop per segment; arrows move word by word (Up/Down by segment), Enter
+ * plays from the word, F2 edits its segment. */
+function wordKeys(ev, seg) {
+  const w = ev.target.closest(".word");
+  if (!w || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+  if (ev.key === "Enter") { ev.preventDefault(); selectWord(seg, Number(w.dataset.i), true); return; }
+  if (ev.key === "F2") { ev.preventDefault(); startEdit(seg); return; }
+  const all = $$("#segments .word");
+  const i = all.indexOf(w);
+  const mine = $$(".word", w.parentElement);
+  const segFirst = (dir) => {
+    const arts = $$("#segments .segment");
+    const k = arts.indexOf(w.closest(".segment")) + dir;
+    return arts[k] ? $(".word", arts[k]) : null;
+  };
+  const to = { ArrowRight: all[i + 1], ArrowLeft: all[i - 1], ArrowDown: segFirst(1), ArrowUp: segFirst(-1),
+    Home: mine[0], End: mine[mine.length - 1] }[ev.key];
+  if (!to) return;
+  ev.preventDefault();
+  selectWord(segOf(to), Number(to.dataset.i), false);
 }
 
 // ---- editing ---------------------------------------------------------------------------------
@@ -135,8 +229,10 @@ function startEdit(seg) {
     h("div", { class: "row" }, save, cancel));
   art.append(form);
   S.editing = { seg, ta, form };
+  const close = () => { form.remove(); S.editing = null; wordEl(seg.id, S.selected?.seg === seg.id ? S.selected.i : 0)?.focus(); };
   save.addEventListener("click", () => saveEdit());
-  cancel.addEventListener("click", () => { form.remove(); S.editing = null; });
+  cancel.addEventListener("click", close);
+  form.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.preventDefault(); close(); } });
   ta.focus();
 }
 
@@ -148,49 +244,53 @@ async function saveEdit() {
   await revise({ kind: "edit_text", segment_id: seg.id, text, reason: reasonOf(seg) });
 }
 
+/** Typing in an edit box pauses playback; it resumes a little earlier once typing stops. */
+function onTyping(ev) {
+  if (!ev.target.closest(".edit-form") || !$("#pause-typing").checked) return;
+  if (player.active) { player.pause(); S.typingPaused = true; }
+  if (!S.typingPaused) return;
+  clearTimeout(S.typingTimer);
+  S.typingTimer = setTimeout(resumeAfterTyping, TYPING_RESUME_MS);
+}
+
+function resumeAfterTyping() {
+  clearTimeout(S.typingTimer);
+  S.typingPaused = false;
+  player.resume(TYPING_REWIND_MS);
+}
+
 // ---- playback --------------------------------------------------------------------------------
 
-/** The recording of the segment's source that holds the moment ms (while a hearing runs the
- * server lists short chunks; once closed, one file per source). */
-function recordingFor(seg, ms = seg.start_ms) {
-  const mine = S.recordings.filter((r) => r.source_id === seg.source_id);
-  return mine.find((r) => r.start_ms <= ms && (r.end_ms == null || ms < r.end_ms))
-    || mine.find((r) => r.start_ms <= seg.end_ms && (r.end_ms == null || r.end_ms >= seg.start_ms)) || mine[0] || null;
-}
-
 function selectWord(seg, i, play) {
-  if (S.selected) wordEl(S.selected.seg, S.selected.i)?.classList.remove("split-at");
+  if (S.selected) {
+    const old = wordEl(S.selected.seg, S.selected.i);
+    old?.classList.remove("split-at");
+  }
   S.selected = { seg: seg.id, i };
   const el = wordEl(seg.id, i);
-  el?.classList.add("split-at");
-  el?.focus({ preventScroll: false });
+  if (el) {
+    $$(".word", el.parentElement).forEach((x) => x.setAttribute("tabindex", x === el ? "0" : "-1"));
+    el.classList.add("split-at");
+    el.focus({ preventScroll: false });
+  }
+  if (!play) return;
   const w = seg.words?.[i] || { start_ms: seg.start_ms };
-  seekTo(seg, w.start_ms, play);
+  playFrom(seg.source_id, w.start_ms, speakerName(seg.speaker));
 }
 
-function seekTo(seg, ms, play) {
-  const rec = recordingFor(seg, ms);
-  const audio = $("#player");
-  show($("#no-recording"), !rec);
-  if (!rec) return;
-  S.playing = rec;
-  $("#player-source").textContent = speakerName(seg.speaker);
-  const at = Math.max(0, (ms - rec.start_ms) / 1000);
-  const go = () => { audio.currentTime = at; if (play) audio.play().catch(() => {}); };
-  if (audio.dataset.url !== rec.url) {
-    audio.dataset.url = rec.url;
-    audio.src = rec.url;
-    audio.addEventListener("loadedmetadata", go, { once: true });
-  } else go();
+async function playFrom(source, ms, name = sourceName(source)) {
+  $("#player-source").textContent = name;
+  await player.playAt(source, ms, true);
+  show($("#no-recording"), recordings.of(source).length === 0);
 }
 
 function highlight() {
   const audio = $("#player");
-  if (S.playing && !audio.paused) {
-    const ms = S.playing.start_ms + audio.currentTime * 1000;
+  if (player.rec && !audio.paused) {
+    const ms = player.ms;
     let found = null;
     for (const seg of S.segments) {
-      if (seg.source_id !== S.playing.source_id || ms < seg.start_ms || ms > seg.end_ms) continue;
+      if (seg.source_id !== player.source || ms < seg.start_ms || ms > seg.end_ms) continue;
       (seg.words || []).forEach((w, i) => { if (ms >= w.start_ms && ms < w.end_ms) found = wordEl(seg.id, i); });
     }
     if (found !== S.current) {
@@ -198,9 +298,46 @@ function highlight() {
       found?.classList.add("current");
       S.current = found;
       document.body.dataset.currentWord = found ? found.textContent : "";
+      if (found && player.follow && !S.editing) found.scrollIntoView({ block: "nearest" });
     }
   }
   requestAnimationFrame(highlight);
+}
+
+function showPosition() {
+  $("#player-pos").textContent = player.rec ? fmtClock(player.ms) : "";
+}
+
+async function followLive(on) {
+  if (!on) { player.follow = false; return; }
+  await recordings.refresh().catch(() => {});
+  const known = new Set(recordings.all().map((r) => r.source_id));
+  const last = [...S.segments].reverse().find((s) => known.has(s.source_id));
+  const source = (player.source && known.has(player.source) && player.source)
+    || last?.source_id || recordings.all()[0]?.source_id;
+  if (!source) { toast(t("ed.no_recording"), "error"); $("#follow-live").checked = false; return; }
+  $("#player-source").textContent = sourceName(source);
+  await player.setFollow(true, source);
+}
+
+function mountPlayerOptions() {
+  const rate = $("#rate");
+  const saved = Number(localStorage.getItem(STORE.rate));
+  for (const r of RATES) rate.append(h("option", { value: r, selected: r === (RATES.includes(saved) ? saved : 1) }, `${r}×`));
+  player.setRate(Number(rate.value));
+  rate.addEventListener("change", () => {
+    player.setRate(Number(rate.value));
+    localStorage.setItem(STORE.rate, rate.value);
+  });
+  const pause = $("#pause-typing");
+  pause.checked = localStorage.getItem(STORE.pauseTyping) !== "0";
+  pause.addEventListener("change", () => localStorage.setItem(STORE.pauseTyping, pause.checked ? "1" : "0"));
+  const follow = $("#follow-live");
+  follow.addEventListener("change", () => followLive(follow.checked));
+  player.addEventListener("follow", (ev) => { follow.checked = ev.detail; });
+  player.addEventListener("waiting", (ev) => show($("#player-wait"), ev.detail));
+  player.addEventListener("position", showPosition);
+  $("#player").addEventListener("timeupdate", showPosition);
 }
 
 function nextLowWord() {
@@ -208,22 +345,20 @@ function nextLowWord() {
   if (!all.length) { toast(t("ed.no_low")); return; }
   const cur = S.selected ? wordEl(S.selected.seg, S.selected.i) : null;
   const next = all.find((w) => cur && (cur.compareDocumentPosition(w) & Node.DOCUMENT_POSITION_FOLLOWING)) || all[0];
-  const segId = next.closest(".segment").dataset.segment;
-  const seg = S.segments.find((s) => s.id === segId);
-  selectWord(seg, Number(next.dataset.i), false);
+  selectWord(segOf(next), Number(next.dataset.i), false);
   next.scrollIntoView({ block: "center" });
 }
 
 function shortcuts(ev) {
   if (!(ev.ctrlKey || ev.metaKey) || ev.altKey) return;
-  const audio = $("#player");
   if (ev.code === "Space") {
     ev.preventDefault();
-    if (audio.src) { if (audio.paused) audio.play().catch(() => {}); else audio.pause(); }
-    else if (S.segments[0]) seekTo(S.segments[0], S.segments[0].start_ms, true);
+    if (S.typingPaused) resumeAfterTyping();
+    else if (player.rec) { if (player.active) player.pause(); else player.resume(); }
+    else if (S.segments[0]) playFrom(S.segments[0].source_id, S.segments[0].start_ms);
   } else if (ev.key === "b" || ev.key === "B" || ev.key === "и" || ev.key === "И") {
     ev.preventDefault();
-    audio.currentTime = Math.max(0, audio.currentTime - 5);
+    player.seekBy(-5000);
   } else if (ev.key === "." || ev.code === "Period") {
     ev.preventDefault();
     nextLowWord();
@@ -253,7 +388,7 @@ function textAt(rev, segId) {
 async function showHistory(seg) {
   let revs;
   try { revs = await api.all(`/api/hearings/${HID}/transcript/segments/${encodeURIComponent(seg.id)}/history?limit=500`, "revisions"); } catch (e) {
-    toast(e.message, "error");
+    toast(errorText(e), "error");
     return;
   }
   const list = clear($("#history"));
@@ -284,6 +419,18 @@ function setState(state) {
   const b = $("#state-badge");
   b.className = `badge state-${state}`;
   b.textContent = t(`state.${state}`);
+  S.hearing.state = state;
+  // While the hearing runs its recordings are chunks, and more keep closing.
+  recordings.live = state === "open" || state === "recess";
+  show($("#follow-live-opt"), recordings.live);
+  if (!recordings.live && player.follow) { player.follow = false; $("#follow-live").checked = false; }
+}
+
+function onGap(g) {
+  const i = S.gaps.findIndex((x) => x.source_id === g.source_id && x.start_ms === g.start_ms);
+  const gap = { source_id: g.source_id, start_ms: g.start_ms, end_ms: g.end_ms ?? null, reason: g.reason };
+  if (i >= 0) S.gaps[i] = gap; else S.gaps.push(gap);
+  renderGaps();
 }
 
 async function main() {
@@ -294,7 +441,7 @@ async function main() {
   try {
     S.hearing = await api.get(`/api/hearings/${HID}`);
   } catch (e) {
-    $("#page-error").textContent = e.message;
+    $("#page-error").textContent = errorText(e);
     show($("#page-error"));
     document.body.dataset.ready = "1";
     return;
@@ -315,11 +462,17 @@ async function main() {
   mountNotices($("#notices-slot"), api, HID);
   $("#refresh").addEventListener("click", loadTranscript);
   document.addEventListener("keydown", shortcuts);
-  await Promise.all([loadRecordings(), loadTranscript()]);
+  $("#segments").addEventListener("input", onTyping);
+  mountPlayerOptions();
+  await Promise.all([recordings.refresh().catch(() => {}), loadTranscript()]);
   for (const seg of S.segments) if (seg.speaker?.key && !S.speakers.has(seg.speaker.key)) S.speakers.set(seg.speaker.key, seg.speaker);
   render();
   const live = new Live(HID);
-  live.addEventListener("final", () => show($("#new-text")));
+  live.addEventListener("final", () => {
+    if (player.follow && !S.editing) loadTranscript(); else show($("#new-text"));
+  });
+  live.addEventListener("gap", (ev) => onGap(ev.detail));
+  mountHealth($("#health-slot"), live, { nameOf: sourceName });
   live.addEventListener("revision", () => loadTranscript());
   live.addEventListener("state", (ev) => setState(ev.detail.state));
   live.addEventListener("stenogram", () => sign?.refresh());

@@ -2,7 +2,7 @@
 // versions of the record, and signing one (the secretary first, then the judge).
 
 import { h, clear, show, toast } from "./dom.js";
-import { t, fmtDateTime, applyI18n } from "./i18n.js";
+import { t, fmtDateTime, applyI18n, errorText } from "./i18n.js";
 
 // The server's words for where a version stands (older names accepted too).
 const STATUS = { unsigned: "draft", secretary_signed: "awaiting_judge" };
@@ -38,7 +38,7 @@ export function mountSignPanel(container, api, hearingId, { role }) {
   async function loadVersions() {
     let list = [];
     try { list = await api.all(`/api/hearings/${hearingId}/stenogram/versions?limit=500`, "versions"); } catch (e) {
-      clear(versions).append(h("li", { class: "muted" }, e.status === 404 ? t("sign.unavailable") : e.message));
+      clear(versions).append(h("li", { class: "muted" }, e.status === 404 ? t("sign.unavailable") : errorText(e)));
       return;
     }
     clear(versions);
@@ -58,7 +58,7 @@ export function mountSignPanel(container, api, hearingId, { role }) {
           await api.post(`/api/hearings/${hearingId}/stenogram/versions/${v.number}/sign`, { passphrase: pass.value });
           pass.value = "";
           toast(t("sign.signed", { n: v.number }));
-        } catch (e) { toast(e.message, "error"); }
+        } catch (e) { toast(errorText(e), "error"); }
         await loadVersions();
       });
       versions.append(h("li", { dataset: { version: v.number, status } },
@@ -76,13 +76,13 @@ export function mountSignPanel(container, api, hearingId, { role }) {
       await api.post("/api/me/signing-key", { passphrase: p });
       pass.value = p;
       await loadKey();
-    } catch (e) { toast(e.message, "error"); }
+    } catch (e) { toast(errorText(e), "error"); }
   });
   makeVersion.addEventListener("click", async () => {
     try {
       const v = await api.post(`/api/hearings/${hearingId}/stenogram/versions`, {});
       toast(t("sign.version_made", { n: v.number }));
-    } catch (e) { toast(e.message, "error"); }
+    } catch (e) { toast(errorText(e), "error"); }
     await loadVersions();
   });
   applyI18n(container);

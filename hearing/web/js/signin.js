@@ -2,13 +2,13 @@
 // kind of account and sends the other kind to its own page, on load and after signing in.
 
 import { $, show } from "./dom.js";
-import { initI18n, t, applyI18n } from "./i18n.js";
+import { initI18n, t, applyI18n, errorText } from "./i18n.js";
 import { langSwitch } from "./header.js";
 
 /** What the sign-in form says when the server refuses: wrong name or password, too many tries,
- *  or the server's own message. */
+ *  or what else went wrong, in the interface language. */
 function refusal(e) {
-  return e.status === 401 ? t("auth.wrong") : e.status === 429 ? t("auth.too_many") : e.message;
+  return e.status === 401 ? t("auth.wrong") : e.status === 429 ? t("auth.too_many") : errorText(e);
 }
 
 function wireSignIn(api, { other, otherPage, onSignedIn }) {

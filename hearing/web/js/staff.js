@@ -4,7 +4,7 @@
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { t, fmtDateTime, localInputToIso } from "./i18n.js";
+import { t, fmtDateTime, localInputToIso, errorText } from "./i18n.js";
 import { startSignInPage, showSignedIn } from "./signin.js";
 import { mountInviteForm, reinvite } from "./invite.js";
 
@@ -105,7 +105,7 @@ function wire() {
       await loadHearings();
       await openDetail(hr.id);
     } catch (e) {
-      toast(e.message, "error");
+      toast(errorText(e), "error");
     }
   });
   document.addEventListener("langchange", () => {

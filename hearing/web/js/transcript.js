@@ -11,6 +11,36 @@ export function speakerName(sp) {
   return sp.label || role || "?";
 }
 
+// Words the recogniser heard with less probability than this are shown as doubtful.
+export const LOW_PROBABILITY = 0.5;
+
+// The text of a segment, word by word where the words spell it (the recogniser's own text), so
+// that doubtful words can be shown; a segment with no usable text shows that it was not made out.
+function textOf(ev) {
+  if (!ev.text || !ev.text.trim()) {
+    return ev.uncertain ? [h("span", { class: "none", "data-i18n": "asr.no_text" }, t("asr.no_text"))] : [];
+  }
+  const words = ev.words || [];
+  const spelled = words.map((w) => w.text).join(" ");
+  if (!words.length || spelled.replace(/\s+/g, " ").trim() !== ev.text.replace(/\s+/g, " ").trim()) return [ev.text];
+  const out = [];
+  words.forEach((w, i) => {
+    if (i) out.push(" ");
+    const low = typeof w.probability === "number" && w.probability < LOW_PROBABILITY;
+    out.push(h("span", { class: low ? "word low" : "word" }, w.text));
+  });
+  return out;
+}
+
+// The recogniser's mark on a segment it was unsure of: visible, with the reason as its title.
+function uncertainMark(reason) {
+  return h("span", {
+    class: "badge uncertain-mark", dataset: { reason },
+    "data-i18n": "asr.uncertain", "data-i18n-title": `asr.uncertain.${reason}`,
+    title: t(`asr.uncertain.${reason}`),
+  }, t("asr.uncertain"));
+}
+
 export class TranscriptView {
   constructor(container, { maxFinals = 500, follow = true, speakerFor = null } = {}) {
     this.el = container;
@@ -33,11 +63,12 @@ export class TranscriptView {
 
   _row(ev, kind) {
     const speaker = ev.speaker || this.speakerFor?.(ev.source_id) || { label: ev.source_id };
-    const row = h("div", { class: `seg ${kind}`, dataset: { source: ev.source_id || "", segment: ev.segment_id ?? "" } },
+    const row = h("div", { class: `seg ${kind}${ev.uncertain ? " uncertain" : ""}`, dataset: { source: ev.source_id || "", segment: ev.segment_id ?? "" } },
       h("span", { class: "speaker" }, speakerName(speaker)),
       h("span", { class: "at" }, fmtClock(ev.start_ms)),
       kind === "partial" ? h("span", { class: "badge provisional", "data-i18n": "transcript.provisional" }, t("transcript.provisional")) : null,
-      h("span", { class: "text", lang: ev.language || undefined }, ev.text));
+      ev.uncertain ? uncertainMark(ev.uncertain) : null,
+      h("span", { class: "text", lang: ev.language || undefined }, textOf(ev)));
     return row;
   }
 

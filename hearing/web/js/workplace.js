@@ -4,7 +4,7 @@
 
 import { Api } from "./api.js";
 import { $, h, clear, show, toast } from "./dom.js";
-import { t, fmtDateTime } from "./i18n.js";
+import { t, fmtDateTime, errorText } from "./i18n.js";
 import { startSignInPage, showSignedIn } from "./signin.js";
 
 const api = new Api();
@@ -27,7 +27,7 @@ async function join(hr, button) {
     const joined = await api.post(`/api/hearings/${hr.id}/join`);
     location.assign(joined.link);
   } catch (e) {
-    toast(t("workplace.join_failed", { message: e.message }), "error");
+    toast(t("workplace.join_failed", { message: errorText(e) }), "error");
     button.disabled = false;
   }
 }
