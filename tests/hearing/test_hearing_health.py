@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from hearing.models import Recording
-from hearing_testlib import app_with_users, invite, login, schedule, sign_first_version
 from stenogram.verify import verify_bundle
-from support.testpeer import SignalTrack, TestPeer, tone
+from support.testpeer import SignalTrack, tone
+
+from hearing_testlib import app_with_users, invite, login, schedule, sign_first_version
+from test_hearing_media import WsPeer
 
 FRAME_S = 0.02
 
@@ -38,29 +40,6 @@ class PausableTrack(SignalTrack):
             await self.flowing.wait()
             self._n = int((time.time() - self._start) / FRAME_S)
         return await super().recv()
-
-
-class Phone:
-    """A participant's socket and peer connection."""
-
-    def __init__(self, ws, track):
-        self.ws = ws
-        self.peer = TestPeer("W", self._signal, audio=track)
-        self.reader = asyncio.ensure_future(self._read())
-
-    async def _signal(self, message):
-        await self.ws.send_json(message)
-
-    async def _read(self):
-        async for msg in self.ws:
-            data = msg.json()
-            if data["type"] in ("offer", "tracks", "closed", "error"):
-                await self.peer.on_server_message(data)
-
-    async def close(self):
-        await self.peer.close()
-        self.reader.cancel()
-        await self.ws.close()
 
 
 class Console:
@@ -100,7 +79,7 @@ async def phone_join(aiohttp_client, app, hid, inv, track, admit=None):
         await admit()
     ws = await client.ws_connect(f"/api/hearings/{hid}/ws")
     await ws.send_json({"type": "auth", "token": inv["token"]})
-    phone = Phone(ws, track)
+    phone = WsPeer(ws, "W", audio=track)
     await phone.peer.join()
     return phone
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import socket
 import threading
 import wave
@@ -26,6 +25,8 @@ if not SPEECH_DIR.is_dir():
 #: The witness's microphone: "Учился на медные деньги, с двенадцати лет сам их зарабатываю."
 SPEECH_CLIP = "nsh_ru_ru_0018.wav"
 PASSWORD = "correct horse battery"
+#: The signing keys' passphrase in the browser tests.
+PASSPHRASE = "long enough passphrase 1"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts" / "web"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1366, "height": 900}
@@ -209,6 +210,44 @@ class StaffApi:
 
 
 _case_numbers = itertools.count(1234)
+
+
+def signed_version(secretary: StaffApi, judge: StaffApi, hearing_id: int) -> int:
+    """A stenogram version made by the secretary and signed by both (keys made as needed);
+    its number."""
+    for who in (secretary, judge):
+        who.post("/api/me/signing-key", {"passphrase": PASSPHRASE})
+    number = secretary.post(f"/api/hearings/{hearing_id}/stenogram/versions")["number"]
+    for who in (secretary, judge):
+        who.post(f"/api/hearings/{hearing_id}/stenogram/versions/{number}/sign",
+                 {"passphrase": PASSPHRASE})
+    return number
+
+
+def join_lobby(page, link: str):
+    """A phone opens its invite link and, past the device check, waits in the lobby."""
+    from playwright.sync_api import expect
+    page.goto(link)
+    page.get_by_role("button", name="Продолжить").click()
+    expect(page.locator("#phase-lobby")).to_be_visible()
+    return page
+
+
+def admit(judge: StaffApi, hearing_id: int, inv: dict, page) -> None:  # noqa: ANN001
+    """The judge admits the phone waiting in the lobby; its page enters the hearing."""
+    from playwright.sync_api import expect
+    judge.post(f"/api/hearings/{hearing_id}/participants/{inv['participant']['id']}/admit")
+    expect(page.locator("#phase-hearing")).to_be_visible()
+
+
+def admitted_phone(make_context, judge: StaffApi, hearing_id: int, name: str = "Сидоров С.С.",
+                   role: str = "witness"):
+    """A new phone invited, through the lobby and admitted: (context, page, invite)."""
+    inv = judge.invite(hearing_id, role=role, name=name)
+    ctx = make_context(phone=True)
+    page = join_lobby(ctx.new_page(), inv["link"])
+    admit(judge, hearing_id, inv, page)
+    return ctx, page, inv
 
 
 def shot(page, artifacts: Path, name: str) -> Path:

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from axe import assert_accessible, violations
-from conftest import PASSWORD, StaffApi
+from conftest import PASSWORD, StaffApi, signed_version
 from test_web_static import used_keys
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,6 @@ LANGS = ("ru", "kk")
 I18N = Path(__file__).resolve().parents[2] / "hearing" / "web" / "i18n"
 TEXTS = {lang: json.loads((I18N / f"{lang}.json").read_text("utf-8"))
          for lang in ("ru", "kk", "en")}
-PASSPHRASE = "long enough passphrase 1"
 
 #: Visible text nodes and the accessible-name attributes of visible elements, with the page
 #: title; and apart, the chosen options of visible selects (a device's name is the system's).
@@ -207,12 +206,7 @@ def test_staff_pages_are_accessible(server, make_context, lang):
     check(calendar, "courtroom calendar refusing a bad date")
 
     # search results need a signed version
-    for who in (sec, judge):
-        who.post("/api/me/signing-key", {"passphrase": PASSPHRASE})
-    number = sec.post(f"/api/hearings/{h['id']}/stenogram/versions")["number"]
-    for who in (sec, judge):
-        who.post(f"/api/hearings/{h['id']}/stenogram/versions/{number}/sign",
-                 {"passphrase": PASSPHRASE})
+    signed_version(sec, judge, h["id"])
     editor.reload()
     expect(segments).to_have_count(2)
     editor.get_by_role("searchbox", name=TEXTS[lang]["search.title"]).fill("жанузаковой")

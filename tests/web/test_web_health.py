@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot
+from conftest import StaffApi, admit, join_lobby, shot
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +62,8 @@ def test_cut_phone_audio_is_shown_kept_and_printed(server, make_context, artifac
     pid = inv["participant"]["id"]
     phone_ctx = make_context(phone=True)
     phone_ctx.add_init_script(KEEP_PEERS)
-    phone = phone_ctx.new_page()
-    phone.goto(inv["link"])
-    phone.get_by_role("button", name="Продолжить").click()
-    expect(phone.locator("#phase-lobby")).to_be_visible()
-    judge.post(f"/api/hearings/{hid}/participants/{pid}/admit")
-    expect(phone.locator("#phase-hearing")).to_be_visible()
+    phone = join_lobby(phone_ctx.new_page(), inv["link"])
+    admit(judge, hid, inv, phone)
     expect(panel).to_have_attribute("data-state", "ok")
     # the witness's audio reaches the server before it is cut
     deadline = time.monotonic() + 30

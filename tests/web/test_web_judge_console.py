@@ -12,7 +12,7 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot
+from conftest import StaffApi, join_lobby, shot
 from support.media_samples import make_media
 
 pytestmark = pytest.mark.slow
@@ -163,10 +163,7 @@ def test_lobby_arrival_chimes_and_the_notice_admits(server, make_context, artifa
     ctx = make_context()
     judge, hid, inv = open_hearing_with_witness(ctx)
     page = console(ctx, hid)
-    phone = make_context(phone=True).new_page()
-    phone.goto(inv["link"])
-    phone.get_by_role("button", name="Продолжить").click()
-    expect(phone.locator("#phase-lobby")).to_be_visible()
+    phone = join_lobby(make_context(phone=True).new_page(), inv["link"])
 
     notices = page.locator("#lobby-notices")
     expect(notices).to_have_attribute("aria-live", "polite")

@@ -15,7 +15,7 @@ from hearing.api.context import STATE
 from hearing.config import Config
 from hearing.db import Database
 
-from conftest import LiveServer, StaffApi, new_context, shot
+from conftest import LiveServer, StaffApi, admit, new_context, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_url", ["postgres"], indirect=True)]
 
@@ -58,11 +58,6 @@ def lobby_through(browser, srv: LiveServer, link: str):
     page.get_by_role("button", name="Продолжить").click()
     expect(page.locator("#phase-lobby")).to_be_visible()
     return ctx, page
-
-
-def admit(judge: StaffApi, hid: int, inv: dict, page) -> None:  # noqa: ANN001
-    judge.post(f"/api/hearings/{hid}/participants/{inv['participant']['id']}/admit")
-    expect(page.locator("#phase-hearing")).to_be_visible()
 
 
 def test_a_phone_started_on_another_node_takes_its_media_to_the_owner(

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot
+from conftest import StaffApi, admitted_phone, shot
 
 pytestmark = pytest.mark.slow
 
@@ -78,23 +78,11 @@ def test_bad_invite_is_explained(server, make_context):
     expect(page.locator("#error-text")).to_contain_text("Шақыру")
 
 
-def admitted_phone(server, make_context, judge, hearing_id, name="Сидоров С.С."):
-    inv = judge.invite(hearing_id, name=name)
-    ctx = make_context(phone=True)
-    phone = ctx.new_page()
-    phone.goto(inv["link"])
-    phone.get_by_role("button", name="Продолжить").click()
-    expect(phone.locator("#phase-lobby")).to_be_visible()
-    judge.post(f"/api/hearings/{hearing_id}/participants/{inv['participant']['id']}/admit")
-    expect(phone.locator("#phase-hearing")).to_be_visible()
-    return ctx, phone, inv
-
-
 def test_network_drop_shows_reconnecting_and_rejoins(server, make_context, artifacts):
     judge = StaffApi(make_context(), "judge")
     h = judge.hearing()
     judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "open"})
-    ctx, phone, inv = admitted_phone(server, make_context, judge, h["id"])
+    ctx, phone, inv = admitted_phone(make_context, judge, h["id"])
     expect(phone.locator("body")).to_have_attribute("data-conn", "online")
     ctx.set_offline(True)
     banner = phone.locator("#conn-banner")
@@ -116,7 +104,7 @@ def test_evidence_upload_from_the_phone(server, make_context, artifacts, tmp_pat
     judge = StaffApi(make_context(), "judge")
     h = judge.hearing()
     judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "open"})
-    ctx, phone, inv = admitted_phone(server, make_context, judge, h["id"], name="Петров П.П.")
+    ctx, phone, inv = admitted_phone(make_context, judge, h["id"], name="Петров П.П.")
     phone.get_by_role("button", name="Доказательства").click()
     expect(phone.get_by_role("heading", name="Представить доказательство")).to_be_visible()
     # A real recording from the phone's microphone, made with the page's own recorder.
@@ -145,8 +133,8 @@ def test_two_phones_see_and_hear_each_other(server, make_context, artifacts):
     judge = StaffApi(make_context(), "judge")
     h = judge.hearing()
     judge.post(f"/api/hearings/{h['id']}/transitions", {"to": "open"})
-    _, witness, w_inv = admitted_phone(server, make_context, judge, h["id"], name="Сидоров С.С.")
-    _, plaintiff, p_inv = admitted_phone(server, make_context, judge, h["id"], name="Петрова П.П.")
+    _, witness, w_inv = admitted_phone(make_context, judge, h["id"], name="Сидоров С.С.")
+    _, plaintiff, p_inv = admitted_phone(make_context, judge, h["id"], name="Петрова П.П.")
     w_tile = witness.locator(f'#tiles .tile[data-source="p{p_inv["participant"]["id"]}"]')
     p_tile = plaintiff.locator(f'#tiles .tile[data-source="p{w_inv["participant"]["id"]}"]')
     expect(w_tile).to_contain_text("Петрова П.П. · Свидетель", timeout=45_000)

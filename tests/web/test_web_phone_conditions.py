@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from axe import assert_accessible
-from conftest import StaffApi, shot
+from conftest import StaffApi, admitted_phone, shot
 from support.testpeer import HearingPeer, PacketVideoTrack, SignalTrack, encode_vp8_loop
 
 pytestmark = pytest.mark.slow
@@ -83,17 +83,6 @@ def open_hearing(make_context) -> tuple[StaffApi, dict]:
     return judge, h
 
 
-def admitted_phone(make_context, judge, hearing_id, name="Сидоров С.С.", role="witness"):
-    inv = judge.invite(hearing_id, role=role, name=name)
-    phone = make_context(phone=True).new_page()
-    phone.goto(inv["link"])
-    phone.get_by_role("button", name="Продолжить").click()
-    expect(phone.locator("#phase-lobby")).to_be_visible()
-    judge.post(f"/api/hearings/{hearing_id}/participants/{inv['participant']['id']}/admit")
-    expect(phone.locator("#phase-hearing")).to_be_visible()
-    return phone, inv
-
-
 #: How much of the captions box a user sees with the page at its top: the box cut by the
 #: screen's bottom and by the sticky controls, in caption text lines.
 CAPTION_ROOM = """() => {
@@ -118,7 +107,7 @@ TILE_MEDIA = """() => [...document.querySelectorAll("#tiles .tile")].map((el) =>
 def test_captions_keep_three_lines_with_many_tiles_and_the_audio_only_view(
         server, make_context, others, artifacts):
     judge, h = open_hearing(make_context)
-    phone, inv = admitted_phone(make_context, judge, h["id"])
+    _, phone, inv = admitted_phone(make_context, judge, h["id"])
     crowd = others(judge, h["id"])
     for name in ("Петрова П.П.", "Ким А.А.", "Омаров Б.Б.", "Жанова Г.Г."):
         crowd.add(name)
@@ -176,7 +165,7 @@ RESTORED_WATCH = """() => {
 
 def test_connection_restored_notice_stays_long_enough_to_read(server, make_context, others):
     judge, h = open_hearing(make_context)
-    phone, _ = admitted_phone(make_context, judge, h["id"])
+    _, phone, _ = admitted_phone(make_context, judge, h["id"])
     others(judge, h["id"]).add("Петрова П.П.")
     expect(phone.locator("#tiles .tile")).to_have_count(2, timeout=45_000)
     phone.evaluate(RESTORED_WATCH)
@@ -258,7 +247,7 @@ def small_wav() -> bytes:
 
 def test_language_switch_redoes_what_is_shown(server, make_context, others):
     judge, h = open_hearing(make_context)
-    phone, inv = admitted_phone(make_context, judge, h["id"])
+    _, phone, inv = admitted_phone(make_context, judge, h["id"])
     others(judge, h["id"]).add("Петрова П.П.", role="plaintiff")
     me = phone.locator(f'#tiles .tile[data-source="p{inv["participant"]["id"]}"]')
     tiles = phone.locator("#tiles")

@@ -9,10 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot
+from conftest import StaffApi, shot, signed_version
 
 pytestmark = pytest.mark.slow
-PASSPHRASE = "long enough passphrase 1"
 
 
 def add_final(server, hearing_id, text, start_ms):
@@ -39,12 +38,7 @@ def test_search_finds_a_word_form_and_opens_its_moment(server, make_context, art
     add_final(server, hid, "Свидетель Жанузакова подтвердила подпись", 5000)
     ctx = make_context()
     sec = StaffApi(ctx, "secretary_search")
-    for who in (sec, judge):
-        who.post("/api/me/signing-key", {"passphrase": PASSPHRASE})
-    number = sec.post(f"/api/hearings/{hid}/stenogram/versions")["number"]
-    for who in (sec, judge):
-        who.post(f"/api/hearings/{hid}/stenogram/versions/{number}/sign",
-                 {"passphrase": PASSPHRASE})
+    signed_version(sec, judge, hid)
 
     page = ctx.new_page()
     page.goto(f"/secretary/{hid}")

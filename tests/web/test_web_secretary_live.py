@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot
+from conftest import StaffApi, admit, join_lobby, shot
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +47,8 @@ def test_secretary_plays_a_live_hearing_across_chunks(server, make_context, arti
     pid = inv["participant"]["id"]
     source = f"p{pid}"
     judge.post(f"/api/hearings/{hid}/transitions", {"to": "open"})
-    phone = make_context(phone=True).new_page()
-    phone.goto(inv["link"])
-    phone.get_by_role("button", name="Продолжить").click()
-    expect(phone.locator("#phase-lobby")).to_be_visible()
-    judge.post(f"/api/hearings/{hid}/participants/{pid}/admit")
-    expect(phone.locator("#phase-hearing")).to_be_visible()
+    phone = join_lobby(make_context(phone=True).new_page(), inv["link"])
+    admit(judge, hid, inv, phone)
 
     # The witness has said something the machine wrote down, and there is audio after it.
     def spoken():

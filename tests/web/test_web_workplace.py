@@ -11,11 +11,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD, StaffApi, shot
+from conftest import PASSWORD, StaffApi, shot, signed_version
 
 pytestmark = pytest.mark.slow
 CASE = "2-5151/2026"
-KEY_PASS = "a long signing passphrase"
 
 
 def test_lawyer_signs_in_sees_the_case_and_joins_its_hearing(server, make_context, artifacts):
@@ -64,11 +63,7 @@ def test_lawyer_signs_in_sees_the_case_and_joins_its_hearing(server, make_contex
     sec = StaffApi(make_context(), "secretary_wp")
     for to in ("open", "closed"):
         judge.post(f"/api/hearings/{hr['id']}/transitions", {"to": to})
-    for who in (sec, judge):
-        who.post("/api/me/signing-key", {"passphrase": KEY_PASS})
-    sec.post(f"/api/hearings/{hr['id']}/stenogram/versions")
-    for who in (sec, judge):
-        who.post(f"/api/hearings/{hr['id']}/stenogram/versions/1/sign", {"passphrase": KEY_PASS})
+    assert signed_version(sec, judge, hr["id"]) == 1
     page.goto("/workplace")
     protocol = item.get_by_role("link", name="Подписанный протокол (версия 1)")
     expect(protocol).to_be_visible()
