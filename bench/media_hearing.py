@@ -15,6 +15,12 @@ uniform spread over 0..0.5 s.
 
     python bench/media_hearing.py --participants 6 --duration 60 --json OUT.json
 
+A poor link: ``--lossy-phone 5,400`` puts the last participant behind a relay in the server's
+process that drops 5 % of the packets each way and carries at most 400 kbit/s each way (a
+200 ms queue, then drops, as a congested link does); ``--lossy-audio-only`` has that phone ask
+the server for audio only. The report's ``lossy_link`` says what that phone received (audio
+continuity, video fps) and what the others still got from it and from each other.
+
 The clients send pre-encoded VP8 (encoded once) and count received video frames without
 decoding them, so nearly all the CPU measured in the server process is the server's."""
 
@@ -24,6 +30,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import re
 import resource
 import sys
 import tempfile
@@ -41,6 +49,90 @@ CLICK_EVERY_S = 0.5
 CLICK_MARKERS = 16
 CLICK_BASE_HZ = 600.0
 CLICK_STEP_HZ = 200.0
+CANDIDATE = re.compile(r"(a=candidate:\S+ \d+ udp \d+ )(\S+) (\d+)( typ host)")
+
+
+class LossyRelay(asyncio.DatagramProtocol):
+    """One phone's poor link, in the server's process: the phone is given this socket as the
+    server's ICE address (and the server this socket as the phone's), and every datagram
+    between them crosses it. Each direction drops ``loss`` of its packets at random and is
+    carried at ``kbps`` through a queue of at most ``queue_s``; what would wait longer is
+    dropped."""
+
+    def __init__(self, server: tuple[str, int], loss: float, kbps: float, queue_s: float = 0.2) -> None:
+        self.server, self.loss, self.rate, self.queue_s = server, loss, kbps * 1000 / 8, queue_s
+        self.phone: tuple[str, int] | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.free_at = {"down": 0.0, "up": 0.0}
+        self.counts = {d: {"packets": 0, "lost": 0, "overflow": 0, "bytes_sent": 0} for d in ("down", "up")}
+
+    def connection_made(self, transport) -> None:  # noqa: ANN001
+        self.transport = transport
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.transport.get_extra_info("sockname")[:2]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if addr[:2] == self.server:
+            direction, dest = "down", self.phone
+        else:
+            self.phone, direction, dest = addr[:2], "up", self.server
+        if dest is None:
+            return
+        counts = self.counts[direction]
+        counts["packets"] += 1
+        if random.random() < self.loss:
+            counts["lost"] += 1
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self.free_at[direction])
+        if start - now > self.queue_s:
+            counts["overflow"] += 1
+            return
+        self.free_at[direction] = done = start + len(data) / self.rate
+        counts["bytes_sent"] += len(data)
+        loop.call_at(done, self.transport.sendto, data, dest)
+
+
+class LossyLink:
+    """Puts one participant's media behind LossyRelays by rewriting the ICE candidates of the
+    signalling: the server's in each offer to that phone, the phone's in its answers."""
+
+    def __init__(self, participant_id: str, loss: float, kbps: float) -> None:
+        self.participant_id, self.loss, self.kbps = participant_id, loss, kbps
+        self.relays: dict[tuple[str, int], LossyRelay] = {}  # server ICE address -> relay
+        self.current: LossyRelay | None = None
+
+    async def _relay(self, server: tuple[str, int]) -> LossyRelay:
+        if server not in self.relays:
+            loop = asyncio.get_running_loop()
+            _, relay = await loop.create_datagram_endpoint(
+                lambda: LossyRelay(server, self.loss, self.kbps), local_addr=("127.0.0.1", 0))
+            self.relays[server] = relay
+        return self.relays[server]
+
+    async def offer(self, sdp: str) -> str:
+        """The server's offer as the phone gets it: every server candidate is the relay."""
+        for host, port in {(m.group(2), int(m.group(3))) for m in CANDIDATE.finditer(sdp)}:
+            self.current = await self._relay((host, port))
+        return CANDIDATE.sub(lambda m: f"{m.group(1)}{self._at(self.current)}{m.group(4)}", sdp)
+
+    def answer(self, sdp: str) -> str:
+        """The phone's answer as the server gets it: the phone is reached at the relay too."""
+        return CANDIDATE.sub(lambda m: f"{m.group(1)}{self._at(self.current)}{m.group(4)}", sdp)
+
+    @staticmethod
+    def _at(relay: LossyRelay) -> str:
+        host, port = relay.address
+        return f"{host} {port}"
+
+    def counts(self) -> dict:
+        """Per direction ("down": to the phone), summed over the phone's connections."""
+        keys = ("packets", "lost", "overflow", "bytes_sent")
+        return {d: {k: sum(r.counts[d][k] for r in self.relays.values()) for k in keys}
+                for d in ("down", "up")}
 
 
 def rss_mb() -> float:
@@ -104,7 +196,7 @@ class ClickReader:
 
 # ---------------------------------------------------------------------------------------------
 async def run_client(name: str, url: str, video_file: str, duration: float, warmup: float,
-                     light: bool) -> dict:
+                     light: bool, audio_only: bool = False) -> dict:
     import aiohttp
 
     from media.rtc import apply_bind_addresses
@@ -116,6 +208,8 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
     vp8 = [bytes.fromhex(p) for p in packets]
     latencies: dict[str, list[float]] = {}
     net_latencies: dict[str, list[float]] = {}
+    audio_gaps: dict[str, float] = {}  # mid -> longest time between two audio packets, measured
+    last_audio: dict[str, float] = {}
     measuring = {"on": False}
 
     def recorder(into: dict[str, list[float]], mid: str):  # noqa: ANN202
@@ -142,6 +236,9 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
             await super()._read_audio(mid, track)
 
         def _packet_audio(self, mid: str, samples: np.ndarray, now: float) -> None:
+            if measuring["on"] and mid in last_audio:
+                audio_gaps[mid] = max(audio_gaps.get(mid, 0.0), now - last_audio[mid])
+            last_audio[mid] = now
             self.packet_clicks[mid].frame(samples, now, AUDIO_RATE)
 
         def _received_audio(self, mid: str, samples: np.ndarray, now: float) -> None:
@@ -162,6 +259,9 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
 
             read_task = asyncio.ensure_future(reader())
             await peer.join()
+            remb = remb_estimates(peer.pc)
+            if audio_only:
+                await ws.send_json({"type": "receive", "video": False})
             rejoins = {"n": 0}
 
             async def rejoin_when_dropped() -> None:
@@ -186,6 +286,8 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
             elapsed = time.time() - t0
             cpu = (time.process_time() - c0) / elapsed
             v1, a1 = dict(peer.video_frames), dict(peer.audio_frames)
+            for mid, last in last_audio.items():  # a source that fell silent before the end
+                audio_gaps[mid] = max(audio_gaps.get(mid, 0.0), time.time() - last)
             tracks = dict(peer.tracks)
             rejoin_task.cancel()
             read_task.cancel()
@@ -200,9 +302,33 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
             entry["video_fps"] = (v1.get(mid, 0) - v0.get(mid, 0)) / elapsed
         else:
             entry["audio_frames_per_s"] = (a1.get(mid, 0) - a0.get(mid, 0)) / elapsed
+            entry["audio_max_gap_ms"] = round(audio_gaps.get(mid, elapsed) * 1000, 1)
             entry["latencies_ms"] = [round(x * 1000, 1) for x in latencies.get(mid, [])]
             entry["net_latencies_ms"] = [round(x * 1000, 1) for x in net_latencies.get(mid, [])]
-    return {"name": name, "cpu_cores": cpu, "rejoins": rejoins["n"], "per_source": per_source}
+    return {"name": name, "cpu_cores": cpu, "rejoins": rejoins["n"], "per_source": per_source,
+            "remb_kbps_last": round(remb[-1] / 1000) if remb else None,
+            "remb_kbps_min": round(min(remb) / 1000) if remb else None}
+
+
+def remb_estimates(pc) -> list[int]:  # noqa: ANN001
+    """The bitrates the server's REMB feedback allows the video ``pc`` sends, in order."""
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+
+    sender = next((s for s in pc.getSenders() if s.track is not None and s.track.kind == "video"), None)
+    estimates: list[int] = []
+    if sender is None:
+        return estimates
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet) -> None:  # noqa: ANN001
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            if sender._ssrc in ssrcs:
+                estimates.append(bitrate)
+        await original(packet)
+
+    sender._handle_rtcp_packet = handle
+    return estimates
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,8 +369,15 @@ async def run_server(args) -> dict:
     events: list[dict] = []
     tap_chunks = {"n": 0}
 
+    lossy = None
+    if args.lossy_phone:
+        loss_pct, kbps = (float(x) for x in args.lossy_phone.split(","))
+        lossy = LossyLink(f"p{args.participants - 1}", loss_pct / 100, kbps)
+
     async def send(pid: str, message: dict) -> None:
         ws = sockets.get(pid)
+        if lossy is not None and pid == lossy.participant_id and message.get("type") == "offer":
+            message = {**message, "sdp": await lossy.offer(message["sdp"])}
         if ws is not None and not ws.closed:
             await ws.send_json(message)
 
@@ -259,7 +392,10 @@ async def run_server(args) -> dict:
         sockets[pid] = ws
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await room.handle_message(pid, json.loads(msg.data))
+                message = json.loads(msg.data)
+                if lossy is not None and pid == lossy.participant_id and message.get("type") == "answer":
+                    message["sdp"] = lossy.answer(message["sdp"])
+                await room.handle_message(pid, message)
         return ws
 
     app = web.Application()
@@ -277,6 +413,7 @@ async def run_server(args) -> dict:
             sys.executable, __file__, "--client", f"p{i}", "--url", f"http://127.0.0.1:{port}/ws/p{i}",
             "--video-file", str(video_file), "--duration", str(args.duration),
             "--warmup", str(args.warmup + (n - i) * 0.3), *(["--full-clients"] if args.full_clients else []),
+            *(["--audio-only"] if lossy is not None and args.lossy_audio_only and i == n - 1 else []),
             stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}))
         await asyncio.sleep(0.3)
     await asyncio.sleep(args.warmup)
@@ -302,6 +439,7 @@ async def run_server(args) -> dict:
     outputs = [json.loads((await p.communicate())[0].decode() or "{}") for p in procs]
     recordings = await room.close()
     await runner.cleanup()
+    lossy_report = lossy_link_report(lossy, args.lossy_audio_only, outputs) if lossy else None
 
     fps = [s.get("video_fps", 0.0) for o in outputs for s in o.get("per_source", {}).values()]
     afps = [s.get("audio_frames_per_s", 0.0) for o in outputs for s in o.get("per_source", {}).values()]
@@ -353,10 +491,42 @@ async def run_server(args) -> dict:
         "per_receiver": {o.get("name"): {src: round(v.get("video_fps", 0), 1) for src, v in o.get("per_source", {}).items()}
                          for o in outputs},
         "recordings": len(recordings),
+        "lossy_link": lossy_report,
         "forwarding": "encoded packets (no per-receiver decode/encode)",
         "baseline_transcode_cores_per_stream": round(baseline, 3),
         "baseline_transcode_cores_projected": round(baseline * n * (n - 1), 2),
         "ratio_projected_transcode_to_measured": round(baseline * n * (n - 1) / max((cpu1 - cpu0) / (wall1 - wall0), 1e-6), 1),
+    }
+
+
+def lossy_link_report(lossy: LossyLink, audio_only: bool, outputs: list[dict]) -> dict:
+    """What the phone behind the poor link received, and what everybody else still got."""
+    phone = lossy.participant_id
+    by_name = {o.get("name"): o.get("per_source", {}) for o in outputs}
+
+    def receives(per_source: dict) -> dict:
+        return {src: {"video_fps": round(v.get("video_fps", 0.0), 1),
+                      "audio_frames_per_s": round(v.get("audio_frames_per_s", 0.0), 1),
+                      "audio_max_gap_ms": v.get("audio_max_gap_ms")}
+                for src, v in per_source.items()}
+
+    others = {name: src for name, src in by_name.items() if name != phone}
+    between_others = [v.get("video_fps", 0.0) for src in others.values()
+                      for s, v in src.items() if s != phone]
+    return {
+        "phone": phone, "loss_pct": round(lossy.loss * 100, 1), "kbps": lossy.kbps,
+        "audio_only": audio_only,
+        "relay_packets": lossy.counts(),
+        "note": "audio_frames_per_s: 50 is every 20 ms frame; audio_max_gap_ms: longest silence "
+                "between two audio packets of a source during the measured time",
+        "phone_receives": receives(by_name.get(phone, {})),
+        "remb_kbps_to_phone": {k: next((o.get(k) for o in outputs if o.get("name") == phone), None)
+                               for k in ("remb_kbps_last", "remb_kbps_min")},
+        "remb_kbps_to_others_last": {o.get("name"): o.get("remb_kbps_last") for o in outputs
+                                     if o.get("name") != phone},
+        "others_receive_from_phone": {name: receives({phone: src.get(phone, {})})[phone]
+                                      for name, src in others.items()},
+        "others_video_fps_min_from_each_other": round(min(between_others), 1) if between_others else None,
     }
 
 
@@ -373,13 +543,19 @@ def main() -> int:
     parser.add_argument("--full-clients", action="store_true",
                         help="clients run aiortc's whole receive pipeline (jitter buffer, decoding) "
                              "and report playout latency; costs the clients far more CPU")
+    parser.add_argument("--lossy-phone", metavar="LOSS%,KBPS",
+                        help="the last participant's link drops LOSS%% of the packets and carries "
+                             "KBPS kbit/s, each way (e.g. 5,400)")
+    parser.add_argument("--lossy-audio-only", action="store_true",
+                        help="that phone asks the server for audio only")
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--audio-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--video-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         result = asyncio.run(run_client(args.client, args.url, args.video_file, args.duration, args.warmup,
-                                        not args.full_clients))
+                                        not args.full_clients, args.audio_only))
         print(json.dumps(result))
         return 0
     if args.autogroup_nice is not None:

@@ -123,12 +123,30 @@ class Config:
     #: data directory as the service account can sign heads over a rewritten log.
     audit_key_passphrase_file: str = ""
     audit_key_passphrase: str = ""
+    #: Signatures by a certificate the signer holds (detached CMS): a folder of PEM files with
+    #: the court's trust anchors (self-signed roots) and intermediates. Empty: off.
+    cms_trust_dir: str = ""
+    #: Whose certificate is whose: "username=SERIAL,..." binds each account to the subject
+    #: serialNumber (the national ID, e.g. IIN123456789012) its certificates must carry; a
+    #: certificate of anyone else, though from a trusted CA, is refused.
+    cms_signers: str = ""
+    #: How long a presented signing request (its time, link and QR code) may be signed, s.
+    cms_request_ttl_s: int = 600
     #: Largest evidence file accepted, bytes (2 GiB: a long phone video).
     evidence_max_bytes: int = 2 << 30
     #: Disk space evidence uploads must leave free for the database and the recordings, bytes.
     evidence_min_free_bytes: int = 256 << 20
     #: Transcribe the sound of accepted audio/video evidence offline (loads Whisper on first use).
     transcribe_evidence: bool = True
+    #: Re-transcription by a second, better model once a hearing is closed: any CTranslate2
+    #: Whisper directory (empty: off), its device ("cpu", "cuda") and compute type, its beam,
+    #: and whether a closed hearing's recordings are queued by themselves (else only on the
+    #: secretary's request). See the README for the model and hardware Kazakh needs.
+    retranscribe_model_dir: str = ""
+    retranscribe_device: str = "cpu"
+    retranscribe_compute_type: str = "int8"
+    retranscribe_beam_size: int = 5
+    retranscribe_on_close: bool = True
     #: Address space of the child process that parses a submitted file, bytes.
     evidence_parse_memory_bytes: int = 512 << 20
     #: Most work a playback copy may cost: decoded pixels (width x height x frames; the

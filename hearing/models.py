@@ -428,3 +428,25 @@ class EvidenceUploadLease(Base):
     node_id: Mapped[str] = mapped_column(String(100))
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+#: Who writes a hearing's log notes: its judge or its secretary.
+NoteRole = Literal["judge", "secretary"]
+
+
+class HearingNote(Base):
+    """A log note of the judge or the secretary at a moment of the hearing clock, never
+    speech. Rows are only ever inserted: a correction is a new note naming the one it
+    ``replaces``, which stays in the history."""
+    __tablename__ = "hearing_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[NoteRole] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    #: At most one note replaces a given note: corrections form a line, never a fork.
+    replaces: Mapped[int | None] = mapped_column(ForeignKey("hearing_notes.id"), nullable=True,
+                                                 unique=True)
+    created_at: Mapped[datetime] = mapped_column()

@@ -167,17 +167,19 @@ def _asr(cfg: Config) -> list[Problem]:
                                              "(set asr_device = \"cpu\")"))
     if cfg.asr_model_dir:
         out += model_dir_problems(cfg.asr_model_dir)
+    if cfg.retranscribe_model_dir:
+        out += model_dir_problems(cfg.retranscribe_model_dir, "retranscribe_model_dir")
     return out
 
 
-def model_dir_problems(model_dir: str) -> list[Problem]:
+def model_dir_problems(model_dir: str, setting: str = "asr_model_dir") -> list[Problem]:
     path = Path(model_dir)
     if not path.is_dir():
-        return [Problem("asr_model_dir", f"{path} is not a directory")]
+        return [Problem(setting, f"{path} is not a directory")]
     missing = [n for n in ("model.bin", "config.json") if not (path / n).is_file()]
     if missing:
-        return [Problem("asr_model_dir", f"{path} is not a CTranslate2 Whisper model (no "
-                                         f"{' or '.join(missing)})")]
+        return [Problem(setting, f"{path} is not a CTranslate2 Whisper model (no "
+                                 f"{' or '.join(missing)})")]
     return []
 
 

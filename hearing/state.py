@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hearing.live.takeover import Takeover
     from hearing.metrics import Metrics
     from hearing.notice_jobs import NoticeJobs
+    from hearing.retranscription import Retranscriptions
     from hearing.transcripts import TranscriptStore
 
 
@@ -41,6 +42,7 @@ class AppState:
     live: "LiveHearings" = None  # type: ignore[assignment]
     transcripts: "TranscriptStore" = None  # type: ignore[assignment]
     evidence: "EvidenceJobs" = None  # type: ignore[assignment]
+    retranscription: "Retranscriptions" = None  # type: ignore[assignment]
     courtrooms: "CourtroomCaptures" = None  # type: ignore[assignment]
     notices: "NoticeJobs" = None  # type: ignore[assignment]
     #: a node of several: takes over the open hearings of a node that died (None alone)
@@ -62,6 +64,7 @@ class AppState:
         from hearing.live import CourtroomCaptures, LiveHearings
         from hearing.metrics import Metrics
         from hearing.notice_jobs import NoticeJobs
+        from hearing.retranscription import RetranscribeOptions, Retranscriptions
         from hearing.transcripts import TranscriptStore
         if self.transcripts is None:
             self.transcripts = TranscriptStore(self.db)
@@ -72,6 +75,11 @@ class AppState:
         if self.live is None:
             self.live = LiveHearings(self)
         self.evidence = EvidenceJobs(self)
+        c = self.config
+        self.retranscription = Retranscriptions(self, RetranscribeOptions(
+            model_dir=c.retranscribe_model_dir or None, device=c.retranscribe_device,
+            compute_type=c.retranscribe_compute_type, beam_size=c.retranscribe_beam_size,
+            on_close=c.retranscribe_on_close))
         self.notices = NoticeJobs(self)
         self.courtrooms = CourtroomCaptures(self)
         self.live.on_transition(self.courtrooms.on_transition)
@@ -93,6 +101,7 @@ class AppState:
         self.live.serve_commands()  # the live effects other nodes send to the hearings held here
         await self.hub.bus.start()  # a node of several that cannot reach the others stops here
         await self.evidence.start()
+        await self.retranscription.start()
         await self.notices.start()
         if self.takeover is not None:  # of several: hearings whose lease lapsed, ours too
             await self.takeover.start()
@@ -105,6 +114,7 @@ class AppState:
         flushes into the recorders), live hearings, then the database."""
         self.started = False
         await self.notices.close()
+        await self.retranscription.close()
         await self.evidence.close()
         if self.takeover is not None:
             await self.takeover.close()

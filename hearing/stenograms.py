@@ -24,6 +24,7 @@ from hearing.config import Config
 from hearing.models import (AuditEvent, Court, EvidenceItem, Hearing, Recording,
                             RecordingChunk, SigningKey, StenogramSignature, StenogramVersionRow,
                             TreeHead, User)
+from hearing.notes import record_notes
 from hearing.transcripts import speakers
 from stenogram import (StenogramVersion, Transcript, build_version, load_or_create_server_key,
                        sign_tree_head)
@@ -309,7 +310,7 @@ def new_version(s: Session, cfg: Config, h: Hearing, transcript: Transcript) -> 
                          segments=transcript.segments(), revisions_head=transcript.head(),
                          recordings=recording_entries(s, h.id),
                          evidence=evidence_entries(s, h.id), audit_head=audit_head,
-                         previous=previous)
+                         previous=previous, notes=record_notes(s, h.id))
 
 
 def media_files(s: Session, hearing_id: int,

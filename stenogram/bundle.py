@@ -4,7 +4,9 @@ Layout (every JSON file is canonical JSON, RFC 8785):
   manifest.json              format, hearing id, created_at, SHA-256 and size of every other file
   versions/v0001.json        {"sha256", "document"} per version, in order; the document's
                              recordings carry each source's gaps (where its audio is missing,
-                             and why), so the signatures cover them
+                             and why), so the signatures cover them, and the
+                             judge's and secretary's log notes (each matched against its
+                             note.add audit row by the verifier)
   signatures/v0001.json      the signature records on that version, in signing order
   keys/<key_id>.json         public keys (signing users and the server's tree-head key)
   revisions.jsonl            the revision chain, one revision per line

@@ -1,10 +1,13 @@
 """The revision chain: every change to the transcript, machine or human, as a hash-linked log.
 
 The chain starts with the machine's own segments (kind ``asr``) and continues with the
-secretary's corrections (``edit_text``, ``set_speaker``, ``split``, ``merge``, ``restore``). Each
-revision records who, when and why, and the SHA-256 of the revision before it; its own hash is
-taken over its canonical JSON. Entries are never changed, so the machine's original text stays
-in the chain for ever; the current transcript is a fold over the chain.
+secretary's corrections (``edit_text``, ``set_speaker``, ``split``, ``merge``, ``restore``). A
+second model's reading of a segment is a ``proposal`` (author ``asr:<model>``): it changes no
+text until the secretary accepts it (an ``edit_text`` naming the proposal) or rejects it (a
+``reject_proposal``). Each revision records who, when and why, and the SHA-256 of the revision
+before it; its own hash is taken over its canonical JSON. Entries are never changed, so the
+machine's original text stays in the chain for ever; the current transcript is a fold over the
+chain.
 
 A revision stores its *result* (the segments it removes and the segments it puts), not just the
 intent: re-estimated word timings are part of the record, so a verifier years later replays the
@@ -25,6 +28,8 @@ from .segments import Segment, SegmentError, Word, chronological, new_segment_id
 GENESIS = "0" * 64
 MACHINE_KINDS = {"asr"}
 EDIT_KINDS = {"edit_text", "set_speaker", "split", "merge", "restore"}
+#: Revisions that change no segment: a second model's proposed text, and its rejection.
+PROPOSAL_KINDS = {"proposal", "reject_proposal"}
 
 
 class RevisionError(ValueError):
@@ -62,9 +67,9 @@ class Revision:
 
 def make_revision(prev: Revision | None, kind: str, *, author: str, reason: str,
                   payload: dict[str, Any], at: str | None = None) -> Revision:
-    if kind not in MACHINE_KINDS | EDIT_KINDS:
+    if kind not in MACHINE_KINDS | EDIT_KINDS | PROPOSAL_KINDS:
         raise RevisionError(f"unknown revision kind {kind!r}")
-    if kind in EDIT_KINDS and not author:
+    if kind in EDIT_KINDS | PROPOSAL_KINDS and not author:
         raise RevisionError("a correction needs an author")
     seq = 0 if prev is None else prev.seq + 1
     prev_hash = GENESIS if prev is None else prev.hash
@@ -137,6 +142,12 @@ def apply_revision(state: dict[str, Segment], rev: Revision) -> None:
     """Apply one revision's result to ``state`` (segment_id -> Segment), checking that it is
     consistent with the state it claims to change."""
     p = rev.payload
+    if rev.kind in PROPOSAL_KINDS:
+        if p.get("put") or p.get("remove"):
+            raise RevisionError(f"revision {rev.seq}: a {rev.kind} changes no segment")
+        if rev.kind == "proposal" and p.get("segment_id") not in state:
+            raise RevisionError(f"revision {rev.seq} proposes text for unknown segment")
+        return
     removes = list(p.get("remove") or [])
     puts = [Segment.from_dict(d) for d in p.get("put") or []]
     for sid in removes:
@@ -318,6 +329,55 @@ class Transcript:
         new = _replace(seg, text=text, words=words, origin="edit_text", uncertain="")
         return self._append("edit_text", author=author, reason=reason, at=at,
                             payload={"segment_id": segment_id, "put": [new.to_dict()]})
+
+    # -- a second model's proposals
+    def propose(self, segment_id: str, text: str, words: Iterable[Word], *, model: str,
+                at: str | None = None) -> Revision:
+        """Another model's reading of a segment's time span; the segment is unchanged."""
+        seg = self.segment(segment_id)
+        text = text.strip()
+        if not text or text == seg.text:
+            raise RevisionError("a proposal needs other, non-empty text")
+        return self._append("proposal", author=f"asr:{model}", reason="", at=at, payload={
+            "segment_id": segment_id, "text": text, "based_on": seg.text,
+            "words": [w.to_list() for w in words]})
+
+    def proposals(self) -> list[Revision]:
+        """Proposals still to decide: neither accepted nor rejected, and their segment still
+        has the text they were made against."""
+        decided = {r.payload.get("proposal_seq") for r in self.revisions
+                   if r.kind in ("reject_proposal", "edit_text")}
+        return [r for r in self.revisions if r.kind == "proposal" and r.seq not in decided
+                and (seg := self.state.get(r.payload["segment_id"])) is not None
+                and seg.text == r.payload["based_on"]]
+
+    def _pending(self, proposal_seq: int) -> Revision:
+        for r in self.proposals():
+            if r.seq == proposal_seq:
+                return r
+        raise RevisionError(f"no open proposal {proposal_seq}")
+
+    def accept_proposal(self, proposal_seq: int, *, author: str,
+                        at: str | None = None) -> Revision:
+        """The proposal's text (and the model's word times) as the secretary's correction."""
+        prop = self._pending(proposal_seq)
+        seg = self.segment(prop.payload["segment_id"])
+        words = tuple(Word.from_any(w) for w in prop.payload["words"])
+        if [w.text for w in words] != prop.payload["text"].split():
+            words = retime_words(seg.words, prop.payload["text"], seg.start_ms, seg.end_ms)
+        new = _replace(seg, text=prop.payload["text"], words=words, origin="edit_text",
+                       uncertain="")
+        return self._append("edit_text", author=author, at=at,
+                            reason=f"accepted the reading of {prop.author}",
+                            payload={"segment_id": seg.segment_id, "proposal_seq": prop.seq,
+                                     "put": [new.to_dict()]})
+
+    def reject_proposal(self, proposal_seq: int, *, author: str, reason: str = "",
+                        at: str | None = None) -> Revision:
+        prop = self._pending(proposal_seq)
+        return self._append("reject_proposal", author=author, reason=reason, at=at,
+                            payload={"segment_id": prop.payload["segment_id"],
+                                     "proposal_seq": prop.seq})
 
     def set_speaker(self, segment_id: str, speaker: str | None, *, author: str,
                     reason: str = "", at: str | None = None) -> Revision:

@@ -1,9 +1,9 @@
 """Signers and signature verification.
 
 Callers only see the ``Signer`` protocol (algorithm, key_id, public_key_info(), sign()) and
-``verify_signature(public_key_info, data, signature)``. Ed25519 is built in; a CMS/CAdES signer
-on a national-PKI hardware token plugs in by implementing ``Signer`` (its public_key_info carries
-the certificate chain) and registering a verifier for its algorithm name — no caller changes.
+``verify_signature(public_key_info, data, signature)``. Ed25519 is built in; so are detached CMS
+signatures made outside the server by a certificate the signer holds (algorithm "cms",
+``stenogram/cms.py``: the key record carries the certificate chain and CRLs).
 
 Private keys at rest (one key per signing user): a JSON file holding the raw Ed25519 private key
 encrypted with AES-256-GCM under a key derived from the user's signing passphrase with scrypt
@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from . import cms
 from .canonical import sha256_hex
 from .files import create_private, write_private
 
@@ -96,6 +97,8 @@ def key_info_problems(info: dict[str, Any]) -> list[str]:
         if fingerprint(raw) != info.get("key_id"):
             return ["key_id is not the fingerprint of the public key"]
         return []
+    if info.get("algorithm") == cms.CMS:
+        return cms.key_info_problems(info)
     if info.get("algorithm") in _VERIFIERS:
         return []
     return [f"unknown algorithm {info.get('algorithm')!r}"]
@@ -110,6 +113,7 @@ def _verify_ed25519(info: dict[str, Any], data: bytes, signature: bytes) -> bool
 
 
 register_verifier(ED25519, _verify_ed25519)
+register_verifier(cms.CMS, cms.verify_key_info)
 
 
 class Ed25519Signer:

@@ -13,6 +13,7 @@ from typing import Iterable
 
 from .bundle import MANIFEST, BundleContents, BundleError, read_bundle
 from .canonical import canonical_sha256
+from .cms import CMS, root_fingerprint
 from .merkle import (MerkleTree, audit_leaf, tree_head_problems, verify_consistency,
                      verify_inclusion)
 from .revisions import GENESIS, check_and_fold
@@ -43,7 +44,9 @@ def verify_bundle(path: Path, trusted_keys: Iterable[str] | None = None) -> list
     """Every check on the bundle at ``path``. The bundle carries its own public keys, so it
     proves integrity and order by itself; *who* signed is proven only against keys the reader
     trusts from elsewhere (the court's published key fingerprints): pass them as
-    ``trusted_keys`` (key ids, i.e. SHA-256 fingerprints in hex) to add that check."""
+    ``trusted_keys`` (key ids, i.e. SHA-256 fingerprints in hex) to add that check. A signature
+    by a certificate (CMS) is checked with the chain and CRLs the bundle carries, at its
+    signing time; its signer is trusted when its chain's root fingerprint is among them."""
     rep = _Report()
     try:
         b = read_bundle(Path(path))
@@ -76,9 +79,13 @@ def _trust(rep: _Report, b: BundleContents, trusted: set[str]) -> None:
     used = {s.get("key_id"): f"{s['statement']['role']} signature on version "
             f"{s['statement']['version_number']}" for sigs in b.signatures.values() for s in sigs}
     used.update({h.get("key_id"): "audit tree heads" for h in b.tree_heads})
-    # a fingerprint may be given shortened (as printed on a document): at least 32 hex digits
+    # a fingerprint may be given shortened (as printed on a document): at least 32 hex digits;
+    # a certificate signer is vouched for by the fingerprint of its chain's root
     def known(k: str) -> bool:
-        return any(len(t) >= 32 and k.startswith(t) for t in trusted)
+        info = b.keys.get(k) or {}
+        root = root_fingerprint(info) if info.get("algorithm") == CMS else ""
+        return any(len(t) >= 32 and (k.startswith(t) or bool(root and root.startswith(t)))
+                   for t in trusted)
     bad = [f"{what} is by untrusted key {str(k)[:16]}…" for k, what in sorted(
         used.items(), key=lambda kv: str(kv[0])) if not known(str(k))]
     rep.add("signing keys are among the trusted keys given", bad,
@@ -114,8 +121,12 @@ def _manifest(rep: _Report, b: BundleContents, cache: dict[str, str]) -> None:
 def _keys(rep: _Report, b: BundleContents) -> None:
     for key_id, info in sorted(b.keys.items()):
         p = key_info_problems(info)
+        root = (f", certificate {info.get('subject')} under root "
+                f"{display_fingerprint(root_fingerprint(info))}"
+                if info.get("algorithm") == CMS else "")
         rep.add(f"key {key_id[:16]}…", p, f"{info.get('algorithm')} key of "
-                f"{info.get('owner') or 'unnamed'}, fingerprint {display_fingerprint(key_id)}")
+                f"{info.get('owner') or 'unnamed'}, fingerprint {display_fingerprint(key_id)}"
+                + root)
 
 
 def _versions(rep: _Report, b: BundleContents) -> None:
@@ -167,6 +178,9 @@ def _versions(rep: _Report, b: BundleContents) -> None:
                 [f"unknown speaker(s) {', '.join(unknown)}"] if unknown else [])
         rep.add(f"version {n}: segments are the replay of the revision chain",
                 _replay(v, b, replays))
+        if v.document.get("notes"):
+            rep.add(f"version {n}: every log note is as the audit log recorded it",
+                    _note_problems(v, b), f"{len(v.document['notes'])} note(s)")
         sigs = b.signatures.get(n, [])
         sp = signature_problems(v, sigs, b.keys)
         who = ", ".join(f"{s['statement']['role']} {s['statement']['signer'].get('name')} "
@@ -219,6 +233,21 @@ def _replay(v, b: BundleContents, replays: dict[int, list[dict]]) -> list[str]:
     if not diffs:
         diffs.append("segments are in a different order from the chain's")
     return diffs
+
+
+def _note_problems(v, b: BundleContents) -> list[str]:
+    """Each note was written with a ``note.add`` audit row holding its SHA-256, so a note
+    changed in a version (even one re-hashed) no longer matches the hash-chained log."""
+    logged = {(r.get("data") or {}).get("note_id"): (r.get("data") or {}).get("sha256")
+              for r in b.audit_rows if r.get("action") == "note.add"}
+    problems = []
+    for note in v.document.get("notes") or []:
+        want = logged.get(note.get("id"))
+        if want is None:
+            problems.append(f"note {note.get('id')} has no audit row")
+        elif canonical_sha256(note) != want:
+            problems.append(f"note {note.get('id')} differs from the one the audit log recorded")
+    return problems
 
 
 def _audit(rep: _Report, b: BundleContents) -> None:

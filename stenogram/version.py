@@ -78,7 +78,8 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
                   evidence: Iterable[Mapping[str, Any]] = (),
                   audit_head: Mapping[str, Any] | None = None,
                   previous: StenogramVersion | None = None,
-                  created_at: str | None = None) -> StenogramVersion:
+                  created_at: str | None = None,
+                  notes: Sequence[Mapping[str, Any]] = ()) -> StenogramVersion:
     """Freeze the current state as the next version.
 
     hearing: {"id", "court", "case_number", "title", "date", "opened_at" (UTC ISO),
@@ -88,6 +89,9 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
     recordings: [{"sha256", "size", "source_id", "start_ms", ...}] — every recording chunk.
     evidence: [{"sha256", "size", "name", "media_type", ...}] — accepted evidence only.
     audit_head: {"log_id", "tree_size", "root_hash"} of the audit log now (optional).
+    notes: the judge's and secretary's log notes [{"id", "at_ms", "role", "text", "replaces",
+      ...}] in the order written, corrected ones too; the key is left out when there are none,
+      so versions made before notes existed keep their hashes.
 
     The version states how many segments carry the recogniser's uncertainty mark, so a signer
     sees at once how much of the record the machine was unsure of."""
@@ -107,6 +111,8 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
         "evidence": _file_entries(evidence, "evidence"),
         "audit": None if audit_head is None else dict(audit_head),
     }
+    if notes:
+        doc["notes"] = [dict(n) for n in notes]
     return StenogramVersion(document=doc, sha256=canonical_sha256(doc))
 
 
@@ -138,13 +144,17 @@ def is_locked(version: StenogramVersion, signatures: Sequence[Mapping[str, Any]]
     return signature_status(version, signatures) == SIGNED
 
 
-def needs_new_version(latest: StenogramVersion | None, revisions_head: Mapping[str, Any]) -> bool:
-    """True when the transcript has changed since ``latest`` was built (or there is none): a
-    signature then belongs on a new version, never on the old one."""
+def needs_new_version(latest: StenogramVersion | None, revisions_head: Mapping[str, Any],
+                      notes: Sequence[Mapping[str, Any]] = ()) -> bool:
+    """True when the transcript or the log notes have changed since ``latest`` was built (or
+    there is none): a signature then belongs on a new version, never on the old one. Notes
+    are only ever added, so their ids tell."""
     if latest is None:
         return True
     r = latest.document["revisions"]
-    return (r["count"], r["head_hash"]) != (revisions_head["count"], revisions_head["head_hash"])
+    noted = [n["id"] for n in latest.document.get("notes") or []]
+    return ((r["count"], r["head_hash"]) != (revisions_head["count"], revisions_head["head_hash"])
+            or noted != [n["id"] for n in notes])
 
 
 def signing_statement(version: StenogramVersion, *, role: str, user_id: str, name: str,

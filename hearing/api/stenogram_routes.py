@@ -21,7 +21,9 @@ PASSPHRASE = schema("Passphrase", {
 SIGNING_KEY = record("SigningKey", {"key_id": STR, "algorithm": OPT_STR, "fingerprint": STR,
                                     "fingerprint_display": STR, "created_at": STR})
 SIGNATURE = record("VersionSignature", {"role": {"enum": ["secretary", "judge"]},
-                                        "name": OPT_STR, "signed_at": STR, "key_id": STR})
+                                        "name": OPT_STR, "signed_at": STR, "key_id": STR,
+                                        "kind": {"enum": ["key", "cms"]},
+                                        "subject": OPT_STR})
 VERSION = record("StenogramVersion", {
     "number": INT, "sha256": STR, "created_at": OPT_STR, "previous_sha256": OPT_STR,
     "segments": INT, "uncertain_segments": INT,
@@ -32,6 +34,24 @@ VERSIONS_QUERY = {"status": {"enum": ["draft", "awaiting_judge", "signed"],
                              "description": "only versions at this stage of signing"},
                   **PAGE_QUERY}
 FILE = {"type": "string", "format": "binary"}
+CMS_REQUEST = record("CmsSigningRequest", {
+    "role": {"enum": ["secretary", "judge"]}, "statement": {"type": "object"}, "signed_at": STR,
+    "data": STR, "sha256": STR, "version_sha256": STR, "expires_at": STR, "link": STR,
+    "qr_png": STR})
+CMS_REQUEST_QUERY = {"signed_at": {"type": "string", "maxLength": 40,
+                                   "description": "a request presented before (its link)"}}
+B64 = {"type": "string", "minLength": 1, "maxLength": 256 * 1024, "pattern": "^[A-Za-z0-9+/=]+$"}
+CMS_SIGNATURE = schema("CmsSignature", {
+    "type": "object", "additionalProperties": False,
+    "required": ["role", "signed_at", "cms", "crls"],
+    "properties": {"role": {"enum": ["secretary", "judge"]},
+                   "signed_at": {"type": "string", "maxLength": 40},
+                   "cms": {**B64, "description": "detached CMS (PKCS #7) signature, DER"},
+                   "crls": {"type": "array", "maxItems": 8, "items": B64,
+                            "description": "CRLs of the chain, DER"},
+                   "ocsp": {"type": "array", "maxItems": 8, "items": B64,
+                            "description": "OCSP responses about the chain's certificates, "
+                                           "DER (instead of their CRLs)"}}})
 
 
 @endpoint("GET", "/api/me/signing-key", summary="Your signing key (public part)",
@@ -72,6 +92,30 @@ async def create_version(call: Call, hearing_id: int) -> dict:
                      422: "wrong passphrase or no key"})
 async def sign(call: Call, hearing_id: int, number: int, body: dict) -> dict:
     return await stenograms.sign(call.state, call.me, hearing_id, number, body["passphrase"])
+
+
+@endpoint("GET", "/api/hearings/{hearing_id}/stenogram/versions/{number}/cms",
+          summary="What to sign with your certificate: the statement, its bytes and SHA-256, "
+                  "a short-lived link and its QR code", tag="stenogram", response=CMS_REQUEST,
+          query=CMS_REQUEST_QUERY,
+          responses={409: "out of order, already signed, or superseded",
+                     422: "not set up, or the request expired"})
+async def cms_request(call: Call, hearing_id: int, number: int, query: dict) -> dict:
+    return await stenograms.cms_request(call.state, call.me, hearing_id, number,
+                                        query.get("signed_at"))
+
+
+@endpoint("POST", "/api/hearings/{hearing_id}/stenogram/versions/{number}/cms",
+          summary="Sign a version with a detached CMS signature by your certificate",
+          tag="stenogram", body=CMS_SIGNATURE, response=VERSION,
+          responses={403: "not your role, or a certificate not bound to your account",
+                     409: "out of order, already signed, or superseded",
+                     422: "bad signature, wrong hash, unknown root, revoked, expired, no "
+                          "revocation data, or the request expired"})
+async def sign_cms(call: Call, hearing_id: int, number: int, body: dict) -> dict:
+    return await stenograms.sign_cms(call.state, call.me, hearing_id, number, body["role"],
+                                     body["signed_at"], body["cms"], body["crls"],
+                                     body.get("ocsp", []))
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/export/{fmt}",

@@ -133,6 +133,8 @@ message_type("candidate", {"candidate": {"type": ["string", "null"], "maxLength"
                            "sdpMid": {"type": ["string", "null"], "maxLength": 64},
                            "sdpMLineIndex": {"type": ["integer", "null"], "minimum": 0,
                                              "maximum": 1024}}, ["candidate"])(_relay_media)
+#: {"type": "receive", "video": false}: audio only for this receiver (a poor link); true resumes.
+message_type("receive", {"video": {"type": "boolean"}}, ["video"])(_relay_media)
 
 
 async def _authenticate(conn: Connection) -> Caller | None:

@@ -1,7 +1,9 @@
 """How a live hearing's media is doing, measured on its owner and told to the staff: per
 source the audio lost (gaps: muted, disconnected, or packets that stopped coming), how far the
 live text is behind the audio, and whether packets (phones) or signal (courtroom seats) arrive;
-and whether this server itself keeps up (its event loop late on its own timer).
+whether a phone's video flows (frozen: frames stopped while it is connected; off: no camera, or
+the camera switched off, which sends black frames) and reaches each other participant; and
+whether this server itself keeps up (its event loop late on its own timer).
 
 A gap opens when a source's audio stops reaching the record and closes when it comes back;
 both are sent to the staff (``gap`` events) and written to the audit log (action ``gap``), so
@@ -49,6 +51,14 @@ class HealthOptions:
     #: in a row, is a poor link
     min_packets_per_s: int = 25
     poor_looks: int = 3
+    #: a source that sent video and then no frame for this long while connected is frozen;
+    #: a receiver handed none of a flowing source's frames for this long sees it frozen
+    video_frozen_ms: int = 3000
+    #: video frames averaging at most this many bytes over a look are black: the camera is
+    #: switched off (``track.enabled = false``: Chromium keeps sending, black frames of 40-85
+    #: bytes, where a picture takes 400 or more even at 40 kbit/s); a look with a couple of
+    #: frames (a keyframe a newcomer asked for) does not undo it
+    black_frame_bytes: int = 160
     #: the server's own timer this late means it is overloaded (media and text fall behind)
     stall_ms: int = 1000
     #: a degradation stays shown at least this long after its cause went (readable, not a blink)
@@ -70,6 +80,27 @@ class Gap:
 
 
 @dataclass
+class _VideoWatch:
+    """A source's video between looks, and what each receiver was handed of it."""
+    frames: int = 0
+    bytes: int = 0
+    moved_at_ms: int = 0
+    sending: bool = False  # sent frames since it (re)connected
+    black: bool = False
+    frozen: bool = False
+    fps: float = 0.0
+    #: receiver source id -> (its forwarding track, frames handed to its sender, hearing clock
+    #: when that last moved)
+    handed: dict[str, tuple[object, int, int]] = field(default_factory=dict)
+    stalled_to: list[str] = field(default_factory=list)  # receivers that see it frozen now
+
+    def state(self) -> str:
+        if not self.sending or self.black:
+            return "off"
+        return "frozen" if self.frozen else "ok"
+
+
+@dataclass
 class _Watch:
     """What the monitor remembers of one source between looks."""
     packets: int = 0
@@ -81,6 +112,7 @@ class _Watch:
     lag_until_ms: int = 0  # the "text delayed" notice holds until then
     poor_until_ms: int = 0
     seat_alert: str | None = None
+    video: _VideoWatch = field(default_factory=_VideoWatch)
 
 
 @dataclass
@@ -201,11 +233,20 @@ class HealthMonitor:
         if stalled:
             self._stall_ms, self._stall_until_ms = late_ms, now + o.hold_ms
         room = getattr(self.live, "room", None)
-        for p in (room.participants.values() if room is not None else ()):
+        participants = list(room.participants.values()) if room is not None else []
+        for p in participants:
             self._look_source(p.source, p.session is not None, now, stalled)
+            self._look_video(p.source, p.session is not None, now, stalled)
+        stuck: dict[str, list[str]] = {}  # source id -> receivers handed none of its video
+        for p in participants:
+            for source_id in self._look_forwarded(p, now):
+                stuck.setdefault(source_id, []).append(p.source.source_id)
+        for source_id, w in self._watch.items():
+            w.video.stalled_to = stuck.get(source_id, [])
         message = self._message(now)
         key = (message["server"], [(s["source_id"], s["state"], s["reasons"],
-                                    s["audio_lost_ms"] // 1000, s["asr_lag_ms"] // 1000, s["muted"])
+                                    s["audio_lost_ms"] // 1000, s["asr_lag_ms"] // 1000, s["muted"],
+                                    s["video_state"], s["video_stalled_to"])
                                    for s in message["sources"]])
         self._last = message
         if key != self._last_key and time.monotonic() - self._published_at >= o.min_publish_s:
@@ -234,6 +275,47 @@ class HealthMonitor:
         elif w.sending and now - w.moved_at_ms >= o.silent_ms:
             w.rate = 0.0
             self.open_gap(source.source_id, w.moved_at_ms, "lost")
+
+    def _look_video(self, source, connected: bool, now: int,  # noqa: ANN001
+                    stalled: bool) -> None:
+        """Frames that stop while the phone is connected are a frozen picture; frames that
+        keep coming black are a camera switched off."""
+        o, v = self.options, self._watch_of(source.source_id).video
+        # a source with no camera path (a courtroom seat) counts no frames
+        count, size = getattr(source, "video_frames", 0), getattr(source, "video_bytes", 0)
+        if not connected or not source.live:
+            v.frames, v.bytes, v.moved_at_ms, v.sending, v.fps = count, size, now, False, 0.0
+            v.frozen = False
+            v.handed.clear()
+            return
+        if count != v.frames:
+            elapsed = max(now - v.moved_at_ms, o.interval_s * 1000)
+            v.fps = (count - v.frames) * 1000 / elapsed
+            black = (size - v.bytes) / (count - v.frames) <= o.black_frame_bytes
+            v.black = black or (v.black and count - v.frames < 3)
+            v.frames, v.bytes, v.moved_at_ms, v.sending, v.frozen = count, size, now, True, False
+        elif stalled:
+            v.moved_at_ms = now  # the server was not looking
+        elif v.sending and now - v.moved_at_ms >= o.video_frozen_ms:
+            v.fps, v.frozen = 0.0, True
+
+    def _look_forwarded(self, receiver, now: int) -> list[str]:  # noqa: ANN001
+        """The sources whose flowing video ``receiver`` (a room participant) was handed none of
+        for ``video_frozen_ms``: its send queue overflowing, or waiting for a keyframe."""
+        receiver_id, out = receiver.source.source_id, []
+        slots = getattr(receiver.session, "slots", ()) if receiver.session is not None else ()
+        for slot in slots:
+            source = slot.source
+            if source is None or not slot.negotiated or getattr(slot.video_track, "paused", False):
+                continue  # a receiver in the audio-only view asked for no video
+            v = self._watch_of(source.source_id).video
+            track, handed = slot.video_track, slot.video_track.delivered
+            before = v.handed.get(receiver_id)
+            if before is None or before[:2] != (track, handed) or v.state() != "ok":
+                v.handed[receiver_id] = before = (track, handed, now)
+            if now - before[2] >= self.options.video_frozen_ms:
+                out.append(source.source_id)
+        return out
 
     def _asr_lag_ms(self, source_id: str, now: int) -> int:
         """How far the live text of a source is behind: for a source that is sending, the
@@ -270,6 +352,12 @@ class HealthMonitor:
                 reasons.append("packets")
             if w.seat_alert:
                 reasons.append(f"seat_{w.seat_alert}")
+            video = w.video.state()
+            if video == "frozen" and "audio_lost" not in reasons:
+                reasons.append("video_frozen")
+            stalled_to = [r for r in w.video.stalled_to if r not in self._gone]
+            if stalled_to and video == "ok":
+                reasons.append("video_stalled")
             open_lost = now - gap.start_ms if gap is not None and gap.reason != "muted" else 0
             who = speaker_of(source_id, self.live.speakers)
             sources.append({
@@ -279,6 +367,8 @@ class HealthMonitor:
                 "reasons": reasons, "audio_lost_ms": w.lost_ms + open_lost,
                 "asr_lag_ms": lag, "packets_per_s": round(w.rate, 1),
                 "muted": gap is not None and gap.reason == "muted",
+                "video_state": video, "video_fps": round(w.video.fps, 1),
+                "video_stalled_to": stalled_to if video == "ok" else [],
                 "gap": gap.to_json() if gap is not None else None})
         stalled = self._stall_until_ms > now
         return {"type": "health", "at_ms": now,

@@ -497,6 +497,8 @@ class LiveHearings:
         except Exception:
             log.exception("could not record media event %s for hearing %s", kind, hearing_id)
             return False
+        if kind == "recording.final":
+            await state.retranscription.recording_stored(hearing_id)
         return True
 
     async def signal(self, hearing_id: int, media_id: str, message: dict) -> None:

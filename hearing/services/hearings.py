@@ -366,8 +366,12 @@ def _add(tx: Tx, hearing_id: int, new: NewParticipant) -> dict:
 
 async def create_participant(state: AppState, caller: Caller, hearing_id: int,
                              new: NewParticipant) -> dict:
-    """Add a participant to the hearing's list (who then gets an invite)."""
-    return await state.transaction(caller, _add, hearing_id, new)
+    """Add a participant to the hearing's list (who then gets an invite). A hearing already
+    running here learns the name at once, so its health notices and gaps name them."""
+    added = await state.transaction(caller, _add, hearing_id, new)
+    if state.live.get(hearing_id) is not None:
+        await state.live.speakers_changed(hearing_id)
+    return added
 
 
 def _issue(tx: Tx, hearing_id: int, participant_id: int,
@@ -497,4 +501,7 @@ def _invite_by_operator(tx: Tx, hearing_id: int, new: NewParticipant,
 async def invite_by_operator(state: AppState, hearing_id: int, new: NewParticipant,
                              ttl_s: int | None) -> IssuedInvite:
     """Add a participant and issue their invite in one step (issued in the judge's name)."""
-    return await state.transaction(None, _invite_by_operator, hearing_id, new, ttl_s)
+    issued = await state.transaction(None, _invite_by_operator, hearing_id, new, ttl_s)
+    if state.live.get(hearing_id) is not None:
+        await state.live.speakers_changed(hearing_id)
+    return issued

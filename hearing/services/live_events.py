@@ -158,7 +158,8 @@ def connected(state: AppState, caller: Caller, hearing_id: int) -> None:
     """A participant's connection is up (first or again, after a "left"): consoles show them
     as on the line."""
     if caller.kind == "participant":
-        state.hub.publish(hearing_id, {"type": "online", "participant_id": caller.participant_id})
+        state.hub.publish(hearing_id, {"type": "online", "participant_id": caller.participant_id},
+                          staff_only=True)
 
 
 def _leave(tx: Tx, hearing_id: int, unrecorded: int) -> None:

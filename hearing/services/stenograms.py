@@ -8,18 +8,23 @@ at the server's console (the command line), who holds the database itself."""
 from __future__ import annotations
 
 import asyncio
+import binascii
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal, TypedDict
+from urllib.parse import quote
 
 from sqlalchemy import ColumnElement, exists, select
 
 from hearing import stenograms
 from hearing.access import (is_assigned, load_hearing, load_managed, may_read_signed_record,
                             may_see_record, require_staff_role)
-from hearing.errors import Unprocessable, conflict, forbidden, not_found
+from hearing.errors import Unprocessable, bad_request, conflict, forbidden, not_found
+from hearing.invites import qr_png
 from hearing.models import Hearing, SigningKey, StenogramSignature, StenogramVersionRow, User
+from hearing.notes import record_notes
 from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.search import index as search_index
@@ -28,9 +33,13 @@ from hearing.transaction import Tx
 from hearing.transcripts import revision_docs
 from stenogram import (Signer, SigningError, StenogramVersion, Transcript, WorkflowError,
                        create_user_key, is_locked, load_user_key, needs_new_version,
-                       sign_version, signature_status, write_bundle)
+                       sign_version, signature_record, signature_status, signing_statement,
+                       write_bundle)
+from stenogram.canonical import canonical_bytes
+from stenogram.cms import CMS, CmsError, key_info, load_trust_dir, subject_serial, verify_detached
 from stenogram.export import protocol_from_version, render_documents
-from stenogram.signing import display_fingerprint, fingerprint, unb64
+from stenogram.revisions import utc_now
+from stenogram.signing import b64, display_fingerprint, fingerprint, unb64
 
 SignerRole = Literal["secretary", "judge"]
 #: Each document format: its file name in the bundle and its media type.
@@ -69,7 +78,9 @@ def version_json(v: StenogramVersion, sigs: list[dict]) -> dict:
             "status": signature_status(v, mine),
             "signatures": [{"role": x["statement"]["role"],
                             "name": x["statement"]["signer"].get("name"),
-                            "signed_at": x["statement"]["signed_at"], "key_id": x["key_id"]}
+                            "signed_at": x["statement"]["signed_at"], "key_id": x["key_id"],
+                            "kind": x.get("kind", "key"),
+                            "subject": (x.get("key") or {}).get("subject")}
                            for x in mine]}
 
 
@@ -162,8 +173,9 @@ def _new_version(tx: Tx, hearing_id: int, transcript: Transcript) -> dict:
     if not is_assigned(tx.me, h):
         raise forbidden("only the secretary or the judge of this hearing make versions")
     existing = stenograms.versions(tx.s, hearing_id)
-    if existing and not needs_new_version(existing[-1], transcript.head()):
-        raise conflict("the transcript has not changed since version "
+    if existing and not needs_new_version(existing[-1], transcript.head(),
+                                          record_notes(tx.s, hearing_id)):
+        raise conflict("the transcript and notes have not changed since version "
                        f"{existing[-1].number}", number=existing[-1].number)
     v = stenograms.new_version(tx.s, tx.state.config, h, transcript)
     tx.s.add(StenogramVersionRow(hearing_id=hearing_id, number=v.number, sha256=v.sha256,
@@ -202,7 +214,7 @@ def _latest(tx: Tx, hearing_id: int, number: int) -> StenogramVersion:
 class _Signing:
     role: SignerRole
     version: StenogramVersion
-    key_path: Path
+    key_path: Path | None
     name: str
     signatures: list[dict]
 
@@ -262,6 +274,133 @@ async def sign(state: AppState, caller: Caller, hearing_id: int, number: int,
     return result
 
 
+# -- signatures by a certificate the signer holds (detached CMS) -------------------------------
+#
+# The server presents the statement to sign (its canonical bytes and their SHA-256), fixed by
+# its signing time; the signer's own software (a browser plug-in, a phone app reached by the QR
+# code) returns a detached CMS over those bytes with the CRLs (or OCSP responses) of its chain. Within
+# cms_request_ttl_s the server rebuilds the same statement from that time, verifies signature,
+# chain (to the court's trust anchors, cms_trust_dir) and revocation, and checks that the
+# certificate is the caller's: its subject serialNumber (the person's national ID) must be the
+# one the configuration binds to the account (cms_signers). That binding is set by the court,
+# not by the signer, so a valid certificate of someone else cannot sign in this account's name;
+# and it survives the routine renewal of the person's certificate.
+
+@dataclass(frozen=True)
+class _CmsSigning:
+    signing: _Signing
+    username: str
+    statement: dict
+
+
+def _cms_bindings(cfg_value: str) -> dict[str, str]:
+    pairs = (p.split("=", 1) for p in cfg_value.split(",") if "=" in p)
+    return {user.strip(): serial.strip() for user, serial in pairs}
+
+
+def _cms_config(state: AppState) -> Path:
+    if not state.config.cms_trust_dir:
+        raise Unprocessable("signing with a certificate is not set up on this server",
+                            code="cms_off")
+    return Path(state.config.cms_trust_dir)
+
+
+def _request_time(state: AppState, signed_at: str) -> datetime:
+    """A presented request's time, refused once older than cms_request_ttl_s."""
+    try:
+        at = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request("signed_at is not a time") from None
+    if at.tzinfo is None:
+        raise bad_request("signed_at needs a time zone")
+    age = (datetime.now(timezone.utc) - at).total_seconds()
+    if age > state.config.cms_request_ttl_s or age < -60:
+        raise Unprocessable("the signing request has expired; ask for a new one",
+                            code="request_expired")
+    return at
+
+
+def _prepare_cms(tx: Tx, hearing_id: int, number: int, signed_at: str) -> _CmsSigning:
+    h = load_hearing(tx.s, hearing_id, tx.me)
+    role = signing_role(tx.me, h)
+    version = _latest(tx, hearing_id, number)
+    user = tx.s.get(User, tx.me.user_id)
+    assert user is not None
+    sigs = stenograms.signatures(tx.s, hearing_id)
+    try:
+        stmt = signing_statement(version, role=role, user_id=str(tx.me.user_id),
+                                 name=user.display_name, signatures=sigs, signed_at=signed_at)
+    except WorkflowError as exc:
+        raise conflict(str(exc)) from None
+    return _CmsSigning(_Signing(role, version, None, user.display_name, sigs), user.username,
+                       stmt)
+
+
+async def cms_request(state: AppState, caller: Caller, hearing_id: int, number: int,
+                      signed_at: str | None) -> dict:
+    """What to sign with a certificate: the statement on the latest version in the caller's
+    role, its canonical bytes and SHA-256, and a short-lived link (and its QR code) that
+    presents the same statement again until it expires. ``signed_at`` names a request
+    presented before (the link carries it)."""
+    _cms_config(state)
+    if signed_at is None:
+        signed_at = utc_now()
+    at = _request_time(state, signed_at)
+    c = await state.transaction(caller, _prepare_cms, hearing_id, number, signed_at)
+    data = canonical_bytes(c.statement)
+    link = (f"{state.config.base_url}/api/hearings/{hearing_id}/stenogram/versions/{number}"
+            f"/cms?signed_at={quote(signed_at)}")
+    expires = at + timedelta(seconds=state.config.cms_request_ttl_s)
+    return {"role": c.signing.role, "statement": c.statement, "signed_at": signed_at,
+            "data": b64(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "version_sha256": c.signing.version.sha256,
+            "expires_at": expires.isoformat().replace("+00:00", "Z"), "link": link,
+            "qr_png": f"data:image/png;base64,{b64(qr_png(link))}"}
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        return unb64(text)
+    except (ValueError, binascii.Error):
+        raise bad_request(f"{what} is not base64") from None
+
+
+async def sign_cms(state: AppState, caller: Caller, hearing_id: int, number: int, role: str,
+                   signed_at: str, cms_b64: str, crls_b64: list[str], ocsp_b64: list[str]
+                   ) -> dict:
+    """Store a detached CMS signature over a presented statement, after checking it: the
+    signature over the statement's bytes, the chain to the court's trust anchors, the CRLs or
+    OCSP responses supplied, validity now, and that the certificate is bound to the caller's
+    account."""
+    trust_dir = _cms_config(state)
+    _request_time(state, signed_at)
+    cms_der = _unb64(cms_b64, "cms")
+    crls = [_unb64(c, "a CRL") for c in crls_b64]
+    answers = [_unb64(c, "an OCSP response") for c in ocsp_b64]
+    c = await state.transaction(caller, _prepare_cms, hearing_id, number, signed_at)
+    if role != c.signing.role:
+        raise forbidden(f"you sign this hearing as {c.signing.role}, not as {role}")
+    loop = asyncio.get_running_loop()
+    anchors = await loop.run_in_executor(None, load_trust_dir, trust_dir)
+    try:
+        got = await loop.run_in_executor(None, lambda: verify_detached(
+            cms_der, canonical_bytes(c.statement), anchors=anchors,
+            at=datetime.now(timezone.utc), crls=crls, ocsp_responses=answers))
+    except CmsError as exc:
+        raise Unprocessable(str(exc), code=exc.code) from None
+    bound = _cms_bindings(state.config.cms_signers).get(c.username)
+    if not bound or subject_serial(got.signer) != bound:
+        raise forbidden(f"the certificate (serialNumber {subject_serial(got.signer) or 'none'})"
+                        " is not bound to your account")
+    record = {**signature_record(c.statement, algorithm=CMS, key_id=got.key_id,
+                                 signature=cms_der),
+              "kind": CMS, "key": key_info(got, f"{c.signing.name} ({c.signing.role})")}
+    result = await state.transaction(caller, _store_signature, hearing_id, number, c.signing,
+                                     record)
+    state.hub.publish(hearing_id, {"type": "stenogram", "version": result}, staff_only=True)
+    return result
+
+
 # -- documents and the bundle ------------------------------------------------------------------
 
 def _latest_signed(tx: Tx, h: Hearing, fmt: str) -> tuple[StenogramVersion, list[dict]]:
@@ -283,7 +422,7 @@ def _latest_or_draft(tx: Tx, hearing_id: int, transcript: Transcript,
     if not may_see_record(tx.me, h):
         return _latest_signed(tx, h, fmt)
     vs = stenograms.versions(tx.s, hearing_id)
-    if vs and not needs_new_version(vs[-1], transcript.head()):
+    if vs and not needs_new_version(vs[-1], transcript.head(), record_notes(tx.s, hearing_id)):
         return vs[-1], stenograms.signatures(tx.s, hearing_id)
     return stenograms.new_version(tx.s, tx.state.config, h, transcript), []
 
@@ -353,8 +492,12 @@ def _bundle_contents(tx: Tx, hearing_id: int, with_media: bool) -> _BundleConten
                   v.document.get("recordings", []) + v.document.get("evidence", [])}
         media = {k: p for k, p in stenograms.media_files(
             s, hearing_id, tx.state.live.blobs.path_for).items() if k in listed}
-    return _BundleContents(vs, stenograms.signatures(s, hearing_id),
-                           stenograms.public_keys(s, hearing_id, cfg),
+    sigs = stenograms.signatures(s, hearing_id)
+    keys = stenograms.public_keys(s, hearing_id, cfg)
+    # a certificate signer's key record (its chain and CRLs) is kept in its signature
+    certs = {sig["key_id"]: sig["key"] for sig in sigs if sig.get("kind") == CMS}
+    keys += [certs[k] for k in sorted(certs) if all(x["key_id"] != k for x in keys)]
+    return _BundleContents(vs, sigs, keys,
                            revision_docs(s, hearing_id), stenograms.audit_rows(s, hearing_id),
                            stenograms.all_tree_heads(s, cfg, hearing_id), media)
 

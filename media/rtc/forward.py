@@ -63,6 +63,7 @@ class ForwardTrack(MediaStreamTrack):
         self._created = time.monotonic()
         self.dropped = 0
         self.delivered = 0
+        self.paused = False  # the receiver asked not to get this kind (audio-only view)
 
     def waiting(self) -> tuple[int, float | None]:
         """Frames queued to send and the monotonic time the oldest was pushed (node load)."""
@@ -72,7 +73,7 @@ class ForwardTrack(MediaStreamTrack):
     def push(self, data: bytes, timestamp: int, epoch: int) -> None:
         """Called on the event loop for each received frame of the source. ``timestamp`` is the
         source's RTP timestamp (unwrapped); ``epoch`` changes when the source's upstream does."""
-        if self.readyState != "live":
+        if self.readyState != "live" or self.paused:
             return
         if self.kind == "video" and self._need_keyframe:
             if not vp8_is_keyframe(data):
@@ -91,6 +92,13 @@ class ForwardTrack(MediaStreamTrack):
                 return
         self._frames.append((data, timestamp, epoch, time.monotonic()))
         self._wakeup.set()
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop forwarding (what is queued is dropped), or resume from the next keyframe."""
+        self.paused = paused
+        self.restart_video()
+        if not paused and self._request_keyframe:
+            self._request_keyframe()
 
     def restart_video(self) -> None:
         """The next frame forwarded must be a keyframe (e.g. after the source was unmuted)."""

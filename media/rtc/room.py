@@ -40,6 +40,7 @@ class Participant:
     source: Source
     session: Session | None = None
     dropped_at_ms: int | None = None
+    receive_video: bool = True  # False: audio only (a phone on a poor link)
     expiry: asyncio.Task | None = field(default=None, repr=False)  # the reconnect window
 
 
@@ -115,6 +116,10 @@ class Room:
                 await self.handle_answer(participant_id, message.get("sdp"))
             elif kind == "candidate":
                 await self.add_ice_candidate(participant_id, message)
+            elif kind == "receive":
+                if not isinstance(message.get("video"), bool):
+                    raise SignallingError("receive needs \"video\": true or false")
+                self.set_receive_video(participant_id, message["video"])
             elif kind == "offer":
                 raise SignallingError("the server makes the offers: send {\"type\": \"join\"} and answer")
             else:
@@ -176,6 +181,8 @@ class Room:
                 self.tasks.start(other.session.renegotiate(), f"renegotiate {other.participant_id}")
             elif change == "reused":
                 self.tasks.start(other.session.send_tracks(), f"send tracks {other.participant_id}")
+        for p in self.participants.values():
+            self._apply_receive_video(p)
         await session.renegotiate()
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -189,6 +196,25 @@ class Room:
         if participant is None or participant.session is None:
             raise SignallingError("no media session for this participant")
         return participant.session
+
+    def set_receive_video(self, participant_id: str, video: bool) -> None:
+        """A receiver on a poor link asks for audio only: the others' video is no longer sent
+        to it (the slots stay negotiated, their video tracks send nothing) until it asks again,
+        when each resumes from a fresh keyframe. Kept across the participant's reconnects."""
+        participant = self.participants.get(participant_id)
+        if participant is None:
+            raise SignallingError("send {\"type\": \"join\"} first")
+        if participant.receive_video != video:
+            participant.receive_video = video
+            self._apply_receive_video(participant)
+
+    @staticmethod
+    def _apply_receive_video(participant: Participant) -> None:
+        if participant.session is None:
+            return
+        for slot in participant.session.slots:
+            if slot.video_track.paused == participant.receive_video:
+                slot.video_track.set_paused(not participant.receive_video)
 
     # -- moderation ---------------------------------------------------------------------------
     def set_muted(self, participant_id: str, muted: bool, by: str | None = None) -> None:

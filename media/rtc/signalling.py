@@ -7,6 +7,10 @@ The server always offers, the client always answers::
 
     client -> server  {"type": "join"}                           join, or rejoin on a new
                                                                  RTCPeerConnection after a drop
+    client -> server  {"type": "receive", "video": false|true}   audio only for this receiver
+                                                                 (kept across reconnects);
+                                                                 true resumes from a fresh
+                                                                 keyframe
     server -> client  {"type": "tracks", "tracks": [{"mid": "2", "kind": "audio",
                        "source_id": "p-17"}, ...]}               which slot carries whom (sent
                                                                  before each offer and whenever

@@ -77,6 +77,7 @@ class Source:
         self._mute_timer: asyncio.TimerHandle | None = None
         self.audio_packets = 0
         self.video_frames = 0
+        self.video_bytes = 0
 
     def attach(self, send_pli: Callable[[], None]) -> int:
         """A new upstream (first connection or a reconnect) starts a new epoch."""
@@ -219,6 +220,7 @@ class Source:
         if epoch != self.epoch:
             return
         self.video_frames += 1
+        self.video_bytes += len(frame)
         for track in self.video_subscribers:
             track.push(frame, timestamp, epoch)
 

@@ -56,6 +56,11 @@ def render_docx(p: Protocol) -> bytes:
     for e in p.entries:
         para = d.add_paragraph()
         para.paragraph_format.space_after = Pt(2)
+        if e.kind == "note":
+            mark = para.add_run(f"{e.label} ")
+            mark.bold = mark.italic = True
+            para.add_run(e.text).italic = True
+            continue
         t = para.add_run(f"[{clock(e.start_ms)}] ")
         t.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
         if e.kind == "gap":

@@ -70,6 +70,10 @@ def render_pdf(p: Protocol) -> bytes:
                                hAlign="LEFT"))
     story.append(Paragraph(_e(LABELS["record"]), h2))
     for e in p.entries:
+        if e.kind == "note":
+            story.append(Paragraph(f"<font color='#555555'><b><i>{_e(e.label)}</i></b></font>"
+                                   f"&nbsp;&nbsp;<i>{_e(e.text)}</i>", entry))
+            continue
         story.append(Paragraph(
             f"<font color='#555555'>[{clock(e.start_ms)}]</font>&nbsp;&nbsp;"
             + (f"<i>{_e(e.text)}</i>" if e.kind == "gap"

@@ -98,10 +98,14 @@ class Entry:
     source_id: str
     record_language: str = "ru"
     uncertain: str = ""  # the recogniser's mark (already shown in ``text``)
-    kind: str = "speech"  # or "gap": audio missing from the recording (``text`` says so)
+    #: or "gap": audio missing from the recording (``text`` says so); or "note": the judge's
+    #: or secretary's log note, never speech (``label`` marks it, with its time)
+    kind: str = "speech"
 
     @property
     def label(self) -> str:
+        if self.kind == "note":
+            return f"[{NOTE_MARK[self.record_language][self.role]} {clock(self.start_ms)}]"
         if not self.role:
             return self.name
         return f"{role_name(self.role, self.record_language)} {self.name}".strip()
@@ -193,6 +197,21 @@ def gap_entries(doc: Mapping[str, Any], people: Mapping[Any, Any], lang: str) ->
     return out
 
 
+#: how a document marks a log note, by the record's language and the author's role
+NOTE_MARK = {"ru": {"judge": "Примечание судьи", "secretary": "Примечание секретаря"},
+             "kk": {"judge": "Судьяның ескертпесі", "secretary": "Хатшының ескертпесі"}}
+
+
+def note_entries(doc: Mapping[str, Any], lang: str) -> list[Entry]:
+    """A line at the time of each log note that no later note replaced."""
+    notes = doc.get("notes") or []
+    replaced = {n.get("replaces") for n in notes}
+    return [Entry(int(n["at_ms"]), int(n["at_ms"]), None, shown(n.get("author") or ""),
+                  "judge" if n.get("role") == "judge" else "secretary", shown(n["text"]), lang,
+                  "", lang, kind="note")
+            for n in notes if n.get("id") not in replaced]
+
+
 def protocol_from_version(version: StenogramVersion,
                           signatures: Sequence[Mapping[str, Any]] = ()) -> Protocol:
     """The protocol of ``version``; ``signatures`` may be all of the hearing's (those of other
@@ -211,7 +230,8 @@ def protocol_from_version(version: StenogramVersion,
                              shown(p.get("name") or LABELS["unknown_speaker"]),
                              shown(p.get("role") or ""), text, s.get("language"),
                              shown(s.get("source_id")), lang, uncertain=uncertain))
-    entries = sorted(entries + gap_entries(doc, people, lang), key=lambda e: e.start_ms)
+    entries = sorted(entries + gap_entries(doc, people, lang) + note_entries(doc, lang),
+                     key=lambda e: e.start_ms)
     mine = [dict(x) for x in signatures if x["statement"]["version_sha256"] == version.sha256]
     lines = [SignatureLine(shown(x["statement"]["role"]),
                            shown(x["statement"]["signer"].get("name")),

@@ -24,6 +24,7 @@ def render_txt(p: Protocol) -> str:
     out += [f"  {role_name(r)}: {n}" for r, n in p.participants]
     out += ["", LABELS["record"] + ":", ""]
     out += [f"[{clock(e.start_ms)}] {e.text}" if e.kind == "gap" else
+            f"{e.label} {_one_line(e.text)}" if e.kind == "note" else
             f"[{clock(e.start_ms)}] {e.label}: {_one_line(e.text)}" for e in p.entries]
     out += ["", LABELS["signatures"] + ":"]
     if not p.signatures:

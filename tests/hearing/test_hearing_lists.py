@@ -262,11 +262,15 @@ async def test_evidence_and_its_custody_page_and_filter(aiohttp_client, db_url, 
     # the custody of the accepted item, once its copies are made (no more rows come)
     async def fetch():
         return await (await judge.get(f"/api/hearings/{first}/evidence/{a}")).json()
-    await wait_for(fetch, lambda i: i["transcode_state"] in ("done", "failed"))
+    await wait_for(fetch, lambda i: i["transcode_state"] in ("done", "failed")
+                   and i["preview_state"] in ("done", "failed"))
     whole = await (await judge.get(f"/api/hearings/{first}/evidence/{a}/custody")).json()
     assert whole["next_cursor"] is None and whole["evidence_id"] == a
     actions = [e["action"] for e in whole["events"]]
-    assert actions[:3] == ["evidence.upload_started", "evidence.received", "evidence.decision"]
+    # the preview made on arrival may land before or after the decision
+    assert [x for x in actions if x != "evidence.preview_made"][:3] == [
+        "evidence.upload_started", "evidence.received", "evidence.decision"]
+    assert "evidence.preview_made" in actions
     for path in (f"/api/hearings/{first}/evidence/{a}/custody",
                  f"/api/cases/{cid}/evidence/{a}/custody"):
         for limit in (1, 2):
@@ -279,8 +283,12 @@ async def test_evidence_and_its_custody_page_and_filter(aiohttp_client, db_url, 
         assert rows == []
         assert (await judge.get(path + "?action=hearing.create")).status == 400
     # another item's custody holds only its own rows
+    async def fetch_b():
+        return await (await judge.get(f"/api/hearings/{first}/evidence/{b}")).json()
+    await wait_for(fetch_b, lambda i: i["preview_state"] in ("done", "failed"))
     rows, _ = await walk(judge, f"/api/hearings/{first}/evidence/{b}/custody", "events", 1)
-    assert [e["action"] for e in rows] == ["evidence.upload_started", "evidence.received"]
+    assert [e["action"] for e in rows] == ["evidence.upload_started", "evidence.received",
+                                           "evidence.preview_made"]
     assert all(e["data"].get("evidence_id", b) == b for e in rows)
 
 

@@ -440,13 +440,14 @@ def test_check_config_lists_every_problem_at_once(tmp_path):
     conf = tmp_path / "courtroom.toml"
     conf.write_text('[server]\npublic_url = "http://court.example.kz"\n'
                     f'tls_cert = "{tmp_path / "missing.pem"}"\nport = "eighty"\n'
-                    'log_format = "xml"\n')
+                    'log_format = "xml"\n'
+                    f'retranscribe_model_dir = "{tmp_path}"\n')
     done = courtroom(["--data-dir", str(tmp_path / "var"), "check-config", "--config",
                       str(conf)], {}, tmp_path)
     assert done.returncode == 1
     errors = [line for line in done.stdout.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 4, done.stdout
-    for setting in ("public_url", "tls_cert", "log_format", "port"):
+    assert len(errors) == 5, done.stdout
+    for setting in ("public_url", "tls_cert", "log_format", "port", "retranscribe_model_dir"):
         assert any(setting in line for line in errors), (setting, errors)
 
 

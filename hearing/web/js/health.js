@@ -1,7 +1,8 @@
 // The health panel of a staff console: what the server measures about the hearing's media
 // ("health" and "gap" events; the latest on GET /health when the console connects), said
 // plainly: audio lost from a participant, live text delayed, a poor link or a dead courtroom
-// microphone, the server itself overloaded; and this console's own links (its live socket, and
+// microphone, a participant's video stopped (or not reaching someone), the server itself
+// overloaded; and this console's own links (its live socket, and
 // its camera and microphone once ``watchMedia`` is given the page's RtcClient). Gaps are also
 // shown as rows at their time in a transcript container, when one is given.
 //
@@ -50,6 +51,10 @@ export function mountHealth(el, live, { nameOf = null, transcript = null } = {})
       else if (r === "packets") out.push(t("health.packets", { name: who }));
       else if (r === "seat_silent") out.push(t("health.seat_silent", { name: who }));
       else if (r === "seat_clipping") out.push(t("health.seat_clipping", { name: who }));
+      else if (r === "video_frozen") out.push(t("health.video_frozen", { name: who }));
+      else if (r === "video_stalled") {
+        out.push(t("health.video_stalled", { name: who, to: (s.video_stalled_to || []).map(name).join(", ") }));
+      }
     }
     return out;
   }

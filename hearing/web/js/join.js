@@ -10,6 +10,7 @@ import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
 import { LevelMeter, paintLevel, SPEAKING_DB } from "./meter.js";
 import { RtcClient } from "./rtc.js";
+import { adaptToLink } from "./bandwidth.js";
 import { TranscriptView, speakerName } from "./transcript.js";
 import { uploadEvidence } from "./upload.js";
 
@@ -321,6 +322,8 @@ function enterHearing() {
       if (ev.detail === "reconnecting" && S.live.status === "online") connBanner("reconnecting");
       if (ev.detail === "connected" && S.live.status === "online") connBanner("online");
     });
+    S.rtc.setReceiveVideo(!S.audioOnly);
+    adaptToLink(S.rtc);
   }
   if (S.live.status === "online") S.rtc.join();
   S.rtc.setMicEnabled(S.micOn && !S.mutedByJudge);
@@ -509,6 +512,7 @@ function wire() {
     try { localStorage.setItem(AUDIO_ONLY_KEY, S.audioOnly ? "1" : "0"); } catch { /* ignore */ }
     updateAudioOnly();
     renderTiles();
+    S.rtc?.setReceiveVideo(!S.audioOnly);
   });
   $("#continue").addEventListener("click", () => { S.listenOnly = false; enterLobbyOrHearing(); });
   $("#listen-only").addEventListener("click", () => { S.listenOnly = true; updateMic(); enterLobbyOrHearing(); });

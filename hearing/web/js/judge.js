@@ -14,6 +14,7 @@ import { mountSignPanel } from "./sign.js";
 import { RtcClient } from "./rtc.js";
 import { mountSearch } from "./search.js";
 import { mountHealth } from "./health.js";
+import { mountNotes } from "./notes.js";
 import { mountEvidenceReview } from "./evidence_review.js";
 import { LobbyNotices } from "./lobby_notice.js";
 
@@ -257,6 +258,7 @@ function startLive() {
   const live = new Live(HID);
   S.live = live;
   S.health = mountHealth($("#health-slot"), live, { nameOf: speakerOf, transcript: $("#transcript") });
+  mountNotes($("#notes-slot"), { api, hid: HID, live });
   live.addEventListener("status", (ev) => connBanner(ev.detail));
   live.addEventListener("hello", (ev) => {
     const m = ev.detail;

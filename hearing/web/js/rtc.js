@@ -16,6 +16,7 @@ export class RtcClient extends EventTarget {
     this.byMid = new Map(); // mid -> MediaStreamTrack
     this.queue = [];
     this.busy = false;
+    this.receiveVideo = true; // false: the server sends us audio only (see setReceiveVideo)
     this._onMsg = (ev) => this._enqueue(ev.detail);
     for (const type of ["offer", "answer", "candidate", "tracks", "closed"]) live.addEventListener(type, this._onMsg);
     live.addEventListener("status", (ev) => {
@@ -85,6 +86,7 @@ export class RtcClient extends EventTarget {
       if (s === "failed" && this.live.status === "online") this.join();
     };
     this.live.send({ type: "join", id: "join" });
+    if (!this.receiveVideo) this.live.send({ type: "receive", video: false });
     this._setState("connecting");
   }
 
@@ -146,6 +148,14 @@ export class RtcClient extends EventTarget {
     for (const t of this.stream?.getAudioTracks() || []) t.enabled = on;
   }
 
+  /** Audio only (false) keeps the others' video off the network, not only off the screen; the
+   * server remembers it across our reconnects, true resumes it from fresh keyframes. */
+  setReceiveVideo(on) {
+    if (this.receiveVideo === on) return;
+    this.receiveVideo = on;
+    if (this.pc) this.live.send({ type: "receive", video: on });
+  }
+
   setCameraEnabled(on) {
     for (const t of this.stream?.getVideoTracks() || []) t.enabled = on;
   }
@@ -158,5 +168,6 @@ export class RtcClient extends EventTarget {
     clearTimeout(this._retry);
     if (this.pc) this.pc.close();
     this.pc = null;
+    this.dispatchEvent(new Event("close"));
   }
 }

@@ -17,6 +17,8 @@ import { mountNotices } from "./notices.js";
 import { mountSearch } from "./search.js";
 import { RecordingList, RecordingPlayer } from "./recording_player.js";
 import { mountHealth } from "./health.js";
+import { mountNotes } from "./notes.js";
+import { mountProposals } from "./proposals.js";
 
 const HID = Number(location.pathname.split("/").pop());
 const LOW = 0.5;
@@ -473,6 +475,8 @@ async function main() {
   });
   live.addEventListener("gap", (ev) => onGap(ev.detail));
   mountHealth($("#health-slot"), live, { nameOf: sourceName });
+  mountNotes($("#notes-slot"), { api, hid: HID, live, hint: "notes.hint_player", atMs: () => player.ms });
+  mountProposals($("#history-card").parentElement, api, HID, live);
   live.addEventListener("revision", () => loadTranscript());
   live.addEventListener("state", (ev) => setState(ev.detail.state));
   live.addEventListener("stenogram", () => sign?.refresh());

@@ -1,11 +1,20 @@
 // Signing the stenogram: your signing key (made once, protected by a passphrase), the
-// versions of the record, and signing one (the secretary first, then the judge).
+// versions of the record, and signing one (the secretary first, then the judge) with that key
+// or with a certificate you hold: the server shows what to sign (its SHA-256, and a link with
+// a QR code for a phone app), you give back the detached CMS signature and the CRLs.
 
 import { h, clear, show, toast } from "./dom.js";
 import { t, fmtDateTime, applyI18n, errorText } from "./i18n.js";
 
 // The server's words for where a version stands (older names accepted too).
 const STATUS = { unsigned: "draft", secretary_signed: "awaiting_judge" };
+
+async function base64Of(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
 
 export function mountSignPanel(container, api, hearingId, { role }) {
   const keyInfo = h("p", { class: "muted", "data-testid": "key-info" });
@@ -51,6 +60,9 @@ export function mountSignPanel(container, api, hearingId, { role }) {
       // Secretary first, then the judge; only the latest version is signed.
       const canSign = v.number === latest && !mine && (role === "secretary" ? status === "draft" : status === "awaiting_judge");
       const btn = canSign ? h("button", { type: "button", class: "small" }, t("sign.sign_version", { n: v.number })) : null;
+      const certBtn = canSign ? h("button", { type: "button", class: "small secondary" }, t("sign.with_certificate")) : null;
+      const certPanel = h("div", { class: "stack", hidden: true, "data-testid": "cms-panel" });
+      certBtn?.addEventListener("click", () => openCertificateSigning(v.number, certPanel));
       btn?.addEventListener("click", async () => {
         if (!pass.value) { pass.focus(); toast(t("sign.need_passphrase"), "error"); return; }
         btn.disabled = true;
@@ -64,9 +76,36 @@ export function mountSignPanel(container, api, hearingId, { role }) {
       versions.append(h("li", { dataset: { version: v.number, status } },
         h("span", { class: "who" }, t("sign.version", { n: v.number }),
           h("small", {}, `${t(`sign.status.${status}`)} · SHA-256 ${String(v.sha256).slice(0, 16)}…`),
-          ...sigs.map((s) => h("small", {}, s))),
-        btn));
+          ...sigs.map((s) => h("small", {}, s)), certPanel),
+        btn, certBtn));
     }
+  }
+
+  async function openCertificateSigning(number, panel) {
+    const url = `/api/hearings/${hearingId}/stenogram/versions/${number}/cms`;
+    let req;
+    try { req = await api.get(url); } catch (e) { toast(errorText(e), "error"); return; }
+    const cmsFile = h("input", { id: `cms-file-${number}`, type: "file", accept: ".p7s,.p7b,.cms,.der", required: true });
+    const crlFiles = h("input", { id: `crl-files-${number}`, type: "file", accept: ".crl,.der", multiple: true });
+    const form = h("form", { class: "stack" },
+      h("small", {}, t("sign.cms_hash", { sha: req.sha256 })),
+      h("a", { href: `data:application/octet-stream;base64,${req.data}`, download: `version-${number}-${req.role}.json` }, t("sign.cms_download")),
+      h("img", { src: req.qr_png, alt: t("sign.cms_qr"), width: 180, height: 180 }),
+      h("small", {}, t("sign.cms_expires", { at: fmtDateTime(req.expires_at) })),
+      h("div", { class: "field" }, h("label", { for: cmsFile.id }, t("sign.cms_file")), cmsFile),
+      h("div", { class: "field" }, h("label", { for: crlFiles.id }, t("sign.crl_files")), crlFiles),
+      h("button", { type: "submit", class: "small" }, t("sign.cms_submit")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const crls = await Promise.all([...crlFiles.files].map(base64Of));
+        await api.post(url, { role: req.role, signed_at: req.signed_at, cms: await base64Of(cmsFile.files[0]), crls });
+        toast(t("sign.signed", { n: number }));
+        await loadVersions();
+      } catch (e) { toast(errorText(e), "error"); }
+    });
+    clear(panel).append(form);
+    show(panel);
   }
 
   keyForm.addEventListener("submit", async (ev) => {
