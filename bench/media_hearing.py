@@ -201,7 +201,7 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
 
     from media.rtc import apply_bind_addresses
 
-    from support.testpeer import AUDIO_RATE, PacketVideoTrack, TestPeer
+    from support.testpeer import AUDIO_RATE, PacketVideoTrack, TestPeer, remb_estimates
 
     apply_bind_addresses(["127.0.0.1"])
     packets = json.loads(Path(video_file).read_text())
@@ -308,27 +308,6 @@ async def run_client(name: str, url: str, video_file: str, duration: float, warm
     return {"name": name, "cpu_cores": cpu, "rejoins": rejoins["n"], "per_source": per_source,
             "remb_kbps_last": round(remb[-1] / 1000) if remb else None,
             "remb_kbps_min": round(min(remb) / 1000) if remb else None}
-
-
-def remb_estimates(pc) -> list[int]:  # noqa: ANN001
-    """The bitrates the server's REMB feedback allows the video ``pc`` sends, in order."""
-    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
-
-    sender = next((s for s in pc.getSenders() if s.track is not None and s.track.kind == "video"), None)
-    estimates: list[int] = []
-    if sender is None:
-        return estimates
-    original = sender._handle_rtcp_packet
-
-    async def handle(packet) -> None:  # noqa: ANN001
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            bitrate, ssrcs = unpack_remb_fci(packet.fci)
-            if sender._ssrc in ssrcs:
-                estimates.append(bitrate)
-        await original(packet)
-
-    sender._handle_rtcp_packet = handle
-    return estimates
 
 
 # ---------------------------------------------------------------------------------------------

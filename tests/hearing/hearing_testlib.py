@@ -15,6 +15,11 @@ from hearing import audit
 from hearing.accounts import add_user
 
 PASSWORD = "correct horse battery"
+#: The signing keys' passphrase where a test signs.
+KEY_PASS = "a long signing passphrase"
+#: A lawyer's account (a party caller) for the tests that need one.
+LAWYER = {"username": "lawyer", "password": PASSWORD, "role": "lawyer",
+          "display_name": "Адвокат Омаров Н.", "contact": "omarov@example.kz"}
 #: Real speech clips (../shared/speech beside the checkout)
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
 

@@ -58,6 +58,7 @@ class Bearer:
     """A participant's phone: every request carries the invite token."""
 
     def __init__(self, client, token):
+        self.token = token
         self.client, self.h = client, {"Authorization": f"Bearer {token}"}
 
     def _kw(self, kw):

@@ -20,12 +20,9 @@ from hearing.notes import note_sha256
 from stenogram import build_version, segment_from_final
 from stenogram.canonical import canonical_sha256
 
-from hearing_testlib import (PASSWORD, app_with_users, invite, login, receive_type, schedule,
-                             sign_first_version)
+from hearing_testlib import (KEY_PASS, LAWYER, app_with_users, invite, login, receive_type,
+                             schedule, sign_first_version)
 
-KEY_PASS = "a long signing passphrase"
-LAWYER = {"username": "lawyer", "password": PASSWORD, "role": "lawyer",
-          "display_name": "Адвокат Омаров Н.", "contact": "omarov@example.kz"}
 
 
 @pytest.fixture

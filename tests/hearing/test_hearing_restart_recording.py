@@ -38,19 +38,26 @@ def count(db, model, hid, **where):
     return db.run_sync(work)
 
 
-async def recorded_witness(own, judge, db, hid):
-    """Open the hearing with a witness whose phone, admitted, sends a tone; wait until two of
-    its recording chunks are stored. Returns the phone's client, its peer and its source id."""
-    inv = await invite(judge, hid, "witness", "Witness A")
+async def witness_on_the_line(own, judge, hid, name, track):
+    """Open the hearing with a witness (named ``name``) admitted and sending ``track`` over
+    WebRTC. Returns the phone's client, its peer and its source id."""
+    inv = await invite(judge, hid, "witness", name)
     source = f"p{inv['participant']['id']}"
     assert (await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})).status == 200
     phone = Bearer(await own.client(), inv["token"])
     assert (await phone.post("/api/join")).status == 200
     r = await judge.post(f"/api/hearings/{hid}/participants/{inv['participant']['id']}/admit")
     assert r.status == 200
-    peer = WsPeer(await connect(phone.client, hid, inv["token"]), "A",
-                  SignalTrack(tone(440, 1.0)))
+    peer = WsPeer(await connect(phone.client, hid, inv["token"]), "W", track)
     await peer.peer.join()
+    return phone, peer, source
+
+
+async def recorded_witness(own, judge, db, hid):
+    """Open the hearing with a witness whose phone, admitted, sends a tone; wait until two of
+    its recording chunks are stored. Returns the phone's client, its peer and its source id."""
+    phone, peer, source = await witness_on_the_line(own, judge, hid, "Witness A",
+                                                    SignalTrack(tone(440, 1.0)))
     for _ in range(200):
         if count(db, RecordingChunk, hid, source_id=source) >= 2:
             break

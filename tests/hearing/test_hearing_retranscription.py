@@ -22,10 +22,10 @@ from stenogram.revisions import chain_problems, make_revision
 from stenogram.segments import Word
 from support.testpeer import SignalTrack
 
-from hearing_testlib import SPEECH, OwnServer, invite, login, make_users, schedule
+from hearing_testlib import SPEECH, OwnServer, login, make_users, schedule
 from test_hearing_evidence import Bearer
 from test_hearing_live_asr import speech_48k
-from test_hearing_media import WsPeer, connect
+from test_hearing_restart_recording import witness_on_the_line
 
 CLIP = SPEECH / "ru-dev" / "ast_ru_auth-incorrect.wav"  # "Пароль неверен. Введите пароль ..."
 
@@ -76,16 +76,8 @@ async def test_closed_hearing_is_retranscribed_and_the_secretary_decides(db_url,
     own = await OwnServer(app).start()
     judge = await login(own.client, app, "judge")
     hid = (await schedule(judge, secretary_id=users["secretary"], language="ru"))["id"]
-    inv = await invite(judge, hid, "witness", "Свидетель Ким")
-    source = f"p{inv['participant']['id']}"
-    assert (await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})).status == 200
-    phone = Bearer(await own.client(), inv["token"])
-    assert (await phone.post("/api/join")).status == 200
-    r = await judge.post(f"/api/hearings/{hid}/participants/{inv['participant']['id']}/admit")
-    assert r.status == 200
-    peer = WsPeer(await connect(phone.client, hid, inv["token"]), "W",
-                  SignalTrack(speech_48k(CLIP)))
-    await peer.peer.join()
+    phone, peer, source = await witness_on_the_line(own, judge, hid, "Свидетель Ким",
+                                                    SignalTrack(speech_48k(CLIP)))
     # What the live model wrote (two machine finals over the witness's speech, both wrong):
     store = app[STATE].transcripts
     for sid, text in (("m1", "Пароль верен."), ("m2", "Введите паспорт.")):
@@ -110,7 +102,7 @@ async def test_closed_hearing_is_retranscribed_and_the_secretary_decides(db_url,
     own2 = await OwnServer(app2).start()
     try:
         secretary = await login(own2.client, app2, "secretary")
-        phone = Bearer(await own2.client(), inv["token"])
+        phone = Bearer(await own2.client(), phone.token)
 
         async def finished():
             r = await secretary.get(f"/api/hearings/{hid}/retranscription")

@@ -18,11 +18,9 @@ from hearing.api.context import STATE
 from hearing.models import Notice
 from stenogram import segment_from_final
 
-from hearing_testlib import PASSWORD, app_with_users, invite, login, receive_type, schedule
+from hearing_testlib import (KEY_PASS, LAWYER, PASSWORD, app_with_users, invite, login,
+                             receive_type, schedule)
 
-KEY_PASS = "a long signing passphrase"
-LAWYER = {"username": "lawyer", "password": PASSWORD, "role": "lawyer",
-          "display_name": "Адвокат Омаров Н.", "contact": "omarov@example.kz"}
 
 
 @pytest.fixture

@@ -7,67 +7,16 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+from support.testpeer import AUDIO_RATE, PacketVideoTrack, SignalTrack, TestPeer, remb_estimates, tone
 
-from media.blobstore import BlobStore
-from media.clock import HearingClock
-from media.rtc import Room, RtcOptions, apply_bind_addresses
-
-from support.testpeer import AUDIO_RATE, LocalHearing, TestPeer, PacketVideoTrack, SignalTrack, encode_vp8_loop, tone
+from test_rtc_hearing import hearing, vp8, wait_for  # noqa: F401  (the room and VP8 fixtures)
 
 NAMES = {"judge": 440.0, "witness": 620.0, "lawyer": 820.0}
 
 
-@pytest.fixture(scope="module")
-def vp8() -> list[bytes]:
-    return encode_vp8_loop(320, 180, fps=30, seconds=1.0)
-
-
-@pytest.fixture
-async def hearing(tmp_path):
-    apply_bind_addresses(["127.0.0.1"])
-    options = RtcOptions(bind_addresses=["127.0.0.1"], reconnect_window_s=30, ice_failed_grace_s=1)
-
-    def factory(send, on_event):
-        return Room("h-lb", HearingClock.starting_now(), options, BlobStore(tmp_path / "blobs"),
-                    tmp_path / "rec", send, on_event)
-
-    h = LocalHearing(factory)
-    yield h
-    await h.close()
-    apply_bind_addresses(None)
-
-
-async def wait_for(predicate, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
-def remb_of(peer) -> list[int]:
-    """Collects the REMB bitrates the server sends about ``peer``'s video."""
-    sender = next(s for s in peer.pc.getSenders() if s.track is not None and s.track.kind == "video")
-    estimates: list[int] = []
-    original = sender._handle_rtcp_packet
-
-    async def handle(packet):
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            bitrate, ssrcs = unpack_remb_fci(packet.fci)
-            if sender._ssrc in ssrcs:
-                estimates.append(bitrate)
-        await original(packet)
-
-    sender._handle_rtcp_packet = handle
-    return estimates
-
-
 async def test_audio_only_receiver_gets_no_video_until_it_asks_again(hearing, vp8):
     peers = {n: await hearing.join(n, SignalTrack(tone(f, 1.0)), PacketVideoTrack(vp8)) for n, f in NAMES.items()}
-    judge_remb = remb_of(peers["judge"])
+    judge_remb = remb_estimates(peers["judge"].pc)
     witness, lawyer = peers["witness"], peers["lawyer"]
     await wait_for(lambda: all(p.video_frames_from(o) > 20 and len(p.audio_from(o)) > AUDIO_RATE
                                for n, p in peers.items() for o in NAMES if o != n))
@@ -98,6 +47,7 @@ async def test_audio_only_receiver_gets_no_video_until_it_asks_again(hearing, vp
     # the server's receiving side tells each sender what its link carries
     await wait_for(lambda: judge_remb)
     assert all(b > 0 for b in judge_remb)
+    await hearing.close()
 
 
 async def test_receive_request_is_checked(hearing, vp8):
@@ -107,3 +57,4 @@ async def test_receive_request_is_checked(hearing, vp8):
     stranger = hearing.peers["stranger"] = TestPeer("stranger", lambda m: None)
     await hearing.room.handle_message("stranger", {"type": "receive", "video": False})
     assert stranger.errors and "stranger" not in hearing.room.participants
+    await hearing.close()

@@ -371,6 +371,28 @@ class HearingPeer:
             await self.ws.close()
 
 
+def remb_estimates(pc) -> list[int]:  # noqa: ANN001
+    """The bitrates the server's REMB feedback allows the video ``pc`` sends, in order (kept
+    as they arrive)."""
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+
+    sender = next((s for s in pc.getSenders() if s.track is not None and s.track.kind == "video"), None)
+    estimates: list[int] = []
+    if sender is None:
+        return estimates
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet) -> None:  # noqa: ANN001
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            if sender._ssrc in ssrcs:
+                estimates.append(bitrate)
+        await original(packet)
+
+    sender._handle_rtcp_packet = handle
+    return estimates
+
+
 def tone(freq: float, seconds: float = 1.0, amplitude: float = 0.3) -> np.ndarray:
     t = np.arange(int(AUDIO_RATE * seconds)) / AUDIO_RATE
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
