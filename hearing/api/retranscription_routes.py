@@ -40,7 +40,7 @@ async def get_retranscription(call: Call, hearing_id: int) -> dict:
 @endpoint("POST", "/api/hearings/{hearing_id}/retranscription",
           summary="Re-transcribe a closed hearing's recordings with the second model",
           response=JOB, status=202,
-          responses={409: "not closed, or already under way", 503: "no model configured"})
+          responses={409: "not closed, already under way, or no model configured"})
 async def start_retranscription(call: Call, hearing_id: int) -> dict:
     return await retranscription.request(call.state, call.me, hearing_id)
 

@@ -5,7 +5,7 @@ a revision that changes nothing). Only the hearing's secretary and judge start o
 from __future__ import annotations
 
 from hearing.access import is_assigned, load_hearing, load_managed, require_editor
-from hearing.errors import Conflict, Unavailable, Unprocessable
+from hearing.errors import Conflict, Unprocessable
 from hearing.retranscription import ENDING, job_rows
 from hearing.roles import Caller
 from hearing.state import AppState
@@ -30,7 +30,8 @@ async def request(state: AppState, caller: Caller, hearing_id: int) -> dict:
     """Queue the hearing's recordings for the configured model."""
     jobs = state.retranscription
     if not jobs.enabled:
-        raise Unavailable("no re-transcription model is configured (retranscribe_model_dir)")
+        raise Conflict("no re-transcription model is configured (retranscribe_model_dir)",
+                       code="not_configured")
     await state.transaction(caller, _request, hearing_id, jobs.model_label)
     jobs.submit(hearing_id)
     return await status(state, caller, hearing_id)
