@@ -115,6 +115,11 @@ def test_stalled_server_and_dropped_console_are_shown(server, make_context, arti
     expect(panel).to_have_attribute("data-state", "ok")
     expect(panel).to_contain_text("Связь и запись в порядке.")
 
+    # the console's media runs the hearing here (its health is watched) before the stall
+    deadline = time.monotonic() + 60
+    while not judge.get(f"/api/hearings/{hid}/health")["here"]:
+        assert time.monotonic() < deadline, "the hearing's media never started on the server"
+        time.sleep(0.5)
     # the server's event loop is blocked for four seconds (a flood it cannot keep up with)
     server.loop.call_soon_threadsafe(time.sleep, 4.0)
     notice = panel.locator("li.warn", has_text="Сервер перегружен")
