@@ -306,7 +306,7 @@ class HealthMonitor:
         slots = getattr(receiver.session, "slots", ()) if receiver.session is not None else ()
         for slot in slots:
             source = slot.source
-            if source is None or not slot.negotiated or getattr(slot.video_track, "paused", False):
+            if source is None or not slot.negotiated or slot.video_track.paused:
                 continue  # a receiver in the audio-only view asked for no video
             v = self._watch_of(source.source_id).video
             track, handed = slot.video_track, slot.video_track.delivered
