@@ -126,6 +126,23 @@ def may_see_record(caller: Caller, hearing: Hearing) -> bool:
     return caller.kind == "staff" and (caller.role == "admin" or is_assigned(caller, hearing))
 
 
+def level_allowed(caller: Caller, hearing: Hearing, level: str) -> bool:
+    """Whether a caller who may view the hearing may also see what is kept at ``level``
+    (hearing.models.AccessLevel): public for every viewer; restricted for the court (the
+    hearing's judge and secretary, the administrator) and the parties (their accounts and
+    every invited participant but an observer); sealed for the hearing's judge and secretary
+    only."""
+    if level == "public":
+        return True
+    if level == "sealed":
+        return is_assigned(caller, hearing)
+    if caller.kind == "staff":
+        return caller.role == "admin" or is_assigned(caller, hearing)
+    if caller.kind == "party":
+        return acts_in_case(caller, hearing.case)
+    return caller.hearing_id == hearing.id and caller.role != "observer"
+
+
 def may_read_signed_record(caller: Caller, hearing: Hearing, *, protocol: bool) -> bool:
     """The signed record beyond the hearing's staff: a party account acting in the case reads
     the signed protocol and stenogram of the case's hearings; a citizen's invite reads the

@@ -33,6 +33,10 @@ NoticeKind = Literal["scheduled", "rescheduled", "cancelled", "invited"]
 NoticeStatus = Literal["queued", "sent", "delivered", "bounced", "failed"]
 #: What a search document stands for: a stenogram segment, an evidence transcript, a case.
 SearchKind = Literal["segment", "evidence", "case"]
+#: Who may see a hearing, a span of it or an evidence item (hearing.access.level_allowed):
+#: "public" whoever may view the hearing, the public and observers included; "restricted" the
+#: court and the parties, no observers or public; "sealed" the hearing's judge and secretary.
+AccessLevel = Literal["public", "restricted", "sealed"]
 
 STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)
 PARTY_ACCOUNT_ROLES: tuple[PartyAccountRole, ...] = get_args(PartyAccountRole)
@@ -42,6 +46,7 @@ NOTICE_CHANNELS: tuple[NoticeChannel, ...] = get_args(NoticeChannel)
 NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
 NOTICE_STATUSES: tuple[NoticeStatus, ...] = get_args(NoticeStatus)
 SEARCH_KINDS: tuple[SearchKind, ...] = get_args(SearchKind)
+ACCESS_LEVELS: tuple[AccessLevel, ...] = get_args(AccessLevel)
 PARTICIPANT_ROLES: tuple[ParticipantRole, ...] = get_args(ParticipantRole)
 HEARING_KINDS: tuple[HearingKind, ...] = get_args(HearingKind)
 LANGUAGES: tuple[Language, ...] = get_args(Language)
