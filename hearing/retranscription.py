@@ -12,7 +12,13 @@ The job is durable through the hearing's audit chain: ``retranscription.queued``
 transaction as that recording's proposals, and ``retranscription.done`` (or ``.failed``) ends
 it, in a transaction that first checks no recording is left (one stored meanwhile is done in
 the same job). A start-up resumes every job queued and not ended; a recording is never heard
-twice by the same model, so a restart redoes at most the one it cut short."""
+twice by the same model, so a restart redoes at most the one it cut short.
+
+On a court of several nodes (``nats_url``) a job is a message on the court's work queue
+(``hearing.work_queue``, kind ``retranscribe``, one per ``retranscription.queued`` row, so every
+node resuming it at start-up queues it once): one node at a time runs it, a node that stops
+hands it back, and a recording's proposals are stored only while the model has not heard it,
+so two nodes that both ran a job (one past ``ack_wait_s``) still store them once."""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from asr import SAMPLE_RATE
 from hearing.models import AudioSource, AuditEvent, Hearing, Recording
 from hearing.transaction import Tx
 from hearing.transcripts import Draft
+from hearing.work_queue import Job, WorkQueue, WorkQueueOptions
 from media.seat_recorder import source_of_recording
 from media.tasks import Tasks
 from stenogram import Revision, RevisionError, Transcript
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 #: of never holding an hour of audio in memory).
 BLOCK_S = 600.0
 ENDING = ("retranscription.done", "retranscription.failed")
+#: The work-queue kind of a job on a court of several nodes.
+KIND = "retranscribe"
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,12 @@ def _unfinished(s: Session) -> list[int]:
     return [hid for hid, action in last.items() if action == "retranscription.queued"]
 
 
+def _open_job(s: Session, hid: int) -> int | None:
+    """The audit row id of the hearing's job still to run, if one is."""
+    rows = job_rows(s, hid)
+    return rows[0].id if rows and rows[-1].action not in ENDING else None
+
+
 def waiting(s: Session, hid: int, model: str) -> list[Recording]:
     """The hearing's recordings the model has not heard yet."""
     heard = {(r.data.get("recording_sha256"), r.data.get("model")) for r in _rows(s, hid)
@@ -146,6 +161,7 @@ class Retranscriptions:
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.queue: WorkQueue | None = None  # the court's work queue, on several nodes
 
     @property
     def enabled(self) -> bool:
@@ -164,12 +180,20 @@ class Retranscriptions:
         if not self.enabled:
             return
         self._loop = asyncio.get_running_loop()
-        self.tasks.start(self._work(), "retranscription")
+        cfg = self.state.config
+        if cfg.nats_url:
+            self.queue = WorkQueue(WorkQueueOptions(url=cfg.nats_url, prefix=cfg.bus_prefix))
+            await self.queue.start()
+            self.queue.consume(KIND, self._take, 1)
+        else:
+            self.tasks.start(self._work(), "retranscription")
         for hid in await self.state.db.run(_unfinished):
             self.submit(hid)
 
     async def close(self) -> None:
         self._closing = True
+        if self.queue is not None:  # a job held here goes back to the other nodes
+            await self.queue.close()
         await self.tasks.close()
 
     def busy(self, hearing_id: int) -> bool:
@@ -181,8 +205,40 @@ class Retranscriptions:
         if self.busy(hearing_id):
             return
         self.progress[hearing_id] = JobProgress()
-        self._queue.put_nowait(hearing_id)
+        if self.queue is not None:
+            self.tasks.start(self._put(hearing_id), f"queue re-transcription {hearing_id}")
+        else:
+            self._queue.put_nowait(hearing_id)
         self._publish(hearing_id)
+
+    async def _put(self, hid: int) -> None:
+        """Onto the court's queue, under the id of its ``queued`` row: queued by several nodes
+        (each resuming it at start-up), it is stored once."""
+        assert self.queue is not None
+        row = await self.state.db.run(lambda s: _open_job(s, hid))
+        if row is None:
+            self.progress.pop(hid, None)
+            return
+        try:
+            await self.queue.put(KIND, {"hearing_id": hid}, f"{hid}-{row}")
+        except Exception:  # the row stays: the next start-up queues it again
+            log.exception("could not queue re-transcribing hearing %s", hid)
+
+    async def _take(self, job: Job) -> None:
+        """A job from the court's queue: run here unless it has ended meanwhile; answered
+        once its end is stored, handed back if this node stops first."""
+        hid = int(job.data.get("hearing_id", 0))
+
+        async def run() -> None:
+            if await self.state.db.run(lambda s: _open_job(s, hid)) is None:
+                await job.done()
+                return
+            self.progress[hid] = JobProgress()
+            if await self._attempt(hid):
+                await job.done()
+            else:
+                await job.retry()
+        self.tasks.start(run(), f"re-transcription job {hid}")
 
     async def recording_stored(self, hearing_id: int) -> None:
         """A closed hearing's recording is in the blob store: queue a job for it, unless one
@@ -194,18 +250,24 @@ class Retranscriptions:
 
     async def _work(self) -> None:
         while True:
-            hid = await self._queue.get()
-            try:
-                await self._run(hid)
-            except Stopped:
+            if not await self._attempt(await self._queue.get()):
                 return
-            except Exception as exc:
-                log.exception("re-transcribing hearing %s failed", hid)
-                p = self.progress.setdefault(hid, JobProgress())
-                p.state, p.error = "failed", str(exc)
-                await self.state.transaction(None, _end, hid, "retranscription.failed",
-                                             {"error": str(exc)[:500]})
-                self._publish(hid)
+
+    async def _attempt(self, hid: int) -> bool:
+        """Run the hearing's job to its end (done, or failed and said so): False if the server
+        is closing first."""
+        try:
+            await self._run(hid)
+        except Stopped:
+            return False
+        except Exception as exc:
+            log.exception("re-transcribing hearing %s failed", hid)
+            p = self.progress.setdefault(hid, JobProgress())
+            p.state, p.error = "failed", str(exc)
+            await self.state.transaction(None, _end, hid, "retranscription.failed",
+                                         {"error": str(exc)[:500]})
+            self._publish(hid)
+        return True
 
     async def _run(self, hid: int) -> None:
         from asr.model import load_model
@@ -288,7 +350,10 @@ def _queue_on_close(tx: Tx, hid: int, model: str) -> bool:
 
 def _store(tx: Tx, hid: int, rec: Recording, heard: list[Word], model: str,
            draft: Draft) -> int:
-    """One recording's proposals and the row saying the model has heard it, together."""
+    """One recording's proposals and the row saying the model has heard it, together; nothing
+    if it was heard meanwhile (by another node running the same job)."""
+    if rec.sha256 not in {r.sha256 for r in waiting(tx.s, hid, model)}:
+        return 0
     source = source_of_recording(rec.source_id)
     t = draft.open(tx.s)
     made: list[Revision] = []
