@@ -132,6 +132,14 @@ class Config:
     cms_signers: str = ""
     #: How long a presented signing request (its time, link and QR code) may be signed, s.
     cms_request_ttl_s: int = 600
+    #: The court's seal on protocol PDFs (PAdES, stenogram/pades.py): its private key, PEM
+    #: (PKCS #8 or traditional; encrypted when seal_key_passphrase_file names the file holding
+    #: its passphrase). With seal_cert_file (PEM: the seal's certificate, then its
+    #: intermediates) every exported protocol PDF of a version that has signatures is signed by
+    #: the court, so any PDF reader shows it. Empty: PDFs are not sealed.
+    seal_key_file: str = ""
+    seal_cert_file: str = ""
+    seal_key_passphrase_file: str = ""
     #: Largest evidence file accepted, bytes (2 GiB: a long phone video).
     evidence_max_bytes: int = 2 << 30
     #: Disk space evidence uploads must leave free for the database and the recordings, bytes.

@@ -1,12 +1,12 @@
 """Detached CMS (PKCS #7) signatures made outside the server, by a certificate the signer holds.
 
 ``verify_detached`` checks one signature over given bytes: the signed attributes' message
-digest against the bytes, the signer's signature (RSA PKCS #1 v1.5 or PSS, ECDSA), the chain
-from the signer's certificate up to a trust anchor, each certificate's validity at the given
-time, and revocation from the CRLs or OCSP responses supplied with the signature (each
+digest against the bytes, the signer's signature (RSA PKCS #1 v1.5 or PSS, ECDSA, GOST), the
+chain from the signer's certificate up to a trust anchor, each certificate's validity at the
+given time, and revocation from the CRLs or OCSP responses supplied with the signature (each
 certificate below the anchor needs one from its issuer: a CRL it signed, or an OCSP response
-it signed itself or through a responder certificate it issued for OCSP signing). It raises ``CmsError`` naming the first problem, with a
-``code`` a caller can act on.
+it signed itself or through a responder certificate it issued for OCSP signing). It raises
+``CmsError`` naming the first problem, with a ``code`` a caller can act on.
 
 The chain is built and checked here on top of ``cryptography``'s issuer-signature check
 (``verify_directly_issued_by``) rather than with a general path validator: a signing
@@ -15,7 +15,14 @@ client authentication), and the rules a court needs are few — CA flags, validi
 and are all listed below. ``asn1crypto`` parses the CMS structure, which ``cryptography``
 builds but does not read.
 
-GOST R 34.10-2012 signatures are recognised and refused with code ``unsupported``."""
+GOST R 34.10-2012 keys (256 and 512 bits, Streebog digests) are checked wherever a signature
+is: the signer's, each certificate's by its issuer, each CRL's and OCSP response's.
+``cryptography`` parses GOST certificates but cannot use their keys, so for a GOST key the
+signature goes to ``stenogram.gost`` (encodings and RFC sections named there); the rest of the
+rules are the same. A chain may mix families (a GOST certificate issued by an RSA CA): each
+signature is checked with its own issuer's key. The Kazakh national PKI's own algorithms
+(GOST 34.310-2004, the Kazakh GOST R 34.10-2015, OIDs 1.2.398.3.10.…) and GOST R 34.10-2001
+are recognised and refused with code ``unsupported``."""
 
 from __future__ import annotations
 
@@ -29,21 +36,23 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from asn1crypto import cms as acms
+from asn1crypto import core as acore
+from asn1crypto import ocsp as aocsp
 from asn1crypto import x509 as ax509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from stenogram import gost
+
 CMS = "cms"
 #: Chains longer than this are refused (root, a few intermediates, the signer).
 MAX_CHAIN = 6
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-#: GOST R 34.11-2012 (Streebog) digests and GOST R 34.10-2012 keys and signatures.
-_GOST_OIDS = ("1.2.643.7.1.1.",)
 
 
 class CmsError(ValueError):
@@ -190,7 +199,11 @@ def _parse(cms_der: bytes) -> acms.SignedData:
         if ci["content_type"].native != "signed_data":
             raise CmsError("malformed", "not a CMS SignedData structure")
         sd = ci["content"]
-        sd.native  # parses the whole structure: damage shows here, not halfway through
+        # parses the whole structure, so damage shows here and not halfway through; the
+        # certificates are read by ``cryptography`` (asn1crypto's key table lacks GOST)
+        for name in ("version", "digest_algorithms", "encap_content_info", "signer_infos"):
+            sd[name].native
+        _certificates(sd)
     except CmsError:
         raise
     except Exception as e:  # noqa: BLE001 - asn1crypto raises many types on bad input
@@ -202,34 +215,29 @@ def _parse(cms_der: bytes) -> acms.SignedData:
 
 def _check_signer_info(sd: acms.SignedData, data: bytes
                        ) -> tuple[x509.Certificate, list[x509.Certificate]]:
-    certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in sd["certificates"]
-             if c.name == "certificate"] if sd["certificates"].native else []
+    certs = _certificates(sd)
     si = sd["signer_infos"][0]
     digest_oid = si["digest_algorithm"]["algorithm"].dotted
     sig_oid = si["signature_algorithm"]["algorithm"].dotted
-    if digest_oid.startswith(_GOST_OIDS) or sig_oid.startswith(_GOST_OIDS):
-        raise CmsError("unsupported", "GOST R 34.10-2012 signatures are not verified yet")
+    encap = sd["encap_content_info"]["content"].native
+    if encap is not None and encap != data:
+        raise CmsError("wrong_hash", "the CMS carries content other than the version's bytes")
+    if gost.is_gost(digest_oid) or gost.is_gost(sig_oid):
+        return _check_gost_signer_info(si, certs, data)
     digest_name = si["digest_algorithm"]["algorithm"].native
     if digest_name not in _HASHES:
         raise CmsError("unsupported", f"digest algorithm {digest_name} is not accepted")
     hash_alg = _HASHES[digest_name]()
-    encap = sd["encap_content_info"]["content"].native
-    if encap is not None and encap != data:
-        raise CmsError("wrong_hash", "the CMS carries content other than the version's bytes")
     signer = _find_signer(si["sid"], certs)
-    if si["signed_attrs"].native:
-        attrs = {a["type"].native: a["values"][0].native for a in si["signed_attrs"]}
-        if attrs.get("content_type") != "data":
-            raise CmsError("malformed", "the signed content type is not data")
+    if gost.is_gost(signer.public_key_algorithm_oid.dotted_string):
+        raise CmsError("unsupported", "a GOST certificate signs only with a GOST algorithm")
+
+    def digest(b: bytes) -> bytes:
         h = hashes.Hash(_HASHES[digest_name]())
-        h.update(data)
-        if not hmac.compare_digest(attrs.get("message_digest") or b"", h.finalize()):
-            raise CmsError("wrong_hash", "the signature is over other bytes than this "
-                           "version's (message digest differs)")
-        raw = si["signed_attrs"].dump()
-        signed = b"\x31" + raw[1:]  # signed over as a SET OF, not as the [0] tagged field
-    else:
-        signed = data
+        h.update(b)
+        return h.finalize()
+
+    signed = _signed_content(si, data, digest)
     try:
         _verify_raw(signer.public_key(), si["signature_algorithm"], hash_alg,
                     si["signature"].native, signed)
@@ -237,6 +245,92 @@ def _check_signer_info(sd: acms.SignedData, data: bytes
         raise CmsError("bad_signature", "the signature does not verify under the signer's "
                        "certificate") from None
     return signer, certs
+
+
+def _signed_content(si: acms.SignerInfo, data: bytes, digest) -> bytes:  # noqa: ANN001
+    """What the signer's signature is over: the DER SET of the signed attributes once their
+    message digest is that of ``data``, or ``data`` itself without signed attributes."""
+    if not si["signed_attrs"].native:
+        return data
+    attrs = {a["type"].native: a["values"][0].native for a in si["signed_attrs"]}
+    if attrs.get("content_type") != "data":
+        raise CmsError("malformed", "the signed content type is not data")
+    if not hmac.compare_digest(attrs.get("message_digest") or b"", digest(data)):
+        raise CmsError("wrong_hash", "the signature is over other bytes than this "
+                       "version's (message digest differs)")
+    raw = si["signed_attrs"].dump()
+    return b"\x31" + raw[1:]  # signed over as a SET OF, not as the [0] tagged field
+
+
+def _check_gost_signer_info(si: acms.SignerInfo, certs: list[x509.Certificate], data: bytes
+                            ) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """A GOST signer: Streebog of the key's size for the message digest, the signature over
+    the signed attributes by the signer certificate's GOST R 34.10-2012 key."""
+    digest_oid = si["digest_algorithm"]["algorithm"].dotted
+    sig_oid = si["signature_algorithm"]["algorithm"].dotted
+    for oid in (digest_oid, sig_oid):
+        _gost(gost.check_supported, oid)
+    if digest_oid not in (gost.DIGEST_256, gost.DIGEST_512):
+        raise CmsError("unsupported", f"digest algorithm {digest_oid} is not accepted with GOST")
+    signer = _find_signer(si["sid"], certs)
+    key = _gost_key_of(signer)
+    if key is None:
+        raise CmsError("unsupported", "a GOST signature needs a certificate with a GOST key")
+    if gost.SIZES[digest_oid] != key.bits:
+        raise CmsError("unsupported", f"a {key.bits}-bit GOST key signs with Streebog-"
+                       f"{key.bits}, not {digest_oid}")
+    signed = _signed_content(si, data, lambda b: gost.streebog(b, key.bits))
+    if not _gost(gost.verify, key, si["signature"].native, signed, sig_oid):
+        raise CmsError("bad_signature", "the signature does not verify under the signer's "
+                       "certificate")
+    return signer, certs
+
+
+def _certificates(sd: acms.SignedData) -> list[x509.Certificate]:
+    if not len(sd["certificates"]):
+        return []
+    return [x509.load_der_x509_certificate(c.chosen.dump()) for c in sd["certificates"]
+            if c.name == "certificate"]
+
+
+def _gost(fn, *args):  # noqa: ANN001, ANN202
+    try:
+        return fn(*args)
+    except gost.GostError as e:
+        raise CmsError(e.code, str(e)) from None
+
+
+class _RawPublicKeyInfo(acore.Sequence):
+    """SubjectPublicKeyInfo read without asn1crypto's table of key algorithms."""
+    _fields = [("algorithm", acore.Any), ("public_key", acore.OctetBitString)]
+
+
+def _spki_der(cert: x509.Certificate) -> bytes:
+    return ax509.Certificate.load(cert.public_bytes(Encoding.DER))[
+        "tbs_certificate"]["subject_public_key_info"].dump()
+
+
+def _gost_key_of(cert: x509.Certificate) -> gost.PublicKey | None:
+    """The certificate's GOST key; None for another kind of key."""
+    if not gost.is_gost(cert.public_key_algorithm_oid.dotted_string):
+        return None
+    return _gost(gost.parse_public_key, _spki_der(cert))
+
+
+def _signed_by(signer: x509.Certificate, signature: bytes, tbs: bytes, alg_oid: str,
+               other) -> bool:  # noqa: ANN001
+    """Whether ``signer``'s key made ``signature`` over ``tbs`` with algorithm ``alg_oid``: a
+    GOST key through ``stenogram.gost``, any other through ``other()`` (``cryptography``)."""
+    key_gost = gost.is_gost(signer.public_key_algorithm_oid.dotted_string)
+    if key_gost or gost.is_gost(alg_oid):
+        if not (key_gost and gost.is_gost(alg_oid)):
+            return False  # a GOST signature by another kind of key, or the reverse
+        return bool(_gost(gost.verify, _gost_key_of(signer), signature, tbs, alg_oid))
+    try:
+        other()
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 def _find_signer(sid, certs: list[x509.Certificate]) -> x509.Certificate:  # noqa: ANN001
@@ -281,23 +375,18 @@ def _verify_raw(key, alg, hash_alg: hashes.HashAlgorithm, signature: bytes,  # n
 # -- the chain and revocation -----------------------------------------------------------------
 
 def _self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
     try:
-        cert.verify_directly_issued_by(cert)
-        return True
-    except (InvalidSignature, ValueError, TypeError):
+        return _issued_by(cert, cert)
+    except CmsError:  # a key of a kind not verified: not a root this court can use
         return False
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     if cert.issuer != issuer.subject:
         return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+    return _signed_by(issuer, cert.signature, cert.tbs_certificate_bytes,
+                      cert.signature_algorithm_oid.dotted_string,
+                      lambda: cert.verify_directly_issued_by(issuer))
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -366,7 +455,7 @@ def _check_revocation(chain: list[x509.Certificate], crl_ders: list[bytes],
     for cert, issuer in zip(chain, chain[1:]):
         found = False
         for der, crl in crls:
-            if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
+            if crl.issuer != issuer.subject or not _crl_signed_by(crl, issuer):
                 continue
             if must_be_current and not _current(crl.last_update_utc, crl.next_update_utc, at):
                 continue
@@ -394,6 +483,19 @@ def _check_revocation(chain: list[x509.Certificate], crl_ders: list[bytes],
     return used_crls, used_ocsp
 
 
+def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """Whether the issuer signed the CRL; a CRL signed with an algorithm not verified here
+    (a GOST one that does not fit the key) is not revocation data, as a forged one is not."""
+    def other() -> None:
+        if not crl.is_signature_valid(issuer.public_key()):
+            raise InvalidSignature
+    try:
+        return _signed_by(issuer, crl.signature, crl.tbs_certlist_bytes,
+                          crl.signature_algorithm_oid.dotted_string, other)
+    except CmsError:
+        return False
+
+
 def _current(this_update: datetime, next_update: datetime | None, at: datetime) -> bool:
     return this_update <= at and (next_update is None or at <= next_update)
 
@@ -410,20 +512,41 @@ def _ocsp_about(answer: ocsp.OCSPResponse, cert: x509.Certificate,
     if (answer.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL
             or answer.serial_number != cert.serial_number):
         return False
-    h = hashes.Hash(answer.hash_algorithm)
-    h.update(_public_key_bits(issuer))
-    if answer.issuer_key_hash != h.finalize():
+    if answer.issuer_key_hash != _ocsp_key_hash(answer, _public_key_bits(issuer)):
         return False
+    alg = answer.signature_algorithm_oid.dotted_string
     for signer in (issuer, *answer.certificates):
         if signer is not issuer and not (_issued_by(signer, issuer) and _ocsp_signing(signer)):
             continue
+
+        def other(signer: x509.Certificate = signer) -> None:
+            try:
+                _verify_raw_key(signer.public_key(), answer.signature,
+                                answer.tbs_response_bytes, answer.signature_hash_algorithm)
+            except CmsError:
+                raise InvalidSignature from None
         try:
-            _verify_raw_key(signer.public_key(), answer.signature, answer.tbs_response_bytes,
-                            answer.signature_hash_algorithm)
-            return True
-        except (InvalidSignature, CmsError):
+            if _signed_by(signer, answer.signature, answer.tbs_response_bytes, alg, other):
+                return True
+        except CmsError:
             continue
     return False
+
+
+def _ocsp_key_hash(answer: ocsp.OCSPResponse, key_bits: bytes) -> bytes:
+    """The issuer key hash as the response's CertID computes it (SHA-x, or Streebog)."""
+    try:
+        h = hashes.Hash(answer.hash_algorithm)
+        h.update(key_bits)
+        return h.finalize()
+    except UnsupportedAlgorithm:
+        pass
+    basic = aocsp.OCSPResponse.load(answer.public_bytes(Encoding.DER)).basic_ocsp_response
+    oid = basic["tbs_response_data"]["responses"][0]["cert_id"]["hash_algorithm"][
+        "algorithm"].dotted
+    if oid not in (gost.DIGEST_256, gost.DIGEST_512):
+        return b""
+    return gost.streebog(key_bits, gost.SIZES[oid])
 
 
 def _ocsp_signing(cert: x509.Certificate) -> bool:
@@ -437,8 +560,7 @@ def _ocsp_signing(cert: x509.Certificate) -> bool:
 def _public_key_bits(cert: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING's value (past its unused-bits byte): what an OCSP
     issuer key hash is over."""
-    spki = ax509.Certificate.load(cert.public_bytes(Encoding.DER)).public_key
-    return spki["public_key"].contents[1:]
+    return _RawPublicKeyInfo.load(_spki_der(cert))["public_key"].native
 
 
 def _verify_raw_key(key, signature: bytes, signed: bytes,  # noqa: ANN001

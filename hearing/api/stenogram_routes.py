@@ -13,7 +13,7 @@ from hearing.api.context import Call
 from hearing.api.registry import endpoint, schema
 from hearing.api.schemas import INT, OPT_STR, STR, paged, record
 from hearing.paging import PAGE_QUERY, PageRequest
-from hearing.services import stenograms
+from hearing.services import pdf_signing, stenograms
 
 PASSPHRASE = schema("Passphrase", {
     "type": "object", "additionalProperties": False, "required": ["passphrase"],
@@ -116,6 +116,51 @@ async def sign_cms(call: Call, hearing_id: int, number: int, body: dict) -> dict
     return await stenograms.sign_cms(call.state, call.me, hearing_id, number, body["role"],
                                      body["signed_at"], body["cms"], body["crls"],
                                      body.get("ocsp", []))
+
+
+PDF_REQUEST = record("PdfSigningRequest", {
+    "role": {"enum": ["secretary", "judge"]}, "version_sha256": STR, "prepared_sha256": STR,
+    "data": STR, "digest": STR, "sha256": STR,
+    "byte_range": {"type": "array", "items": INT, "minItems": 4, "maxItems": 4},
+    "expires_at": STR})
+PDF_SIGNATURE = schema("PdfSignature", {
+    "type": "object", "additionalProperties": False,
+    "required": ["prepared_sha256", "cms", "crls"],
+    "properties": {"prepared_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                   "cms": {**B64, "description": "detached CMS (PKCS #7), DER, over the "
+                                                 "presented data (its SHA-256 is the digest)"},
+                   "crls": CMS_SIGNATURE["properties"]["crls"],
+                   "ocsp": CMS_SIGNATURE["properties"]["ocsp"]}})
+SIGNED_PDF = record("SignedProtocolPdf", {"sha256": STR, "size": INT,
+                                          "signatures": {"type": "array", "items": STR}})
+
+
+@endpoint("POST", "/api/hearings/{hearing_id}/stenogram/versions/{number}/pdf-prepare",
+          summary="Sign the protocol PDF with your certificate, step one: the PDF is prepared "
+                  "with your empty signature field; sign the bytes presented (or their digest)",
+          tag="stenogram", response=PDF_REQUEST, status=201,
+          responses={201: "prepared",
+                     409: "the version is not signed by both yet, you signed the PDF already, "
+                          "or superseded",
+                     422: "not set up (certificates, the seal), or you did not sign the "
+                          "version with a certificate"})
+async def pdf_request(call: Call, hearing_id: int, number: int) -> dict:
+    return await pdf_signing.pdf_request(call.state, call.me, hearing_id, number)
+
+
+@endpoint("POST", "/api/hearings/{hearing_id}/stenogram/versions/{number}/pdf-signature",
+          summary="Sign the protocol PDF with your certificate, step two: a detached CMS over "
+                  "the presented bytes; the signed PDF becomes the version's protocol",
+          tag="stenogram", body=PDF_SIGNATURE, response=SIGNED_PDF,
+          responses={403: "a certificate not bound to your account",
+                     404: "no such prepared PDF of yours",
+                     409: "signed meanwhile, or the PDF changed: ask again",
+                     422: "bad signature, unknown root, revoked, expired, no revocation data, "
+                          "or the request expired"})
+async def sign_pdf(call: Call, hearing_id: int, number: int, body: dict) -> dict:
+    return await pdf_signing.sign_pdf(call.state, call.me, hearing_id, number,
+                                      body["prepared_sha256"], body["cms"], body["crls"],
+                                      body.get("ocsp", []))
 
 
 @endpoint("GET", "/api/hearings/{hearing_id}/export/{fmt}",

@@ -171,9 +171,9 @@ def test_bundle_with_cms_signatures_verifies_offline(ca, tmp_path):
                       "latest version is signed by secretary and judge"], failed
 
 
-def test_gost_signature_is_refused_as_unsupported(ca):
-    """GOST R 34.10-2012 is not verified yet: a signature naming Streebog-256 is refused by
-    name, never mistaken for a bad or a good one."""
+def test_gost_digest_with_rsa_key_is_refused_as_unsupported(ca):
+    """A Streebog-256 digest on an RSA signer is refused by name (GOST digests go with GOST
+    keys only), never mistaken for a bad or a good one."""
     from asn1crypto import cms as acms
     ci = acms.ContentInfo.load(ca.leaves["Judge RSA"].sign(DATA, ca.inter))
     si = ci["content"]["signer_infos"][0]
