@@ -43,7 +43,7 @@ def check(cfg: Config, *, database: bool = True) -> list[Problem]:
     """Every problem of ``cfg`` on this machine, errors and warnings."""
     paths = _paths(cfg)
     problems = [*_values(cfg), *_tls(cfg), *_public_url(cfg), *_nodes(cfg), *paths,
-                *_asr(cfg)]
+                *_asr(cfg), *_seal(cfg)]
     if database and not (paths and not cfg.database_url):  # the SQLite file is in data_dir
         problems += _database(cfg)
     return problems
@@ -170,6 +170,21 @@ def _asr(cfg: Config) -> list[Problem]:
     if cfg.retranscribe_model_dir:
         out += model_dir_problems(cfg.retranscribe_model_dir, "retranscribe_model_dir")
     return out
+
+
+def _seal(cfg: Config) -> list[Problem]:
+    """The court's seal for protocol PDFs loads (key, certificate, passphrase), so a wrong file
+    shows at start-up, not at the first export."""
+    if not (cfg.seal_key_file or cfg.seal_cert_file):
+        return []
+    if not (cfg.seal_key_file and cfg.seal_cert_file):
+        return [Problem("seal_key_file", "seal_key_file and seal_cert_file go together")]
+    from stenogram.pades import SealError, load_seal
+    try:
+        load_seal(cfg.seal_key_file, cfg.seal_cert_file, cfg.seal_key_passphrase_file)
+    except SealError as e:
+        return [Problem("seal_key_file", str(e))]
+    return []
 
 
 def model_dir_problems(model_dir: str, setting: str = "asr_model_dir") -> list[Problem]:

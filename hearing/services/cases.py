@@ -313,6 +313,8 @@ SUMMARIES: dict[str, Callable[[AuditEvent], str]] = {
     "stenogram.version": lambda r: f"{_hearing(r)}: stenogram version {_d(r, 'number')}",
     "stenogram.sign": lambda r: f"{_hearing(r)}: stenogram version {_d(r, 'number')} signed "
                                 f"by the {_d(r, 'role')}",
+    "stenogram.pdf_sign": lambda r: f"{_hearing(r)}: protocol PDF of version "
+                                    f"{_d(r, 'number')} signed by the {_d(r, 'role')}",
     "evidence.received": lambda r: f"evidence {_d(r, 'evidence_id')} received: "
                                    f"{_d(r, 'filename')}",
     "evidence.decision": lambda r: f"evidence {_d(r, 'evidence_id')} {_d(r, 'decision')}: "

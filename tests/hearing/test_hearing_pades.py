@@ -130,3 +130,29 @@ async def test_protocol_pdf_carries_the_court_seal(aiohttp_client, app_db, ca, t
     data[len(data) // 3] ^= 0x01
     failed = [c for c in await asyncio.to_thread(verify_pdf, bytes(data), anchors) if not c.ok]
     assert failed, "a changed byte went unnoticed"
+
+
+def test_check_config_names_a_seal_that_does_not_load(ca, tmp_path):
+    """A wrong passphrase or a certificate of another key is said at start-up, by setting."""
+    from hearing.config import Config
+    from hearing.preflight import check
+    seal = ca.leaves[SEAL]
+    (tmp_path / "seal.key").write_bytes(seal.key.private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"seal passphrase")))
+    (tmp_path / "wrong.pass").write_text("not it\n")
+    (tmp_path / "judge.pem").write_bytes(ca.leaves["Judge"].cert.public_bytes(Encoding.PEM))
+    base = {"data_dir": tmp_path / "data", "transcribe": False, "transcribe_evidence": False,
+            "seal_key_file": str(tmp_path / "seal.key")}
+    wrong_pass = check(Config(**base, seal_cert_file=str(tmp_path / "judge.pem"),
+                              seal_key_passphrase_file=str(tmp_path / "wrong.pass")),
+                       database=False)
+    assert [p.setting for p in wrong_pass] == ["seal_key_file"]
+    (tmp_path / "right.pass").write_text("seal passphrase\n")
+    other_key = check(Config(**base, seal_cert_file=str(tmp_path / "judge.pem"),
+                             seal_key_passphrase_file=str(tmp_path / "right.pass")),
+                      database=False)
+    assert "not for its key" in str(other_key[0])
+    (tmp_path / "seal.pem").write_bytes(seal.cert.public_bytes(Encoding.PEM))
+    assert check(Config(**base, seal_cert_file=str(tmp_path / "seal.pem"),
+                        seal_key_passphrase_file=str(tmp_path / "right.pass")),
+                 database=False) == []
