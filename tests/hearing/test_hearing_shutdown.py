@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 
+from hearing.auth import verify_password
 from hearing.app import make_app
 from hearing.config import Config
 from hearing.db import Database, upgrade
@@ -62,6 +63,9 @@ def describe(tasks) -> str:  # noqa: ANN001
 
 async def test_shutdown_mid_hearing_leaves_no_task_or_thread(tmp_path):
     loop = asyncio.get_running_loop()
+    # The login hashing pool is the process's, shared by every server in it (hearing.auth):
+    # started here first, whether or not an earlier test did.
+    await verify_password(None, "warm the pool")
     threads_before = set(threading.enumerate())
     tasks_before = asyncio.all_tasks()
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
