@@ -31,6 +31,8 @@ KNOWN_HALLUCINATIONS: tuple[str, ...] = (
     r"amara org\b.*",
     r"музыка",
     r"(тихая |спокойная |веселая |грустная )?музыка",
+    r"\w+ музыка",  # a subtitle's sound caption: "тревожная музыка"
+    r"редактор",
     r"аплодисменты",
     r"смех",
     r"(қазақстан )?субтитрлер\b.*",
@@ -118,7 +120,10 @@ def find_trailing_loop(words: list[str], min_phrase: int = 2, max_phrase: int = 
             if start < 0:
                 continue
             a, b = norm[start:start + size], norm[start + size:start + 2 * size]
-            if a == b and any(a) and norm[start + 2 * size:] == a[:partial]:
+            rest = norm[start + 2 * size:]
+            # the third copy's last word may itself be broken off ("... A B C. A B C. A B")
+            if a == b and any(a) and rest[:-1] == a[:partial - 1] and rest[-1] and \
+                    a[partial - 1].startswith(rest[-1]):
                 return start + size
     return None
 
@@ -139,18 +144,34 @@ def cut_squeezed_copy(words: list, text_of, span_of, min_words: int = 3,
                       ratio: float = 0.4) -> list:
     """Whisper sometimes writes a whole sentence a second time at the end of its window, the
     copy's words squeezed into a few hundred milliseconds after the real ones: the audio holds
-    one copy. A trailing exact copy (``min_words`` words or more) of the words just before it,
-    lasting under ``ratio`` of their time, is cut. ``span_of(word) -> (start, end)``."""
+    one copy. A trailing copy (``min_words`` words or more; its last word may be broken off)
+    of the words just before it, lasting under ``ratio`` of their time, is cut.
+    ``span_of(word) -> (start, end)``."""
     norm = [normalize(text_of(w)) for w in words]
     n = len(norm)
     for size in range(n // 2, min_words - 1, -1):
         first, second = norm[n - 2 * size:n - size], norm[n - size:]
-        if first != second or not any(first):
+        if first[:-1] != second[:-1] or not any(first) or not second[-1] or \
+                not first[-1].startswith(second[-1]):
             continue
         t_first = span_of(words[n - size - 1])[1] - span_of(words[n - 2 * size])[0]
         t_second = span_of(words[-1])[1] - span_of(words[n - size])[0]
         if t_second < ratio * t_first:
             return words[:n - size]
+    return words
+
+
+def cut_untimed_tail(words: list, span_of, min_untimed: int = 3) -> list:
+    """Cut the end of a decode where most words take no time: the alignment found no audio
+    for them, because the decoder wrote its sentence again into the silence after the speech
+    ("Видите пароль и нажмите решетку. Видите пароль и нажмите решетку. Видите пар"). The cut
+    starts at a word with no duration and keeps at least the first word; it needs
+    ``min_untimed`` such words, so one short word aligned to an instant ("в", "и") is kept."""
+    untimed = [span_of(w)[1] <= span_of(w)[0] for w in words]
+    for k in range(1, len(words)):
+        tail = untimed[k:]
+        if untimed[k] and sum(tail) >= min_untimed and 2 * sum(tail) >= len(tail):
+            return words[:k]
     return words
 
 
@@ -196,6 +217,10 @@ def cut_loops(words: list, text_of, prob_of, options: FilterOptions) -> list:
         if found is None:
             break
         start, size, end = found
+        phrase = [normalize(text_of(w)) for w in out[start:start + size]]
+        while end < len(out) and end - start < len(out) and \
+                normalize(text_of(out[end])) == phrase[(end - start) % size]:
+            end += 1  # a copy broken off after the run belongs to the loop
         if _mean([prob_of(w) for w in out[start:end]]) < options.loop_probability:
             out = out[:start] + out[end:]
         else:

@@ -38,6 +38,9 @@ class OfflineOptions:
     max_chunk_s: float = 25.0  # chunk length cap (Whisper's window is 30 s)
     min_silence_ms: int = 500  # a pause at least this long may separate two chunks
     speech_pad_ms: int = 200
+    #: the encoder input of each chunk is padded with silence to at least this many seconds
+    #: (30 s is Whisper's window, as plain faster-whisper pads; see ``DecodeOptions``)
+    min_seconds: float = 0.0
     prompt: str = ""  # vocabulary: party names, statutes, court terms
     filters: FilterOptions = field(default_factory=FilterOptions)
     confidence: ConfidenceOptions = field(default_factory=ConfidenceOptions)
@@ -70,7 +73,7 @@ def transcribe_audio(audio: np.ndarray, language: str, *, decoder: Decoder | Non
     decoder = decoder or Decoder(model or load_model(ModelOptions()))
     total_s = len(audio) / SAMPLE_RATE
     chunks = speech_chunks(audio, options)
-    dopts = DecodeOptions(beam_size=options.beam_size)
+    dopts = DecodeOptions(beam_size=options.beam_size, min_seconds=options.min_seconds)
     order = sorted(range(len(chunks)), key=lambda i: chunks[i][1] - chunks[i][0])
     results: dict[int, DecodeResult] = {}
     done = 0.0

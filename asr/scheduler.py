@@ -6,7 +6,14 @@ batches on the single model. Finals go before partials; a stream's partial is bu
 newest audio when the model is free, so a stale partial never waits in a queue; batches group
 streams with similar lengths. Under overload partials thin out first (each stream gets fewer,
 the most starved first); finals are delayed, never dropped. Whole files (evidence) are decoded
-in the gaps between live batches (``transcribe_offline``)."""
+in the gaps between live batches (``transcribe_offline``).
+
+Batching is where the capacity comes from: the encoder costs the same per second of audio in a
+batch or alone, but one decoding step of four sequences costs little more than one step of one.
+So a batch of partials takes, besides those that are due, those of streams that already have
+most of a step of new audio: their partials then fall due together from then on. A batch of
+finals stays a batch of finals (a final never waits for partials decoded with it). A silent
+source costs only its VAD: nothing is decoded without an open utterance."""
 
 from __future__ import annotations
 
@@ -54,6 +61,9 @@ class SchedulerOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     max_batch: int = 4  # requests decoded together
     batch_length_ratio: float = 2.0  # only streams within this length ratio share a batch
+    #: a partial joins a batch early once its stream has this share of a step of new audio
+    #: (1.0: only partials that are due); streams decoded together stay in step
+    early_partial_share: float = 0.5
     run_workers: bool = True  # False: nothing runs until the caller calls step() (tests)
     busy_window_s: float = 10.0  # how far back the model's load is measured
     thin_above: float = 0.7  # past this busy fraction, partials are spaced out ...
@@ -95,6 +105,8 @@ class Stream:
         self._fed_at = 0.0  # monotonic time of the last feed
         self.partials = 0
         self.finals = 0
+        #: decode requests run for this stream, by job kind (a silent source has none)
+        self.decodes: collections.Counter[str] = collections.Counter()
         #: wall time from hearing the end of an utterance to its final (under ``lock``)
         self.final_latency = LatencyBuckets()
         #: finals taken from the core so far, and the utterances whose final decode is under
@@ -191,10 +203,17 @@ class Scheduler:
         self._running = False
         self._threads: list[threading.Thread] = []
         self.decode_batches = 0
+        self.decode_requests = 0  # over decode_batches: the batch size achieved
+        self.batch_streams: collections.Counter[int] = collections.Counter()  # streams: batches
         self.busy_s = 0.0
+        self.busy_by_kind: collections.Counter[str] = collections.Counter()  # model seconds
         self._recent_busy: collections.deque[tuple[float, float]] = collections.deque()
         self._offline: collections.deque[_OfflineBatch] = collections.deque()  # after live
         self._offline_pool: ThreadPoolExecutor | None = None  # reads and cuts whole files
+        #: what the load is measured with: the wall clock, and the time a decode occupies the
+        #: model (a benchmark on a simulated clock replaces both)
+        self.clock: Callable[[], float] = time.monotonic
+        self.busy_timer: Callable[[], float] = time.perf_counter
 
     @property
     def model_label(self) -> str:
@@ -265,6 +284,8 @@ class Scheduler:
     def metrics(self) -> dict:
         return {"streams": [s.metrics() for s in self.streams()],
                 "decode_batches": self.decode_batches, "busy_s": round(self.busy_s, 3),
+                "mean_batch": round(self.decode_requests / max(1, self.decode_batches), 2),
+                "busy_s_by_kind": {k: round(v, 3) for k, v in self.busy_by_kind.items()},
                 "load": round(self.load(), 3), "partial_step_scale": round(self.step_scale(), 2)}
 
     def queue_depth(self) -> dict[str, int]:
@@ -281,7 +302,7 @@ class Scheduler:
 
     def load(self) -> float:
         """Fraction of the last ``busy_window_s`` the model spent decoding."""
-        now = time.monotonic()
+        now = self.clock()
         start = now - self.options.busy_window_s
         busy = sum(min(d, end - start) for end, d in self._recent_busy if end > start)
         return max(0.0, min(1.0, busy / self.options.busy_window_s))
@@ -324,13 +345,16 @@ class Scheduler:
                 if not self._running:
                     return
                 dirty, self._vad_dirty = list(self._vad_dirty.values()), {}
+            wake = False
             for s in dirty:
                 try:
-                    self._vad_step(s)
+                    wake = self._vad_step(s, wake_now=False) or wake
                 except Exception:  # one bad stream must not stop the others
                     log.exception("VAD failed for %s", s.key)
+            if wake:  # once every fed stream is seen: the streams due now share a batch
+                self._wake_inference()
 
-    def _vad_step(self, s: Stream) -> None:
+    def _vad_step(self, s: Stream, wake_now: bool = True) -> bool:
         with s.lock:
             frames = s.core.take_input()
         probs = s.core.vad.probabilities(frames)  # only this thread touches the VAD state
@@ -341,8 +365,9 @@ class Scheduler:
             events = s.drain()
             wake = s.core.has_final_job() or s.core.partial_ready() or s.closing
         self._deliver(s, events)
-        if wake:
+        if wake and wake_now:
             self._wake_inference()
+        return wake
 
     # -- inference thread ----------------------------------------------------------------
 
@@ -381,19 +406,28 @@ class Scheduler:
         return False
 
     def _next_batch(self) -> list[tuple[Stream, Job]]:
+        """Finals first (oldest first, one per stream), then partials among streams of similar
+        length: those that do not wait for the step first (an utterance's first words, or the
+        hypothesis at a pause, which may save its final's decode), then the most starved.
+        Once one partial is due, those nearly due join its batch."""
+        o = self.options
         streams = self.streams()
         finals: list[tuple[int, Stream]] = []
-        partials: list[tuple[int, int, Stream]] = []
+        partials: list[tuple[bool, bool, int, int, Stream]] = []
         scale = self.step_scale()
+        early = scale * min(1.0, o.early_partial_share)
         for s in streams:
             with s.lock:
                 if s.core.has_final_job():
                     finals.append((s.core.oldest_final_ms(), s))
-                elif s.core.partial_ready(scale):
-                    partials.append((s.core.open_decoded_ms(), s.core.open_length_ms(), s))
+                elif s.core.partial_ready(early):
+                    partials.append((not s.core.partial_ready(scale),
+                                     not s.core.partial_ready(_UNSCALED),
+                                     s.core.open_decoded_ms(), s.core.open_length_ms(), s))
+        partials.sort(key=lambda t: t[:3])  # due first, unscaled first, most starved first
         jobs: list[tuple[Stream, Job]] = []
         if finals:  # oldest first, one per stream per batch
-            for _, s in sorted(finals, key=lambda t: t[0])[: self.options.max_batch]:
+            for _, s in sorted(finals, key=lambda t: t[0])[: o.max_batch]:
                 with s.lock:
                     job = s.core.take_final_job()
                     if job:
@@ -403,36 +437,49 @@ class Scheduler:
             return jobs
         if not partials:
             return []
-        partials.sort(key=lambda t: t[0])  # most starved first
-        first_len = max(partials[0][1], 1)
-        for _, length, s in partials:
+        if partials[0][0]:
+            return []  # none is due yet
+        self._add_partials(jobs, [(length, s) for *_, length, s in partials],
+                           max(partials[0][3], 1), early)
+        return jobs
+
+    def _add_partials(self, jobs: list[tuple[Stream, Job]], candidates: list[tuple[int, Stream]],
+                      length_ms: int, scale: float) -> None:
+        """Partial jobs of the candidates (in order) whose open audio is within the length
+        ratio of ``length_ms``, up to the batch size."""
+        ratio = self.options.batch_length_ratio
+        for length, s in candidates:
             if len(jobs) >= self.options.max_batch:
                 break
-            ratio = max(length, 1) / first_len
-            if jobs and not (1 / self.options.batch_length_ratio <= ratio
-                             <= self.options.batch_length_ratio):
+            r = max(length, 1) / max(length_ms, 1)
+            if jobs and not 1 / ratio <= r <= ratio:
                 continue
             with s.lock:
                 job = s.core.take_partial_job(scale)
             if job:
                 jobs.append((s, job))
-        return jobs
 
     def _run_batch(self, jobs: list[tuple[Stream, Job]]) -> None:
-        t0 = time.perf_counter()
+        t0, started = self.busy_timer(), self.clock()
         try:
             results = self.decoder.decode([j.request for _, j in jobs])
         except Exception:
             log.exception("decode failed for %s", [str(s.key) for s, _ in jobs])
             results = [None] * len(jobs)
-        took = time.perf_counter() - t0
+        took = self.busy_timer() - t0
         self.busy_s += took
-        self._recent_busy.append((time.monotonic(), took))
+        for _, job in jobs:
+            self.busy_by_kind[job.kind] += took / len(jobs)
+        self.decode_requests += len(jobs)
+        self.batch_streams[len({s.key for s, _ in jobs})] += 1
+        now = max(self.clock(), started + took)  # (a simulated clock has not moved on yet)
+        self._recent_busy.append((now, took))
         while self._recent_busy and \
-                self._recent_busy[0][0] < time.monotonic() - self.options.busy_window_s:
+                self._recent_busy[0][0] < now - self.options.busy_window_s:
             self._recent_busy.popleft()
         self.decode_batches += 1
         for (s, job), result in zip(jobs, results):
+            s.decodes[job.kind] += 1
             with s.lock:
                 if result is None:
                     s.core.fail(job)
@@ -541,6 +588,10 @@ class Scheduler:
                 else:
                     kept.append(batch)
             self._offline = kept
+
+
+_UNSCALED = float("inf")  # a step scale only partials that never wait for the step pass
+
 
 def _resolve(fut: asyncio.Future) -> None:
     if not fut.done():

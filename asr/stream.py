@@ -3,8 +3,11 @@
 Audio goes in (``push``), the VAD opens and closes utterances, and the core hands out decode
 jobs: a *partial* re-decodes the open utterance about once a second with its committed words
 forced as a prefix, and LocalAgreement-2 commits the words that two consecutive hypotheses
-agree on; a *final* decodes a closed utterance once more. The scheduler (asr/scheduler.py)
-runs the jobs on the shared model; the benchmark drives the same core with a simulated clock.
+agree on. When the utterance closes, its *final* is a second pass: the whole utterance's audio
+decoded once more with beam search, prompted with the source's earlier finals, so the record
+does not inherit the greedy partials' errors (partials stay fast and provisional). The scheduler
+(asr/scheduler.py) runs the jobs on the shared model; the benchmark drives the same core with a
+simulated clock.
 
 Memory is bounded: audio not yet seen by the VAD, the open utterance (``max_segment_ms``) and
 closed utterances waiting for their final (``max_pending_final_ms``) each have a cap."""
@@ -24,7 +27,7 @@ from .decoder import (DecodedWord, DecodeOptions, DecodeRequest, DecodeResult,
                       compression_ratio)
 from .events import TranscriptEvent, Word
 from .filters import (FilterOptions, clean_final, cut_loops, cut_near_copies,
-                      cut_squeezed_copy, drop_known_phrases,
+                      cut_squeezed_copy, cut_untimed_tail, drop_known_phrases,
                       is_silence_hallucination, normalize)
 from .languages import candidates, validate
 from .vad import FRAME, FRAME_MS, StreamingVad, VadOptions
@@ -41,8 +44,8 @@ class StreamOptions:
     prompt: Callable[[], str] | None = None  # recent committed text of this source (its seat or participant)
     step_ms: int = 1000  # re-decode the open utterance this often while someone speaks
     first_partial_ms: int = 1000  # the first partial waits for this much of the utterance
-    early_final_ms: int = 300  # after this much silence, decode at once: if the speaker
-    # really stopped (end_silence_ms), that hypothesis becomes the final without another decode
+    early_final_ms: int = 300  # without the second pass: after this much silence, decode at
+    # once; if the speaker really stopped (end_silence_ms), that hypothesis becomes the final
     max_segment_ms: int = 15_000  # segment cap: close the segment at its committed words
     trim_after_ms: int = 3_000  # once the buffer is this long, cut it at committed words
     force_trim_ms: int = 12_000  # past this, cut even where no pause follows the word
@@ -58,7 +61,15 @@ class StreamOptions:
     filters: FilterOptions = field(default_factory=FilterOptions)
     confidence: ConfidenceOptions = field(default_factory=ConfidenceOptions)
     partial_decode: DecodeOptions = field(default_factory=DecodeOptions)
+    #: decoding of a final that continues the greedy hypothesis (``second_pass`` off, or a
+    #: segment cut at its cap while speech goes on)
     final_decode: DecodeOptions = field(default_factory=DecodeOptions)
+    #: the final of a closed utterance is its whole audio decoded again with
+    #: ``second_pass_decode``: on the test half of ru-dev it lowers the stream's WER (see
+    #: bench/asr_stream.py) at the cost of one beam-search decode per final
+    second_pass: bool = True
+    second_pass_decode: DecodeOptions = field(
+        default_factory=lambda: DecodeOptions(beam_size=5))
 
     def __post_init__(self) -> None:
         self.language = validate(self.language)
@@ -84,11 +95,18 @@ class _Utterance:
     tail_audio_end_ms: int = 0  # end of the audio the tail hypothesis was decoded from
     last_speech_ms: int = 0  # end of the last frame the VAD called speech
     closed: bool = False  # the speaker stopped: waiting for (or given) its final
+    partial_words: bool = False  # a partial decode of it found words
     evidence: Evidence = field(default_factory=Evidence)  # what its mark is judged on
+    #: the segment's whole audio from ``segment_start_ms`` (trims do not cut it): what the
+    #: second pass decodes; bounded by ``max_segment_ms``
+    segment_chunks: list[np.ndarray] | None = None
+    segment_end_ms: int | None = None  # where a segment cut at its cap ends
 
     def __post_init__(self) -> None:
         if self.segment_start_ms < 0:
             self.segment_start_ms = self.start_ms
+        if self.segment_chunks is None:
+            self.segment_chunks = list(self.chunks)
 
     @property
     def end_ms(self) -> int:
@@ -101,7 +119,16 @@ class _Utterance:
 
     def append(self, samples: np.ndarray) -> None:
         self.chunks.append(samples)
+        self.segment_chunks.append(samples)
         self.n_samples += len(samples)
+
+    def segment_audio(self) -> np.ndarray:
+        if len(self.segment_chunks) > 1:
+            self.segment_chunks = [np.concatenate(self.segment_chunks)]
+        audio = self.segment_chunks[0] if self.segment_chunks else np.zeros(0, np.float32)
+        if self.segment_end_ms is not None:
+            audio = audio[:max(0, self.segment_end_ms - self.segment_start_ms) * SAMPLES_PER_MS]
+        return audio
 
     @property
     def prefix_tokens(self) -> list[int]:
@@ -131,6 +158,7 @@ class Job:
     epoch: int
     audio_start_ms: int
     audio_end_ms: int
+    second_pass: bool = False  # the whole segment decoded afresh (no forced prefix)
 
 
 class StreamCore:
@@ -262,7 +290,8 @@ class StreamCore:
         if u is None:
             return
         u.closed = True
-        if self._heard_the_end(u) and u.decoded_to_ms == u.tail_audio_end_ms:
+        if not self.options.second_pass and self._heard_the_end(u) and \
+                u.decoded_to_ms == u.tail_audio_end_ms:
             self._finish_from_hypothesis(u)  # no decode in flight, none needed
             return
         self._finals.append(u)
@@ -293,10 +322,20 @@ class StreamCore:
                           tail_audio_end_ms=u.tail_audio_end_ms)
         rest.trim_to(cut_ms)
         rest.segment_start_ms = rest.start_ms
+        rest.segment_chunks = list(rest.chunks)
         rest.decoded_to_ms = None
         u.chunks, u.n_samples = [], 0
-        u.final_started = True
         self._open = rest
+        if self.options.second_pass and cut_ms > u.segment_start_ms:
+            # The agreed words end here; the second pass decodes the segment up to this point.
+            u.segment_end_ms = cut_ms
+            u.tail = []  # those words belong to the rest now
+            u.closed = True
+            u.epoch += 1  # a partial of it still in flight is stale
+            self._finals.append(u)
+            self._bound_finals()
+            return
+        u.final_started = True
         self._emit_final(u, list(u.committed))
 
     def _bound_finals(self) -> None:
@@ -322,7 +361,8 @@ class StreamCore:
             return False
         last = u.decoded_to_ms if u.decoded_to_ms is not None else u.start_ms
         if u.last_speech_ms and last < u.last_speech_ms + self.options.early_final_ms <= \
-                u.end_ms and u.end_ms - u.last_speech_ms >= self.options.early_final_ms:
+                u.end_ms and u.end_ms - u.last_speech_ms >= self.options.early_final_ms and \
+                not self.options.second_pass:
             return True  # the speaker paused: a hypothesis now may save the final's decode
         wait = self.options.step_ms * step_scale if u.decoded_to_ms is not None else \
             self.options.first_partial_ms
@@ -334,6 +374,8 @@ class StreamCore:
             if u.final_started:
                 continue
             u.final_started = True
+            if self.options.second_pass:
+                return self._second_pass_job(u)
             return self._job("final", u, self.options.final_decode)
         return None
 
@@ -361,14 +403,26 @@ class StreamCore:
             prompt=self._prompt(u), prefix_tokens=u.prefix_tokens, options=options)
         return Job(kind, request, u, u.epoch, u.start_ms, end_ms)
 
-    def _prompt(self, u: _Utterance) -> str:
+    def _second_pass_job(self, u: _Utterance) -> Job:
+        """The whole segment once more, with beam search and the source's earlier finals as
+        prompt (not its own greedy words: their errors would be copied)."""
+        audio = u.segment_audio()[:29 * SAMPLE_RATE]
+        options = self.options.second_pass_decode
+        if options.max_new_tokens is None:
+            options = replace(options, max_new_tokens=int(10 + 7 * len(audio) / SAMPLE_RATE))
+        request = DecodeRequest(audio=audio, language=self.options.language,
+                                prompt=self._prompt(u, own=False), options=options)
+        end_ms = u.segment_start_ms + len(audio) // SAMPLES_PER_MS
+        return Job("final", request, u, u.epoch, u.segment_start_ms, end_ms, second_pass=True)
+
+    def _prompt(self, u: _Utterance, own: bool = True) -> str:
         parts = []
         if self.options.vocabulary:
             parts.append(", ".join(self.options.vocabulary) + ".")
         n = self.options.prompt_chars
         if n > 0:
             recent = self.options.prompt() if self.options.prompt else " ".join(self._recent_text)
-            context = u.context_text()
+            context = u.context_text() if own else ""
             if context:
                 n = max(0, n - len(context))
                 recent = recent[-n:] if n else ""
@@ -452,6 +506,7 @@ class StreamCore:
         lang = result.language
         cleaned = [] if self._silent(result) else self._clean(job, result)
         self._observe(u, result, cleaned)
+        u.partial_words = u.partial_words or bool(cleaned)
         cleaned = self._without_repeats(u, cleaned)
         tail = [w for w, _ in cleaned]
         k = 0
@@ -469,7 +524,7 @@ class StreamCore:
             u.language = lang  # the utterance's language is settled with its first words
         u.tail = tail[k:]
         u.tail_audio_end_ms = job.audio_end_ms
-        if u.closed and self._heard_the_end(u):
+        if u.closed and self._heard_the_end(u) and not self.options.second_pass:
             self._finish_from_hypothesis(u)  # its queued final job will be skipped
             return
         self._emit_partial(u, lang)
@@ -505,12 +560,33 @@ class StreamCore:
 
     def _complete_final(self, job: Job, result: DecodeResult) -> None:
         u = job.utterance
+        if job.second_pass:
+            self._complete_second_pass(job, result)
+            return
         cleaned = [] if self._silent(result) else self._clean(job, result)
         self._observe(u, result, cleaned)
         tail = [w for w, _ in cleaned]
         if u.language is None:
             u.language = result.language
         self._emit_final(u, list(u.committed) + tail, language=result.language)
+
+    def _complete_second_pass(self, job: Job, result: DecodeResult) -> None:
+        """The final is the second pass's text, judged (filters and mark) on that decode
+        alone; where it finds no words, the greedy hypothesis is judged as before. Beam search
+        writes fluent text on noise more readily than greedy decoding: an utterance in which
+        the partials found no words gets no text from it, nor does one too short for a partial
+        that the second pass itself probably heard no speech in."""
+        u = job.utterance
+        heard = u.partial_words or (u.decoded_to_ms is None and result.no_speech_prob <=
+                                    self.options.filters.no_speech_threshold)
+        cleaned = [] if self._silent(result) or not heard else self._clean(job, result)
+        if not cleaned:
+            self._emit_final(u, list(u.committed) + list(u.tail))
+            return
+        u.evidence = Evidence()
+        self._observe(u, result, cleaned)
+        u.language = result.language
+        self._emit_final(u, [w for w, _ in cleaned], language=result.language)
 
     @staticmethod
     def _observe(u: _Utterance, result: DecodeResult, cleaned: list) -> None:
@@ -550,6 +626,11 @@ class StreamCore:
         words = [(_to_word(w, job.audio_start_ms, job.audio_end_ms), w.tokens)
                  for w in result.words[result.n_prefix_words:]]
         words = [w for w in words if w[0].text]
+        if job.second_pass:
+            # The whole utterance was decoded: words that begin where its audio ends, or a
+            # run of words that take no time, were written into the silence after the speech.
+            words = [w for w in words if w[0].start_ms < job.audio_end_ms]
+            words = cut_untimed_tail(words, lambda w: (w[0].start_ms, w[0].end_ms))
         f = self.options.filters
         words = cut_loops(words, lambda w: w[0].text, lambda w: w[0].probability, f)
         words = cut_squeezed_copy(words, lambda w: w[0].text,
@@ -574,7 +655,7 @@ class StreamCore:
 
     def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None
                     ) -> None:
-        u.chunks, u.n_samples = [], 0  # the audio is no longer needed
+        u.chunks, u.n_samples, u.segment_chunks = [], 0, []  # the audio is no longer needed
         heard = words
         words = self._judge(words)  # the whole final: loops and copies span decodes
         lang = language or u.language or candidates(self.options.language)[0]

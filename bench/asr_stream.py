@@ -1,10 +1,13 @@
 """Live transcription benchmark: streaming against offline, with the same model, in one run.
 
     python bench/asr_stream.py --dataset ../shared/speech/ru-dev --lang ru --json OUT.json \
-        [--half tune|test|all] [--limit N] [--max-minutes M] [--realtime-seconds S]
+        [--half tune|test|all] [--limit N] [--max-minutes M] [--realtime-seconds S] \
+        [--plain] [--second-pass on|off] [--offline-min-seconds S]
 
 For every selected file of the dataset's ``manifest.jsonl``:
   * offline: the whole file transcribed in batches (beam search) -> ``offline_wer/cer``;
+  * ``--plain``: the anchor, plain faster-whisper on the same model directory (whole file,
+    beam 5, 30 s windows, its defaults otherwise) -> ``plain_wer/cer``;
   * the recogniser's uncertainty mark: the WER of marked and of unmarked words, separately
     (offline and stream; marked words should carry most of the errors): ``*_segment_marked_*``
     counts the words of segments marked uncertain, ``*_word_marked_*`` also each word shown as
@@ -29,6 +32,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +127,21 @@ def scored(mode: str, name: str, segments, per_segment: list[tuple[int, int]]) -
             for s, (n, e) in zip(segments, per_segment)]
 
 
+def plain_model(model):
+    """Plain faster-whisper on the same CTranslate2 directory and settings: the anchor."""
+    from faster_whisper import WhisperModel
+    o = model.options
+    return WhisperModel(str(model.path), device=o.device, compute_type=o.compute_type,
+                        cpu_threads=o.cpu_threads)
+
+
+def plain_text(plain, audio: np.ndarray, lang: str) -> str:
+    """The whole file through plain faster-whisper: beam 5, 30 s windows, its defaults."""
+    language = lang if "+" not in lang else None
+    segments, _ = plain.transcribe(audio, language=language, beam_size=5)
+    return " ".join(s.text.strip() for s in segments)
+
+
 def encoder_baseline(decoder: Decoder) -> float:
     import ctranslate2
     x = ctranslate2.StorageView.from_array(np.zeros((1, decoder.whisper.n_mels, 1000), np.float32))
@@ -197,6 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--half", default="all", choices=("tune", "test", "all"),
                     help="ru-dev is split by file name: tune thresholds on one half only")
     ap.add_argument("--skip-offline", action="store_true", help="only the streaming replay")
+    ap.add_argument("--skip-stream", action="store_true", help="no streaming replay")
+    ap.add_argument("--plain", action="store_true",
+                    help="also plain faster-whisper (whole file, beam 5) as the anchor")
+    ap.add_argument("--second-pass", choices=("on", "off"),
+                    help="the stream's beam-search second pass for finals (default: "
+                         "StreamOptions' default)")
+    ap.add_argument("--second-pass-min-seconds", type=float,
+                    help="pad the second pass's encoder input to at least this (30 = Whisper)")
+    ap.add_argument("--offline-min-seconds", type=float,
+                    help="pad each offline chunk's encoder input to at least this")
     ap.add_argument("--limit", type=int, help="at most N files, spread over the manifest")
     ap.add_argument("--max-minutes", type=float, help="stop adding files past this much audio")
     ap.add_argument("--realtime-seconds", type=float, default=60.0,
@@ -225,13 +254,23 @@ def main(argv: list[str] | None = None) -> int:
     decoder = Decoder(model)
     baseline = encoder_baseline(decoder)
     options = StreamOptions(language=args.lang)
+    if args.second_pass:
+        options = replace(options, second_pass=args.second_pass == "on")
+    if args.second_pass_min_seconds is not None:
+        options = replace(options, second_pass_decode=replace(
+            options.second_pass_decode, min_seconds=args.second_pass_min_seconds))
+    offline_options = OfflineOptions()
+    if args.offline_min_seconds is not None:
+        offline_options = replace(offline_options, min_seconds=args.offline_min_seconds)
+    plain = plain_model(model) if args.plain else None
     audios = [read_wav(str(dataset / r["audio"])) for r in rows]
     audio_s = sum(len(a) for a in audios) / 16000
     print(f"{len(rows)} files, {audio_s / 60:.1f} min of audio; model {model.label}; "
           f"encoder over 1000 frames {baseline} ms (machine-load baseline)", flush=True)
 
     refs = [normalize(r["text"], r.get("lang", "ru")) for r in rows]
-    offline_hyps, stream_hyps, replays = [], [], []
+    offline_hyps, stream_hyps, replays, plain_hyps = [], [], [], []
+    plain_s = 0.0
     marks = {mode: {"errors": [], "segment": [], "word": []} for mode in ("offline", "stream")}
     finals_scored: list[dict] = []
     offline_s = 0.0
@@ -241,21 +280,29 @@ def main(argv: list[str] | None = None) -> int:
         lang = r.get("lang", "ru")
         if not args.skip_offline:
             t0 = time.perf_counter()
-            segs = transcribe_audio(audio, args.lang, decoder=decoder, options=OfflineOptions())
+            segs = transcribe_audio(audio, args.lang, decoder=decoder, options=offline_options)
             offline_s += time.perf_counter() - t0
             offline_hyps.append(normalize(" ".join(s.text for s in segs), lang))
             per_segment = score_marks(marks["offline"], refs[i], segs, lang)
             finals_scored += scored("offline", r["audio"], segs, per_segment)
-        rep = simulate(decoder, audio, options, source_id=f"f{i}")
-        replays.append(rep)
-        stream_hyps.append(normalize(" ".join(f.text for f in rep.finals()), lang))
-        per_segment = score_marks(marks["stream"], refs[i], rep.finals(), lang)
-        finals_scored += scored("stream", r["audio"], rep.finals(), per_segment)
-        off = f"offline {wer([refs[i]], [offline_hyps[i]]):.3f} " if offline_hyps else ""
-        print(f"  [{i + 1}/{len(rows)}] {r['audio']} ({r['duration']:.1f} s) wer {off}"
-              f"stream {wer([refs[i]], [stream_hyps[i]]):.3f} "
-              f"marked {sum(1 for f in rep.finals() if f.uncertain)}/{len(rep.finals())}",
-              flush=True)
+        if plain is not None:
+            t0 = time.perf_counter()
+            plain_hyps.append(normalize(plain_text(plain, audio, args.lang), lang))
+            plain_s += time.perf_counter() - t0
+        line = f"  [{i + 1}/{len(rows)}] {r['audio']} ({r['duration']:.1f} s) wer"
+        if offline_hyps:
+            line += f" offline {wer([refs[i]], [offline_hyps[i]]):.3f}"
+        if plain_hyps:
+            line += f" plain {wer([refs[i]], [plain_hyps[i]]):.3f}"
+        if not args.skip_stream:
+            rep = simulate(decoder, audio, options, source_id=f"f{i}")
+            replays.append(rep)
+            stream_hyps.append(normalize(" ".join(f.text for f in rep.finals()), lang))
+            per_segment = score_marks(marks["stream"], refs[i], rep.finals(), lang)
+            finals_scored += scored("stream", r["audio"], rep.finals(), per_segment)
+            line += (f" stream {wer([refs[i]], [stream_hyps[i]]):.3f} marked "
+                     f"{sum(1 for f in rep.finals() if f.uncertain)}/{len(rep.finals())}")
+        print(line, flush=True)
     if args.realtime_only:
         figures = {"files": len(rows), "model": model.label, "encoder_1000_frames_ms": baseline}
         counts = [int(c) for c in args.streams.split(",") if c.strip()]
@@ -274,24 +321,35 @@ def main(argv: list[str] | None = None) -> int:
         "offline_cer": round(cer(refs, offline_hyps), 4),
         "offline_rtf": round(offline_s / audio_s, 3),
         **mark_figures("offline", marks["offline"])}
-    figures = {
-        "files": len(rows), "half": args.half, "audio_minutes": round(audio_s / 60, 2),
-        "model": model.label, "encoder_1000_frames_ms": baseline,
+    plain_figures = {} if plain is None else {
+        "plain_wer": round(wer(refs, plain_hyps), 4),
+        "plain_cer": round(cer(refs, plain_hyps), 4),
+        "plain_rtf": round(plain_s / audio_s, 3)}
+    stream = {} if args.skip_stream else {
+        "second_pass": options.second_pass,
         "stream_wer": round(wer(refs, stream_hyps), 4),
-        "stream_cer": round(cer(refs, stream_hyps), 4), **offline,
+        "stream_cer": round(cer(refs, stream_hyps), 4),
         **mark_figures("stream", marks["stream"]),
         **latency_figures(replays),
         "rtf": round(compute_s / audio_s, 3),
         # CPU seconds the decodes used per second of audio: steadier than wall time on a
         # shared machine; cores / this is what one machine could carry if it were idle.
-        "stream_cpu_s_per_audio_s": round(sum(r.cpu_s for r in replays) / audio_s, 3),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "stream_cpu_s_per_audio_s": round(sum(r.cpu_s for r in replays) / audio_s, 3)}
+    figures = {
+        "files": len(rows), "half": args.half, "audio_minutes": round(audio_s / 60, 2),
+        "ref_words": sum(len(r.split()) for r in refs),  # to pool the WER of two halves
+        "model": model.label, "encoder_1000_frames_ms": baseline, **stream, **offline,
+        **plain_figures, "load_average_1min": round(os.getloadavg()[0], 2),
     }
     figures["idle_machine_streams_estimate"] = round(
         (os.cpu_count() or 2) / figures["stream_cpu_s_per_audio_s"], 1) \
-        if figures["stream_cpu_s_per_audio_s"] else None
+        if figures.get("stream_cpu_s_per_audio_s") else None
     figures["stream_wer_relative_to_offline"] = round(
-        figures["stream_wer"] / figures["offline_wer"], 3) if figures.get("offline_wer") else None
+        figures["stream_wer"] / figures["offline_wer"], 3) \
+        if figures.get("offline_wer") and "stream_wer" in figures else None
+    figures["stream_wer_relative_to_plain"] = round(
+        figures["stream_wer"] / figures["plain_wer"], 3) \
+        if figures.get("plain_wer") and "stream_wer" in figures else None
     if args.realtime_seconds > 0:
         counts = [int(c) for c in args.streams.split(",") if c.strip()]
         long_first = sorted(range(len(audios)), key=lambda i: -len(audios[i]))

@@ -117,6 +117,7 @@ def load_case_evidence(s: Session, case_id: int, evidence_id: int,
     if not may_see_evidence(caller, item):
         raise forbidden("only the court, the submitter and, once accepted, the case's "
                         "parties may see this evidence")
+    require_evidence_level(s, caller, item)
     return case, item
 
 
@@ -293,4 +294,12 @@ def load_evidence(s: Session, hearing_id: int, evidence_id: int, caller: Caller)
         raise not_found("no such evidence in this hearing")
     if not may_see_evidence(caller, item):
         raise forbidden("only the court and the submitter may see this evidence")
+    require_evidence_level(s, caller, item)
     return item
+
+
+def require_evidence_level(s: Session, caller: Caller, item: EvidenceItem) -> None:
+    """An evidence item's own access level, held in the hearing it was submitted in."""
+    level = item.access_level or "public"
+    if level != "public" and not level_allowed(caller, s.get(Hearing, item.hearing_id), level):
+        raise forbidden(f"this evidence is {level}: it is not open to you")

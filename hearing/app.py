@@ -16,8 +16,9 @@ from aiohttp import web
 
 from hearing import auth, logs
 from hearing.api import (auth_routes, calendar_routes,  # noqa: F401 (routes)
-                         case_routes, courtroom_routes, evidence_routes, hearing_routes,
+                         case_routes, closure_routes, courtroom_routes, evidence_routes, hearing_routes,
                          note_routes, notice_routes, presence_routes, recording_routes,
+                         redaction_routes,
                          retranscription_routes, search_routes,
                          stenogram_routes, transcript_routes, workplace_routes, ws)
 from hearing.api.context import CALLER, STATE

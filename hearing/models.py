@@ -51,6 +51,8 @@ PARTICIPANT_ROLES: tuple[ParticipantRole, ...] = get_args(ParticipantRole)
 HEARING_KINDS: tuple[HearingKind, ...] = get_args(HearingKind)
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 HEARING_STATES: tuple[HearingState, ...] = get_args(HearingState)
+#: The languages an interpreter may interpret into: the record's languages.
+INTERPRETATION_LANGUAGES = ("kk", "ru")
 SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
 
 class Base(DeclarativeBase):
@@ -161,6 +163,10 @@ class Hearing(Base):
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column()
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: Who may join it live and read its record (hearing.access.level_allowed); a closed
+    #: span inside it (ClosedSpan) may only be stricter.
+    access_level: Mapped[AccessLevel] = mapped_column(String(20), default="public",
+                                                      server_default="public")
     participants: Mapped[list[Participant]] = relationship(back_populates="hearing",
                                                            order_by="Participant.id")
     case: Mapped[Case] = relationship(back_populates="hearings")
@@ -180,6 +186,10 @@ class Participant(Base):
     presence: Mapped[Presence | None] = mapped_column(String(20), nullable=True)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     hand_raised: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: An interpreter's languages: what they speak into (kk or ru: their audio source is
+    #: transcribed in it and its segments are interpretation) and from (any language code).
+    interprets_into: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    interprets_from: Mapped[str | None] = mapped_column(String(8), nullable=True)
     hearing: Mapped[Hearing] = relationship(back_populates="participants")
 
 
@@ -351,6 +361,9 @@ class EvidenceItem(Base):
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     transcode_state: Mapped[ConversionState] = mapped_column(String(20), default="pending")
     transcript: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    #: Who may see it, on top of the evidence rules (hearing.access.may_see_evidence).
+    access_level: Mapped[AccessLevel] = mapped_column(String(20), default="public",
+                                                      server_default="public")
 
 
 class Notice(Base):
@@ -454,4 +467,45 @@ class HearingNote(Base):
     #: At most one note replaces a given note: corrections form a line, never a fork.
     replaces: Mapped[int | None] = mapped_column(ForeignKey("hearing_notes.id"), nullable=True,
                                                  unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+#: How strict a closed span is ("public" is no closure).
+ClosedLevel = Literal["restricted", "sealed"]
+
+
+class ClosedSpan(Base):
+    """A closed part of a hearing on its clock ("закрытая часть"): while open (``end_ms``
+    None) remote viewers without the level are cut off; its segments, recordings and search
+    documents carry its level. Opened and ended live by the presiding judge, or marked after
+    the fact over a past time range."""
+    __tablename__ = "closed_spans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    level: Mapped[ClosedLevel] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class Redaction(Base):
+    """A redacted copy of a signed stenogram version (stenogram.redaction): the declared
+    spans, the derived document (its SHA-256 is its identity), the signatures on it, and the
+    silenced copies of the recordings it touches (new blobs; the originals stay as they are).
+    Once a version has one, callers below "sealed" are given the newest copy, not the version."""
+    __tablename__ = "redactions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("stenogram_versions.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    doc: Mapped[dict] = mapped_column(JSON)
+    spans: Mapped[list] = mapped_column(JSON)
+    #: The signature records on the copy, in signing order (its maker's first).
+    signatures: Mapped[list] = mapped_column(JSON, default=list)
+    #: Silenced recordings: [{"original_sha256", "sha256", "size", "source_id", "start_ms",
+    #: "end_ms", "content_type"}], each blob linked to the original it was derived from.
+    recordings: Mapped[list] = mapped_column(JSON, default=list)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column()

@@ -158,7 +158,8 @@ class TranscriptStore:
 
 def speakers(s: Session, hearing_id: int) -> dict[str, dict]:
     """Speaker keys (the audio source keys segments carry) to what a reader needs: the
-    person's name when known, else the seat's label, and the role."""
+    person's name when known, else the seat's label, and the role; the language the source
+    is transcribed in when it has its own, and an interpreter's language of interpretation."""
     out = {}
     parts = {p.id: p for p in s.execute(select(Participant).where(
         Participant.hearing_id == hearing_id)).scalars()}
@@ -167,11 +168,15 @@ def speakers(s: Session, hearing_id: int) -> dict[str, dict]:
         p = parts.get(src.participant_id) if src.participant_id else None
         out[src.key] = {"key": src.key, "label": p.display_name if p else src.label,
                         "role": p.role if p else (src.seat or "seat"),
-                        "participant_id": p.id if p else None, "seat": src.seat}
+                        "participant_id": p.id if p else None, "seat": src.seat,
+                        "language": src.language,
+                        "interpretation": (p.interprets_into if p and p.role == "interpreter"
+                                           else None)}
     return out
 
 
 def speaker_of(key: str | None, known: dict[str, dict]) -> dict:
     if key and key in known:
         return known[key]
-    return {"key": key, "label": key or "?", "role": None, "participant_id": None, "seat": None}
+    return {"key": key, "label": key or "?", "role": None, "participant_id": None, "seat": None,
+            "language": None, "interpretation": None}

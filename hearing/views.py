@@ -27,13 +27,15 @@ def hearing_json(h: Hearing) -> dict:
             "judge_id": h.judge_id, "secretary_id": h.secretary_id,
             "court_id": h.court_id, "courtroom_id": h.courtroom_id,
             "vocabulary": list(h.vocabulary or []), "opened_at": ts(h.opened_at),
-            "closed_at": ts(h.closed_at), "created_at": ts(h.created_at)}
+            "closed_at": ts(h.closed_at), "created_at": ts(h.created_at),
+            "access_level": h.access_level or "public"}
 
 
 def participant_json(p: Participant) -> dict:
     return {"id": p.id, "hearing_id": p.hearing_id, "role": p.role,
             "display_name": p.display_name, "contact": p.contact, "user_id": p.user_id,
-            "presence": p.presence, "muted": p.muted, "hand_raised": p.hand_raised}
+            "presence": p.presence, "muted": p.muted, "hand_raised": p.hand_raised,
+            "interprets_into": p.interprets_into, "interprets_from": p.interprets_from}
 
 
 def public_participant_json(p: Participant) -> dict:

@@ -67,6 +67,9 @@ class Segment:
     # "no_speech", "language", or "unintelligible" (no usable text: the record keeps only the
     # time). Written only when set, so segments signed before the mark existed hash as before.
     uncertain: str = ""
+    # An interpreter's speech: the language it interprets into ("kk", "ru"); "" for the
+    # floor. Written only when set, so segments signed before it existed hash as before.
+    interpretation: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -84,6 +87,8 @@ class Segment:
         }
         if self.uncertain:
             d["uncertain"] = self.uncertain
+        if self.interpretation:
+            d["interpretation"] = self.interpretation
         return d
 
     @classmethod
@@ -101,6 +106,7 @@ class Segment:
             origin=d.get("origin", "asr"),
             parents=tuple(d.get("parents") or ()),
             uncertain=str(d.get("uncertain") or ""),
+            interpretation=str(d.get("interpretation") or ""),
         )
 
 
@@ -126,7 +132,8 @@ def segment_from_final(event: Mapping[str, Any], *, speaker: str | None = None,
                    start_ms=start, end_ms=end, text=text, words=words,
                    language=event.get("language"), model=event.get("model"),
                    speaker=speaker if speaker is not None else event.get("speaker"),
-                   uncertain=str(event.get("uncertain") or ""))
+                   uncertain=str(event.get("uncertain") or ""),
+                   interpretation=str(event.get("interpretation") or ""))
 
 
 def chronological(segments: list[Segment]) -> list[Segment]:

@@ -40,13 +40,18 @@ class _Report:
         return ok
 
 
-def verify_bundle(path: Path, trusted_keys: Iterable[str] | None = None) -> list[Check]:
+def verify_bundle(path: Path, trusted_keys: Iterable[str] | None = None,
+                  original: Path | None = None) -> list[Check]:
     """Every check on the bundle at ``path``. The bundle carries its own public keys, so it
     proves integrity and order by itself; *who* signed is proven only against keys the reader
     trusts from elsewhere (the court's published key fingerprints): pass them as
     ``trusted_keys`` (key ids, i.e. SHA-256 fingerprints in hex) to add that check. A signature
     by a certificate (CMS) is checked with the chain and CRLs the bundle carries, at its
     signing time; its signer is trusted when its chain's root fingerprint is among them."""
+    from .redaction import is_redacted_file, verify_redacted_bundle
+    if is_redacted_file(Path(path)):
+        # a redacted copy's own bundle; ``original`` is the bundle of the version it redacts
+        return verify_redacted_bundle(Path(path), original, trusted_keys)
     rep = _Report()
     try:
         b = read_bundle(Path(path))

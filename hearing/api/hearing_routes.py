@@ -9,7 +9,8 @@ from hearing.api.schemas import (AUDIT_EVENT, BOOL, HEARING, INVITE, OPT_INT, PA
                                  paged, record)
 from hearing.courtrooms import MAX_DURATION_MIN
 from hearing.lifecycle import TARGETS
-from hearing.models import HEARING_KINDS, HEARING_STATES, LANGUAGES, PARTICIPANT_ROLES
+from hearing.models import (HEARING_KINDS, HEARING_STATES, INTERPRETATION_LANGUAGES, LANGUAGES,
+                            PARTICIPANT_ROLES)
 from hearing.paging import NEXT_CURSOR, PAGE_QUERY, PageRequest
 from hearing.services import hearings
 
@@ -48,7 +49,18 @@ PARTICIPANT_CREATE = schema("ParticipantCreate", {
                             "description": "not judge or secretary: those seats come with the "
                             "hearing and are taken by signing in (400)"},
                    "display_name": {"type": "string", "minLength": 1, "maxLength": 300},
-                   "contact": TEXT, "user_id": ID}})
+                   "contact": TEXT, "user_id": ID,
+                   "interprets_into": {"enum": list(INTERPRETATION_LANGUAGES),
+                                       "description": "an interpreter's: the language they "
+                                       "speak, which their speech is transcribed in"},
+                   "interprets_from": {"type": "string", "pattern": "^[a-z]{2,3}$",
+                                       "description": "an interpreter's: the language they "
+                                       "interpret from (a code: kk, ru, uz, en, ...)"}}})
+INTERPRETATION = schema("Interpretation", {
+    "type": "object", "additionalProperties": False, "required": ["into"],
+    "properties": {"into": {"enum": [*INTERPRETATION_LANGUAGES, None],
+                            "description": "null: no longer an interpreting channel"},
+                   "from": {"type": ["string", "null"], "pattern": "^[a-z]{2,3}$"}}})
 INVITE_CREATE = schema("InviteCreate", {
     "type": "object", "additionalProperties": False,
     "properties": {"ttl_s": {"type": "integer", "minimum": 60, "maximum": 90 * 24 * 3600}}})
@@ -134,6 +146,17 @@ async def list_participants(call: Call, hearing_id: int, query: dict) -> dict:
           response=PARTICIPANT, status=201, responses={201: "created", 409: "hearing is closed"})
 async def create_participant(call: Call, hearing_id: int, body: dict) -> dict:
     return await hearings.create_participant(call.state, call.me, hearing_id, body)
+
+
+@endpoint("PUT", "/api/hearings/{hearing_id}/participants/{participant_id}/interpretation",
+          summary="Set the language an interpreter interprets into (and from): their speech "
+          "is transcribed in it, marked as interpretation, and is the listeners' "
+          "interpretation channel of that language", body=INTERPRETATION, response=PARTICIPANT,
+          responses={400: "not an interpreter", 409: "hearing is closed"})
+async def set_interpretation(call: Call, hearing_id: int, participant_id: int,
+                             body: dict) -> dict:
+    return await hearings.set_interpretation(call.state, call.me, hearing_id, participant_id,
+                                             body["into"], body.get("from"))
 
 
 @endpoint("POST", "/api/hearings/{hearing_id}/participants/{participant_id}/invites",

@@ -7,7 +7,7 @@ from typing import get_args
 
 from hearing.api.registry import schema
 from hearing.models import (ACCOUNT_ROLES, CASE_STATUSES, HEARING_KINDS, HEARING_STATES,
-                            LANGUAGES, NOTICE_CHANNELS, NOTICE_KINDS, NOTICE_STATUSES,
+                            INTERPRETATION_LANGUAGES, LANGUAGES, NOTICE_CHANNELS, NOTICE_KINDS, NOTICE_STATUSES,
                             PARTICIPANT_ROLES, Presence)
 
 STR = {"type": "string"}
@@ -39,12 +39,19 @@ HEARING = record("Hearing", {
     "state": {"enum": list(HEARING_STATES)},
     "judge_id": OPT_INT, "secretary_id": OPT_INT, "court_id": OPT_INT, "courtroom_id": OPT_INT,
     "vocabulary": {"type": "array", "items": STR}, "opened_at": TIME, "closed_at": TIME,
-    "created_at": AT})
+    "created_at": AT,
+    "access_level": {"enum": ["public", "restricted", "sealed"],
+                     "description": "who may join and read the record (closed parts: "
+                     "/api/hearings/{id}/closures)"}})
 
 PARTICIPANT = record("Participant", {
     "id": INT, "hearing_id": INT, "role": {"enum": list(PARTICIPANT_ROLES)},
     "display_name": STR, "contact": STR, "user_id": OPT_INT,
-    "presence": {"enum": [*get_args(Presence), None]}, "muted": BOOL, "hand_raised": BOOL},
+    "presence": {"enum": [*get_args(Presence), None]}, "muted": BOOL, "hand_raised": BOOL,
+    "interprets_into": {"enum": [*INTERPRETATION_LANGUAGES, None],
+                        "description": "an interpreter's language: their speech is "
+                        "transcribed in it and marked as interpretation"},
+    "interprets_from": OPT_STR},
     optional=("contact",))  # contact details are shown to staff only
 
 USER = record("User", {

@@ -42,7 +42,11 @@ REVISION = schema("TranscriptChange", {
     ]})
 
 SPEAKER = record("Speaker", {"key": OPT_STR, "label": STR, "role": OPT_STR,
-                             "participant_id": OPT_INT, "seat": OPT_STR})
+                             "participant_id": OPT_INT, "seat": OPT_STR,
+                             "language": {**OPT_STR, "description": "the language this source "
+                                          "is transcribed in, if not the hearing's"},
+                             "interpretation": {**OPT_STR, "description": "an interpreter's: "
+                                                "the language they interpret into"}})
 WORD = record("TranscriptWord", {"text": STR, "start_ms": INT, "end_ms": INT,
                                  "probability": {"type": ["number", "null"]}})
 SEGMENT = record("TranscriptSegment", {
@@ -50,7 +54,9 @@ SEGMENT = record("TranscriptSegment", {
     "text": STR, "words": {"type": "array", "items": WORD}, "language": OPT_STR,
     "model": OPT_STR, "edited": BOOL, "origin": STR,
     "uncertain": {"enum": ["", "low_confidence", "no_speech", "language", "unintelligible"],
-                  "description": "why the recogniser is unsure of this segment; empty if it is not"}})
+                  "description": "why the recogniser is unsure of this segment; empty if it is not"},
+    "interpretation": {"type": "string", "description": "an interpreter's speech: the "
+                       "language it interprets into; empty for the floor"}})
 STORED_REVISION = record("TranscriptRevision", {
     "seq": INT, "kind": STR, "author": STR, "at": STR, "reason": STR,
     "payload": {"type": "object"}, "prev_hash": STR, "hash": STR})

@@ -28,7 +28,7 @@ from hearing.api.registry import endpoint
 from hearing.errors import DomainError, forbidden
 from hearing.hub import Client, encode
 from hearing.roles import Caller
-from hearing.services import live_events, presence
+from hearing.services import closures, live_events, presence
 from hearing.text import clean_json
 from media.tasks import Tasks
 
@@ -135,6 +135,11 @@ message_type("candidate", {"candidate": {"type": ["string", "null"], "maxLength"
                                              "maximum": 1024}}, ["candidate"])(_relay_media)
 #: {"type": "receive", "video": false}: audio only for this receiver (a poor link); true resumes.
 message_type("receive", {"video": {"type": "boolean"}}, ["video"])(_relay_media)
+#: {"type": "listen", "channel": "floor" | "interpretation", "language": "kk"}: what this
+#: receiver hears (media.rtc.Room.set_listen checks the values).
+message_type("listen", {"channel": {"type": "string", "maxLength": 20},
+                        "language": {"type": ["string", "null"], "maxLength": 8}},
+             ["channel"])(_relay_media)
 
 
 async def _authenticate(conn: Connection) -> Caller | None:
@@ -205,6 +210,7 @@ async def _serve(conn: Connection) -> None:
     client = conn.client = Client(hearing_id, caller, state.config.ws_send_queue,
                                   staff=caller.kind == "staff", media_id=media_id,
                                   credential=auth.token_hash(conn.token))
+    client.levels, closed_now = await closures.live_access(state, caller, hearing_id)
     # Subscribe first, snapshot second: an event that lands in between is either in the
     # snapshot or queued after it, never lost. The snapshot goes out first.
     state.hub.add(client)
@@ -213,6 +219,7 @@ async def _serve(conn: Connection) -> None:
         if client.presence is None:  # else an event since the snapshot's read is newer
             client.presence = next((p["presence"] for p in hello["participants"]
                                     if p["id"] == caller.participant_id), None)
+        hello["closed_part"] = closed_now  # the phone shows the notice, not silence
         client.offer_first(hello)
         live_events.connected(state, caller, hearing_id)
     except DomainError as exc:

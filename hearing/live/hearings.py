@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 
 from hearing import leases
 from hearing.bus import live_subject
+from hearing.closures import LiveClosure, caption_level, live_closure
 from hearing.errors import Unavailable, bad_request
 from hearing.gaps import recording_gaps, seen_gaps
 from hearing.leases import Lease, StaleOwner
 from hearing.live.health import Gap, HealthMonitor
-from hearing.live.transcription import Transcription
+from hearing.live.transcription import Transcription, interpreters
 from hearing.load import busy, has_room
 from hearing.models import Hearing, Recording, RecordingChunk
 from hearing.transcripts import speakers
@@ -70,6 +71,10 @@ class LiveHearing:
     room: Room = field(init=False)
     #: source id -> its asr stream (on the shared scheduler: StreamKey(hearing_id, source id))
     streams: dict[str, Stream] = field(default_factory=dict)
+    #: source id -> the language its open stream transcribes in (an interpreter's own, else
+    #: the hearing's); sources whose stream flushes in its old language after a change
+    stream_languages: dict[str, str] = field(default_factory=dict)
+    relanguaging: set[str] = field(default_factory=set)
     #: source id -> its last finals: each source is prompted with its own words only, so a
     #: silent seat's hallucination cannot copy what another seat said
     recent_text: dict[str, list[str]] = field(default_factory=dict)
@@ -82,6 +87,9 @@ class LiveHearing:
     lease: Lease | None = None
     #: gaps and media health, told to the staff (the "health" task looks)
     health: HealthMonitor | None = None
+    #: the hearing's closed spans as hearing.closures.live_closure gives them: each caption
+    #: carries the level of its time (hearing.hub sends it only to clients holding it)
+    closed_spans: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.tasks = Tasks(f"hearing {self.hearing_id}")
@@ -91,6 +99,9 @@ class LiveHearing:
         recent = self.recent_text.setdefault(source_id, [])
         recent.append(text)
         del recent[:-20]
+
+    def caption_level(self, start_ms: int, end_ms: int) -> str:
+        return caption_level(self.closed_spans, start_ms, end_ms)
 
     def prompt(self, source_id: str) -> str:
         """The recent text of one source (at most 400 characters)."""
@@ -123,7 +134,7 @@ class LiveHearings:
         self._ops: dict[str, Callable[..., Awaitable[None]]] = {
             "transition": self._transition, "set_muted": self._set_muted,
             "remove": self._remove, "dropped": self._dropped,
-            "speakers_changed": self._speakers_changed}
+            "speakers_changed": self._speakers_changed, "closure": self._closure}
         state.hub.listeners.append(self._published)
 
     # -- ownership ----------------------------------------------------------------------------
@@ -343,16 +354,18 @@ class LiveHearings:
                     if held is None:  # it lapsed a moment ago
                         raise Unavailable("the hearing is changing hands; try again")
                     raise leases.HeldElsewhere(held)
-                return h, speakers(s, hearing_id), lease
+                return h, speakers(s, hearing_id), lease, live_closure(s, hearing_id)
             loaded = await self.state.db.run(load)
             if loaded is None:
                 raise RuntimeError("the hearing is not open")
-            h, known, lease = loaded
+            h, known, lease, closure = loaded
             live = LiveHearing(hearing_id, self.state.clock(h), h.language,
                                list(h.vocabulary or []), known)
             live.lease, self._fences[hearing_id] = lease, lease.fence
             self._loop = asyncio.get_running_loop()
             live.room = self._make_room(live)
+            self._apply_closure(live, closure)
+            live.room.set_interpreters(interpreters(known))
             live.health = HealthMonitor(
                 live, lambda m: self.state.hub.publish(hearing_id, m, staff_only=True),
                 lambda gap: self._record_gap(live, gap))
@@ -387,9 +400,26 @@ class LiveHearings:
         live = self._live.get(hearing_id)
         if live is not None:
             await self.transcription.refresh_speakers(live)
+            live.room.set_interpreters(interpreters(live.speakers))
             for key, who in live.speakers.items():
                 if who.get("seat"):
                     self.state.courtrooms.relabel(hearing_id, key, who["label"])
+
+    async def closure_changed(self, hearing_id: int) -> None:
+        """A closed part started, ended or was marked: the owner reloads the spans and cuts
+        off (or lets back) the receivers who may not see the part running now."""
+        await self._call("closure", hearing_id=hearing_id)
+
+    async def _closure(self, hearing_id: int) -> None:
+        live = self._live.get(hearing_id)
+        if live is not None:
+            closure = await self.state.db.run(lambda s: live_closure(s, hearing_id))
+            self._apply_closure(live, closure)
+
+    @staticmethod
+    def _apply_closure(live: LiveHearing, closure: LiveClosure) -> None:
+        live.closed_spans = closure.spans
+        live.room.set_cut_off(set(closure.cut_off))
 
     async def sign_tree_head(self, hearing_id: int) -> None:
         """Sign the audit log's current Merkle root (RFC 6962 style) if it grew."""

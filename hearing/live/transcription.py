@@ -34,13 +34,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def machine_segment(event: TranscriptEvent) -> Segment:
+def machine_segment(event: TranscriptEvent, interpretation: str = "") -> Segment:
     """An asr final as the record keeps it: an immutable machine segment whose speaker is its
-    source (attribution is structural: one stream per microphone or remote participant)."""
+    source (attribution is structural: one stream per microphone or remote participant);
+    an interpreter's carries the language of interpretation."""
     return Segment(segment_id=new_segment_id(), source_id=event.source_id,
                    start_ms=event.start_ms, end_ms=event.end_ms, text=event.text.strip(),
                    words=tuple(event.words), language=event.language, model=event.model,
-                   speaker=event.source_id, uncertain=event.uncertain)
+                   speaker=event.source_id, uncertain=event.uncertain,
+                   interpretation=interpretation)
+
+
+def source_language(live: LiveHearing, source_id: str) -> str:
+    """The language a source is transcribed in: its own (an interpreter's), else the
+    hearing's."""
+    return (live.speakers.get(source_id) or {}).get("language") or live.language
 
 
 def transcript_message(event: TranscriptEvent, speaker: dict,
@@ -53,7 +61,16 @@ def transcript_message(event: TranscriptEvent, speaker: dict,
             "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
                        "probability": w.probability} for w in event.words],
             "language": event.language, "model": event.model, "committed": event.committed,
-            "uncertain": event.uncertain, "scores": event.scores, "speaker": speaker}
+            "uncertain": event.uncertain, "scores": event.scores, "speaker": speaker,
+            **({"interpretation": speaker["interpretation"]}
+               if speaker.get("interpretation") else {})}
+
+
+def interpreters(known: dict[str, dict]) -> dict[str, str]:
+    """Speaker key (the room's participant id) -> the language its interpreter interprets
+    into, for the room's listening channels."""
+    return {key: who["interpretation"] for key, who in known.items()
+            if who.get("interpretation")}
 
 
 def _pool_name(live: LiveHearing) -> str:
@@ -103,7 +120,7 @@ class Transcription:
             if not self._tasks.named("reach the asr workers"):
                 self._tasks.start(self.ensure_pool(), "reach the asr workers")
             return None
-        spec = {"hearing_id": live.hearing_id, "language": live.language,
+        spec = {"hearing_id": live.hearing_id, "language": source_language(live, source_id),
                 "vocabulary": live.vocabulary, "prompt": live.prompt(source_id)}
         return self.pool.open(
             _pool_name(live), source_id, spec, lambda ev: self._on_event(live, ev),
@@ -123,6 +140,8 @@ class Transcription:
         """One chunk of a source's audio into its stream (opened on its first chunk)."""
         if not self.state.config.transcribe or live.closing:
             return
+        if chunk.source_id in live.relanguaging:
+            return  # its stream flushes in its old language: recorded, not transcribed
         stream = live.streams.get(chunk.source_id)
         if stream is None and self.state.config.asr_mode == "workers":
             stream = self._open_remote(live, chunk.source_id)
@@ -140,10 +159,13 @@ class Transcription:
             from asr.stream import StreamOptions
             stream = self.scheduler.open_stream(
                 StreamKey(live.hearing_id, chunk.source_id),
-                StreamOptions(language=live.language, vocabulary=live.vocabulary,
+                StreamOptions(language=source_language(live, chunk.source_id),
+                              vocabulary=live.vocabulary,
                               prompt=functools.partial(live.prompt, chunk.source_id)),
                 lambda ev: self._on_event(live, ev))
             live.streams[chunk.source_id] = stream
+        if chunk.source_id not in live.stream_languages:
+            live.stream_languages[chunk.source_id] = source_language(live, chunk.source_id)
         stream.feed(chunk.start_ms, chunk.samples)
 
     def _on_event(self, live: LiveHearing, event: TranscriptEvent) -> None:
@@ -152,19 +174,44 @@ class Transcription:
             return
         if event.source_id not in live.speakers:  # someone added since: look again
             live.tasks.start(self.refresh_speakers(live), "speakers")
-        self.state.hub.publish(live.hearing_id, transcript_message(
-            event, speaker_of(event.source_id, live.speakers)))
+        self.state.hub.publish(live.hearing_id, {**transcript_message(
+            event, speaker_of(event.source_id, live.speakers)),
+            "level": live.caption_level(event.start_ms, event.end_ms)})
 
     async def refresh_speakers(self, live: LiveHearing) -> None:
-        """Reload the speaker map (one at a time: the last reload sees the last change)."""
+        """Reload the speaker map (one at a time: the last reload sees the last change); a
+        source whose language changed starts a new stream in it."""
         async with live.speakers_lock:
             live.speakers = await self.state.db.run(lambda s: speakers(s, live.hearing_id))
+            for source_id, language in list(live.stream_languages.items()):
+                if language != source_language(live, source_id):
+                    self._relanguage(live, source_id)
+
+    def _relanguage(self, live: LiveHearing, source_id: str) -> None:
+        """Flush the source's stream in the language it was opened in; its next audio opens
+        one in the new language (the audio meanwhile is recorded, not transcribed)."""
+        stream = live.streams.pop(source_id, None)
+        live.stream_languages.pop(source_id, None)
+        if stream is None:
+            return
+        live.relanguaging.add(source_id)
+
+        async def flush() -> None:
+            try:
+                await stream.close()
+            except Exception:
+                log.exception("closing transcriber stream %s failed", stream.key)
+            finally:
+                live.relanguaging.discard(source_id)
+        live.tasks.start(flush(), f"new language for {source_id}")
 
     async def _store_final(self, live: LiveHearing, event: TranscriptEvent) -> None:
         if not event.text.strip() and event.uncertain != "unintelligible":
             return
+        interpretation = (live.speakers.get(event.source_id) or {}).get("interpretation") or ""
         try:
-            seg = await self.state.transcripts.add_final(live.hearing_id, machine_segment(event))
+            seg = await self.state.transcripts.add_final(live.hearing_id,
+                                                         machine_segment(event, interpretation))
         except Exception:
             log.exception("could not store a final segment of hearing %s", live.hearing_id)
             return
@@ -172,8 +219,9 @@ class Transcription:
             live.remember(event.source_id, seg.text)
         if event.source_id not in live.speakers:
             await self.refresh_speakers(live)
-        self.state.hub.publish(live.hearing_id, transcript_message(
-            event, speaker_of(event.source_id, live.speakers), seg.segment_id))
+        self.state.hub.publish(live.hearing_id, {**transcript_message(
+            event, speaker_of(event.source_id, live.speakers), seg.segment_id),
+            "level": live.caption_level(event.start_ms, event.end_ms)})
 
     async def close_streams(self, live: LiveHearing) -> None:
         """Flush every stream of the hearing: its last words become finals."""

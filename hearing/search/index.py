@@ -46,12 +46,14 @@ def _insert(s: Session, docs: Iterable[dict[str, Any] | None]) -> int:
 
 def index_version(s: Session, hearing: Hearing, version: StenogramVersion) -> int:
     """The version's segments as the hearing's searchable text, replacing an earlier signed
-    version's. Returns how many were indexed."""
+    version's; each stemmed in its own language (an interpreter's Kazakh in a Russian
+    hearing). Returns how many were indexed."""
     s.execute(delete(SearchDoc).where(SearchDoc.hearing_id == hearing.id,
                                       SearchDoc.kind == "segment"))
     return _insert(s, (_doc(case_id=hearing.case_id, hearing_id=hearing.id, kind="segment",
                             ref=segment_ref(hearing.id, seg["segment_id"]), text=seg["text"],
-                            language=hearing.language, clock_ms=seg["start_ms"],
+                            language=seg.get("language") or hearing.language,
+                            clock_ms=seg["start_ms"],
                             version=version.number)
                        for seg in version.document.get("segments", [])))
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearing.access import cases_visible_to
+from hearing.closures import search_visible
 from hearing.errors import bad_request
 from hearing.models import Case, SearchDoc
 from hearing.roles import Caller
@@ -59,7 +60,7 @@ def search(s: Session, caller: Caller, text: str, *, case_id: int | None = None,
     may see (never another case's, whatever the filters say)."""
     groups = parse(text, limits)
     q = select(SearchDoc, Case.number).join(Case, Case.id == SearchDoc.case_id).where(
-        cases_visible_to(caller))
+        cases_visible_to(caller), search_visible(caller))  # closed parts: hearing.closures
     if case_id is not None:
         q = q.where(SearchDoc.case_id == case_id)
     if kind is not None:

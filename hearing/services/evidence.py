@@ -44,6 +44,7 @@ from hearing.access import (load_case, load_case_evidence, load_evidence, load_h
                             load_presided, require_case_judge, require_own_upload,
                             require_submitter)
 from hearing.audit import iso_utc
+from hearing.closures import evidence_visible
 from hearing.errors import (Busy, Conflict, DomainError, Invalid, NotFound, OutOfSpace,
                             TooLarge, Unavailable, Unprocessable, bad_request, conflict,
                             forbidden, not_found)
@@ -312,6 +313,7 @@ def _list(tx: Tx, hearing_id: int, f: EvidenceFilters,
         if tx.me.kind == "party":
             seen |= EvidenceItem.status == "accepted"
         q = q.where(seen)
+    q = q.where(evidence_visible(tx.me))  # each item's own access level
     if "status" in f:
         q = q.where(EvidenceItem.status == f["status"])
     if "kind" in f:
@@ -491,6 +493,7 @@ def _case_list(tx: Tx, case_id: int, f: CaseEvidenceFilters,
     if tx.me.kind != "staff":
         q = q.where((EvidenceItem.status == "accepted")
                     | (EvidenceItem.submitted_by == tx.me.actor))
+    q = q.where(evidence_visible(tx.me))  # each item's own access level
     return page(tx.s, q, EvidenceItem.id, req, lambda item: item)
 
 

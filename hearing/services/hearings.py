@@ -64,6 +64,8 @@ class NewParticipant(TypedDict, total=False):
     display_name: Required[str]
     contact: str
     user_id: int
+    interprets_into: str  # an interpreter's: "kk" or "ru"
+    interprets_from: str  # an interpreter's: a language code ("kk", "ru", "uz", ...)
 
 
 #: Filters of the hearing list (all optional, combined with AND); "from"/"to" bound
@@ -168,10 +170,32 @@ def _enrol(tx: Tx, h: Hearing, new: NewParticipant) -> Participant:
         raise bad_request(f"user_id: no user with id {user_id}", field="user_id")
     p = add_participant(tx.s, h, new["role"], new["display_name"], new.get("contact", ""),
                         user_id)
+    languages = {}
+    if "interprets_into" in new or "interprets_from" in new:
+        _interprets(tx.s, p, new.get("interprets_into"), new.get("interprets_from"))
+        languages = {"interprets_into": p.interprets_into, "interprets_from": p.interprets_from}
     tx.audit(h, "participant.add",
-             {"participant_id": p.id, "role": p.role, "display_name": p.display_name},
-             actor=_actor(tx))
+             {"participant_id": p.id, "role": p.role, "display_name": p.display_name,
+              **languages}, actor=_actor(tx))
     return p
+
+
+def _interprets(s: Session, p: Participant, into: str | None, from_: str | None) -> None:
+    """An interpreter's languages; their audio source takes the one they speak, so it is
+    transcribed in it (live and when heard again) rather than in the hearing's mix."""
+    if p.role != "interpreter":
+        raise bad_request("interprets_into: only an interpreter interprets", field="role")
+    if into is None and from_ is not None:
+        raise bad_request("interprets_into: say which language they interpret into",
+                          field="interprets_into")
+    if from_ is not None and from_ == into:
+        raise bad_request("interprets_from: the same language as interprets_into",
+                          field="interprets_from")
+    p.interprets_into, p.interprets_from = into, from_
+    src = s.execute(select(AudioSource).where(AudioSource.hearing_id == p.hearing_id,
+                                              AudioSource.participant_id == p.id)).scalar()
+    if src is not None:
+        src.language = into
 
 
 def _not_a_staff_seat(role: str) -> None:
@@ -372,6 +396,32 @@ async def create_participant(state: AppState, caller: Caller, hearing_id: int,
     if state.live.get(hearing_id) is not None:
         await state.live.speakers_changed(hearing_id)
     return added
+
+
+def _set_interpretation(tx: Tx, hearing_id: int, participant_id: int, into: str | None,
+                        from_: str | None) -> dict:
+    h = load_managed(tx.s, hearing_id, tx.me)
+    still_changeable(h)
+    p = load_participant(tx.s, h, participant_id)
+    _interprets(tx.s, p, into, from_)
+    tx.audit(h, "participant.interpretation",
+             {"participant_id": p.id, "interprets_into": into, "interprets_from": from_},
+             actor=_actor(tx))
+    tx.publish(h.id, {"type": "participant", "action": "interpretation",
+                      "participant": public_participant_json(p)})
+    return participant_json(p)
+
+
+async def set_interpretation(state: AppState, caller: Caller, hearing_id: int,
+                             participant_id: int, into: str | None,
+                             from_: str | None = None) -> dict:
+    """The judge or secretary says which language an interpreter interprets into (None: not
+    any more) and from. A hearing running now transcribes their next words in it and offers
+    the listeners its channel at once."""
+    result = await state.transaction(caller, _set_interpretation, hearing_id, participant_id,
+                                     into, from_)
+    await state.live.speakers_changed(hearing_id)  # on the owner, wherever it runs
+    return result
 
 
 def _issue(tx: Tx, hearing_id: int, participant_id: int,

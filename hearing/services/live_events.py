@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hearing import auth, leases
 from hearing.access import load_hearing, load_participant
+from hearing.closures import require_live_admission
 from hearing.errors import conflict, forbidden
 from hearing.hub import Client, Selector
 from hearing.models import Hearing, Participant
@@ -23,7 +24,8 @@ from hearing.views import hearing_json, participant_json, public_participant_jso
 
 def _identity(tx: Tx, hearing_id: int) -> str | None:
     c = tx.me
-    load_hearing(tx.s, hearing_id, c)  # may the caller see this hearing at all?
+    h = load_hearing(tx.s, hearing_id, c)  # may the caller see this hearing at all?
+    require_live_admission(c, h)
     if c.kind == "participant":
         return f"p{c.participant_id}"
     if c.kind == "party":

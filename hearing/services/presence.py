@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hearing.access import load_hearing, load_participant, load_presided, still_changeable
+from hearing.closures import require_live_admission
 from hearing.errors import RateLimited, conflict
 from hearing.models import Invite, Participant
 from hearing.hub import Selector
@@ -31,6 +32,7 @@ def _join(tx: Tx, address: str) -> dict:
     c = tx.me
     h = load_hearing(tx.s, c.hearing_id, c)
     still_changeable(h)
+    require_live_admission(c, h)
     p = load_participant(tx.s, h, c.participant_id)
     if p.presence is None:
         p.presence = first_presence(p.role)

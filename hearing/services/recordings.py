@@ -10,10 +10,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hearing.access import load_managed
-from hearing.errors import not_found
-from hearing.models import Recording, RecordingChunk
+from hearing.errors import Forbidden, not_found
+from hearing.models import Hearing, Recording, RecordingChunk
 from hearing.paging import PageRequest, page
 from hearing.roles import Caller
+from hearing.services import redactions
+from hearing.services.closures import record_view
 from hearing.services.fixity import check_before_serving
 from hearing.state import AppState
 from hearing.transaction import Tx
@@ -32,7 +34,26 @@ def _entry(hearing_id: int, rid: str, source: str, known: dict[str, dict], start
 
 def _list(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | None]:
     s = tx.s
-    load_managed(s, hearing_id, tx.me)
+    h = load_managed(s, hearing_id, tx.me)
+    seen = record_view(tx, hearing_id)
+    entries, cursor = _page(tx, hearing_id, req)
+    entries = _redacted(tx, h, entries)
+    # a recording that reaches into a closed part above the caller's level is not listed
+    return [e for e in entries if seen.withheld(e["start_ms"], e["end_ms"]) is None], cursor
+
+
+def _redacted(tx: Tx, h: Hearing, entries: list[dict]) -> list[dict]:
+    """A redacted record, below "sealed": each finished recording is its silenced copy, and
+    the chunks (never silenced) are not listed."""
+    if not redactions.sealed_from(tx.s, tx.me, h):
+        return entries
+    copies = redactions.served_recordings(tx.s, tx.me, h)
+    return [{**e, "sha256": copies.get(e["sha256"], {}).get("sha256", e["sha256"])}
+            for e in entries if e["id"].startswith("r")]
+
+
+def _page(tx: Tx, hearing_id: int, req: PageRequest) -> tuple[list[dict], str | None]:
+    s = tx.s
     known = speakers(s, hearing_id)
     finished = s.execute(select(Recording.id).where(Recording.hearing_id == hearing_id)
                          .limit(1)).first() is not None
@@ -56,14 +77,23 @@ async def list_recordings(state: AppState, caller: Caller, hearing_id: int,
 
 
 def _file(tx: Tx, hearing_id: int, kind: str, row_id: int) -> tuple[Path, str]:
-    load_managed(tx.s, hearing_id, tx.me)
+    h = load_managed(tx.s, hearing_id, tx.me)
     row = tx.s.get(Recording if kind == "r" else RecordingChunk, row_id)
     if row is None or row.hearing_id != hearing_id:
         raise not_found("no such recording")
-    path = tx.state.live.blobs.path_for(row.sha256) if kind == "r" else Path(row.path)
+    why = record_view(tx, hearing_id).withheld(row.start_ms, row.end_ms)
+    if why is not None:
+        raise Forbidden(why, code="closed_part")
+    sha256 = row.sha256
+    if redactions.sealed_from(tx.s, tx.me, h):
+        if kind != "r":
+            raise Forbidden("the record is redacted: its chunks are sealed", code="redacted")
+        sha256 = redactions.served_recordings(tx.s, tx.me, h).get(sha256, {}).get(
+            "sha256", sha256)
+    path = tx.state.live.blobs.path_for(sha256) if kind == "r" else Path(row.path)
     if not path.is_file():
         raise not_found("the recording file is missing (run `courtroom fixity`)")
-    return path, row.sha256
+    return path, sha256
 
 
 async def recording_file(state: AppState, caller: Caller, hearing_id: int,

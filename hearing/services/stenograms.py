@@ -21,13 +21,18 @@ from sqlalchemy import ColumnElement, exists, select
 from hearing import stenograms
 from hearing.access import (is_assigned, load_hearing, load_managed, may_read_signed_record,
                             may_see_record, require_staff_role)
-from hearing.errors import Unprocessable, bad_request, conflict, forbidden, not_found
+from hearing.closures import View
+from hearing.errors import (Unavailable, Unprocessable, bad_request, conflict, forbidden,
+                            not_found)
 from hearing.invites import qr_png
-from hearing.models import Hearing, SigningKey, StenogramSignature, StenogramVersionRow, User
+from hearing.models import (AuditEvent, Hearing, SigningKey, StenogramSignature,
+                            StenogramVersionRow, User)
 from hearing.notes import record_notes
 from hearing.paging import PageRequest, page
 from hearing.roles import Caller
+from hearing.services import redactions
 from hearing.search import index as search_index
+from hearing.services import closures
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.transcripts import revision_docs
@@ -38,6 +43,7 @@ from stenogram import (Signer, SigningError, StenogramVersion, Transcript, Workf
 from stenogram.canonical import canonical_bytes
 from stenogram.cms import CMS, CmsError, key_info, load_trust_dir, subject_serial, verify_detached
 from stenogram.export import protocol_from_version, render_documents
+from stenogram.pades import Seal, SealError, has_signatures, load_seal, seal_protocol
 from stenogram.revisions import utc_now
 from stenogram.signing import b64, display_fingerprint, fingerprint, unb64
 
@@ -410,9 +416,12 @@ def _latest_signed(tx: Tx, h: Hearing, fmt: str) -> tuple[StenogramVersion, list
         raise forbidden("only the court and the parties' accounts read the stenogram"
                         if fmt not in PROTOCOL_FORMATS else "you may not read this record")
     sigs = stenograms.signatures(tx.s, h.id)
-    for v in reversed(stenograms.versions(tx.s, h.id)):
-        if is_locked(v, sigs):
-            return v, sigs
+    locked = [v for v in reversed(stenograms.versions(tx.s, h.id)) if is_locked(v, sigs)]
+    copy_ = redactions.served_signed(tx.s, tx.me, h, locked)
+    if copy_ is not None:
+        return copy_
+    if locked:
+        return locked[0], sigs
     raise forbidden("the record is not signed yet")
 
 
@@ -421,6 +430,12 @@ def _latest_or_draft(tx: Tx, hearing_id: int, transcript: Transcript,
     h = load_hearing(tx.s, hearing_id, tx.me)
     if not may_see_record(tx.me, h):
         return _latest_signed(tx, h, fmt)
+    if redactions.sealed_from(tx.s, tx.me, h):
+        # the administrator, once the record is redacted: the copy, never the original text
+        copy_ = redactions.served_signed(tx.s, tx.me, h, [v for v in reversed(
+            stenograms.versions(tx.s, h.id)) if is_locked(v, stenograms.signatures(tx.s, h.id))])
+        if copy_ is not None:
+            return copy_
     vs = stenograms.versions(tx.s, hearing_id)
     if vs and not needs_new_version(vs[-1], transcript.head(), record_notes(tx.s, hearing_id)):
         return vs[-1], stenograms.signatures(tx.s, hearing_id)
@@ -435,12 +450,82 @@ def _latest_stored(tx: Tx, hearing_id: int) -> tuple[StenogramVersion, list[dict
 
 
 async def _render(hearing_id: int, version: StenogramVersion, sigs: list[dict],
-                  fmt: str) -> Document:
+                  fmt: str, seen: View | None = None) -> Document:
     name, content_type = FORMATS[fmt]
     loop = asyncio.get_running_loop()
     docs = await loop.run_in_executor(None, lambda: render_documents(
-        protocol_from_version(version, sigs), pdf=fmt == "pdf"))
+        protocol_from_version(version, sigs) if seen is None
+        else closures.served_protocol(version, sigs, seen, fmt), pdf=fmt == "pdf"))
     return Document(f"hearing-{hearing_id}-v{version.number}-{name}", content_type, docs[name])
+
+
+# -- the court's seal on the protocol PDF (PAdES) ---------------------------------------------
+#
+# With seal_key_file and seal_cert_file set, a protocol PDF of a version that has signatures
+# leaves the server signed by the court (stenogram/pades.py), carrying the version's JSON and
+# the signers' CMS signatures as attached files; a draft's PDF stays unsigned.
+
+def court_seal(state: AppState) -> Seal | None:
+    """The configured seal, read from its files (a changed key takes effect at once); None
+    when it is not set up."""
+    cfg = state.config
+    if not (cfg.seal_key_file and cfg.seal_cert_file):
+        return None
+    try:
+        return load_seal(cfg.seal_key_file, cfg.seal_cert_file,
+                         cfg.seal_key_passphrase_file or None)
+    except SealError as exc:
+        raise Unavailable(str(exc), code="seal_unavailable") from None
+
+
+#: The audit action that records a protocol PDF signed by a signer's certificate (its blob).
+PDF_SIGNED = "stenogram.pdf_sign"
+
+
+def signed_pdfs(tx: Tx, hearing_id: int, version_sha256: str) -> list[dict]:
+    """The audit records of the protocol PDFs of a version that signers signed, oldest first:
+    each names its blob (sha256), the role and the PDF it was signed over (base_sha256)."""
+    rows = tx.s.execute(select(AuditEvent).where(
+        AuditEvent.hearing_id == hearing_id, AuditEvent.action == PDF_SIGNED)
+        .order_by(AuditEvent.seq)).scalars()
+    return [dict(r.data) for r in rows if (r.data or {}).get("version_sha256") == version_sha256]
+
+
+def _latest_signed_pdf(tx: Tx, hearing_id: int, version_sha256: str) -> str | None:
+    done = signed_pdfs(tx, hearing_id, version_sha256)
+    return done[-1]["sha256"] if done else None
+
+
+def read_pdf_blob(state: AppState, sha256: str) -> bytes:
+    """A stored protocol PDF, refused (409) if its bytes no longer have their hash."""
+    try:
+        data = state.live.blobs.path_for(sha256).read_bytes()
+    except OSError:
+        raise conflict("the stored signed protocol PDF is missing", code="fixity") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise conflict("the stored signed protocol PDF has changed on disk", code="fixity")
+    return data
+
+
+async def _render_sealed(state: AppState, hearing_id: int, version: StenogramVersion,
+                         sigs: list[dict], fmt: str) -> Document:
+    """The document; a protocol PDF of a signed version is the one its signers signed (the
+    latest stored), else it is sealed by the court when a seal is set up."""
+    loop = asyncio.get_running_loop()
+    if fmt == "pdf" and has_signatures(version, sigs):
+        stored = await state.transaction(None, _latest_signed_pdf, hearing_id, version.sha256)
+        if stored is not None:
+            name = f"hearing-{hearing_id}-v{version.number}-{FORMATS['pdf'][0]}"
+            return Document(name, FORMATS["pdf"][1],
+                            await loop.run_in_executor(None, read_pdf_blob, state, stored))
+    doc = await _render(hearing_id, version, sigs, fmt)
+    if fmt != "pdf" or not has_signatures(version, sigs):
+        return doc
+    seal = await loop.run_in_executor(None, court_seal, state)
+    if seal is None:
+        return doc
+    data = await loop.run_in_executor(None, seal_protocol, doc.data, seal, version, sigs)
+    return Document(doc.filename, doc.content_type, data)
 
 
 def _known_format(fmt: str) -> None:
@@ -455,16 +540,19 @@ async def document(state: AppState, caller: Caller, hearing_id: int, fmt: str) -
     case; a participant's invite, for the protocol) get the latest signed version only."""
     _known_format(fmt)
     transcript = await state.transcripts.get(hearing_id)
+    seen = await state.transaction(caller, closures.record_view, hearing_id)
     version, sigs = await state.transaction(caller, _latest_or_draft, hearing_id, transcript,
                                             fmt)
-    return await _render(hearing_id, version, sigs, fmt)
+    if not seen.whole:  # a copy without the closed parts this caller may not see
+        return await _render(hearing_id, version, sigs, fmt, seen)
+    return await _render_sealed(state, hearing_id, version, sigs, fmt)
 
 
 async def stored_document(state: AppState, hearing_id: int, fmt: str) -> Document:
     """The latest stored version in one format (the command line)."""
     _known_format(fmt)
     version, sigs = await state.transaction(None, _latest_stored, hearing_id)
-    return await _render(hearing_id, version, sigs, fmt)
+    return await _render_sealed(state, hearing_id, version, sigs, fmt)
 
 
 @dataclass(frozen=True)
@@ -481,7 +569,13 @@ class _BundleContents:
 def _bundle_contents(tx: Tx, hearing_id: int, with_media: bool) -> _BundleContents:
     s, cfg = tx.s, tx.state.config
     if tx.caller is not None:
-        load_managed(s, hearing_id, tx.me)
+        h = load_managed(s, hearing_id, tx.me)
+        if redactions.sealed_from(s, tx.me, h):
+            raise forbidden("the record is redacted: its original is sealed; download the "
+                            "redacted copy's bundle")
+        if not closures.record_view(tx, hearing_id).whole:
+            raise forbidden("the bundle holds closed parts of the hearing that you may not "
+                            "see: its judge or secretary exports it")
     vs = stenograms.versions(s, hearing_id)
     if not vs:
         raise conflict("make a stenogram version first", code="no_version")
@@ -502,8 +596,14 @@ def _bundle_contents(tx: Tx, hearing_id: int, with_media: bool) -> _BundleConten
                            stenograms.all_tree_heads(s, cfg, hearing_id), media)
 
 
-def _write_bundle(c: _BundleContents, out: Path) -> dict:
+def _write_bundle(c: _BundleContents, out: Path, seal: Seal | None = None,
+                  signed_pdf: bytes | None = None) -> dict:
     documents = render_documents(protocol_from_version(c.versions[-1], c.signatures))
+    if signed_pdf is not None:  # the protocol PDF its signers signed
+        documents["protocol.pdf"] = signed_pdf
+    elif seal is not None and has_signatures(c.versions[-1], c.signatures):
+        documents["protocol.pdf"] = seal_protocol(documents["protocol.pdf"], seal,
+                                                  c.versions[-1], c.signatures)
     return write_bundle(out, versions=c.versions, signatures=c.signatures,
                         public_keys=c.public_keys, revisions=c.revisions,
                         audit_rows=c.audit_rows, tree_heads=c.tree_heads, media=c.media,
@@ -517,4 +617,8 @@ async def export_bundle(state: AppState, caller: Caller | None, hearing_id: int,
     database's own worker; rendering, hashing and writing the files run in an executor."""
     contents = await state.transaction(caller, _bundle_contents, hearing_id, with_media)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, _write_bundle, contents, out)
+    seal = await loop.run_in_executor(None, court_seal, state)
+    stored = await state.transaction(None, _latest_signed_pdf, hearing_id,
+                                     contents.versions[-1].sha256)
+    signed = await loop.run_in_executor(None, read_pdf_blob, state, stored) if stored else None
+    return await loop.run_in_executor(None, _write_bundle, contents, out, seal, signed)

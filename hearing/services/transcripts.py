@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import TypedDict
 
 from hearing.access import load_hearing, load_managed, require_editor
-from hearing.errors import Unprocessable, bad_request, not_found
+from hearing.closures import View, view
+from hearing.errors import Unprocessable, bad_request, forbidden, not_found
 from hearing.gaps import hearing_gaps
 from hearing.paging import PageRequest, encode_cursor
 from hearing.roles import Caller
+from hearing.services import redactions
 from hearing.state import AppState
 from hearing.transaction import Tx
 from hearing.transcripts import Draft, apply_change, speaker_of, speakers
@@ -24,26 +26,36 @@ def segment_json(seg: Segment, known: dict[str, dict]) -> dict:
             "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
                        "probability": w.probability} for w in seg.words],
             "language": seg.language, "model": seg.model, "edited": seg.origin != "asr",
-            "origin": seg.origin, "uncertain": seg.uncertain}
+            "origin": seg.origin, "uncertain": seg.uncertain,
+            "interpretation": seg.interpretation}
 
 
 def _readable(tx: Tx, hearing_id: int) -> dict[str, dict]:
-    load_managed(tx.s, hearing_id, tx.me)
+    h = load_managed(tx.s, hearing_id, tx.me)
+    if redactions.sealed_from(tx.s, tx.me, h):
+        raise forbidden("the record is redacted: its original text is sealed; read the "
+                        "redacted protocol")
     return speakers(tx.s, hearing_id)
 
 
 def _readable_gaps(tx: Tx, hearing_id: int,
-                   live: list[dict] | None) -> tuple[dict[str, dict], list[dict]]:
-    return _readable(tx, hearing_id), hearing_gaps(tx.s, hearing_id, live)
+                   live: list[dict] | None) -> tuple[dict[str, dict], list[dict], View]:
+    known = _readable(tx, hearing_id)
+    return known, hearing_gaps(tx.s, hearing_id, live), _view(tx, hearing_id)
+
+
+def _view(tx: Tx, hearing_id: int) -> View:
+    """What of the record the caller may see (closed parts: hearing.closures)."""
+    return view(tx.s, tx.me, load_hearing(tx.s, hearing_id, tx.me))
 
 
 async def current(state: AppState, caller: Caller, hearing_id: int) -> dict:
     """The transcript as it stands, with every speaker the hearing knows and the gaps in its
     audio (open ones with end_ms null)."""
-    known, gaps = await state.transaction(caller, _readable_gaps, hearing_id,
-                                          state.live.gaps(hearing_id))
+    known, gaps, seen = await state.transaction(caller, _readable_gaps, hearing_id,
+                                                state.live.gaps(hearing_id))
     t = await state.transcripts.get(hearing_id)
-    return {"segments": [segment_json(x, known) for x in t.segments()],
+    return {"segments": [segment_json(x, known) for x in seen.segments(t.segments())],
             "head_hash": t.head_hash,
             "revision_seq": t.revisions[-1].seq if t.revisions else None,
             "speakers": list(known.values()), "gaps": gaps}
@@ -86,12 +98,14 @@ async def history(state: AppState, caller: Caller, hearing_id: int, segment_id: 
     """Every revision that made or changed a segment, oldest first, paged by the revision's
     number in the hearing's chain."""
     await state.transaction(caller, _readable, hearing_id)
+    seen = await state.transaction(caller, _view, hearing_id)
     t = await state.transcripts.get(hearing_id)
     try:
         revs = t.history(segment_id)
     except (KeyError, RevisionError):
         raise not_found("no such segment") from None
-    if not revs:
+    now = [x for x in t.segments() if x.segment_id == segment_id]
+    if not revs or (now and not seen.segments(now)):
         raise not_found("no such segment")
     rest = [r for r in revs if (req.after is None or r.seq > req.after)
             and ("kind" not in f or r.kind == f["kind"])]

@@ -64,6 +64,13 @@ class ForwardTrack(MediaStreamTrack):
         self.dropped = 0
         self.delivered = 0
         self.paused = False  # the receiver asked not to get this kind (audio-only view)
+        #: audio of a channel the receiver does not listen to (the floor while it hears an
+        #: interpreter, or an interpreter while it hears the floor): Room.set_listen
+        self.off_channel = False
+
+    #: the receiver may not see a closed part of the hearing now: nothing is forwarded, of
+    #: either kind, whatever it chose to receive (set_cut_off)
+    cut_off = False
 
     def waiting(self) -> tuple[int, float | None]:
         """Frames queued to send and the monotonic time the oldest was pushed (node load)."""
@@ -73,7 +80,7 @@ class ForwardTrack(MediaStreamTrack):
     def push(self, data: bytes, timestamp: int, epoch: int) -> None:
         """Called on the event loop for each received frame of the source. ``timestamp`` is the
         source's RTP timestamp (unwrapped); ``epoch`` changes when the source's upstream does."""
-        if self.readyState != "live" or self.paused:
+        if self.readyState != "live" or self.cut_off or self.paused or self.off_channel:
             return
         if self.kind == "video" and self._need_keyframe:
             if not vp8_is_keyframe(data):
@@ -98,6 +105,17 @@ class ForwardTrack(MediaStreamTrack):
         self.paused = paused
         self.restart_video()
         if not paused and self._request_keyframe:
+            self._request_keyframe()
+
+    def set_cut_off(self, cut: bool) -> None:
+        """Cut the receiver off (what is queued is dropped), or let it receive again, video
+        from the next keyframe; independent of ``paused``."""
+        if cut == self.cut_off:
+            return
+        self.cut_off = cut
+        self._frames.clear()
+        self.restart_video()
+        if not cut and not self.paused and self._request_keyframe:
             self._request_keyframe()
 
     def restart_video(self) -> None:

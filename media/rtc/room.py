@@ -33,6 +33,11 @@ from .tap import AudioTap
 
 log = logging.getLogger(__name__)
 
+#: The channels a receiver may choose (``{"type": "listen"}``), and the languages of
+#: interpretation (the record's languages).
+LISTEN_CHANNELS = ("all", "floor", "interpretation")
+LISTEN_LANGUAGES = ("kk", "ru")
+
 
 @dataclass
 class Participant:
@@ -41,6 +46,10 @@ class Participant:
     session: Session | None = None
     dropped_at_ms: int | None = None
     receive_video: bool = True  # False: audio only (a phone on a poor link)
+    #: the audio channel it chose (Room.set_listen): "all" hears everyone, "floor" everyone
+    #: but the interpreters, "interpretation" the interpreters of ``listen_language``
+    listen: str = "all"
+    listen_language: str | None = None
     expiry: asyncio.Task | None = field(default=None, repr=False)  # the reconnect window
 
 
@@ -69,7 +78,11 @@ class Room:
         self.tap = AudioTap(options.tap_chunk_ms, options.tap_queue_chunks)
         self.recorder = Recorder(self.recording_dir, self._event, options.recording_chunk_ms)
         self.participants: dict[str, Participant] = {}
+        #: participant id -> the language they interpret into (set_interpreters)
+        self.interpreters: dict[str, str] = {}
         self.closed = False
+        #: receivers cut off from all media during a closed part (set_cut_off)
+        self.cut_off_ids: set[str] = set()
         self.tasks = Tasks(f"room {hearing_id}")
         if on_audio is not None:
             self.tasks.start(self._pump_audio(on_audio), "audio pump")
@@ -120,6 +133,8 @@ class Room:
                 if not isinstance(message.get("video"), bool):
                     raise SignallingError("receive needs \"video\": true or false")
                 self.set_receive_video(participant_id, message["video"])
+            elif kind == "listen":
+                self.set_listen(participant_id, message.get("channel"), message.get("language"))
             elif kind == "offer":
                 raise SignallingError("the server makes the offers: send {\"type\": \"join\"} and answer")
             else:
@@ -183,6 +198,8 @@ class Room:
                 self.tasks.start(other.session.send_tracks(), f"send tracks {other.participant_id}")
         for p in self.participants.values():
             self._apply_receive_video(p)
+            self._apply_cut_off(p)
+        self._apply_listen_all()
         await session.renegotiate()
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -216,6 +233,85 @@ class Room:
             if slot.video_track.paused == participant.receive_video:
                 slot.video_track.set_paused(not participant.receive_video)
 
+    # -- interpretation ----------------------------------------------------------------------
+    def set_interpreters(self, languages: dict[str, str]) -> None:
+        """Who interprets, into which language (participant id -> "kk" / "ru"), as the hearing
+        server knows it; their audio is that language's interpretation channel. Applied at
+        once to every receiver's choice; participants not (yet) in the room wait here."""
+        if languages != self.interpreters:
+            self.interpreters = dict(languages)
+            self._apply_listen_all()
+
+    def set_listen(self, participant_id: str, channel: object, language: object = None) -> None:
+        """A receiver chooses what it hears. "all" (before any choice): everyone, the
+        interpreters too, as in the courtroom. "floor": everyone but the interpreters (the
+        interpretation channels are separate). "interpretation" with a language: the
+        interpreters of that language as they come, and the floor's audio paused while one of
+        them is connected and not muted (forwarding passes Opus through, so there is no mixing
+        or ducking on the server: the floor comes back when the interpreter goes). Video is
+        not affected. Kept across the participant's reconnects; not a court action, so only
+        logged."""
+        participant = self.participants.get(participant_id)
+        if participant is None:
+            raise SignallingError("send {\"type\": \"join\"} first")
+        if channel not in LISTEN_CHANNELS:
+            raise SignallingError(f"listen needs \"channel\": one of {', '.join(LISTEN_CHANNELS)}")
+        if channel == "interpretation" and language not in LISTEN_LANGUAGES:
+            raise SignallingError("listen to interpretation needs \"language\": one of "
+                                  + ", ".join(LISTEN_LANGUAGES))
+        if channel != "interpretation" and language is not None:
+            raise SignallingError(f"{channel} has no language: leave \"language\" out")
+        participant.listen, participant.listen_language = channel, language
+        log.debug("room %s: %s listens to %s %s", self.hearing_id, participant_id, channel,
+                  language or "")
+        self._apply_listen(participant)
+
+    def _interpreting(self) -> dict[Source, str]:
+        """The sources of the interpreters in the room, with the language of each."""
+        return {p.source: self.interpreters[pid] for pid, p in self.participants.items()
+                if pid in self.interpreters}
+
+    def _apply_listen_all(self) -> None:
+        for p in self.participants.values():
+            self._apply_listen(p)
+
+    def _apply_listen(self, participant: Participant) -> None:
+        if participant.session is None:
+            return
+        interpreting = self._interpreting()
+        channel, language = participant.listen, participant.listen_language
+        # the floor pauses only while an interpreter of the chosen language can be heard
+        heard = channel == "interpretation" and any(
+            lang == language and p.session is not None and not p.source.muted
+            for pid, lang in self.interpreters.items()
+            if (p := self.participants.get(pid)) is not None)
+        for slot in participant.session.slots:
+            lang = interpreting.get(slot.source) if slot.source is not None else None
+            if slot.source is None or channel == "all":
+                off = False
+            elif lang is None:
+                off = heard
+            else:
+                off = channel == "floor" or lang != language
+            slot.audio_track.off_channel = off
+
+    def set_cut_off(self, participant_ids: set[str]) -> None:
+        """During a closed part of the hearing: these receivers get no media at all (audio
+        and video of every slot), the others everything again. Their peer connections stay
+        up; a participant who joins later is cut off from its first packet if named here.
+        Independent of each receiver's own audio-only choice."""
+        self.cut_off_ids = set(participant_ids)
+        for p in self.participants.values():
+            self._apply_cut_off(p)
+
+    def _apply_cut_off(self, participant: Participant) -> None:
+        if participant.session is None:
+            return
+        cut = participant.participant_id in self.cut_off_ids
+        for slot in participant.session.slots:
+            slot.audio_track.set_cut_off(cut)
+            slot.video_track.set_cut_off(cut)
+
     # -- moderation ---------------------------------------------------------------------------
     def set_muted(self, participant_id: str, muted: bool, by: str | None = None) -> None:
         """Stop (or resume) forwarding, transcribing and recording this participant's audio
@@ -226,6 +322,8 @@ class Room:
         if participant.source.muted == muted:
             return
         participant.source.set_muted(muted)
+        if participant_id in self.interpreters:  # the floor comes back while they are muted
+            self._apply_listen_all()
         self._event({"type": "mute" if muted else "unmute", "participant_id": participant_id,
                      "source_id": participant.source.source_id, "by": by})
 
@@ -242,6 +340,8 @@ class Room:
         for other in self.participants.values():
             if other.session is not None and other.session.unbind(participant.source):
                 await other.session.send_tracks()
+        if participant_id in self.interpreters:
+            self._apply_listen_all()
         self._event({"type": "participant.removed" if reason == "ejected" else "participant.left",
                      "participant_id": participant_id, "source_id": participant.source.source_id,
                      "reason": reason, "by": by})
@@ -261,6 +361,8 @@ class Room:
             return
         session, participant.session = participant.session, None
         participant.dropped_at_ms = self.clock.now_ms()
+        if participant_id in self.interpreters:  # their listeners hear the floor meanwhile
+            self._apply_listen_all()
         await session.close()
         self._event({"type": "participant.dropped", "participant_id": participant_id,
                      "source_id": participant.source.source_id,

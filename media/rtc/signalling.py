@@ -11,6 +11,13 @@ The server always offers, the client always answers::
                                                                  (kept across reconnects);
                                                                  true resumes from a fresh
                                                                  keyframe
+    client -> server  {"type": "listen", "channel": "floor"}     everyone but the interpreters
+                                                                 ("all", the default: everyone)
+    client -> server  {"type": "listen", "channel": "interpretation", "language": "kk"}
+                                                                 the interpreters into kk; the
+                                                                 floor's audio paused while one
+                                                                 is connected (kept across
+                                                                 reconnects; Room.set_listen)
     server -> client  {"type": "tracks", "tracks": [{"mid": "2", "kind": "audio",
                        "source_id": "p-17"}, ...]}               which slot carries whom (sent
                                                                  before each offer and whenever

@@ -59,6 +59,20 @@ UNCERTAIN_MARK = {"ru": "[распознано неуверенно]", "kk": "[�
 UNINTELLIGIBLE = {"ru": "[неразборчиво]", "kk": "[анық емес]"}
 
 
+#: how a document marks an interpreter's speech, by the record's language and the language
+#: interpreted into
+INTERPRETATION_MARK = {"ru": {"kk": "[перевод на казахский]", "ru": "[перевод на русский]"},
+                       "kk": {"kk": "[қазақ тіліне аударма]", "ru": "[орыс тіліне аударма]"}}
+
+
+def interpreted(text: str, interpretation: str, record_language: str) -> str:
+    """An interpreter's segment's text with the mark of interpretation before it."""
+    if not interpretation:
+        return text
+    mark = INTERPRETATION_MARK[record_language].get(interpretation, f"[{interpretation}]")
+    return f"{mark} {text}"
+
+
 def marked_text(text: str, uncertain: str, language: str | None) -> str:
     """The text of a segment as a document prints it, with the recogniser's mark."""
     lang = "kk" if language == "kk" else "ru"
@@ -98,6 +112,7 @@ class Entry:
     source_id: str
     record_language: str = "ru"
     uncertain: str = ""  # the recogniser's mark (already shown in ``text``)
+    interpretation: str = ""  # an interpreter's speech: the language (marked in ``text``)
     #: or "gap": audio missing from the recording (``text`` says so); or "note": the judge's
     #: or secretary's log note, never speech (``label`` marks it, with its time)
     kind: str = "speech"
@@ -225,11 +240,14 @@ def protocol_from_version(version: StenogramVersion,
     for s in doc.get("segments") or []:
         p = people.get(s.get("speaker")) or {}
         uncertain = str(s.get("uncertain") or "")
-        text = marked_text(shown(s["text"]), uncertain, s.get("language") or lang)
+        interpretation = shown(s.get("interpretation") or "")
+        text = interpreted(marked_text(shown(s["text"]), uncertain, s.get("language") or lang),
+                           interpretation, lang)
         entries.append(Entry(int(s["start_ms"]), int(s["end_ms"]), s.get("speaker"),
                              shown(p.get("name") or LABELS["unknown_speaker"]),
                              shown(p.get("role") or ""), text, s.get("language"),
-                             shown(s.get("source_id")), lang, uncertain=uncertain))
+                             shown(s.get("source_id")), lang, uncertain=uncertain,
+                             interpretation=interpretation))
     entries = sorted(entries + gap_entries(doc, people, lang) + note_entries(doc, lang),
                      key=lambda e: e.start_ms)
     mine = [dict(x) for x in signatures if x["statement"]["version_sha256"] == version.sha256]

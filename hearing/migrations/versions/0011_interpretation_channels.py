@@ -1,4 +1,4 @@
-"""interpretation channels
+"""interpretation channels: the language an interpreter interprets into (and from)
 
 Revision ID: 0011
 Revises: 0010
@@ -14,8 +14,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('participants', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('interprets_into', sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column('interprets_from', sa.String(length=8), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('participants', schema=None) as batch_op:
+        batch_op.drop_column('interprets_from')
+        batch_op.drop_column('interprets_into')

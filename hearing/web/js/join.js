@@ -11,8 +11,10 @@ import { Live } from "./live.js";
 import { LevelMeter, paintLevel, SPEAKING_DB } from "./meter.js";
 import { RtcClient } from "./rtc.js";
 import { adaptToLink } from "./bandwidth.js";
+import { ListenSwitch } from "./interpretation.js";
 import { TranscriptView, speakerName } from "./transcript.js";
 import { uploadEvidence } from "./upload.js";
+import { closedNotice } from "./closures.js";
 
 const TOKEN_KEY = "courtroom.invite";
 const AUDIO_ONLY_KEY = "courtroom.audio_only";
@@ -233,6 +235,7 @@ function watchLobby() {
 function startLive() {
   const live = new Live(S.hearing.id, { token: S.api.token });
   S.live = live;
+  closedNotice(live, $("#captions"));
   live.addEventListener("status", (ev) => connBanner(ev.detail));
   live.addEventListener("hello", (ev) => {
     const msg = ev.detail;
@@ -323,6 +326,7 @@ function enterHearing() {
       if (ev.detail === "connected" && S.live.status === "online") connBanner("online");
     });
     S.rtc.setReceiveVideo(!S.audioOnly);
+    S.rtc.setListen(S.listen.choice.channel, S.listen.choice.language);
     adaptToLink(S.rtc);
   }
   if (S.live.status === "online") S.rtc.join();
@@ -358,6 +362,7 @@ function tile(sourceId, label, { local = false } = {}) {
  * carry only the sound (no video is attached, so none is rendered). */
 function renderTiles() {
   if (S.phase !== "hearing") return;
+  S.listen?.update(S.participants.values(), S.me);
   $("#tiles").classList.toggle("audio-only", S.audioOnly);
   const mine = S.participants.get(myId());
   const meEl = tile(`p${myId()}`, `${t("hearing.you")}${mine ? ` · ${t(`role.${mine.role}`)}` : ""}`, { local: true });
@@ -514,6 +519,7 @@ function wire() {
     renderTiles();
     S.rtc?.setReceiveVideo(!S.audioOnly);
   });
+  S.listen = new ListenSwitch($("#listen"), (channel, language) => S.rtc?.setListen(channel, language));
   $("#continue").addEventListener("click", () => { S.listenOnly = false; enterLobbyOrHearing(); });
   $("#listen-only").addEventListener("click", () => { S.listenOnly = true; updateMic(); enterLobbyOrHearing(); });
   $("#mic").addEventListener("click", () => {
@@ -558,6 +564,7 @@ function wire() {
   document.addEventListener("langchange", () => {
     if (S.hearing) setState(S.hearing.state);
     updateMic(); updateHand(); updateCamButtons();
+    S.listen.render();
     renderTiles();
     if (S.me) $("#you-are").textContent = t("check.you_are", { name: S.me.name, role: t(`role.${S.me.role}`) });
     for (const el of document.querySelectorAll("[data-say]")) {

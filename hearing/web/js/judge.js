@@ -15,6 +15,7 @@ import { RtcClient } from "./rtc.js";
 import { mountSearch } from "./search.js";
 import { mountHealth } from "./health.js";
 import { mountNotes } from "./notes.js";
+import { mountClosures } from "./closures.js";
 import { mountEvidenceReview } from "./evidence_review.js";
 import { LobbyNotices } from "./lobby_notice.js";
 
@@ -259,6 +260,7 @@ function startLive() {
   S.live = live;
   S.health = mountHealth($("#health-slot"), live, { nameOf: speakerOf, transcript: $("#transcript") });
   mountNotes($("#notes-slot"), { api, hid: HID, live });
+  mountClosures($("#closure-slot"), { api, hid: HID, live });
   live.addEventListener("status", (ev) => connBanner(ev.detail));
   live.addEventListener("hello", (ev) => {
     const m = ev.detail;

@@ -17,6 +17,7 @@ export class RtcClient extends EventTarget {
     this.queue = [];
     this.busy = false;
     this.receiveVideo = true; // false: the server sends us audio only (see setReceiveVideo)
+    this.listen = { channel: "all", language: null }; // the audio channel we hear (setListen)
     this._onMsg = (ev) => this._enqueue(ev.detail);
     for (const type of ["offer", "answer", "candidate", "tracks", "closed"]) live.addEventListener(type, this._onMsg);
     live.addEventListener("status", (ev) => {
@@ -87,6 +88,7 @@ export class RtcClient extends EventTarget {
     };
     this.live.send({ type: "join", id: "join" });
     if (!this.receiveVideo) this.live.send({ type: "receive", video: false });
+    if (this.listen.channel !== "all") this.live.send({ type: "listen", ...this._listenMessage() });
     this._setState("connecting");
   }
 
@@ -154,6 +156,19 @@ export class RtcClient extends EventTarget {
     if (this.receiveVideo === on) return;
     this.receiveVideo = on;
     if (this.pc) this.live.send({ type: "receive", video: on });
+  }
+
+  /** Hear "all" (everyone), the "floor" (everyone but the interpreters) or an interpreter's
+   * "interpretation" into ``language``; the server pauses the other channel's audio. */
+  setListen(channel, language = null) {
+    if (this.listen.channel === channel && this.listen.language === language) return;
+    this.listen = { channel, language: channel === "interpretation" ? language : null };
+    if (this.pc) this.live.send({ type: "listen", ...this._listenMessage() });
+  }
+
+  _listenMessage() {
+    const { channel, language } = this.listen;
+    return channel === "interpretation" ? { channel, language } : { channel };
   }
 
   setCameraEnabled(on) {

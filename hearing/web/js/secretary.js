@@ -12,13 +12,14 @@ import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
 import { mountSignPanel } from "./sign.js";
 import { renderDiff } from "./diff.js";
-import { speakerName } from "./transcript.js";
+import { interpretationMark, speakerName } from "./transcript.js";
 import { mountNotices } from "./notices.js";
 import { mountSearch } from "./search.js";
 import { RecordingList, RecordingPlayer } from "./recording_player.js";
 import { mountHealth } from "./health.js";
 import { mountNotes } from "./notes.js";
 import { mountProposals } from "./proposals.js";
+import { mountRedaction } from "./redaction.js";
 
 const HID = Number(location.pathname.split("/").pop());
 const LOW = 0.5;
@@ -116,7 +117,8 @@ function segmentEl(seg, index) {
   const uncertain = seg.uncertain
     ? h("span", { class: "mark-uncertain", title: t(`asr.uncertain.${seg.uncertain}`) }, t("asr.uncertain")) : null;
   const bar = h("div", { class: "meta", role: "toolbar", "aria-label": t("ed.tools", { at: fmtClock(seg.start_ms) }) },
-    sel, h("span", { class: "at" }, fmtClock(seg.start_ms)),
+    sel, seg.interpretation ? interpretationMark(seg.interpretation) : null,
+    h("span", { class: "at" }, fmtClock(seg.start_ms)),
     seg.edited ? h("span", { class: "badge" }, t("ed.edited")) : null, uncertain,
     h("span", { class: "tools" },
       tool("ed.edit", null, () => startEdit(seg)),
@@ -135,7 +137,7 @@ function segmentEl(seg, index) {
     if (w) selectWord(seg, Number(w.dataset.i), true);
   });
   words.addEventListener("keydown", (ev) => wordKeys(ev, seg));
-  return h("article", { class: `segment${seg.edited ? " edited" : ""}${seg.uncertain ? " uncertain" : ""}`,
+  return h("article", { class: `segment${seg.edited ? " edited" : ""}${seg.uncertain ? " uncertain" : ""}${seg.interpretation ? " interpretation" : ""}`,
     dataset: { segment: seg.id, source: seg.source_id, start: seg.start_ms }, "aria-label": `${speakerName(seg.speaker)} ${fmtClock(seg.start_ms)}` },
   bar, words);
 }
@@ -460,6 +462,9 @@ async function main() {
   let sign = null;
   const mountSign = () => { sign = mountSignPanel($("#sign-slot"), api, HID, { role }); };
   mountSign();
+  let redaction = null;
+  const mountRedact = () => { redaction = mountRedaction($("#redaction-slot"), { api, hid: HID, selected: () => S.selected }); };
+  mountRedact();
   mountSearch($("#search-slot"), api);
   mountNotices($("#notices-slot"), api, HID);
   $("#refresh").addEventListener("click", loadTranscript);
@@ -480,6 +485,8 @@ async function main() {
   live.addEventListener("revision", () => loadTranscript());
   live.addEventListener("state", (ev) => setState(ev.detail.state));
   live.addEventListener("stenogram", () => sign?.refresh());
+  live.addEventListener("stenogram", () => redaction?.refresh());
+  live.addEventListener("redaction", () => redaction?.refresh());
   live.addEventListener("status", (ev) => {
     const b = $("#conn-banner");
     document.body.dataset.conn = ev.detail;
@@ -488,7 +495,7 @@ async function main() {
   });
   live.connect();
   requestAnimationFrame(highlight);
-  document.addEventListener("langchange", () => { setState(S.hearing.state); render(); mountSign(); });
+  document.addEventListener("langchange", () => { setState(S.hearing.state); render(); mountSign(); mountRedact(); });
   applyI18n();
   document.body.dataset.ready = "1";
 }

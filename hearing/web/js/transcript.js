@@ -41,6 +41,12 @@ function uncertainMark(reason) {
   }, t("asr.uncertain"));
 }
 
+/** An interpreter's speech: marked with the language it interprets into ("kk, перевод"). */
+export function interpretationMark(lang) {
+  return h("span", { class: "badge interp-mark", dataset: { lang }, title: t("interp.mark_title", { lang }) },
+    t("interp.mark", { lang }));
+}
+
 export class TranscriptView {
   constructor(container, { maxFinals = 500, follow = true, speakerFor = null } = {}) {
     this.el = container;
@@ -63,8 +69,9 @@ export class TranscriptView {
 
   _row(ev, kind) {
     const speaker = ev.speaker || this.speakerFor?.(ev.source_id) || { label: ev.source_id };
-    const row = h("div", { class: `seg ${kind}${ev.uncertain ? " uncertain" : ""}`, dataset: { source: ev.source_id || "", segment: ev.segment_id ?? "" } },
+    const row = h("div", { class: `seg ${kind}${ev.uncertain ? " uncertain" : ""}${ev.interpretation ? " interpretation" : ""}`, dataset: { source: ev.source_id || "", segment: ev.segment_id ?? "" } },
       h("span", { class: "speaker" }, speakerName(speaker)),
+      ev.interpretation ? interpretationMark(ev.interpretation) : null,
       h("span", { class: "at" }, fmtClock(ev.start_ms)),
       kind === "partial" ? h("span", { class: "badge provisional", "data-i18n": "transcript.provisional" }, t("transcript.provisional")) : null,
       ev.uncertain ? uncertainMark(ev.uncertain) : null,

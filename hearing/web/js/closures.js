@@ -1,0 +1,79 @@
+// Closed parts of a hearing ("закрытая часть"). The judge's console: one toggle that starts a
+// closed part now (level and reason) and ends it, with the state told by the server's
+// `closure` events. The phone: a notice while a closed part runs, so a cut-off observer sees
+// why nothing comes instead of silence. The server decides who is cut off and what is
+// withheld; these only show it.
+
+import { h, clear, show, toast } from "./dom.js";
+import { t, fmtClock, errorText } from "./i18n.js";
+
+/** Mount the judge's toggle into `slot`. Options: api, hid, live (a Live). */
+export function mountClosures(slot, { api, hid, live }) {
+  let running = null;
+  const level = h("select", { id: "closure-level", "aria-label": t("closure.level") },
+    h("option", { value: "restricted" }, t("closure.restricted")),
+    h("option", { value: "sealed" }, t("closure.sealed")));
+  const reason = h("input", { id: "closure-reason", type: "text", maxlength: 500,
+    "aria-label": t("closure.reason"), placeholder: t("closure.reason") });
+  const toggle = h("button", { type: "button", id: "closure-toggle", class: "danger" });
+  const status = h("p", { id: "closure-status", role: "status", "aria-live": "polite" });
+  clear(slot).append(status, h("p", { class: "row" }, level, reason, toggle));
+
+  function render() {
+    if (running) {
+      status.className = "banner warn";
+      status.textContent = t("closure.running", { time: fmtClock(running.start_ms),
+        level: t(`closure.${running.level}`) });
+      toggle.textContent = t("closure.end");
+      toggle.className = "secondary";
+    } else {
+      status.className = "muted";
+      status.textContent = t("closure.none");
+      toggle.textContent = t("closure.start");
+      toggle.className = "danger";
+    }
+    show(level, !running);
+    show(reason, !running);
+  }
+
+  function take(state) {
+    running = state && state.open;
+    render();
+  }
+
+  async function load() {
+    take(await api.get(`/api/hearings/${hid}/closures`));
+  }
+
+  toggle.addEventListener("click", async () => {
+    toggle.disabled = true;
+    try {
+      if (running) take(await api.post(`/api/hearings/${hid}/closures/end`));
+      else take(await api.post(`/api/hearings/${hid}/closures`,
+        { level: level.value, reason: reason.value.trim() }));
+      reason.value = "";
+    } catch (e) {
+      toast(errorText(e), "error");
+    } finally {
+      toggle.disabled = false;
+    }
+  });
+  live?.addEventListener("closure", (ev) => { if (ev.detail.closure) take(ev.detail.closure); });
+  live?.addEventListener("hello", () => load().catch(() => {}));
+  document.addEventListener("langchange", render);
+  render();
+  load().catch((e) => toast(errorText(e), "error"));
+  return { reload: load };
+}
+
+/** The phone's notice: shown while a closed part runs (the hello says whether one does, the
+ * neutral `closed_part` events when one starts and ends), placed before `before`. */
+export function closedNotice(live, before) {
+  const note = h("p", { id: "closed-notice", class: "banner warn", role: "status",
+    "aria-live": "polite", hidden: true }, t("closure.notice"));
+  before.before(note);
+  live.addEventListener("hello", (ev) => show(note, !!ev.detail.closed_part));
+  live.addEventListener("closed_part", (ev) => show(note, ev.detail.state === "started"));
+  document.addEventListener("langchange", () => { note.textContent = t("closure.notice"); });
+  return note;
+}

@@ -1,0 +1,91 @@
+"""The scheduler's capacity policy on the real model: streams that speak together are decoded
+in one batch, a silent source costs no decode, and under load partials thin out while every
+final still arrives, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from asr.scheduler import Scheduler, SchedulerOptions
+from asr.stream import StreamOptions
+from asr_testlib import Collector, clip, model, silence, text_wer, white_noise
+
+pytestmark = pytest.mark.slow
+CHUNK = 1600  # 100 ms
+
+
+async def run_streams(sched: Scheduler, audios: dict[str, np.ndarray]
+                      ) -> tuple[dict[str, Collector], dict]:
+    """Feed every source in 100 ms chunks side by side, one scheduler step per chunk (the
+    model is never late, whatever the machine), then close them all."""
+    got = {name: Collector() for name in audios}
+    streams = {name: sched.open_stream(name, StreamOptions(language="ru"), got[name])
+               for name in audios}
+    for i in range(0, max(len(a) for a in audios.values()), CHUNK):
+        for name, a in audios.items():
+            if i < len(a):
+                streams[name].feed(i // 16, a[i:i + CHUNK])
+        sched.step()
+        await asyncio.sleep(0)
+    closing = asyncio.ensure_future(asyncio.gather(*(s.close() for s in streams.values())))
+    await asyncio.sleep(0)
+    while not closing.done():
+        if not sched.step():
+            await asyncio.sleep(0.001)
+    await closing
+    return got, streams  # the handles keep their counters after closing
+
+
+def assert_finals_in_order(got: Collector) -> None:
+    finals = got.finals()
+    numbers = [int(e.segment_id.rsplit("#", 1)[1]) for e in finals]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    assert [e.start_ms for e in finals] == sorted(e.start_ms for e in finals)
+
+
+async def test_speakers_share_batches_and_a_silent_seat_costs_no_decode():
+    a, ref_a = clip("ru-dev", "read_utterance", 5, 8, index=0)
+    b, ref_b = clip("ru-dev", "read_utterance", 5, 8, index=1)
+    c, ref_c = clip("ru-dev", "read_utterance", 5, 8, index=2)
+    lead = silence(0.3)
+    audios = {name: np.concatenate([lead, x, silence(1.0)])
+              for name, x in (("judge", a), ("prosecutor", b), ("defence", c))}
+    # a seat nobody speaks at: room noise for as long as the others talk
+    audios["witness"] = white_noise(max(len(x) for x in audios.values()) / 16000, rms=0.002)
+    sched = Scheduler(SchedulerOptions(run_workers=False), model=model())
+    await sched.start()
+    got, streams = await run_streams(sched, audios)
+    await sched.stop()
+    for name, ref in (("judge", ref_a), ("prosecutor", ref_b), ("defence", ref_c)):
+        assert text_wer(ref, got[name].text()) < 0.35, (name, got[name].text())
+        assert streams[name].decodes["partial"] >= 2
+    assert got["witness"].events == [] and sum(streams["witness"].decodes.values()) == 0
+    # the three speakers were decoded together, not one after another
+    assert max(sched.batch_streams) == 3
+    assert sum(n for k, n in sched.batch_streams.items() if k >= 2) >= 3
+
+
+async def test_under_load_partials_thin_out_and_every_final_arrives_in_order():
+    parts, refs = [], []
+    for i in range(2):  # two sentences with pauses: two finals at least
+        x, ref = clip("ru-dev", "read_utterance", 5, 7, index=3 + i)
+        parts += [x, silence(0.9)]
+        refs.append(ref)
+    speech = np.concatenate(parts)
+    # a model busy whenever it is measured: partials are spaced out to 4 steps
+    busy = SchedulerOptions(run_workers=False, busy_window_s=0.2, thin_above=0.0,
+                            max_step_scale=4.0)
+    sched = Scheduler(busy, model=model())
+    await sched.start()
+    got, streams = await run_streams(sched, {"judge": speech})
+    stream = streams["judge"]
+    await sched.stop()
+    speech_s = sum(len(p) for p in parts[::2]) / 16000
+    # one partial a second without load; under load far fewer, yet the text is all there
+    assert stream.decodes["partial"] <= speech_s / 1.5, dict(stream.decodes)
+    assert len(got["judge"].finals()) >= 2
+    assert_finals_in_order(got["judge"])
+    assert text_wer(" ".join(refs), got["judge"].text()) < 0.35, got["judge"].text()
