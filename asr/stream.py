@@ -70,6 +70,12 @@ class StreamOptions:
     second_pass: bool = True
     second_pass_decode: DecodeOptions = field(
         default_factory=lambda: DecodeOptions(beam_size=5))
+    #: the second pass also hears the source's previous segment when it ended at most this
+    #: long before (a sentence cut at a pause): its audio goes first, its final text is forced
+    #: as the decoder's prefix, and only the words after it are new. 0: each segment alone.
+    #: Only for a single-language source, and after a final that was not marked.
+    second_pass_context_gap_ms: int = 2_000
+    second_pass_context_max_ms: int = 10_000  # at most this much of the previous segment
 
     def __post_init__(self) -> None:
         self.language = validate(self.language)
@@ -181,6 +187,9 @@ class StreamCore:
         self._finals: collections.deque[_Utterance] = collections.deque()
         self._seq = itertools.count(1)
         self._recent_text: collections.deque[str] = collections.deque(maxlen=20)
+        #: the last final, for the next second pass: (audio, its tokens, its text, segment
+        #: end on the hearing clock)
+        self._context: tuple[np.ndarray, list[int], str, int] | None = None
         self.dropped_input_ms = 0  # audio lost before the VAD (input far faster than the VAD)
         self.dropped_speech_ms = 0  # speech finalised without a decode under overload
         self._events: list[TranscriptEvent] = []
@@ -410,18 +419,34 @@ class StreamCore:
         options = self.options.second_pass_decode
         if options.max_new_tokens is None:
             options = replace(options, max_new_tokens=int(10 + 7 * len(audio) / SAMPLE_RATE))
-        request = DecodeRequest(audio=audio, language=self.options.language,
-                                prompt=self._prompt(u, own=False), options=options)
         end_ms = u.segment_start_ms + len(audio) // SAMPLES_PER_MS
-        return Job("final", request, u, u.epoch, u.segment_start_ms, end_ms, second_pass=True)
+        before, prefix, known = np.zeros(0, np.float32), [], ""
+        o = self.options
+        if self._context is not None and len(candidates(o.language)) == 1:
+            c_audio, c_tokens, c_text, c_end = self._context
+            c_audio = c_audio[-o.second_pass_context_max_ms * SAMPLES_PER_MS:]
+            if 0 <= u.segment_start_ms - c_end <= o.second_pass_context_gap_ms and \
+                    len(c_audio) == len(self._context[0]) and c_tokens and \
+                    len(c_audio) + len(audio) <= 28 * SAMPLE_RATE:
+                before, prefix, known = c_audio, c_tokens, c_text
+        request = DecodeRequest(audio=np.concatenate([before, audio]) if len(before) else audio,
+                                language=o.language, prompt=self._prompt(u, own=False,
+                                                                         known=known),
+                                prefix_tokens=prefix, options=options)
+        return Job("final", request, u, u.epoch,
+                   u.segment_start_ms - len(before) // SAMPLES_PER_MS, end_ms, second_pass=True)
 
-    def _prompt(self, u: _Utterance, own: bool = True) -> str:
+    def _prompt(self, u: _Utterance, own: bool = True, known: str = "") -> str:
+        """Vocabulary and recent text; ``known``, text the decoder is given as its prefix, is
+        left out of the prompt (it would be there twice)."""
         parts = []
         if self.options.vocabulary:
             parts.append(", ".join(self.options.vocabulary) + ".")
         n = self.options.prompt_chars
         if n > 0:
             recent = self.options.prompt() if self.options.prompt else " ".join(self._recent_text)
+            if known and recent.rstrip().endswith(known):
+                recent = recent.rstrip()[:-len(known)].rstrip()
             context = u.context_text() if own else ""
             if context:
                 n = max(0, n - len(context))
@@ -586,7 +611,17 @@ class StreamCore:
         u.evidence = Evidence()
         self._observe(u, result, cleaned)
         u.language = result.language
+        audio = u.segment_audio()
+        tokens = {id(w): t for w, t in cleaned}
+        n_events = len(self._events)
         self._emit_final(u, [w for w, _ in cleaned], language=result.language)
+        final = self._events[-1] if len(self._events) > n_events else None
+        if final is not None and final.kind == "final" and final.words and \
+                conditions_prompt(final.uncertain) and \
+                all(id(w) in tokens for w in final.words):
+            end = u.segment_start_ms + len(audio) // SAMPLES_PER_MS
+            self._context = (audio, [t for w in final.words for t in tokens[id(w)]],
+                             final.text, end)
 
     @staticmethod
     def _observe(u: _Utterance, result: DecodeResult, cleaned: list) -> None:
@@ -656,6 +691,7 @@ class StreamCore:
     def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None
                     ) -> None:
         u.chunks, u.n_samples, u.segment_chunks = [], 0, []  # the audio is no longer needed
+        self._context = None  # the next second pass may hear this segment: see its caller
         heard = words
         words = self._judge(words)  # the whole final: loops and copies span decodes
         lang = language or u.language or candidates(self.options.language)[0]

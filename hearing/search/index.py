@@ -12,9 +12,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from hearing import stenograms
-from hearing.models import Case, EvidenceItem, Hearing, SearchDoc
+from hearing.models import Case, EvidenceItem, Hearing, Redaction, SearchDoc
 from hearing.search.stems import terms
 from stenogram import StenogramVersion, is_locked
+from stenogram.redaction import redacted_version
 
 
 def segment_ref(hearing_id: int, segment_id: str) -> str:
@@ -58,11 +59,27 @@ def index_version(s: Session, hearing: Hearing, version: StenogramVersion) -> in
                        for seg in version.document.get("segments", [])))
 
 
+def index_record(s: Session, hearing: Hearing) -> int:
+    """The hearing's searchable text: its latest version carrying every required signature,
+    or, once its record has been redacted, the newest redacted copy (the original is sealed,
+    and what anyone can find must be what every searcher may read; a version signed later is
+    searchable once it is redacted too). Returns how many segments were indexed."""
+    copy = s.execute(select(Redaction.doc).where(Redaction.hearing_id == hearing.id)
+                     .order_by(Redaction.id.desc()).limit(1)).scalar_one_or_none()
+    if copy is not None:
+        return index_version(s, hearing, redacted_version(copy))
+    signed = stenograms.signatures(s, hearing.id)
+    for version in reversed(stenograms.versions(s, hearing.id)):
+        if is_locked(version, signed):
+            return index_version(s, hearing, version)
+    return 0
+
+
 def version_signed(s: Session, hearing: Hearing, version: StenogramVersion) -> None:
-    """After a signature is stored: once the version carries every required signature, its
-    text becomes searchable."""
+    """After a signature is stored: once the version carries every required signature, the
+    hearing's searchable text is brought up to date."""
     if is_locked(version, stenograms.signatures(s, hearing.id)):
-        index_version(s, hearing, version)
+        index_record(s, hearing)
 
 
 def index_evidence(s: Session, item: EvidenceItem) -> int:
@@ -106,11 +123,7 @@ def reindex_all(s: Session) -> Reindexed:
     s.execute(delete(SearchDoc))
     segments = evidence = cases = 0
     for hearing in s.execute(select(Hearing).order_by(Hearing.id)).scalars():
-        signed = stenograms.signatures(s, hearing.id)
-        for version in reversed(stenograms.versions(s, hearing.id)):
-            if is_locked(version, signed):
-                segments += index_version(s, hearing, version)
-                break
+        segments += index_record(s, hearing)
     for item in s.execute(select(EvidenceItem).where(
             EvidenceItem.status == "accepted", EvidenceItem.transcript.is_not(None))
             .order_by(EvidenceItem.id)).scalars():

@@ -158,11 +158,7 @@ def _store(tx: Tx, hearing_id: int, number: int, work: _Work, doc: dict, sha256:
             item = tx.s.get(EvidenceItem, span["evidence_id"])
             if item is not None:
                 item.access_level = "sealed"
-    sigs = stenograms.signatures(tx.s, hearing_id)
-    latest = [v for v in stenograms.versions(tx.s, hearing_id) if is_locked(v, sigs)][-1]
-    if latest.sha256 == row.sha256:
-        # the searchable text is the signed record's: from now on, the copy's
-        search_index.index_version(tx.s, h, redacted_version(doc))
+    search_index.index_record(tx.s, h)  # from now on, the copy's text is what is found
     tx.audit(h, "stenogram.redact", {
         "redaction_id": r.id, "number": number, "version_sha256": row.sha256,
         "sha256": sha256, "spans": work.spans, "role": work.role, "key_id": record["key_id"],

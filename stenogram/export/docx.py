@@ -81,8 +81,7 @@ def render_docx(p: Protocol) -> bytes:
         cells[2].text = f"{s.algorithm}\n{s.fingerprint}"
     if not p.signatures:
         sig.add_row().cells[0].text = LABELS["unsigned"]
-    small = d.add_paragraph().add_run(
-        f"{LABELS['version']} {p.version_number}, SHA-256 {p.version_sha256}")
+    small = d.add_paragraph().add_run("\n".join(p.version_lines))
     small.font.size = Pt(8)
     buf = io.BytesIO()
     d.save(buf)

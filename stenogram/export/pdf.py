@@ -93,8 +93,7 @@ def render_pdf(p: Protocol) -> bytes:
                                         ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
                                         ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story.append(KeepTogether([Paragraph(_e(LABELS["signatures"]), h2), sig_table, Spacer(1, 3 * mm),
-                               Paragraph(_e(f"{LABELS['version']} {p.version_number}, "
-                                            f"SHA-256 {p.version_sha256}"), small)]))
+                               *(Paragraph(_e(line), small) for line in p.version_lines)]))
 
     def footer(canvas, doc) -> None:
         canvas.saveState()

@@ -43,6 +43,8 @@ LABELS = {
     "record": "Ход судебного заседания / Сот отырысының барысы",
     "signatures": "Подписи / Қолтаңбалар",
     "version": "Версия стенограммы / Стенограмма нұсқасы",
+    "redacted_copy": "Обезличенная копия версии {n} / {n}-нұсқаның иесіздендірілген көшірмесі, "
+                     "SHA-256 оригинала / түпнұсқаның SHA-256 {sha256}",
     "unsigned": "НЕ ПОДПИСАНО / ҚОЛ ҚОЙЫЛМАҒАН",
     "unknown_speaker": "Неустановленный говорящий / Белгісіз сөйлеуші",
     "signer": "Подписант / Қол қоюшы",
@@ -157,6 +159,17 @@ class Protocol:
     hearing: dict[str, Any] = field(default_factory=dict)
     document: dict[str, Any] = field(default_factory=dict)
     signature_records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def version_lines(self) -> list[str]:
+        """What the document is: the version and its hash, and for a redacted copy the
+        version it was derived from (the original, sealed, by its hash)."""
+        lines = [f"{LABELS['version']} {self.version_number}, SHA-256 {self.version_sha256}"]
+        redacts = self.document.get("redacts")
+        if isinstance(redacts, dict):
+            lines.append(LABELS["redacted_copy"].format(n=redacts.get("number", "?"),
+                                                        sha256=redacts.get("sha256", "?")))
+        return lines
 
 
 _NEWLINES = re.compile("\r\n?")

@@ -32,7 +32,7 @@ def render_txt(p: Protocol) -> str:
     for s in p.signatures:
         out.append(f"  {role_name(s.role)}: {s.name}, {s.signed_at}, {s.algorithm} "
                    f"{s.fingerprint}")
-    out += ["", f"{LABELS['version']} {p.version_number}, SHA-256 {p.version_sha256}", ""]
+    out += ["", *p.version_lines, ""]
     return "\n".join(out)
 
 

@@ -147,10 +147,16 @@ async def test_redact_serve_and_verify(aiohttp_client, app_db, tmp_path, capsys)
     for who, headers in ((lawyer, None), (admin, None), (pclient, bearer)):
         txt = await (await who.get(f"/api/hearings/{hid}/export/txt", headers=headers)).text()
         assert f"Меня зовут {MARK}" in txt and "Жумабеков" not in txt and "Абая" not in txt, txt
+        assert "Обезличенная копия версии 1" in txt and made["version_sha256"] in txt
     txt = await (await judge.get(f"/api/hearings/{hid}/export/txt")).text()
     assert "Меня зовут Жумабеков Пётр" in txt and MARK not in txt
+    assert "Обезличенная копия" not in txt
     srt = await (await lawyer.get(f"/api/hearings/{hid}/export/srt")).text()
     assert "Жумабеков" not in srt and MARK in srt
+    found = await (await lawyer.get("/api/search", params={"q": "Жумабеков"})).json()
+    assert found["results"] == []
+    from hearing.services.search import reindex
+    await reindex(state)  # a rebuilt index finds the copy's text, not the sealed original's
     found = await (await lawyer.get("/api/search", params={"q": "Жумабеков"})).json()
     assert found["results"] == []
 
