@@ -61,9 +61,8 @@ class SchedulerOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     max_batch: int = 4  # requests decoded together
     batch_length_ratio: float = 2.0  # only streams within this length ratio share a batch
-    #: a partial joins a batch early once its stream has this share of a (plain, not spaced
-    #: out) step of new audio (``inf``: only partials that are due); streams decoded together
-    #: stay in step
+    #: a partial joins a batch early once its stream has this share of a step of new audio
+    #: (1.0: only partials that are due); streams decoded together stay in step
     early_partial_share: float = 0.5
     run_workers: bool = True  # False: nothing runs until the caller calls step() (tests)
     busy_window_s: float = 10.0  # how far back the model's load is measured
@@ -416,9 +415,7 @@ class Scheduler:
         finals: list[tuple[int, Stream]] = []
         partials: list[tuple[bool, bool, int, int, Stream]] = []
         scale = self.step_scale()
-        # Nearly due is judged on the plain step: under load, when the first stream's spaced-out
-        # partial falls due, every stream with half a second of new speech joins its batch.
-        early = min(scale, o.early_partial_share)
+        early = scale * o.early_partial_share
         for s in streams:
             with s.lock:
                 if s.core.has_final_job():

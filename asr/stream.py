@@ -422,7 +422,8 @@ class StreamCore:
         end_ms = u.segment_start_ms + len(audio) // SAMPLES_PER_MS
         before, prefix, known = np.zeros(0, np.float32), [], ""
         o = self.options
-        if self._context is not None and len(candidates(o.language)) == 1:
+        if self._context is not None and o.second_pass_context_gap_ms > 0 and \
+                len(candidates(o.language)) == 1:
             c_audio, c_tokens, c_text, c_end = self._context
             c_audio = c_audio[-o.second_pass_context_max_ms * SAMPLES_PER_MS:]
             if 0 <= u.segment_start_ms - c_end <= o.second_pass_context_gap_ms and \

@@ -425,7 +425,7 @@ async def main() -> int:
     if args.max_batch:
         base_opts = dataclasses.replace(base_opts, max_batch=args.max_batch)
     policies = {"new": base_opts,
-                "old": dataclasses.replace(base_opts, early_partial_share=float("inf"))}
+                "old": dataclasses.replace(base_opts, early_partial_share=1.0)}
     counts = [int(x) for x in args.streams.split(",") if x]
     out: dict = {"cores": os.cpu_count(), "second_pass": args.second_pass, "clock": args.clock,
                  "inference_threads": threads,

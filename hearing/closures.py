@@ -113,11 +113,15 @@ def public_copy(v: View, document: dict) -> tuple[dict, list[LeftOut]]:
                 if level_over(hidden, int(seg["start_ms"]), int(seg["end_ms"])) == "public"]
     end_of_record = max([int(seg["end_ms"]) for seg in everything]
                         + [sp.start_ms for sp in hidden])
-    left_out = []
-    for sp in hidden:
-        end = sp.end_ms if sp.end_ms is not None else end_of_record
-        left_out.append(LeftOut(sp.start_ms, end, PLACEHOLDER[lang].format(
-            start=clock_text(sp.start_ms), end=clock_text(end))))
+    ranges: list[list[int]] = []  # overlapping parts are left out as one
+    for start, end in sorted((sp.start_ms, sp.end_ms if sp.end_ms is not None
+                              else end_of_record) for sp in hidden):
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], end)
+        else:
+            ranges.append([start, end])
+    left_out = [LeftOut(start, end, PLACEHOLDER[lang].format(
+        start=clock_text(start), end=clock_text(end))) for start, end in ranges]
     notes = [n for n in document.get("notes") or []
              if level_at(hidden, int(n.get("at_ms") or 0)) == "public"]
     copy = {**document, "segments": segments, "notes": notes,

@@ -46,12 +46,15 @@ def _decode(words: list[tuple[str, float]], prob_lang: float = 0.99, logprob: fl
 
 
 def _final(words: list[tuple[str, float]], **kw):
-    """One utterance through the stream core, its final decoded as ``words``."""
+    """One utterance through the stream core, its partial and its final (the second pass)
+    decoded as ``words``."""
     core = StreamCore("s", StreamOptions(), "m")
     rng = np.random.default_rng(1)
     core.push(0, (rng.standard_normal(48_000) * 0.1).astype(np.float32))
     frames = core.take_input()
     core.apply_vad(frames, np.ones(len(frames) // 512, np.float32))
+    partial = core.take_partial_job()
+    core.complete(partial, _decode(words, **kw))
     core.close()
     job = core.take_final_job()
     core.complete(job, _decode(words, **kw))

@@ -98,3 +98,41 @@ async def test_finals_go_to_the_model_before_partials():
     await asyncio.sleep(0)
     assert [e.kind for e in done.events] == ["final"] and done.events[0].text
     await sched.stop()
+
+
+def _utterance(core: StreamCore, start_ms: int, speech_s: float) -> None:
+    """Speech then enough silence to close it, with the VAD's verdicts given."""
+    n = int((speech_s + 0.7) * 16_000) // 512 * 512
+    core.push(start_ms, (np.random.default_rng(start_ms).standard_normal(n) * 0.1).astype(
+        np.float32))
+    frames = core.take_input()
+    probs = np.zeros(len(frames) // 512, np.float32)
+    probs[:int(speech_s * 16_000) // 512] = 1.0
+    core.apply_vad(frames, probs)
+
+
+def _result(words: list[tuple[str, float, float, list[int]]], n_prefix: int = 0):
+    from asr.decoder import DecodedWord, DecodeResult
+    dw = [DecodedWord(" " + w, s, e, 0.95, t) for w, s, e, t in words]
+    return DecodeResult("ru", 0.99, dw, n_prefix, " ".join(w for w, *_ in words), -0.2, 0.01,
+                        1.2, len(dw) - n_prefix)
+
+
+def test_a_segment_right_after_another_is_decoded_with_it_as_context():
+    core = StreamCore("s", StreamOptions(language="ru"), "m")
+    _utterance(core, 0, 2.0)
+    first = core.take_final_job()
+    assert first.second_pass and first.request.prefix_tokens == []
+    core.complete(first, _result([("Суд", 0.1, 0.5, [11]), ("идёт,", 0.6, 1.5, [12, 13])]))
+    n_first = len(first.request.audio)
+    _utterance(core, first.audio_end_ms, 1.5)  # a pause of 0.7 s, then the sentence goes on
+    second = core.take_final_job()
+    # The previous segment's audio comes first, its final text is the forced prefix.
+    assert second.request.prefix_tokens == [11, 12, 13]
+    assert len(second.request.audio) > n_first and second.audio_start_ms == first.audio_start_ms
+    offset = n_first / 16_000
+    core.complete(second, _result([("Суд", 0.1, 0.5, [11]), ("идёт,", 0.6, 1.5, [12, 13]),
+                                   ("встать.", offset + 0.3, offset + 1.0, [14])], n_prefix=2))
+    finals = [e for e in core.drain_events() if e.kind == "final"]
+    assert [e.text for e in finals] == ["Суд идёт,", "встать."]
+    assert finals[1].start_ms == first.audio_end_ms + 300  # on the second segment's clock

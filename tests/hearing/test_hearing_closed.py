@@ -287,3 +287,32 @@ async def test_closed_part_cuts_off_observers_and_is_withheld(aiohttp_client, db
     for phone in (witness, expert, observer):
         await phone.close()
     assert (await judge.post(f"{base}/transitions", json={"to": "closed"})).status == 200
+
+
+def test_levels_over_time_and_the_public_copy():
+    """The rules without a server: the strictest span over a range wins, an open span reaches
+    to the end, a span ending where a segment starts does not touch it; the copy a caller
+    without the level gets leaves the part out and prints one line in the record's
+    language."""
+    from hearing.closures import Span, View, caption_level, level_at, level_over, public_copy
+
+    spans = (Span(10_000, 20_000, "restricted"), Span(15_000, 16_000, "sealed"),
+             Span(60_000, None, "restricted"))
+    assert level_at(spans, 9_999) == "public" and level_at(spans, 10_000) == "restricted"
+    assert level_over(spans, 14_000, 15_500) == "sealed"
+    assert level_over(spans, 20_000, 21_000) == "public"  # ends where the segment starts
+    assert level_at(spans, 10**9) == "restricted"  # still open
+    assert caption_level([{"start_ms": 1000, "end_ms": None, "level": "sealed"}],
+                         500, 1200) == "sealed"
+    doc = {"hearing": {"language": "kk"}, "segments": [
+        {"segment_id": "a", "start_ms": 1000, "end_ms": 2000, "text": "ашық"},
+        {"segment_id": "b", "start_ms": 11_000, "end_ms": 12_000, "text": "жабық"}]}
+    observer = View("public", frozenset({"public"}), spans[:2])
+    copy, left_out = public_copy(observer, doc)
+    assert [s["text"] for s in copy["segments"]] == ["ашық"]
+    # overlapping parts make one line
+    assert [x.text for x in left_out] == ["[Жабық сот отырысы бөлігі 00:00:10–00:00:20]"]
+    assert doc["segments"][1]["text"] == "жабық"  # the version itself is untouched
+    court = View("public", frozenset({"public", "restricted", "sealed"}), spans)
+    assert public_copy(court, doc) == (doc, []) and court.whole
+    assert not observer.whole and observer.withheld(0, 10_500) is not None

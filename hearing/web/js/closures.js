@@ -20,6 +20,11 @@ export function mountClosures(slot, { api, hid, live }) {
   clear(slot).append(status, h("p", { class: "row" }, level, reason, toggle));
 
   function render() {
+    level.setAttribute("aria-label", t("closure.level"));
+    level.options[0].textContent = t("closure.restricted");
+    level.options[1].textContent = t("closure.sealed");
+    reason.setAttribute("aria-label", t("closure.reason"));
+    reason.placeholder = t("closure.reason");
     if (running) {
       status.className = "banner warn";
       status.textContent = t("closure.running", { time: fmtClock(running.start_ms),
