@@ -276,14 +276,15 @@ class EvidenceJobs:
             self.tasks.start(self._preview_finished(job), "preview finished")
 
     async def _publish_preview(self, job: TranscodeJob) -> None:
-        def work(s: Session) -> list[tuple[int, int]]:
-            return [(i.id, i.hearing_id) for i in s.execute(select(EvidenceItem).where(
+        def work(s: Session) -> list[tuple[int, int, str]]:
+            return [_ids(i) for i in s.execute(select(EvidenceItem).where(
                 EvidenceItem.sha256 == job.source_sha256,
                 EvidenceItem.status == "pending")).scalars()]
-        for eid, hid in await self.state.db.run(work):
+        for eid, hid, level in await self.state.db.run(work):
             self.state.hub.publish(hid, {"type": "evidence", "event": "preview",
                                          "evidence_id": eid, "state": job.state,
-                                         "progress": round(job.progress, 3)}, staff_only=True)
+                                         "progress": round(job.progress, 3), "level": level},
+                                   staff_only=True)
 
     async def _preview_finished(self, job: TranscodeJob) -> None:
         made = {d.role: d for d in job.derivatives}
@@ -297,11 +298,11 @@ class EvidenceJobs:
             if self.previews.get(job.source_sha256) is job:
                 del self.previews[job.source_sha256]
         made_one = job.state == "done" and copy is not None
-        for eid, hid in items:
+        for eid, hid, level in items:
             self.state.hub.publish(hid, {
                 "type": "evidence", "event": "preview", "evidence_id": eid,
                 "state": "done" if made_one else "failed", "progress": 1.0 if made_one else 0.0,
-                "error": job.error}, staff_only=True)
+                "error": job.error, "level": level}, staff_only=True)
 
     # -- playback copies ----------------------------------------------------------------------
     def convert(self, item: EvidenceItem) -> bool:
@@ -374,14 +375,15 @@ class EvidenceJobs:
             self.tasks.start(self._conversion_finished(job), "playback copy finished")
 
     async def _publish_conversion(self, job: TranscodeJob) -> None:
-        def work(s: Session) -> list[tuple[int, int]]:
-            return [(i.id, i.hearing_id) for i in s.execute(select(EvidenceItem).where(
+        def work(s: Session) -> list[tuple[int, int, str]]:
+            return [_ids(i) for i in s.execute(select(EvidenceItem).where(
                 EvidenceItem.sha256 == job.source_sha256,
                 EvidenceItem.transcode_state != "done")).scalars()]
-        for eid, hid in await self.state.db.run(work):
+        for eid, hid, level in await self.state.db.run(work):
             self.state.hub.publish(hid, {"type": "evidence", "event": "transcode",
                                          "evidence_id": eid, "state": job.state,
-                                         "progress": round(job.progress, 3)}, staff_only=True)
+                                         "progress": round(job.progress, 3), "level": level},
+                                   staff_only=True)
 
     async def _conversion_finished(self, job: TranscodeJob) -> None:
         if self.conversions.get(job.source_sha256) is job:
@@ -391,9 +393,10 @@ class EvidenceJobs:
         thumb = made.get("thumbnail")
         try:
             items = await self.state.transaction(None, _record_copies, job, playback, thumb)
-            for eid, hid in items:
+            for eid, hid, level in items:
                 self.state.hub.publish(hid, {
                     "type": "evidence", "event": "transcode", "evidence_id": eid,
+                    "level": level,
                     "state": job.state, "progress": 1.0 if job.state == "done" else 0.0,
                     "error": job.error,
                     "playback_url": f"/api/hearings/{hid}/evidence/{eid}/playback"
@@ -532,7 +535,8 @@ class EvidenceJobs:
         self.state.hub.publish(item.hearing_id, {
             "type": "evidence", "event": "transcription", "evidence_id": item.id,
             "state": progress.state, "progress": round(progress.progress, 3),
-            "error": progress.error, **extra}, staff_only=True)
+            "error": progress.error, "level": item.access_level or "public", **extra},
+            staff_only=True)
 
     async def _transcription_failed(self, eid: int, error: str) -> None:
         try:
@@ -543,8 +547,14 @@ class EvidenceJobs:
             log.exception("could not record a failed transcription of evidence %s", eid)
 
 
+def _ids(item: EvidenceItem) -> tuple[int, int, str]:
+    """An item as its live events name it: id, hearing, and the level that decides who gets
+    them (hearing.hub)."""
+    return item.id, item.hearing_id, item.access_level or "public"
+
+
 def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
-                   thumb: Derivative | None) -> list[tuple[int, int]]:
+                   thumb: Derivative | None) -> list[tuple[int, int, str]]:
     """Every item of the original gets the copies (or the failure), each with its row."""
     done = []
     # locked: the same job done at once on another node waits here, then finds them done
@@ -566,11 +576,12 @@ def _record_copies(tx: Tx, job: TranscodeJob, playback: Derivative | None,
             tx.audit(h, "evidence.transcode_failed", {
                 "evidence_id": item.id, "source_sha256": job.source_sha256,
                 "error": job.error}, actor="server")
-        done.append((item.id, item.hearing_id))
+        done.append(_ids(item))
     return done
 
 
-def _record_preview(tx: Tx, job: TranscodeJob, copy: Derivative | None) -> list[tuple[int, int]]:
+def _record_preview(tx: Tx, job: TranscodeJob, copy: Derivative | None
+                    ) -> list[tuple[int, int, str]]:
     """Every item of the original without a preview gets this one (or the failure), each with
     its custody row."""
     done = []
@@ -595,7 +606,7 @@ def _record_preview(tx: Tx, job: TranscodeJob, copy: Derivative | None) -> list[
                 "evidence_id": item.id, "source_sha256": job.source_sha256,
                 "error": media["preview_error"]}, actor="server")
         item.media = media
-        done.append((item.id, item.hearing_id))
+        done.append(_ids(item))
     return done
 
 

@@ -68,7 +68,8 @@ class Client:
     #: (close code, reason) once the server ends the connection; nothing more is queued.
     closing: tuple[int, str] | None = None
     #: The access levels the caller holds in the hearing (hearing.closures.allowed_levels):
-    #: a caption carries the level of its time and reaches only clients that hold it.
+    #: a message with a ``level`` (a caption: of its time; an evidence event: of its item; a
+    #: note: of its moment) reaches only clients that hold it.
     levels: frozenset[str] = frozenset({"public"})
 
     @property
@@ -239,8 +240,9 @@ class Hub:
             if (staff_only or actor is not None) and not client.staff and (
                     actor is None or getattr(client.caller, "actor", None) != actor):
                 continue
-            if captions and (not client.hears_captions
-                             or message.get("level", "public") not in client.levels):
+            if captions and not client.hears_captions:
+                continue
+            if message.get("level", "public") not in client.levels:
                 continue
             client.offer(message)
 

@@ -113,8 +113,20 @@ def database(db_url):
     db.close()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """A test worker (pytest-xdist) ended: add up its PostgreSQL tests here."""
+    ran = int(getattr(node, "workeroutput", {}).get("postgres_ran", 0))
+    _pg_state["ran"] = int(_pg_state["ran"]) + ran
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """On CI the PostgreSQL half must really have run, or the run fails."""
+    """On CI the PostgreSQL half must really have run, or the run fails (a worker of a
+    parallel run reports its count to the controller, which decides)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["postgres_ran"] = int(_pg_state["ran"])
+        return
     if ON_CI and exitstatus == 0 and _pg_state["ran"] == 0 and session.testscollected:
         print("\nFAILED: no test ran against PostgreSQL on CI")
         session.exitstatus = 1

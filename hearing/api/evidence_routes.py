@@ -82,7 +82,8 @@ _ITEM = {
     "transcode_state": {"enum": ["pending", "queued", "running", "done", "failed"]},
     "transcode_progress": {"type": "number"}, "transcode_error": OPT_STR,
     "transcription_state": {"enum": ["none", "queued", "running", "done", "failed"]},
-    "transcription_progress": {"type": "number"}, "duration_s": {"type": ["number", "null"]}}
+    "transcription_progress": {"type": "number"}, "duration_s": {"type": ["number", "null"]},
+    "access_level": {"enum": ["public", "restricted", "sealed"]}}
 ITEM = record("Evidence", _ITEM)
 ITEM_FULL = record("EvidenceWithTranscript", {
     **_ITEM, "media": OBJECT, "playback_sha256": OPT_STR, "thumbnail_sha256": OPT_STR,

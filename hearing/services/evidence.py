@@ -630,7 +630,8 @@ def item_json(state: AppState, item: EvidenceItem, full: bool = False, *,
            if conversion == "failed" else None,
            "transcription_state": transcription,
            "transcription_progress": transcription_progress,
-           "duration_s": (item.media or {}).get("duration_s")}
+           "duration_s": (item.media or {}).get("duration_s"),
+           "access_level": item.access_level or "public"}
     if full:
         out["media"] = item.media
         out["playback_sha256"] = item.playback_sha256
@@ -641,6 +642,8 @@ def item_json(state: AppState, item: EvidenceItem, full: bool = False, *,
 
 def publish_item(state: AppState, item: EvidenceItem, event: Literal["received", "decision"],
                  ) -> None:
-    """To the court's staff, and to the participant who submitted the item."""
-    message = {"type": "evidence", "event": event, "evidence": item_json(state, item)}
+    """To the court's staff, and to the participant who submitted the item: those of them
+    who hold the item's level (hearing.hub)."""
+    message = {"type": "evidence", "event": event, "evidence": item_json(state, item),
+               "level": item.access_level or "public"}
     state.hub.publish(item.hearing_id, message, actor=item.submitted_by)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, false, select
 
 from hearing.access import is_assigned, load_hearing, load_managed
 from hearing.audit import iso_utc
+from hearing.closures import allowed_levels, level_at, spans_of, strictest
 from hearing.errors import bad_request, conflict, forbidden, not_found
-from hearing.models import Hearing, HearingNote, NoteRole
+from hearing.models import ClosedSpan, Hearing, HearingNote, NoteRole
 from hearing.notes import note_sha256
 from hearing.paging import PageRequest, page
 from hearing.roles import Caller
@@ -64,7 +65,9 @@ def _replaced(tx: Tx, h: Hearing, note_id: int) -> HearingNote:
     return old
 
 
-def _add(tx: Tx, hearing_id: int, body: dict) -> dict:
+def _add(tx: Tx, hearing_id: int, body: dict) -> tuple[dict, str]:
+    """The note, and its level (the hearing's, or a closed part's over its moment): who may
+    be told of it live."""
     h = load_hearing(tx.s, hearing_id, tx.me)
     role = _author_role(tx.me, h)
     text = body["text"].strip()
@@ -87,22 +90,37 @@ def _add(tx: Tx, hearing_id: int, body: dict) -> dict:
     tx.s.flush()
     tx.audit(h, "note.add", {"note_id": n.id, "at_ms": n.at_ms, "role": role,
                              "replaces": replaces, "sha256": note_sha256(n)})
-    return note_json(n)
+    return note_json(n), strictest(h.access_level or "public",
+                                   level_at(spans_of(tx.s, h.id), n.at_ms))
 
 
 async def add(state: AppState, caller: Caller, hearing_id: int, body: dict) -> dict:
     """A note at ``at_ms`` (default: now on the hearing clock), or the correction of an
     earlier one (``replaces``); announced to the staff consoles once stored."""
-    note = await state.transaction(caller, _add, hearing_id, body)
-    state.hub.publish(hearing_id, {"type": "note", "note": note}, staff_only=True)
+    note, level = await state.transaction(caller, _add, hearing_id, body)
+    state.hub.publish(hearing_id, {"type": "note", "note": note, "level": level},
+                      staff_only=True)
     return note
 
 
+def _visible(caller: Caller, h: Hearing) -> ColumnElement[bool]:
+    """The notes the caller may read: none of a hearing above the caller's level, none inside
+    a closed part above it (hearing.closures.level_at, as a condition)."""
+    allowed = allowed_levels(caller, h)
+    if (h.access_level or "public") not in allowed:
+        return false()
+    return ~exists().where(ClosedSpan.hearing_id == h.id,
+                           ClosedSpan.level.not_in(sorted(allowed)),
+                           ClosedSpan.start_ms <= HearingNote.at_ms,
+                           ClosedSpan.end_ms.is_(None) | (ClosedSpan.end_ms > HearingNote.at_ms))
+
+
 def _list(tx: Tx, hearing_id: int, req: PageRequest) -> dict:
-    load_managed(tx.s, hearing_id, tx.me)
+    h = load_managed(tx.s, hearing_id, tx.me)
     replaced_by = dict(tx.s.execute(select(HearingNote.replaces, HearingNote.id).where(
         HearingNote.hearing_id == hearing_id, HearingNote.replaces.is_not(None))).all())
-    notes, cursor = page(tx.s, select(HearingNote).where(HearingNote.hearing_id == hearing_id),
+    notes, cursor = page(tx.s, select(HearingNote).where(HearingNote.hearing_id == hearing_id,
+                                                         _visible(tx.me, h)),
                          HearingNote.id, req, lambda n: note_json(n, replaced_by.get(n.id)))
     return {"notes": notes, "next_cursor": cursor}
 
@@ -110,5 +128,6 @@ def _list(tx: Tx, hearing_id: int, req: PageRequest) -> dict:
 async def list_notes(state: AppState, caller: Caller, hearing_id: int,
                      req: PageRequest) -> dict:
     """Every note in the order written, corrected ones too (with the note that replaced
-    them): the hearing's staff and the court administrator."""
+    them): the hearing's staff and the court administrator, less the notes inside closed
+    parts above the caller's level."""
     return await state.transaction(caller, _list, hearing_id, req)

@@ -1,10 +1,12 @@
 // Evidence before the judge (the console's list): what each item is, the preview the server
 // makes as it arrives (with the converter's progress), then the preview itself, and the
 // decision. Accept and Reject unlock once there is something to see; a judge who decides
-// without a preview confirms it first. The server checks who decides, whatever this page shows.
+// without a preview confirms it first. Each item shows its access level, which the presiding
+// judge changes here. The server checks who decides, whatever this page shows.
 
 import { h, toast } from "./dom.js";
 import { t, fmtDateTime, currentLang, errorText } from "./i18n.js";
+import { LEVELS, levelText } from "./closures.js";
 
 const BUSY = new Set(["queued", "running"]);
 const pct = (x) => Math.round((x || 0) * 100);
@@ -56,8 +58,9 @@ function note(ev) {
 }
 
 /** Mount the list: `list` (a <ul>), `empty` (shown when there is none), `reconcile` (the
- * console's keyed row update), `whoOf(item)` (the submitter's name). */
-export function mountEvidenceReview({ list, empty, api, hid, reconcile, whoOf }) {
+ * console's keyed row update), `whoOf(item)` (the submitter's name), `presiding()` (whether
+ * this user may change an item's access level). */
+export function mountEvidenceReview({ list, empty, api, hid, reconcile, whoOf, presiding = () => false }) {
   const items = new Map();
   const unlocked = new Set(); // items the judge chose to decide without waiting for a preview
   const typed = new Map(); // item id -> the reason being typed, kept when its row is rebuilt
@@ -101,12 +104,38 @@ export function mountEvidenceReview({ list, empty, api, hid, reconcile, whoOf })
     return row;
   }
 
+  async function setLevel(ev, select) {
+    const want = select.value;
+    select.disabled = true;
+    try {
+      const out = await api.request("PUT", `/api/hearings/${hid}/evidence/${ev.id}/access`, { level: want });
+      ev.access_level = out.access_level;
+      toast(t("evidence.access_set", { name: ev.filename, level: levelText(out.access_level) }));
+      paint();
+    } catch (e) {
+      select.value = ev.access_level || "public";
+      toast(errorText(e), "error");
+    } finally {
+      select.disabled = false;
+    }
+  }
+
+  function accessControl(ev) {
+    const level = ev.access_level || "public";
+    if (!presiding()) return h("small", { class: "ev-access" }, t("evidence.access", { level: levelText(level) }));
+    const select = h("select", { class: "ev-access", "aria-label": t("evidence.access_of", { name: ev.filename }) },
+      ...LEVELS.map((l) => h("option", { value: l }, levelText(l))));
+    select.value = level;
+    select.addEventListener("change", () => setLevel(ev, select));
+    return select;
+  }
+
   function row(ev) {
     const w = work(ev);
     return h("li", { dataset: { evidence: ev.id, status: ev.status } },
       h("span", { class: "who" }, ev.filename,
         h("small", {}, `${t(`evidence.kind.${ev.kind}`)} · ${whoOf(ev)} · ${fmtDateTime(ev.received_at)} · ${t(`evidence.status.${ev.status}`)}${ev.reason ? ` — ${ev.reason}` : ""}`),
-        h("small", {}, `SHA-256 ${String(ev.sha256).slice(0, 16)}…`)),
+        h("small", {}, `SHA-256 ${String(ev.sha256).slice(0, 16)}…`), accessControl(ev)),
       viewer(ev), w ? progressBlock(w) : null, note(ev),
       ev.status === "pending" ? decisionRow(ev) : null);
   }
@@ -119,7 +148,7 @@ export function mountEvidenceReview({ list, empty, api, hid, reconcile, whoOf })
     const typing = list.contains(document.activeElement) && document.activeElement.tagName === "INPUT"
       ? document.activeElement.closest("li[data-key]")?.dataset.key : null;
     reconcile(list, all.map((ev) => ({ key: String(ev.id),
-      sig: JSON.stringify([currentLang(), ev.status, ev.reason, ev.preview_url, ev.playback_url,
+      sig: JSON.stringify([currentLang(), ev.status, ev.reason, ev.preview_url, ev.playback_url, ev.access_level, presiding(),
         work(ev)?.kind ?? null, ev.preview_state === "failed", ev.transcode_state === "failed"]),
       make: () => row(ev) })));
     const input = typing && list.querySelector(`li[data-key="${typing}"] input`);

@@ -260,7 +260,7 @@ function startLive() {
   S.live = live;
   S.health = mountHealth($("#health-slot"), live, { nameOf: speakerOf, transcript: $("#transcript") });
   mountNotes($("#notes-slot"), { api, hid: HID, live });
-  mountClosures($("#closure-slot"), { api, hid: HID, live });
+  mountClosures($("#closure-slot"), { api, hid: HID, live, presiding: S.me.user_id === S.hearing.judge_id });
   live.addEventListener("status", (ev) => connBanner(ev.detail));
   live.addEventListener("hello", (ev) => {
     const m = ev.detail;
@@ -299,6 +299,7 @@ function startLive() {
   live.addEventListener("partial", (ev) => S.transcript.partial(ev.detail));
   live.addEventListener("final", (ev) => S.transcript.final(ev.detail));
   live.addEventListener("evidence", (ev) => S.evidence?.onEvent(ev.detail));
+  live.addEventListener("closure", (ev) => { if (ev.detail.evidence) loadEvidence(); }); // a level changed
   live.addEventListener("stenogram", () => S.sign?.refresh());
   live.addEventListener("media", (ev) => {
     // The media room's word on a participant's link: dropped (the phone is rejoining) or back.
@@ -366,7 +367,7 @@ async function main() {
   mountInviteForm($("#invite-slot"), api, HID, (p) => { S.people.set(p.id, p); render(); });
   S.sign = mountSignPanel($("#sign-slot"), api, HID, { role: "judge" });
   mountSearch($("#search-slot"), api);
-  S.evidence = mountEvidenceReview({ list: $("#evidence"), empty: $("#evidence-empty"), api, hid: HID, reconcile, whoOf: submitterName });
+  S.evidence = mountEvidenceReview({ list: $("#evidence"), empty: $("#evidence-empty"), api, hid: HID, reconcile, whoOf: submitterName, presiding: () => S.me.user_id === S.hearing.judge_id });
   S.lobbyNotices = new LobbyNotices($("#lobby-notices"), { admit: (p) => moderate(p, "admit") });
   render();
   startLive();

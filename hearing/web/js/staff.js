@@ -7,6 +7,7 @@ import { $, h, clear, show, toast } from "./dom.js";
 import { t, fmtDateTime, localInputToIso, errorText } from "./i18n.js";
 import { startSignInPage, showSignedIn } from "./signin.js";
 import { mountInviteForm, reinvite } from "./invite.js";
+import { levelText } from "./closures.js";
 
 const api = new Api();
 let me = null;
@@ -16,6 +17,12 @@ let selected = null;
 
 function stateBadge(state) {
   return h("span", { class: `badge state-${state}` }, t(`state.${state}`));
+}
+
+/** A closed hearing (restricted or sealed) is marked in the list; an open one is not. */
+function accessBadge(hr) {
+  if (!hr.access_level || hr.access_level === "public") return null;
+  return h("span", { class: "badge closed-access", title: levelText(hr.access_level) }, t("hearings.closed_badge"));
 }
 
 function pageLinks(hr) {
@@ -35,7 +42,7 @@ function renderHearings() {
     select.addEventListener("click", () => openDetail(hr.id));
     body.append(h("tr", { dataset: { hearing: hr.id } },
       h("td", {}, hr.case_number), h("td", {}, hr.title),
-      h("td", {}, fmtDateTime(hr.scheduled_at)), h("td", {}, stateBadge(hr.state)),
+      h("td", {}, fmtDateTime(hr.scheduled_at)), h("td", {}, stateBadge(hr.state), accessBadge(hr)),
       h("td", {}, h("div", { class: "row" }, ...pageLinks(hr), select))));
   }
   show($("#no-hearings"), hearings.length === 0);
