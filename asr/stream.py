@@ -61,8 +61,7 @@ class StreamOptions:
     filters: FilterOptions = field(default_factory=FilterOptions)
     confidence: ConfidenceOptions = field(default_factory=ConfidenceOptions)
     partial_decode: DecodeOptions = field(default_factory=DecodeOptions)
-    #: decoding of a final that continues the greedy hypothesis (``second_pass`` off, or a
-    #: segment cut at its cap while speech goes on)
+    #: decoding of a final that continues the greedy hypothesis (``second_pass`` off)
     final_decode: DecodeOptions = field(default_factory=DecodeOptions)
     #: the final of a closed utterance is its whole audio decoded again with
     #: ``second_pass_decode``: on the test half of ru-dev the stream's WER is 0.156 with it and
@@ -107,7 +106,6 @@ class _Utterance:
     #: the segment's whole audio from ``segment_start_ms`` (trims do not cut it): what the
     #: second pass decodes; bounded by ``max_segment_ms``
     segment_chunks: list[np.ndarray] | None = None
-    segment_end_ms: int | None = None  # where a segment cut at its cap ends
 
     def __post_init__(self) -> None:
         if self.segment_start_ms < 0:
@@ -132,10 +130,7 @@ class _Utterance:
     def segment_audio(self) -> np.ndarray:
         if len(self.segment_chunks) > 1:
             self.segment_chunks = [np.concatenate(self.segment_chunks)]
-        audio = self.segment_chunks[0] if self.segment_chunks else np.zeros(0, np.float32)
-        if self.segment_end_ms is not None:
-            audio = audio[:max(0, self.segment_end_ms - self.segment_start_ms) * SAMPLES_PER_MS]
-        return audio
+        return self.segment_chunks[0] if self.segment_chunks else np.zeros(0, np.float32)
 
     @property
     def prefix_tokens(self) -> list[int]:
@@ -335,17 +330,10 @@ class StreamCore:
         rest.segment_chunks = list(rest.chunks)
         rest.decoded_to_ms = None
         u.chunks, u.n_samples = [], 0
-        self._open = rest
-        if self.options.second_pass and cut_ms > u.segment_start_ms:
-            # The agreed words end here; the second pass decodes the segment up to this point.
-            u.segment_end_ms = cut_ms
-            u.tail = []  # those words belong to the rest now
-            u.closed = True
-            u.epoch += 1  # a partial of it still in flight is stale
-            self._finals.append(u)
-            self._bound_finals()
-            return
         u.final_started = True
+        self._open = rest
+        # No second pass here: its audio would end inside speech, where a decode loses or
+        # squeezes the last words; the agreed words are the final.
         self._emit_final(u, list(u.committed))
 
     def _bound_finals(self) -> None:
