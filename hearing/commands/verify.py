@@ -55,7 +55,12 @@ def _verify_pdf(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"cannot read {args.bundle}: {e}")
         return 2
-    checks = verify_pdf(data, anchors)
+    return _report(args, verify_pdf(data, anchors))
+
+
+def _report(args: argparse.Namespace, checks: list) -> int:
+    """Print the checks (lines or JSON); exit 0 when all pass, 2 when the file could not be
+    read at all (its one check failed), else 1."""
     if args.json:
         for c in checks:
             print(json.dumps({"check": c.name, "ok": c.ok, "detail": c.detail},
@@ -95,12 +100,4 @@ def run(args: argparse.Namespace) -> int:
                     args.bundle, original)]
         except Exception as e:  # noqa: BLE001 - an unreadable recording fails its check
             checks.append(Check("redacted recordings: readable", False, f"{type(e).__name__}: {e}"))
-    if args.json:
-        for c in checks:
-            print(json.dumps({"check": c.name, "ok": c.ok, "detail": c.detail},
-                             ensure_ascii=False))
-    else:
-        print(format_report(checks))
-    if len(checks) == 1 and not checks[0].ok:
-        return 2
-    return 0 if all(c.ok for c in checks) else 1
+    return _report(args, checks)

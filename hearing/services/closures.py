@@ -20,6 +20,7 @@ from hearing.hub import Selector
 from hearing.models import ClosedSpan, Hearing
 from hearing.roles import Caller
 from hearing.services import live_events
+from hearing.services.notes import clock_end
 from hearing.state import AppState
 from hearing.transaction import Tx
 from stenogram import StenogramVersion
@@ -28,20 +29,6 @@ from stenogram.export.protocol import Entry
 
 #: The longest reason, in characters.
 MAX_REASON = 500
-
-
-def _clock_end(tx: Tx, h: Hearing) -> int:
-    """Now on the hearing clock, or its close: the latest moment a span may reach."""
-    if h.opened_at is None or h.state == "cancelled":
-        raise conflict("the hearing has not taken place: its clock has not started",
-                       code="no_clock")
-    now = tx.state.clock_ms(h)
-    assert now is not None
-    if h.state == "closed" and h.closed_at is not None:
-        opened = h.opened_at.replace(tzinfo=h.opened_at.tzinfo or timezone.utc)
-        closed = h.closed_at.replace(tzinfo=h.closed_at.tzinfo or timezone.utc)
-        now = min(now, int((closed - opened).total_seconds() * 1000))
-    return now
 
 
 def _reason(body: dict) -> str:
@@ -96,7 +83,7 @@ def _open(tx: Tx, hearing_id: int, body: dict) -> dict:
                        code="not_running")
     if open_level(spans_of(tx.s, h.id)) is not None:
         raise conflict("a closed part is already running; end it first", code="already_closed")
-    sp = ClosedSpan(hearing_id=h.id, start_ms=_clock_end(tx, h), end_ms=None,
+    sp = ClosedSpan(hearing_id=h.id, start_ms=clock_end(tx, h), end_ms=None,
                     level=body["level"], reason=_reason(body), created_by=tx.me.user_id,
                     created_at=datetime.now(timezone.utc))
     tx.s.add(sp)
@@ -113,7 +100,7 @@ def _end(tx: Tx, hearing_id: int) -> dict:
     running = [sp for sp in spans_of(tx.s, h.id) if sp.end_ms is None]
     if not running:
         raise conflict("no closed part is running", code="not_closed")
-    end = max(_clock_end(tx, h), *(sp.start_ms for sp in running))
+    end = max(clock_end(tx, h), *(sp.start_ms for sp in running))
     for sp in running:
         sp.end_ms = end
         tx.audit(h, "closure.end", {"span_id": sp.id, "start_ms": sp.start_ms,
@@ -130,7 +117,7 @@ def _mark(tx: Tx, hearing_id: int, body: dict) -> dict:
     start, end = body["start_ms"], body["end_ms"]
     if end <= start:
         raise bad_request("end_ms: must be after start_ms", field="end_ms")
-    if end > _clock_end(tx, h):
+    if end > clock_end(tx, h):
         raise bad_request("end_ms: a marked part cannot reach past the hearing clock now",
                           field="end_ms")
     sp = ClosedSpan(hearing_id=h.id, start_ms=start, end_ms=end, level=body["level"],

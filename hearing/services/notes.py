@@ -38,8 +38,9 @@ def _author_role(caller: Caller, h: Hearing) -> NoteRole:
     return "judge" if caller.user_id == h.judge_id else "secretary"
 
 
-def _clock_end(tx: Tx, h: Hearing) -> int:
-    """The latest moment a note may name: now on the hearing clock, or its close."""
+def clock_end(tx: Tx, h: Hearing) -> int:
+    """The latest moment a note or a closed span may name: now on the hearing clock, or its
+    close."""
     if h.opened_at is None or h.state == "cancelled":
         raise conflict("the hearing has not taken place: its clock has not started",
                        code="no_clock")
@@ -75,7 +76,7 @@ def _add(tx: Tx, hearing_id: int, body: dict) -> tuple[dict, str]:
         raise bad_request("text: a note needs some text", field="text")
     if len(text) > MAX_TEXT:
         raise bad_request(f"text: at most {MAX_TEXT} characters", field="text")
-    end = _clock_end(tx, h)
+    end = clock_end(tx, h)
     at_ms = body.get("at_ms", end)
     if at_ms > end:
         raise bad_request("at_ms: a note cannot be later than the hearing clock now",

@@ -24,16 +24,16 @@ from sqlalchemy import select
 
 from hearing import stenograms
 from hearing.access import load_hearing
-from hearing.errors import Unprocessable, conflict, forbidden, not_found
+from hearing.errors import Unprocessable, conflict, not_found
 from hearing.models import AuditEvent, User
 from hearing.roles import Caller
-from hearing.services.stenograms import (PDF_SIGNED, _cms_bindings, _cms_config, _latest,
-                                         _render_sealed, _unb64, court_seal, read_pdf_blob,
-                                         signed_pdfs, signing_role)
+from hearing.services.stenograms import (PDF_SIGNED, _cms_config, _latest, _render_sealed,
+                                         _unb64, court_seal, read_pdf_blob, signed_pdfs,
+                                         signing_role, verified_cms)
 from hearing.state import AppState
 from hearing.transaction import Tx
 from stenogram import StenogramVersion, is_locked
-from stenogram.cms import CMS, CmsError, load_trust_dir, subject_serial, verify_detached
+from stenogram.cms import CMS
 from stenogram.pades import PreparedPdf, embed_signature, prepare_signature, verify_pdf
 from stenogram.signing import b64
 
@@ -161,17 +161,8 @@ async def sign_pdf(state: AppState, caller: Caller, hearing_id: int, number: int
     data = await loop.run_in_executor(None, read_pdf_blob, state, prepared_sha256)
     start, end = rec["reserved"]
     prepared = PreparedPdf(data, int(start), int(end))
-    anchors = await loop.run_in_executor(None, load_trust_dir, trust_dir)
-    try:
-        got = await loop.run_in_executor(None, lambda: verify_detached(
-            cms_der, prepared.signed_bytes(), anchors=anchors, at=datetime.now(timezone.utc),
-            crls=crls, ocsp_responses=answers))
-    except CmsError as exc:
-        raise Unprocessable(str(exc), code=exc.code) from None
-    bound = _cms_bindings(state.config.cms_signers).get(p.username)
-    if not bound or subject_serial(got.signer) != bound:
-        raise forbidden(f"the certificate (serialNumber {subject_serial(got.signer) or 'none'})"
-                        " is not bound to your account")
+    got = await verified_cms(state, p.username, cms_der, prepared.signed_bytes(), trust_dir,
+                             crls, answers)
     try:
         signed = embed_signature(prepared, cms_der)
     except ValueError as exc:

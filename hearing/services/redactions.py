@@ -22,11 +22,13 @@ from hearing import stenograms
 from hearing.access import (level_allowed, load_hearing, load_managed, may_read_signed_record,
                             may_see_record)
 from hearing.audit import iso_utc
-from hearing.errors import Unprocessable, bad_request, conflict, forbidden, not_found
+from hearing.errors import (Forbidden, Unprocessable, bad_request, conflict, forbidden,
+                            not_found)
 from hearing.models import EvidenceItem, Hearing, Redaction, SigningKey, StenogramVersionRow, User
 from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.search import index as search_index
+from hearing.services.stenograms import signing_role
 from hearing.state import AppState
 from hearing.transaction import Tx
 from media.redaction import redact_recording
@@ -54,12 +56,12 @@ def redaction_json(r: Redaction, number: int) -> dict:
 
 
 def _role(caller: Caller, h: Hearing) -> str:
-    """The hearing's secretary and judge redact, each in their role; nobody else."""
-    if caller.kind == "staff" and caller.user_id == h.secretary_id:
-        return "secretary"
-    if caller.kind == "staff" and caller.user_id == h.judge_id:
-        return "judge"
-    raise forbidden("only the secretary or the judge of this hearing may redact its record")
+    """The hearing's secretary and judge redact, each in the role they sign in; nobody else."""
+    try:
+        return signing_role(caller, h)
+    except Forbidden:
+        raise forbidden("only the secretary or the judge of this hearing may redact its "
+                        "record") from None
 
 
 def _version_row(tx: Tx, hearing_id: int, number: int) -> StenogramVersionRow:

@@ -299,6 +299,26 @@ class _CmsSigning:
     statement: dict
 
 
+async def verified_cms(state: AppState, username: str, cms_der: bytes, data: bytes,
+                       trust_dir: Path, crls: list, answers: list):  # noqa: ANN201
+    """A detached CMS over ``data`` checked off the loop (signature, chain to the court's
+    anchors, revocation) and bound to the account by the certificate's serialNumber
+    (``cms_signers``): the signature, else a domain error."""
+    loop = asyncio.get_running_loop()
+    anchors = await loop.run_in_executor(None, load_trust_dir, trust_dir)
+    try:
+        got = await loop.run_in_executor(None, lambda: verify_detached(
+            cms_der, data, anchors=anchors, at=datetime.now(timezone.utc), crls=crls,
+            ocsp_responses=answers))
+    except CmsError as exc:
+        raise Unprocessable(str(exc), code=exc.code) from None
+    bound = _cms_bindings(state.config.cms_signers).get(username)
+    if not bound or subject_serial(got.signer) != bound:
+        raise forbidden(f"the certificate (serialNumber {subject_serial(got.signer) or 'none'})"
+                        " is not bound to your account")
+    return got
+
+
 def _cms_bindings(cfg_value: str) -> dict[str, str]:
     pairs = (p.split("=", 1) for p in cfg_value.split(",") if "=" in p)
     return {user.strip(): serial.strip() for user, serial in pairs}
@@ -386,18 +406,8 @@ async def sign_cms(state: AppState, caller: Caller, hearing_id: int, number: int
     c = await state.transaction(caller, _prepare_cms, hearing_id, number, signed_at)
     if role != c.signing.role:
         raise forbidden(f"you sign this hearing as {c.signing.role}, not as {role}")
-    loop = asyncio.get_running_loop()
-    anchors = await loop.run_in_executor(None, load_trust_dir, trust_dir)
-    try:
-        got = await loop.run_in_executor(None, lambda: verify_detached(
-            cms_der, canonical_bytes(c.statement), anchors=anchors,
-            at=datetime.now(timezone.utc), crls=crls, ocsp_responses=answers))
-    except CmsError as exc:
-        raise Unprocessable(str(exc), code=exc.code) from None
-    bound = _cms_bindings(state.config.cms_signers).get(c.username)
-    if not bound or subject_serial(got.signer) != bound:
-        raise forbidden(f"the certificate (serialNumber {subject_serial(got.signer) or 'none'})"
-                        " is not bound to your account")
+    got = await verified_cms(state, c.username, cms_der, canonical_bytes(c.statement),
+                             trust_dir, crls, answers)
     record = {**signature_record(c.statement, algorithm=CMS, key_id=got.key_id,
                                  signature=cms_der),
               "kind": CMS, "key": key_info(got, f"{c.signing.name} ({c.signing.role})")}
