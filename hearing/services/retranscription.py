@@ -68,7 +68,9 @@ async def status(state: AppState, caller: Caller, hearing_id: int) -> dict:
     job = await state.transaction(caller, _job, hearing_id, state.retranscription.enabled)
     live = state.retranscription.progress.get(hearing_id)
     progress = 1.0 if job["state"] == "done" else 0.0
-    if live is not None and job["state"] == "queued":
+    # live progress only while it runs: its end is read from the stored rows, with the rest
+    # of the answer (read just before, they may not hold it yet: then it is still running)
+    if live is not None and job["state"] == "queued" and live.state in ("queued", "running"):
         job["state"], progress = live.state, live.progress
         job["source_id"] = live.source_id
     t = await state.transcripts.get(hearing_id)
