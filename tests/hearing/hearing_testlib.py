@@ -157,6 +157,16 @@ async def invite(staff: Staff, hearing_id: int, role="witness", name="Сидор
     return {"participant": p, **(await r.json())}
 
 
+async def case_lawyer(aiohttp_client, app, admin: Staff, judge: Staff, hearing: dict) -> Staff:
+    """The LAWYER account, made by the administrator, linked to the hearing's case as the
+    defence lawyer by its judge, and signed in."""
+    lawyer_id = (await (await admin.post("/api/users", json=LAWYER)).json())["id"]
+    r = await judge.post(f"/api/cases/{hearing['case_id']}/parties", json={
+        "role": "defence_lawyer", "display_name": "Омаров Н.", "user_id": lawyer_id})
+    assert r.status == 201, await r.text()
+    return await login(aiohttp_client, app, "lawyer")
+
+
 async def receive_type(ws, kind, timeout=5.0):
     """The next WebSocket message of this type (others are skipped)."""
     while True:

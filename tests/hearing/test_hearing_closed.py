@@ -19,7 +19,7 @@ from asr.events import TranscriptEvent
 from support.media_samples import make_image
 from support.testpeer import PacketVideoTrack, SignalTrack, TestPeer, encode_vp8_loop, tone
 
-from hearing_testlib import (KEY_PASS, LAWYER, app_with_users, invite, login, receive_type,
+from hearing_testlib import (KEY_PASS, app_with_users, case_lawyer, invite, login, receive_type,
                              schedule, sign_first_version)
 from test_hearing_evidence import accept, upload
 
@@ -105,11 +105,7 @@ async def test_closed_part_cuts_off_observers_and_is_withheld(aiohttp_client, db
     admin = await login(aiohttp_client, app, "admin")
     h = await schedule(judge, ids["secretary"], language="ru")
     hid = h["id"]
-    lawyer_id = (await (await admin.post("/api/users", json=LAWYER)).json())["id"]
-    r = await judge.post(f"/api/cases/{h['case_id']}/parties", json={
-        "role": "defence_lawyer", "display_name": "Омаров Н.", "user_id": lawyer_id})
-    assert r.status == 201, await r.text()
-    lawyer = await login(aiohttp_client, app, "lawyer")
+    lawyer = await case_lawyer(aiohttp_client, app, admin, judge, h)
     base = f"/api/hearings/{hid}"
     await judge.post(f"{base}/transitions", json={"to": "open"})
     clock = state.live.get(hid).clock

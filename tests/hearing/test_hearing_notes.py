@@ -20,7 +20,7 @@ from hearing.notes import note_sha256
 from stenogram import build_version, segment_from_final
 from stenogram.canonical import canonical_sha256
 
-from hearing_testlib import (KEY_PASS, LAWYER, app_with_users, invite, login, receive_type,
+from hearing_testlib import (KEY_PASS, app_with_users, case_lawyer, invite, login, receive_type,
                              schedule, sign_first_version)
 
 
@@ -59,11 +59,7 @@ async def test_notes_roles_record_protocol_bundle(aiohttp_client, app_db, tmp_pa
     sec = await login(aiohttp_client, app, "secretary")
     h = await schedule(judge, ids["secretary"])
     hid = h["id"]
-    lawyer_id = (await (await admin.post("/api/users", json=LAWYER)).json())["id"]
-    r = await judge.post(f"/api/cases/{h['case_id']}/parties", json={
-        "role": "defence_lawyer", "display_name": "Омаров Н.", "user_id": lawyer_id})
-    assert r.status == 201, await r.text()
-    lawyer = await login(aiohttp_client, app, "lawyer")
+    lawyer = await case_lawyer(aiohttp_client, app, admin, judge, h)
     witness = await invite(judge, hid)
     bearer = {"Authorization": f"Bearer {witness['token']}"}
     pclient = await aiohttp_client(app)

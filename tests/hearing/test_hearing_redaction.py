@@ -7,11 +7,8 @@ witness or a lawyer cannot redact."""
 from __future__ import annotations
 
 import json
-import wave
 import zipfile
 
-import av
-import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -22,9 +19,10 @@ from media.rtc.recorder import Recorder, finalise_recordings
 from stenogram import segment_from_final
 from stenogram.canonical import canonical_sha256
 from stenogram.redaction import MARK
+from support.media_samples import opus_packets
 
-from hearing_testlib import (KEY_PASS, LAWYER, SPEECH, app_with_users, invite, login, schedule,
-                             sign_first_version)
+from hearing_testlib import (KEY_PASS, SPEECH, app_with_users, case_lawyer, invite, login,
+                             schedule, sign_first_version)
 
 CLIP = SPEECH / "ru-dev" / "ast_ru_conf-usermenu.wav"
 pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="speech sample missing")
@@ -42,26 +40,11 @@ def verify(capsys, *args) -> tuple[int, str]:
     return rc, capsys.readouterr().out
 
 
-def opus_packets() -> list[bytes]:
-    with wave.open(str(CLIP)) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-        rate = w.getframerate()
-    enc = av.CodecContext.create("libopus", "w")
-    enc.sample_rate, enc.layout, enc.format = 48_000, "stereo", "s16"
-    frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-    frame.sample_rate = rate
-    resampler = av.AudioResampler(format="s16", layout="stereo", rate=48_000, frame_size=960)
-    out = []
-    for f in resampler.resample(frame) + resampler.resample(None):
-        out += [bytes(p) for p in enc.encode(f)]
-    return out + [bytes(p) for p in enc.encode(None)]
-
-
 async def record_source(state, tmp_path, hid: int, source: str) -> None:
     """Speech recorded for ``source`` from hearing-clock 0 by the project's recorder,
     finalised into the server's blob store and listed as the hearing's recording."""
     rec = Recorder(tmp_path / "rec", lambda e: None)
-    for i, payload in enumerate(opus_packets()):
+    for i, payload in enumerate(opus_packets(CLIP)):
         rec.packet(source, payload, i * 960)
     await rec.close()
     [final] = finalise_recordings(tmp_path / "rec", state.live.blobs)
@@ -89,11 +72,7 @@ async def test_redact_serve_and_verify(aiohttp_client, app_db, tmp_path, capsys)
     sec = await login(aiohttp_client, app, "secretary")
     h = await schedule(judge, ids["secretary"])
     hid = h["id"]
-    lawyer_id = (await (await admin.post("/api/users", json=LAWYER)).json())["id"]
-    r = await judge.post(f"/api/cases/{h['case_id']}/parties", json={
-        "role": "defence_lawyer", "display_name": "Омаров Н.", "user_id": lawyer_id})
-    assert r.status == 201, await r.text()
-    lawyer = await login(aiohttp_client, app, "lawyer")
+    lawyer = await case_lawyer(aiohttp_client, app, admin, judge, h)
     witness = await invite(judge, hid)
     bearer = {"Authorization": f"Bearer {witness['token']}"}
     pclient = await aiohttp_client(app)

@@ -4,7 +4,6 @@ sounds as the original outside it; the check passes, and names a packet changed 
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import av
@@ -14,27 +13,11 @@ import pytest
 from media.blobstore import BlobStore
 from media.redaction import SILENT_FRAMES, check_audio_redaction, read_packets, redact_recording
 from media.rtc.recorder import Recorder, finalise_recordings
+from support.media_samples import opus_packets
 
 SPEECH = Path(__file__).resolve().parents[3] / "shared" / "speech" / "ru-dev"
 CLIP = SPEECH / "ast_ru_conf-usermenu.wav"
 pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="speech sample missing")
-
-
-def opus_packets(wav_path: Path) -> list[bytes]:
-    """The clip encoded as WebRTC sends it: Opus, 20 ms packets, 48 kHz."""
-    with wave.open(str(wav_path)) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-        rate = w.getframerate()
-    enc = av.CodecContext.create("libopus", "w")
-    enc.sample_rate, enc.layout, enc.format = 48_000, "stereo", "s16"
-    frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-    frame.sample_rate = rate
-    resampler = av.AudioResampler(format="s16", layout="stereo", rate=48_000, frame_size=960)
-    out = []
-    for f in resampler.resample(frame) + resampler.resample(None):
-        out += [bytes(p) for p in enc.encode(f)]
-    out += [bytes(p) for p in enc.encode(None)]
-    return out
 
 
 def decode(path: Path) -> np.ndarray:

@@ -5,6 +5,7 @@ files."""
 from __future__ import annotations
 
 import struct
+import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -151,3 +152,20 @@ def mp4_bomb(path: Path, samples: int = 80_000_000) -> Path:
     patch(0, len(data))
     path.write_bytes(bytes(data))
     return path
+
+
+def opus_packets(wav_path: Path) -> list[bytes]:
+    """The clip encoded as WebRTC sends it: Opus, 20 ms packets, 48 kHz."""
+    with wave.open(str(wav_path)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+        rate = w.getframerate()
+    enc = av.CodecContext.create("libopus", "w")
+    enc.sample_rate, enc.layout, enc.format = 48_000, "stereo", "s16"
+    frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="s16", layout="stereo", rate=48_000, frame_size=960)
+    out = []
+    for f in resampler.resample(frame) + resampler.resample(None):
+        out += [bytes(p) for p in enc.encode(f)]
+    out += [bytes(p) for p in enc.encode(None)]
+    return out
