@@ -28,7 +28,6 @@ from hearing.models import EvidenceItem, Hearing, Redaction, SigningKey, Stenogr
 from hearing.paging import PageRequest, page
 from hearing.roles import Caller
 from hearing.search import index as search_index
-from hearing.services.stenograms import signing_role
 from hearing.state import AppState
 from hearing.transaction import Tx
 from media.redaction import redact_recording
@@ -57,6 +56,7 @@ def redaction_json(r: Redaction, number: int) -> dict:
 
 def _role(caller: Caller, h: Hearing) -> str:
     """The hearing's secretary and judge redact, each in the role they sign in; nobody else."""
+    from hearing.services.stenograms import signing_role  # it imports this module
     try:
         return signing_role(caller, h)
     except Forbidden:
