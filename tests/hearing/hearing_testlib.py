@@ -167,6 +167,20 @@ async def case_lawyer(aiohttp_client, app, admin: Staff, judge: Staff, hearing: 
     return await login(aiohttp_client, app, "lawyer")
 
 
+async def record_readers(aiohttp_client, app, ids) -> tuple:
+    """Everyone who reads a hearing's record, signed in: (admin, judge, secretary, the
+    hearing, the case's lawyer, an invited witness, the witness's Bearer header, a client to
+    send it from)."""
+    admin = await login(aiohttp_client, app, "admin")
+    judge = await login(aiohttp_client, app, "judge")
+    sec = await login(aiohttp_client, app, "secretary")
+    h = await schedule(judge, ids["secretary"])
+    lawyer = await case_lawyer(aiohttp_client, app, admin, judge, h)
+    witness = await invite(judge, h["id"])
+    bearer = {"Authorization": f"Bearer {witness['token']}"}
+    return admin, judge, sec, h, lawyer, witness, bearer, await aiohttp_client(app)
+
+
 async def receive_type(ws, kind, timeout=5.0):
     """The next WebSocket message of this type (others are skipped)."""
     while True:

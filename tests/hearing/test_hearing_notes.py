@@ -20,8 +20,8 @@ from hearing.notes import note_sha256
 from stenogram import build_version, segment_from_final
 from stenogram.canonical import canonical_sha256
 
-from hearing_testlib import (KEY_PASS, app_with_users, case_lawyer, invite, login, receive_type,
-                             schedule, sign_first_version)
+from hearing_testlib import (KEY_PASS, app_with_users, login, receive_type, record_readers,
+                             sign_first_version)
 
 
 
@@ -53,16 +53,10 @@ def rewrite_version(bundle, out, change, rehash: bool) -> None:
 async def test_notes_roles_record_protocol_bundle(aiohttp_client, app_db, tmp_path):
     app, db, ids = app_db
     state = app[STATE]
-    admin = await login(aiohttp_client, app, "admin")
-    judge = await login(aiohttp_client, app, "judge")
+    admin, judge, sec, h, lawyer, witness, bearer, pclient = await record_readers(
+        aiohttp_client, app, ids)
     other_judge = await login(aiohttp_client, app, "judge2")
-    sec = await login(aiohttp_client, app, "secretary")
-    h = await schedule(judge, ids["secretary"])
     hid = h["id"]
-    lawyer = await case_lawyer(aiohttp_client, app, admin, judge, h)
-    witness = await invite(judge, hid)
-    bearer = {"Authorization": f"Bearer {witness['token']}"}
-    pclient = await aiohttp_client(app)
 
     # no clock before the hearing opens
     r = await sec.post(f"/api/hearings/{hid}/notes", json={"text": "рано"})

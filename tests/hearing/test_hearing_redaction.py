@@ -21,8 +21,7 @@ from stenogram.canonical import canonical_sha256
 from stenogram.redaction import MARK
 from support.media_samples import opus_packets
 
-from hearing_testlib import (KEY_PASS, SPEECH, app_with_users, case_lawyer, invite, login,
-                             schedule, sign_first_version)
+from hearing_testlib import KEY_PASS, SPEECH, app_with_users, record_readers, sign_first_version
 
 CLIP = SPEECH / "ru-dev" / "ast_ru_conf-usermenu.wav"
 pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="speech sample missing")
@@ -67,15 +66,9 @@ def final(start, words, sid):
 async def test_redact_serve_and_verify(aiohttp_client, app_db, tmp_path, capsys):
     app, db, ids = app_db
     state = app[STATE]
-    admin = await login(aiohttp_client, app, "admin")
-    judge = await login(aiohttp_client, app, "judge")
-    sec = await login(aiohttp_client, app, "secretary")
-    h = await schedule(judge, ids["secretary"])
+    admin, judge, sec, h, lawyer, witness, bearer, pclient = await record_readers(
+        aiohttp_client, app, ids)
     hid = h["id"]
-    lawyer = await case_lawyer(aiohttp_client, app, admin, judge, h)
-    witness = await invite(judge, hid)
-    bearer = {"Authorization": f"Bearer {witness['token']}"}
-    pclient = await aiohttp_client(app)
 
     await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
     await state.transcripts.add_final(hid, final(1000, [
