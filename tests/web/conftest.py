@@ -209,6 +209,21 @@ class StaffApi:
         return {"participant": p, **inv}
 
 
+def add_final(server, hearing_id: int, source_id: str, text: str, start_ms: int, low=(),
+              step_ms: int = 400, **extra):
+    """Store a machine final as the live transcriber would (one word every ``step_ms``; the
+    words at the indexes in ``low`` with probability 0.3, the others 0.95); the segment."""
+    from hearing.api.context import STATE
+    from stenogram import segment_from_final
+    words = [{"text": w, "start_ms": start_ms + i * step_ms,
+              "end_ms": start_ms + (i + 1) * step_ms - 50,
+              "probability": 0.3 if i in low else 0.95} for i, w in enumerate(text.split())]
+    event = {"source_id": source_id, "start_ms": start_ms, "end_ms": words[-1]["end_ms"],
+             "text": text, "words": words, "language": "ru", "model": "test", **extra}
+    return server.call(server.app[STATE].transcripts.add_final(hearing_id,
+                                                               segment_from_final(event)))
+
+
 _case_numbers = itertools.count(1234)
 
 

@@ -12,7 +12,7 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, join_lobby, shot
+from conftest import StaffApi, add_final, join_lobby, shot
 from support.media_samples import make_media
 
 pytestmark = pytest.mark.slow
@@ -221,14 +221,23 @@ def test_console_meters_log_sizes_and_language(server, make_context, artifacts, 
     seat = page.locator("#seats li", has_text="Трибуна свидетеля").get_by_role("meter")
     expect(seat).to_have_attribute("aria-valuenow", "-21")
 
-    # The transcript log: named, reached by Tab, scrolled with the keyboard.
+    # The transcript log: named, reached by Tab, scrolled with the keyboard. The finals are
+    # stored as the transcriber stores them, so a console that reconnects meanwhile reloads them.
     speaker = {"label": "Сидоров С.С.", "role": "witness", "participant_id": pid, "seat": None}
     for i in range(40):
-        publish({"type": "final", "source_id": f"p{pid}", "speaker": speaker, "segment_id": f"s-{i}",
-                 "start_ms": 1000 * i, "end_ms": 1000 * i + 900, "text": f"Фраза номер {i}.",
-                 "words": [], "language": "ru", "model": "base"})
+        seg = add_final(server, hid, f"p{pid}", f"Фраза номер {i}.", 1000 * i, step_ms=300)
+        publish({"type": "final", "source_id": f"p{pid}", "speaker": speaker,
+                 "segment_id": seg.segment_id, "start_ms": seg.start_ms, "end_ms": seg.end_ms,
+                 "text": seg.text, "words": [], "language": "ru", "model": "base"})
     log = page.get_by_role("log", name="Стенограмма в реальном времени")
     expect(log.locator(".seg.final")).to_have_count(40)
+    # a console that loses its link and comes back reloads the stored finals: none is lost
+    ctx.set_offline(True)
+    expect(page.locator("body")).to_have_attribute("data-conn", "reconnecting")
+    ctx.set_offline(False)
+    expect(page.locator("body")).to_have_attribute("data-conn", "online")
+    expect(log.locator(".seg.final")).to_have_count(40)
+    expect(log.locator(".seg.final").last).to_contain_text("Фраза номер 39.")
     assert log.evaluate("e => e.scrollHeight > e.clientHeight + 100")
     log.focus()
     expect(log).to_be_focused()

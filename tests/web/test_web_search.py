@@ -9,20 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot, signed_version
+from conftest import StaffApi, add_final, shot, signed_version
 
 pytestmark = pytest.mark.slow
-
-
-def add_final(server, hearing_id, text, start_ms):
-    from hearing.api.context import STATE
-    from stenogram import segment_from_final
-    ws = [{"text": w, "start_ms": start_ms + i * 400, "end_ms": start_ms + i * 400 + 350,
-           "probability": 0.95} for i, w in enumerate(text.split())]
-    event = {"source_id": "seat-1", "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
-             "text": text, "words": ws, "language": "ru", "model": "test"}
-    return server.call(server.app[STATE].transcripts.add_final(hearing_id,
-                                                               segment_from_final(event)))
 
 
 def test_search_finds_a_word_form_and_opens_its_moment(server, make_context, artifacts):
@@ -34,8 +23,8 @@ def test_search_finds_a_word_form_and_opens_its_moment(server, make_context, art
     judge = StaffApi(judge_ctx, "judge_search")
     h = judge.hearing(secretary_id=secretary_id, case_number="2-931/2026")
     hid = h["id"]
-    add_final(server, hid, "Суд открыл заседание", 1000)
-    add_final(server, hid, "Свидетель Жанузакова подтвердила подпись", 5000)
+    add_final(server, hid, "seat-1", "Суд открыл заседание", 1000)
+    add_final(server, hid, "seat-1", "Свидетель Жанузакова подтвердила подпись", 5000)
     ctx = make_context()
     sec = StaffApi(ctx, "secretary_search")
     signed_version(sec, judge, hid)

@@ -11,28 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import StaffApi, shot
+from conftest import StaffApi, add_final, shot
 
 pytestmark = pytest.mark.slow
-
-
-def words(text, start_ms, step_ms=400, low=()):
-    out = []
-    for i, w in enumerate(text.split()):
-        s = start_ms + i * step_ms
-        out.append({"text": w, "start_ms": s, "end_ms": s + step_ms - 50,
-                    "probability": 0.3 if i in low else 0.95})
-    return out
-
-
-def add_final(server, hearing_id, source_id, text, start_ms, low=(), **extra):
-    from hearing.api.context import STATE
-    ws = words(text, start_ms, low=low)
-    event = {"source_id": source_id, "start_ms": start_ms, "end_ms": ws[-1]["end_ms"],
-             "text": text, "words": ws, "language": "ru", "model": "test", **extra}
-    from stenogram import segment_from_final
-    return server.call(server.app[STATE].transcripts.add_final(hearing_id,
-                                                               segment_from_final(event)))
 
 
 def test_secretary_corrects_splits_merges_and_restores(server, make_context, artifacts):

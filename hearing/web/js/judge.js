@@ -336,8 +336,9 @@ function speakerOf(sid) {
 
 async function loadTranscript() {
   try {
+    const since = S.transcript.mark();
     const tr = await api.get(`/api/hearings/${HID}/transcript`);
-    S.transcript.load(tr.segments.map((s) => ({ ...s, segment_id: s.id })));
+    S.transcript.load(tr.segments.map((s) => ({ ...s, segment_id: s.id })), since);
     S.health?.showGaps(tr.gaps);
   } catch { /* not available yet: live events only */ }
 }

@@ -55,6 +55,7 @@ export class TranscriptView {
     this.maxFinals = maxFinals;
     this.follow = follow;
     this.finals = new Map(); // segment_id -> element
+    this.arrived = 0; // finals shown so far (see mark and load)
     this.partials = new Map(); // source_id -> element
     this.empty = null;
     this._placeholder();
@@ -114,6 +115,7 @@ export class TranscriptView {
       }
     }
     row.dataset.start = ev.start_ms;
+    row.arrival = ++this.arrived;
     this.finals.set(ev.segment_id, row);
     while (this.finals.size > this.maxFinals) {
       const [k, el] = this.finals.entries().next().value;
@@ -123,15 +125,28 @@ export class TranscriptView {
     this._scroll();
   }
 
-  load(segments) {
+  /** Where the live finals stand now: pass it to load with the stored finals fetched after. */
+  mark() {
+    return this.arrived;
+  }
+
+  load(segments, since = Infinity) {
     // The stored finals replace what is shown; the live provisional tails stay (a load that
-    // finishes after a partial arrived must not wipe it).
+    // finishes after a partial arrived must not wipe it), and so do the live finals that
+    // arrived after ``since`` (the fetch began) and that the stored list does not have yet.
     const live = [...this.partials.entries()];
+    const stored = new Set(segments.map((s) => String(s.id ?? s.segment_id)));
+    const newer = [...this.finals.entries()].filter(([id, row]) => row.arrival > since && !stored.has(String(id)));
     clear(this.el);
     this.finals.clear();
     this.partials.clear();
     this.empty = null;
     for (const s of segments) this.final({ ...s, segment_id: s.id ?? s.segment_id });
+    for (const [id, row] of newer) {
+      const before = [...this.el.querySelectorAll(".seg.final")].find((x) => Number(x.dataset.start) > Number(row.dataset.start));
+      if (before) before.before(row); else this.el.append(row);
+      this.finals.set(id, row);
+    }
     for (const [key, row] of live) { this.el.append(row); this.partials.set(key, row); }
     this._placeholder();
   }
