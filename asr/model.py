@@ -38,7 +38,10 @@ class ModelOptions:
     model_dir: str | None = None  # a CTranslate2 Whisper directory; None = bundled base
     device: str = "cpu"  # "cpu" or "cuda"
     compute_type: str = "int8"  # any CTranslate2 compute type ("int8", "float16", ...)
-    cpu_threads: int = 0  # intra-op threads; 0 = one per core
+    cpu_threads: int = 0  # intra-op threads per replica; 0 = the cores shared by the replicas
+    #: model replicas that decode side by side (CTranslate2 ``inter_threads``): the
+    #: scheduler's lanes (asr/scheduler.py)
+    replicas: int = 1
     device_index: int = 0
     cache_dir: str | None = None  # where the bundled model is joined; None = default_cache_dir()
     name: str | None = None  # recorded on every segment; None = the directory's name
@@ -176,9 +179,13 @@ def load_model(options: ModelOptions | None = None) -> LoadedModel:
         if options in _cache:
             return _cache[options]
         path = resolve_model_dir(options)
+        replicas = max(1, options.replicas)
+        threads = options.cpu_threads
+        if threads == 0 and replicas > 1:  # share the cores, never oversubscribe them
+            threads = max(1, (os.cpu_count() or 1) // replicas)
         whisper = ctranslate2.models.Whisper(
             str(path), device=options.device, device_index=options.device_index,
-            compute_type=options.compute_type, intra_threads=options.cpu_threads, inter_threads=1)
+            compute_type=options.compute_type, intra_threads=threads, inter_threads=replicas)
         tok_path = path / "tokenizer.json"
         if not tok_path.is_file():
             raise ModelError(f"{path} has no tokenizer.json")

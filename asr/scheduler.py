@@ -1,8 +1,10 @@
 """One Whisper model for every stream of the server.
 
-Two worker threads keep CPU work off the event loop: the VAD thread turns fed audio into
-utterances (cheap, so it never waits behind a decode), and the inference thread runs decode
-batches on the single model. Finals go before partials; a stream's partial is built from its
+Worker threads keep CPU work off the event loop: the VAD thread turns fed audio into
+utterances (cheap, so it never waits behind a decode), and the inference lanes run decode
+batches on the model, side by side on its replicas (``SchedulerOptions.lanes``): a final
+waits for at most the decode ahead of it in one lane, not for a queue, and on a CPU of two
+cores two small decodes take little more wall time than one. Finals go before partials; a stream's partial is built from its
 newest audio when the model is free, so a stale partial never waits in a queue; batches group
 streams with similar lengths. Under overload partials thin out first (each stream gets fewer,
 the most starved first); finals are delayed, never dropped. Whole files (evidence) are decoded
@@ -60,6 +62,10 @@ class StreamKey(NamedTuple):
 class SchedulerOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     max_batch: int = 4  # requests decoded together
+    #: decode batches that run at once, each on its own model replica with cores // lanes
+    #: threads (a batch of a small model uses one core poorly); one stream has at most one
+    #: partial and one final in flight
+    lanes: int = 2
     batch_length_ratio: float = 2.0  # only streams within this length ratio share a batch
     #: a partial joins a batch early once its stream has this share of a step of new audio
     #: (1.0: only partials that are due); streams decoded together stay in step
@@ -113,6 +119,7 @@ class Stream:
         #: way (both under ``lock``): what ``checkpoint`` needs
         self.emitted_finals = 0
         self._final_jobs: list[Job] = []
+        self._partial_in_flight = False  # (under ``lock``)
 
     def feed(self, start_ms: int, samples: np.ndarray) -> None:
         """Queue float32 mono 16 kHz audio starting at hearing time ``start_ms``. Never blocks;
@@ -200,6 +207,8 @@ class Scheduler:
         self._vad_dirty: dict[StreamKey, Stream] = {}
         self._work = threading.Condition()
         self._work_pending = False
+        self._pick = threading.Lock()  # one lane at a time chooses its next batch
+        self._stats = threading.Lock()  # the counters below, written by every lane
         self._running = False
         self._threads: list[threading.Thread] = []
         self.decode_batches = 0
@@ -229,12 +238,15 @@ class Scheduler:
         """Load the model (in a thread) and start the workers."""
         self._loop = asyncio.get_running_loop()
         if self._model is None:
-            self._model = await self._loop.run_in_executor(None, load_model, self.options.model)
+            model = replace(self.options.model, replicas=max(self.options.model.replicas,
+                                                             self.options.lanes))
+            self._model = await self._loop.run_in_executor(None, load_model, model)
         self._decoder = await self._loop.run_in_executor(None, Decoder, self._model)
         self._running = True
         if not self.options.run_workers:
             return
-        for name, target in (("asr-vad", self._vad_main), ("asr-inference", self._infer_main)):
+        lanes = [(f"asr-inference-{i}", self._infer_main) for i in range(max(1, self.options.lanes))]
+        for name, target in [("asr-vad", self._vad_main), *lanes]:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -301,11 +313,14 @@ class Scheduler:
         return {"final": finals, "partial": partials, "offline": len(self._offline)}
 
     def load(self) -> float:
-        """Fraction of the last ``busy_window_s`` the model spent decoding."""
+        """Fraction of the last ``busy_window_s`` the lanes spent decoding."""
         now = self.clock()
         start = now - self.options.busy_window_s
-        busy = sum(min(d, end - start) for end, d in self._recent_busy if end > start)
-        return max(0.0, min(1.0, busy / self.options.busy_window_s))
+        with self._stats:
+            recent = list(self._recent_busy)
+        busy = sum(min(d, end - start) for end, d in recent if end > start)
+        lanes = max(1, self.options.lanes) if self.options.run_workers else 1
+        return max(0.0, min(1.0, busy / (self.options.busy_window_s * lanes)))
 
     def step_scale(self) -> float:
         """Partials thin out first under overload: their step grows with the model's load."""
@@ -374,7 +389,7 @@ class Scheduler:
     def _wake_inference(self) -> None:
         with self._work:
             self._work_pending = True
-            self._work.notify()
+            self._work.notify_all()
 
     def _infer_main(self) -> None:
         while True:
@@ -409,7 +424,13 @@ class Scheduler:
         """Finals first (oldest first, one per stream), then partials among streams of similar
         length: those that do not wait for the step first (an utterance's first words, or the
         hypothesis at a pause, which may save its final's decode), then the most starved.
-        Once one partial is due, those nearly due join its batch."""
+        Once one partial is due, those nearly due join its batch. A stream whose final (or
+        partial) is decoding in another lane gets no other final (partial) meanwhile: its
+        finals stay in order and each partial builds on the one before."""
+        with self._pick:
+            return self._pick_batch()
+
+    def _pick_batch(self) -> list[tuple[Stream, Job]]:
         o = self.options
         streams = self.streams()
         finals: list[tuple[int, Stream]] = []
@@ -418,8 +439,10 @@ class Scheduler:
         early = scale * o.early_partial_share
         for s in streams:
             with s.lock:
-                if s.core.has_final_job():
+                if s.core.has_final_job() and not s._final_jobs:
                     finals.append((s.core.oldest_final_ms(), s))
+                elif s.core.has_final_job() or s._partial_in_flight:
+                    continue
                 elif s.core.partial_ready(early):
                     partials.append((not s.core.partial_ready(scale),
                                      not s.core.partial_ready(_UNSCALED),
@@ -456,6 +479,7 @@ class Scheduler:
                 continue
             with s.lock:
                 job = s.core.take_partial_job(scale)
+                s._partial_in_flight = job is not None
             if job:
                 jobs.append((s, job))
 
@@ -467,27 +491,32 @@ class Scheduler:
             log.exception("decode failed for %s", [str(s.key) for s, _ in jobs])
             results = [None] * len(jobs)
         took = self.busy_timer() - t0
-        self.busy_s += took
-        for _, job in jobs:
-            self.busy_by_kind[job.kind] += took / len(jobs)
-        self.decode_requests += len(jobs)
-        self.batch_streams[len({s.key for s, _ in jobs})] += 1
         now = max(self.clock(), started + took)  # (a simulated clock has not moved on yet)
-        self._recent_busy.append((now, took))
-        while self._recent_busy and \
-                self._recent_busy[0][0] < now - self.options.busy_window_s:
-            self._recent_busy.popleft()
-        self.decode_batches += 1
+        with self._stats:
+            self.busy_s += took
+            for _, job in jobs:
+                self.busy_by_kind[job.kind] += took / len(jobs)
+            self.decode_requests += len(jobs)
+            self.batch_streams[len({s.key for s, _ in jobs})] += 1
+            self._recent_busy.append((now, took))
+            while self._recent_busy and \
+                    self._recent_busy[0][0] < now - self.options.busy_window_s:
+                self._recent_busy.popleft()
+            self.decode_batches += 1
         for (s, job), result in zip(jobs, results):
-            s.decodes[job.kind] += 1
             with s.lock:
+                s.decodes[job.kind] += 1
                 if result is None:
                     s.core.fail(job)
                 else:
                     s.core.complete(job, result)
                 s._final_jobs = [j for j in s._final_jobs if j is not job]
+                if job.kind == "partial":
+                    s._partial_in_flight = False
                 events = s.drain()
             self._deliver(s, events)
+        if len(jobs) and self.options.lanes > 1:
+            self._wake_inference()  # what this batch held back (a stream's next job) may run
 
     def _settle_closed(self) -> None:
         for s in self.streams():

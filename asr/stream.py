@@ -76,6 +76,11 @@ class StreamOptions:
     #: Only for a single-language source, and after a final that was not marked.
     second_pass_context_gap_ms: int = 2_000
     second_pass_context_max_ms: int = 10_000  # at most this much of the previous segment
+    #: ... and only while both together stay this short: a decode's time grows faster than
+    #: its audio (on one core 4 s take 0.2 s, 13 s 0.8 s, 20 s 1.6 s), and a long segment
+    #: carries its own context (bench/asr_capacity.py: final latency p95 of one stream 2.0 s
+    #: with 28 s, 1.1 s with 12 s)
+    second_pass_context_total_ms: int = 12_000
 
     def __post_init__(self) -> None:
         self.language = validate(self.language)
@@ -417,7 +422,8 @@ class StreamCore:
             c_audio = c_audio[-o.second_pass_context_max_ms * SAMPLES_PER_MS:]
             if 0 <= u.segment_start_ms - c_end <= o.second_pass_context_gap_ms and \
                     len(c_audio) == len(self._context[0]) and c_tokens and \
-                    len(c_audio) + len(audio) <= 28 * SAMPLE_RATE:
+                    len(c_audio) + len(audio) <= min(28_000, o.second_pass_context_total_ms) \
+                    * SAMPLES_PER_MS:
                 before, prefix, known = c_audio, c_tokens, c_text
         request = DecodeRequest(audio=np.concatenate([before, audio]) if len(before) else audio,
                                 language=o.language, prompt=self._prompt(u, own=False,
