@@ -47,6 +47,11 @@ class StreamOptions:
     early_final_ms: int = 300  # without the second pass: after this much silence, decode at
     # once; if the speaker really stopped (end_silence_ms), that hypothesis becomes the final
     max_segment_ms: int = 15_000  # segment cap: close the segment at its committed words
+    #: once a segment is this long, a pause of ``long_pause_ms`` (shorter than the VAD's
+    #: ``end_silence_ms``) closes it: its second pass starts at once and stays short, and the
+    #: cap (whose final is agreed words, late by the time they took to agree) is rarely hit
+    long_segment_ms: int = 8_000
+    long_pause_ms: int = 250
     trim_after_ms: int = 3_000  # once the buffer is this long, cut it at committed words
     force_trim_ms: int = 12_000  # past this, cut even where no pause follows the word
     trim_gap_ms: int = 200  # a pause this long after a committed word is a safe cut
@@ -284,7 +289,9 @@ class StreamCore:
                 u.last_speech_ms = u.end_ms
                 if p >= o.onset:
                     self._silence_run_ms = 0
-            if self._silence_run_ms >= o.end_silence_ms:
+            if self._silence_run_ms >= o.end_silence_ms or (
+                    self._silence_run_ms >= self.options.long_pause_ms and
+                    u.end_ms - u.segment_start_ms >= self.options.long_segment_ms):
                 self._close_open()
             elif u.end_ms - u.segment_start_ms >= self.options.max_segment_ms or \
                     u.end_ms - u.start_ms >= 28_000:
