@@ -66,6 +66,9 @@ class SchedulerOptions:
     #: threads (a batch of a small model uses one core poorly); one stream has at most one
     #: partial and one final in flight
     lanes: int = 2
+    #: partial batches run in at most lanes - this many lanes at once: a final that comes
+    #: then finds a lane free instead of waiting for a partial batch to end
+    final_lanes: int = 1
     batch_length_ratio: float = 2.0  # only streams within this length ratio share a batch
     #: a partial joins a batch early once its stream has this share of a step of new audio
     #: (1.0: only partials that are due); streams decoded together stay in step
@@ -208,10 +211,13 @@ class Scheduler:
         self._work = threading.Condition()
         self._work_pending = False
         self._pick = threading.Lock()  # one lane at a time chooses its next batch
+        self._partial_batches = 0  # partial batches decoding now (under ``_pick``)
         self._stats = threading.Lock()  # the counters below, written by every lane
         self._running = False
         self._threads: list[threading.Thread] = []
         self.decode_batches = 0
+        self.lanes_busy = 0  # batches decoding now
+        self.peak_lanes_busy = 0  # the most that ever decoded at once
         self.decode_requests = 0  # over decode_batches: the batch size achieved
         self.batch_streams: collections.Counter[int] = collections.Counter()  # streams: batches
         self.busy_s = 0.0
@@ -462,8 +468,13 @@ class Scheduler:
             return []
         if partials[0][0]:
             return []  # none is due yet
+        if self.options.run_workers and \
+                self._partial_batches >= max(1, o.lanes - o.final_lanes):
+            return []  # the other lanes are kept for finals
         self._add_partials(jobs, [(length, s) for *_, length, s in partials],
                            max(partials[0][3], 1), early)
+        if jobs:
+            self._partial_batches += 1
         return jobs
 
     def _add_partials(self, jobs: list[tuple[Stream, Job]], candidates: list[tuple[int, Stream]],
@@ -484,6 +495,9 @@ class Scheduler:
                 jobs.append((s, job))
 
     def _run_batch(self, jobs: list[tuple[Stream, Job]]) -> None:
+        with self._stats:
+            self.lanes_busy += 1
+            self.peak_lanes_busy = max(self.peak_lanes_busy, self.lanes_busy)
         t0, started = self.busy_timer(), self.clock()
         try:
             results = self.decoder.decode([j.request for _, j in jobs])
@@ -493,6 +507,7 @@ class Scheduler:
         took = self.busy_timer() - t0
         now = max(self.clock(), started + took)  # (a simulated clock has not moved on yet)
         with self._stats:
+            self.lanes_busy -= 1
             self.busy_s += took
             for _, job in jobs:
                 self.busy_by_kind[job.kind] += took / len(jobs)
@@ -515,6 +530,9 @@ class Scheduler:
                     s._partial_in_flight = False
                 events = s.drain()
             self._deliver(s, events)
+        if jobs and jobs[0][1].kind == "partial":
+            with self._pick:
+                self._partial_batches -= 1
         if len(jobs) and self.options.lanes > 1:
             self._wake_inference()  # what this batch held back (a stream's next job) may run
 

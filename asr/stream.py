@@ -49,8 +49,10 @@ class StreamOptions:
     max_segment_ms: int = 15_000  # segment cap: close the segment at its committed words
     #: once a segment is this long, a pause of ``long_pause_ms`` (shorter than the VAD's
     #: ``end_silence_ms``) closes it: its second pass starts at once and stays short, and the
-    #: cap (whose final is agreed words, late by the time they took to agree) is rarely hit
-    long_segment_ms: int = 8_000
+    #: cap (whose final is agreed words, late by the time they took to agree) is rarely hit.
+    #: Four continuous streams on two cores (bench/asr_capacity.py --clock wall): final p95
+    #: 1.75 s without, 1.50 s with 8 s, 1.14 s with 6 s; tuning-half WER 0.161 / 0.159 / 0.160
+    long_segment_ms: int = 6_000
     long_pause_ms: int = 250
     trim_after_ms: int = 3_000  # once the buffer is this long, cut it at committed words
     force_trim_ms: int = 12_000  # past this, cut even where no pause follows the word

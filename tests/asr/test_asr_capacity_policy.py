@@ -89,3 +89,35 @@ async def test_under_load_partials_thin_out_and_every_final_arrives_in_order():
     assert len(got["judge"].finals()) >= 2
     assert_finals_in_order(got["judge"])
     assert text_wer(" ".join(refs), got["judge"].text()) < 0.35, got["judge"].text()
+
+
+async def test_two_lanes_decode_side_by_side_and_keep_each_streams_finals_in_order():
+    """The server's default: two decode lanes on two model replicas. Three speakers talking at
+    once keep both lanes busy; each gets all its words, every final once and in order."""
+    from asr.model import ModelOptions, load_model
+    two = load_model(ModelOptions(cpu_threads=1, replicas=2))
+    sched = Scheduler(SchedulerOptions(lanes=2), model=two)
+    await sched.start()
+    refs, audios = {}, {}
+    for k, name in enumerate(("judge", "prosecutor", "defence")):
+        parts, texts = [], []
+        for i in range(2):
+            x, ref = clip("ru-dev", "read_utterance", 4, 7, index=6 + 2 * k + i)
+            parts += [x, silence(0.9)]
+            texts.append(ref)
+        audios[name], refs[name] = np.concatenate(parts), " ".join(texts)
+    got = {name: Collector() for name in audios}
+    streams = {name: sched.open_stream(name, StreamOptions(language="ru"), got[name])
+               for name in audios}
+    for i in range(0, max(len(a) for a in audios.values()), CHUNK):
+        for name, a in audios.items():
+            if i < len(a):
+                streams[name].feed(i // 16, a[i:i + CHUNK])
+        await asyncio.sleep(0.02)  # five times real time: the lanes have work queued
+    await asyncio.gather(*(s.close() for s in streams.values()))
+    await sched.stop()
+    assert sched.peak_lanes_busy == 2
+    for name, ref in refs.items():
+        assert len(got[name].finals()) >= 2, name
+        assert_finals_in_order(got[name])
+        assert text_wer(ref, got[name].text()) < 0.35, (name, got[name].text())
