@@ -114,6 +114,8 @@ class _Utterance:
     last_speech_ms: int = 0  # end of the last frame the VAD called speech
     closed: bool = False  # the speaker stopped: waiting for (or given) its final
     partial_words: bool = False  # a partial decode of it found words
+    partial_heard: bool = False  # a partial decode of it came back (one still decoding in
+    # another lane when the final is taken does not count)
     evidence: Evidence = field(default_factory=Evidence)  # what its mark is judged on
     #: the segment's whole audio from ``segment_start_ms`` (trims do not cut it): what the
     #: second pass decodes; bounded by ``max_segment_ms``
@@ -537,6 +539,7 @@ class StreamCore:
         cleaned = [] if self._silent(result) else self._clean(job, result)
         self._observe(u, result, cleaned)
         u.partial_words = u.partial_words or bool(cleaned)
+        u.partial_heard = True
         cleaned = self._without_repeats(u, cleaned)
         tail = [w for w, _ in cleaned]
         k = 0
@@ -607,7 +610,7 @@ class StreamCore:
         the partials found no words gets no text from it, nor does one too short for a partial
         that the second pass itself probably heard no speech in."""
         u = job.utterance
-        heard = u.partial_words or (u.decoded_to_ms is None and result.no_speech_prob <=
+        heard = u.partial_words or (not u.partial_heard and result.no_speech_prob <=
                                     self.options.filters.no_speech_threshold)
         cleaned = [] if self._silent(result) or not heard else self._clean(job, result)
         if not cleaned:

@@ -20,7 +20,8 @@ CHUNK = 1600  # 100 ms
 async def run_streams(sched: Scheduler, audios: dict[str, np.ndarray]
                       ) -> tuple[dict[str, Collector], dict]:
     """Feed every source in 100 ms chunks side by side, one scheduler step per chunk (the
-    model is never late, whatever the machine), then close them all."""
+    model is never late, whatever the machine), then close them all. A scheduler with its own
+    workers is fed at five times real time instead: its lanes always have work waiting."""
     got = {name: Collector() for name in audios}
     streams = {name: sched.open_stream(name, StreamOptions(language="ru"), got[name])
                for name in audios}
@@ -28,11 +29,14 @@ async def run_streams(sched: Scheduler, audios: dict[str, np.ndarray]
         for name, a in audios.items():
             if i < len(a):
                 streams[name].feed(i // 16, a[i:i + CHUNK])
-        sched.step()
-        await asyncio.sleep(0)
+        if sched.options.run_workers:
+            await asyncio.sleep(0.02)
+        else:
+            sched.step()
+            await asyncio.sleep(0)
     closing = asyncio.ensure_future(asyncio.gather(*(s.close() for s in streams.values())))
     await asyncio.sleep(0)
-    while not closing.done():
+    while not closing.done() and not sched.options.run_workers:
         if not sched.step():
             await asyncio.sleep(0.001)
     await closing
@@ -106,15 +110,7 @@ async def test_two_lanes_decode_side_by_side_and_keep_each_streams_finals_in_ord
             parts += [x, silence(0.9)]
             texts.append(ref)
         audios[name], refs[name] = np.concatenate(parts), " ".join(texts)
-    got = {name: Collector() for name in audios}
-    streams = {name: sched.open_stream(name, StreamOptions(language="ru"), got[name])
-               for name in audios}
-    for i in range(0, max(len(a) for a in audios.values()), CHUNK):
-        for name, a in audios.items():
-            if i < len(a):
-                streams[name].feed(i // 16, a[i:i + CHUNK])
-        await asyncio.sleep(0.02)  # five times real time: the lanes have work queued
-    await asyncio.gather(*(s.close() for s in streams.values()))
+    got, _ = await run_streams(sched, audios)
     await sched.stop()
     assert sched.peak_lanes_busy == 2
     for name, ref in refs.items():
