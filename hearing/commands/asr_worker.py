@@ -27,6 +27,10 @@ def register(sub) -> None:  # noqa: ANN001
     p.add_argument("--max-streams", type=int, default=16,
                    help="sources transcribed at once (default 16)")
     p.add_argument("--max-batch", type=int, default=4, help="requests decoded together")
+    p.add_argument("--lanes", type=int, default=1,
+                   help="decode batches run side by side, each on a model replica "
+                   "(SchedulerOptions.lanes); one by default: the pool spreads streams over "
+                   "workers, and a machine may run several")
     p.add_argument("--metrics-port", type=int, help="its /metrics port (default: "
                    "metrics_port of the configuration; 0: none)")
     p.add_argument("--worker-id", default="", help="name in the leases (default: node_id of "
@@ -51,7 +55,8 @@ def run(args) -> int:  # noqa: ANN001
     options = WorkerOptions(nats_url=args.nats_url or cfg.nats_url or "nats://127.0.0.1:4222",
                             prefix=prefix,
                             worker_id=args.worker_id or cfg.node_id, max_streams=args.max_streams,
-                            scheduler=SchedulerOptions(model=model, max_batch=args.max_batch))
+                            scheduler=SchedulerOptions(model=model, max_batch=args.max_batch,
+                                                       lanes=args.lanes))
 
     metrics_port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
 
