@@ -64,8 +64,8 @@ class SchedulerOptions:
     max_batch: int = 4  # requests decoded together
     #: decode batches that run at once, each on its own model replica with cores // lanes
     #: threads (a batch of a small model uses one core poorly); one stream has at most one
-    #: partial and one final in flight
-    lanes: int = 2
+    #: partial and one final in flight. The server's ``asr_lanes``.
+    lanes: int = 1
     #: partial batches run in at most lanes - this many lanes at once: a final that comes
     #: then finds a lane free instead of waiting for a partial batch to end
     final_lanes: int = 1
@@ -408,11 +408,15 @@ class Scheduler:
                     return
                 self._work_pending = False
             while self._running:
-                jobs = self._next_batch()
-                if jobs:
-                    self._run_batch(jobs)
-                self._settle_closed()  # a closing stream need not wait for the others
-                if not jobs and not self._run_offline():  # offline work fills the gaps
+                try:
+                    jobs = self._next_batch()
+                    if jobs:
+                        self._run_batch(jobs)
+                    self._settle_closed()  # a closing stream need not wait for the others
+                    if not jobs and not self._run_offline():  # offline work fills the gaps
+                        break
+                except Exception:  # a lane that stopped would leave its streams waiting
+                    log.exception("an inference lane's step failed")
                     break
 
     def _any_work(self) -> bool:
@@ -518,21 +522,30 @@ class Scheduler:
                     self._recent_busy[0][0] < now - self.options.busy_window_s:
                 self._recent_busy.popleft()
             self.decode_batches += 1
-        for (s, job), result in zip(jobs, results):
-            with s.lock:
-                s.decodes[job.kind] += 1
-                if result is None:
-                    s.core.fail(job)
-                else:
-                    s.core.complete(job, result)
-                s._final_jobs = [j for j in s._final_jobs if j is not job]
-                if job.kind == "partial":
-                    s._partial_in_flight = False
-                events = s.drain()
-            self._deliver(s, events)
-        if jobs and jobs[0][1].kind == "partial":
-            with self._pick:
-                self._partial_batches -= 1
+        try:
+            for (s, job), result in zip(jobs, results):
+                try:
+                    with s.lock:
+                        s.decodes[job.kind] += 1
+                        try:
+                            if result is None:
+                                s.core.fail(job)
+                            else:
+                                s.core.complete(job, result)
+                        except Exception:  # the stream goes on with its next utterance
+                            log.exception("%s: a %s decode's result could not be used",
+                                          s.key, job.kind)
+                        events = s.drain()
+                    self._deliver(s, events)
+                finally:  # in flight until delivered (a closing stream waits for it), and
+                    with s.lock:  # never left in flight: the stream would wait for good
+                        s._final_jobs = [j for j in s._final_jobs if j is not job]
+                        if job.kind == "partial":
+                            s._partial_in_flight = False
+        finally:
+            if jobs and jobs[0][1].kind == "partial":
+                with self._pick:
+                    self._partial_batches -= 1
         if len(jobs) and self.options.lanes > 1:
             self._wake_inference()  # what this batch held back (a stream's next job) may run
 
@@ -540,8 +553,9 @@ class Scheduler:
         for s in self.streams():
             if not s.closing or s.closed_future is None:
                 continue
-            with s.lock:
-                done = s.core.idle() and s.core.closed
+            with s.lock:  # (and nothing of it decoding or undelivered in another lane)
+                done = s.core.idle() and s.core.closed and not s._final_jobs and \
+                    not s._partial_in_flight
             if done:
                 with self._streams_lock:
                     self._streams.pop(s.key, None)

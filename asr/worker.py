@@ -188,9 +188,7 @@ class WorkerOptions:
     worker_id: str = ""
     #: streams held at once (more wait for another worker or a free place)
     max_streams: int = 16
-    #: one decode lane by default (``courtroom asr-worker --lanes``): the pool spreads the
-    #: streams over the workers, and a machine may run several
-    scheduler: SchedulerOptions = field(default_factory=lambda: SchedulerOptions(lanes=1))
+    scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)
     limits: PoolLimits = field(default_factory=PoolLimits)
     #: audio read ahead of the decoder per stream; past it reading waits (a worker taking
     #: over a long backlog must not overflow the stream's input bound)

@@ -29,7 +29,7 @@ VAD, and the rest (features, Python); batch sizes and streams per batch; forced 
 tokens per request (each is one decoder step); model time per job kind. ``--policy old,new``
 runs the scheduler without and with early partials in one process; ``--policy one-lane,new
 --clock wall`` with one decode lane (the model on every core) and with ``--lanes`` of them
-(default ``SchedulerOptions.lanes``, each on its share of the cores). The first run is the
+(default 2, each on its share of the cores; the server's ``asr_lanes``). The first run is the
 baseline: ratios are against it. Nothing passes or fails here."""
 
 from __future__ import annotations
@@ -414,7 +414,7 @@ async def main() -> int:
                     help="inference threads per lane (0: the cores shared by the lanes; 1 with "
                     "--clock simulated)")
     ap.add_argument("--lanes", type=int, default=None,
-                    help="decode lanes (SchedulerOptions.lanes; the simulated clock runs one)")
+                    help="decode lanes (default 2; the simulated clock runs one)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -433,7 +433,7 @@ async def main() -> int:
             final_decode=dataclasses.replace(options.final_decode, detect_language=False))
     simulated = args.clock == "simulated"
     threads = args.threads or (1 if simulated else 0)
-    lanes = 1 if simulated else (args.lanes or SchedulerOptions.lanes)
+    lanes = 1 if simulated else (args.lanes or 2)
     base_opts = SchedulerOptions(model=ModelOptions(cpu_threads=threads),
                                  run_workers=not simulated, lanes=lanes)
     if args.max_batch:

@@ -96,6 +96,11 @@ class Config:
     #: "cpu" or "cuda", and the CTranslate2 compute type ("int8", "float16", ...).
     asr_device: str = "cpu"
     asr_compute_type: str = "int8"
+    #: Decode lanes of "local" transcription (asr SchedulerOptions.lanes): 2 runs two decodes
+    #: side by side on two model replicas, and four people speaking at once keep their final
+    #: captions within 1.2 s on two cores instead of 2.8 s (bench/asr_capacity.py); 1 is one
+    #: decode at a time on every core.
+    asr_lanes: int = 1
     #: Addresses WebRTC gathers ICE candidates on (comma-separated); empty means all interfaces.
     rtc_bind: str = ""
     #: STUN and TURN URLs (comma-separated) and the TURN REST shared secret.

@@ -98,7 +98,7 @@ class Transcription:
                 cfg = self.state.config
                 model = ModelOptions(model_dir=cfg.asr_model_dir or None, device=cfg.asr_device,
                                      compute_type=cfg.asr_compute_type)
-                scheduler = Scheduler(SchedulerOptions(model=model))
+                scheduler = Scheduler(SchedulerOptions(model=model, lanes=cfg.asr_lanes))
                 await scheduler.start()
                 self.scheduler = scheduler
             return self.scheduler
