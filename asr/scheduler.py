@@ -4,7 +4,8 @@ Worker threads keep CPU work off the event loop: the VAD thread turns fed audio 
 utterances (cheap, so it never waits behind a decode), and the inference lanes run decode
 batches on the model, side by side on its replicas (``SchedulerOptions.lanes``): a final
 waits for at most the decode ahead of it in one lane, not for a queue, and on a CPU of two
-cores two small decodes take little more wall time than one. Finals go before partials; a stream's partial is built from its
+cores two small decodes take little more wall time than one. Finals go before partials; a
+stream's partial is built from its
 newest audio when the model is free, so a stale partial never waits in a queue; batches group
 streams with similar lengths. Under overload partials thin out first (each stream gets fewer,
 the most starved first); finals are delayed, never dropped. Whole files (evidence) are decoded
