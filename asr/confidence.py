@@ -11,7 +11,7 @@ ordinary text. Thresholds were chosen on half of ``../shared/speech/ru-dev`` (tu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 
@@ -35,6 +35,10 @@ class ConfidenceOptions:
     #: mean word probability below this: no usable text at all, the words are not kept (real
     #: speech of the tuning half stayed above 0.37)
     unintelligible_probability: float = 0.2
+    #: languages the model is too weak in for its text to be taken as sure, whatever it
+    #: reports (``ModelOptions.review_languages``; None: the model's own, filled in by the
+    #: scheduler and the offline transcriber)
+    weak_languages: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -89,8 +93,17 @@ def conditions_prompt(uncertain: str) -> bool:
     return uncertain in ("", "low_confidence")
 
 
-def judge(scores: Scores, options: ConfidenceOptions) -> str:
-    """The reason to mark a segment with these scores, or "" when the model is sure of it."""
+def with_model_languages(options: ConfidenceOptions, weak: tuple[str, ...]
+                         ) -> ConfidenceOptions:
+    """``options`` with the model's weak languages, unless they name their own."""
+    if options.weak_languages is not None:
+        return options
+    return replace(options, weak_languages=tuple(weak))
+
+
+def judge(scores: Scores, options: ConfidenceOptions, language: str = "") -> str:
+    """The reason to mark a segment with these scores, decoded in ``language``, or "" when
+    the model is sure of it."""
     if scores.mean_probability < options.unintelligible_probability:
         return "unintelligible"
     if scores.no_speech_prob > options.no_speech_prob:
@@ -98,6 +111,7 @@ def judge(scores: Scores, options: ConfidenceOptions) -> str:
     if scores.language_probability < options.language_probability:
         return "language"
     if scores.mean_probability < options.mean_probability or \
-            scores.avg_logprob < options.avg_logprob:
+            scores.avg_logprob < options.avg_logprob or \
+            language in (options.weak_languages or ()):
         return "low_confidence"
     return ""

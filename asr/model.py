@@ -45,6 +45,16 @@ class ModelOptions:
     device_index: int = 0
     cache_dir: str | None = None  # where the bundled model is joined; None = default_cache_dir()
     name: str | None = None  # recorded on every segment; None = the directory's name
+    #: languages this model is not good enough in to be trusted without review: all its text
+    #: in them is marked uncertain (asr/confidence.py). None = the bundled base model's own,
+    #: Kazakh (WER 0.94-1.13 on the Kazakh clips), and none for a model of the court's choice
+    weak_languages: tuple[str, ...] | None = None
+
+    @property
+    def review_languages(self) -> tuple[str, ...]:
+        if self.weak_languages is not None:
+            return tuple(self.weak_languages)
+        return ("kk",) if self.model_dir is None else ()
 
     @property
     def label(self) -> str:

@@ -17,7 +17,7 @@ from faster_whisper.audio import decode_audio
 from faster_whisper.vad import VadOptions as FwVadOptions, get_speech_timestamps
 
 from . import SAMPLE_RATE
-from .confidence import ConfidenceOptions, Evidence, judge
+from .confidence import ConfidenceOptions, Evidence, judge, with_model_languages
 from .decoder import Decoder, DecodeOptions, DecodeRequest, DecodeResult
 from .events import TranscriptEvent, Word
 from .filters import (FilterOptions, clean_final, cut_repetitions, cut_squeezed_copy,
@@ -71,6 +71,8 @@ def transcribe_audio(audio: np.ndarray, language: str, *, decoder: Decoder | Non
     options = options or OfflineOptions()
     language = validate(language)
     decoder = decoder or Decoder(model or load_model(ModelOptions()))
+    confidence = with_model_languages(options.confidence,
+                                      decoder.model.options.review_languages)
     total_s = len(audio) / SAMPLE_RATE
     chunks = speech_chunks(audio, options)
     dopts = DecodeOptions(beam_size=options.beam_size, min_seconds=options.min_seconds)
@@ -128,7 +130,7 @@ def transcribe_audio(audio: np.ndarray, language: str, *, decoder: Decoder | Non
                                              lambda w: w.probability, options.filters):
                 continue
             scores = evidence.scores((w.probability for w in sentence), res.language)
-            uncertain = judge(scores, options.confidence)
+            uncertain = judge(scores, confidence, res.language)
             kept = [] if uncertain == "unintelligible" else sentence
             segments.append(TranscriptEvent(
                 "final", source_id, f"{source_id}#{len(segments) + 1}", sentence[0].start_ms,

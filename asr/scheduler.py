@@ -33,6 +33,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import SAMPLE_RATE
+from .confidence import with_model_languages
 from .decoder import Decoder, DecodeRequest, DecodeResult
 from .events import TranscriptEvent
 from .model import LoadedModel, ModelOptions, load_model
@@ -292,6 +293,9 @@ class Scheduler:
         with self._streams_lock:
             if key in self._streams:
                 raise ValueError(f"a stream for {key} is already open")
+            options = replace(options, confidence=with_model_languages(
+                options.confidence, (self._model.options if self._model else self.options.model)
+                .review_languages))
             stream = Stream(self, key, options, on_event)
             self._streams[key] = stream
         return stream

@@ -614,7 +614,17 @@ class StreamCore:
                                     self.options.filters.no_speech_threshold)
         cleaned = [] if self._silent(result) or not heard else self._clean(job, result)
         if not cleaned:
-            self._emit_final(u, list(u.committed) + list(u.tail))
+            greedy = list(u.committed) + list(u.tail)
+            raw = [] if greedy or not heard or self._silent(result) else [
+                w for w in (_to_word(d, job.audio_start_ms, job.audio_end_ms)
+                            for d in result.words[result.n_prefix_words:])
+                if w.text and w.start_ms < job.audio_end_ms]
+            if raw:  # speech, and the only decode of it a loop or an invention: the time and
+                u.evidence = Evidence()  # the mark are kept, never the text
+                self._observe(u, result, raw)
+                self._emit_final(u, [], language=result.language, heard=raw)
+                return
+            self._emit_final(u, greedy)
             return
         u.evidence = Evidence()
         self._observe(u, result, cleaned)
@@ -694,13 +704,15 @@ class StreamCore:
         self._events.append(TranscriptEvent(
             "partial", self.source_id, u.segment_id, words[0].start_ms, words[-1].end_ms,
             _join(words), words, language, self.model_label, committed=len(u.committed),
-            uncertain=judge(scores, self.options.confidence), scores=scores.as_dict()))
+            uncertain=judge(scores, self.options.confidence, language), scores=scores.as_dict()))
 
-    def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None
-                    ) -> None:
+    def _emit_final(self, u: _Utterance, words: list[Word], language: str | None = None,
+                    heard: list[Word] | None = None) -> None:
+        """The utterance's final of ``words`` (judged whole), or, where none is usable, the
+        mark that speech was ``heard`` (by default the words themselves) without its text."""
         u.chunks, u.n_samples, u.segment_chunks = [], 0, []  # the audio is no longer needed
         self._context = None  # the next second pass may hear this segment: see its caller
-        heard = words
+        heard = words if heard is None else heard
         words = self._judge(words)  # the whole final: loops and copies span decodes
         lang = language or u.language or candidates(self.options.language)[0]
         if not words:
@@ -709,7 +721,7 @@ class StreamCore:
                 self._emit_unintelligible(u, heard, lang)  # speech heard, no text usable
             return
         scores = u.evidence.scores((w.probability for w in words), lang)
-        uncertain = judge(scores, self.options.confidence)
+        uncertain = judge(scores, self.options.confidence, lang)
         if uncertain == "unintelligible":
             self._emit_unintelligible(u, words, lang, scores.as_dict())
             return

@@ -12,11 +12,12 @@ import asyncio
 import os
 import time
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from asr import SAMPLE_RATE
+from asr.confidence import with_model_languages
 from asr.decoder import Decoder
 from asr.events import TranscriptEvent
 from asr.scheduler import Scheduler
@@ -58,6 +59,8 @@ def current_rss_mb() -> float:
 
 def simulate(decoder: Decoder, audio: np.ndarray, options: StreamOptions,
              source_id: str = "sim", rss_every_s: float = 0) -> ReplayResult:
+    options = replace(options, confidence=with_model_languages(
+        options.confidence, decoder.model.options.review_languages))  # as the scheduler does
     core = StreamCore(source_id, options, decoder.model.label)
     out = ReplayResult(audio_s=len(audio) / SAMPLE_RATE)
     step = CHUNK_MS * SAMPLE_RATE // 1000
