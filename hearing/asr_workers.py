@@ -197,7 +197,6 @@ class WorkerPool:
 
     async def _listen(self, h: _Hearing) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-        from nats.errors import TimeoutError as NatsTimeout
 
         async def partial(msg) -> None:  # noqa: ANN001
             try:
@@ -217,10 +216,10 @@ class WorkerPool:
         while True:
             try:
                 msgs = await h.finals.fetch(32, timeout=1)
-            except NatsTimeout:
+            except asyncio.TimeoutError:  # nats' own is one; a fetch can raise the plain one
                 continue
             except Exception as exc:
-                log.warning("asr finals of %s: %s", h.token, exc)
+                log.warning("asr finals of %s: %r", h.token, exc)
                 await asyncio.sleep(0.5)
                 continue
             for msg in msgs:

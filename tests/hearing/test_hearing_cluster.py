@@ -58,12 +58,24 @@ async def staff_on(url: str) -> Staff:
     return Staff(http, (await r.json())["csrf_token"])
 
 
-async def finals_of(ws, source: str, *words: str, timeout: float = 90) -> str:  # noqa: ANN001
-    """What a console shows of ``source``'s finals, until all ``words`` are in it."""
+def heard(text: str, *stems: str) -> bool:
+    """Whether ``text`` has every one of ``stems`` ("a|b": either). Stems, not whole words:
+    how the model spells a word can differ from one CPU to another."""
+    text = text.lower().replace("ё", "е")
+    return all(any(alt in text for alt in stem.split("|")) for stem in stems)
+
+
+async def finals_of(ws, source: str, *stems: str, timeout: float = 90) -> str:  # noqa: ANN001
+    """What a console shows of ``source``'s finals, until all ``stems`` are in it."""
     said = ""
     deadline = time.monotonic() + timeout
-    while not all(w in said.lower() for w in words):
-        event = await receive_type(ws, "final", deadline - time.monotonic())
+    while not heard(said, *stems):
+        try:  # (other messages keep coming: the wait is bounded as a whole)
+            event = await asyncio.wait_for(receive_type(ws, "final", timeout),
+                                           max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{stems} not in {source}'s finals within {timeout:.0f} s; "
+                                 f"they said: {said!r}") from None
         if event["source_id"] == source:
             said += " " + event["text"]
     return said
@@ -148,13 +160,13 @@ async def test_a_court_of_two_nodes_and_two_workers(db_url, nats_url, bus_prefix
         # captions: the witness speaks; its words reach both consoles and the plaintiff
         said_at = time.monotonic()
         _, end_s = say(witness.peer.audio, CLIP_A)
-        said = await asyncio.gather(*(finals_of(ws, w_src, "парол", "нажмите")
+        said = await asyncio.gather(*(finals_of(ws, w_src, "парол", "наж|решет")
                                       for ws in consoles))
         latency = time.monotonic() - said_at - end_s
         print(f"final caption on both nodes' consoles {latency:.1f} s after the words ended: "
               f"{said[1].strip()!r}")
-        await until(lambda: "нажмите" in " ".join(
-            e["text"].lower() for e in plaintiff.of_type("final") if e["source_id"] == w_src), 5)
+        await until(lambda: heard(" ".join(e["text"] for e in plaintiff.of_type("final")
+                                           if e["source_id"] == w_src), "парол", "наж|решет"), 5)
 
         # the worker holding the witness's stream is killed mid-utterance: the words come late
         nc = await nats.connect(nats_url)
@@ -167,7 +179,7 @@ async def test_a_court_of_two_nodes_and_two_workers(db_url, nats_url, bus_prefix
         workers[holder].send_signal(signal.SIGKILL)
         workers[holder].wait(10)
         killed = time.monotonic()
-        said = await finals_of(con_b, w_src, "неверн", "попробуйте")
+        said = await finals_of(con_b, w_src, "неверн", "попроб|раз")
         print(f"words of the interrupted utterance on node B's console "
               f"{time.monotonic() - killed:.1f} s after the worker was killed: {said.strip()!r}")
         assert (await leases.get(key)).value.decode() != holder
@@ -176,8 +188,10 @@ async def test_a_court_of_two_nodes_and_two_workers(db_url, nats_url, bus_prefix
         segs = [s for s in (await r.json())["segments"] if s["source_id"] == w_src]
         texts = [s["text"] for s in segs]
         assert len({s["start_ms"] for s in segs}) == len(segs), texts
-        assert sum("нажмите" in t.lower() for t in texts) == 1, texts
-        assert sum("попробуйте" in t.lower() for t in texts) == 1, texts
+        spans = sorted((s["start_ms"], s["end_ms"]) for s in segs)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), (spans, texts)  # no words twice
+        assert sum(heard(t, "наж|решет") for t in texts) == 1, texts
+        assert sum(heard(t, "попроб|раз") for t in texts) == 1, texts
         print(f"witness segments: {json.dumps(texts, ensure_ascii=False)}")
 
         # the judge mutes the plaintiff through node B: the witness stops hearing it on node A
