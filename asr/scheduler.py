@@ -425,11 +425,16 @@ class Scheduler:
                     break
 
     def _any_work(self) -> bool:
+        """Work this lane could take now (not a stream's next job, which waits while its
+        current one decodes in another lane)."""
         if self._offline:
             return True
         for s in self.streams():
             with s.lock:
-                if s.core.has_final_job() or s.core.partial_ready():
+                if s.core.has_final_job():
+                    if not s._final_jobs:
+                        return True
+                elif not s._partial_in_flight and s.core.partial_ready():
                     return True
             if s.closing:
                 return True

@@ -96,6 +96,11 @@ class Config:
     #: "cpu" or "cuda", and the CTranslate2 compute type ("int8", "float16", ...).
     asr_device: str = "cpu"
     asr_compute_type: str = "int8"
+    #: Languages the live model writes too badly for its text to stand unreviewed: every
+    #: segment in them is marked uncertain. "auto": the bundled base model's own (kk: it
+    #: scores WER 0.94-1.13 on Kazakh), none for a model in asr_model_dir; else a list such
+    #: as "kk" or "kk,ru", or "none".
+    asr_weak_languages: str = "auto"
     #: Decode lanes of "local" transcription (asr SchedulerOptions.lanes): 2 runs two decodes
     #: side by side on two model replicas, and four people speaking at once keep their final
     #: captions within 1.2 s on two cores instead of 2.8 s (bench/asr_capacity.py); 1 is one
@@ -159,6 +164,9 @@ class Config:
     retranscribe_device: str = "cpu"
     retranscribe_compute_type: str = "int8"
     retranscribe_beam_size: int = 5
+    #: The second model's weak languages, as asr_weak_languages ("kk" for a Whisper not
+    #: fine-tuned on Kazakh).
+    retranscribe_weak_languages: str = "auto"
     retranscribe_on_close: bool = True
     #: Address space of the child process that parses a submitted file, bytes.
     evidence_parse_memory_bytes: int = 512 << 20
@@ -270,3 +278,13 @@ def _set(cfg: Config, f, value: object, where: str, problems: list[str] | None) 
         setattr(cfg, f.name, _coerce(f.type, value))
     except (TypeError, ValueError):
         _problem(problems, f"{where}: {value!r} is not a valid {f.type}")
+
+
+def weak_languages(value: str) -> tuple[str, ...] | None:
+    """An ``*_weak_languages`` setting as ``ModelOptions.weak_languages`` (None: "auto")."""
+    value = value.strip().lower()
+    if value == "auto":
+        return None
+    if value in ("", "none"):
+        return ()
+    return tuple(v.strip() for v in value.split(",") if v.strip())

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from hearing.bus import prefix_problem
-from hearing.config import Config
+from hearing.config import Config, weak_languages
 from hearing.logs import FORMATS, LEVELS
 
 if TYPE_CHECKING:
@@ -167,6 +167,11 @@ def _asr(cfg: Config) -> list[Problem]:
                                              "(set asr_device = \"cpu\")"))
     if cfg.asr_model_dir:
         out += model_dir_problems(cfg.asr_model_dir)
+    for setting in ("asr_weak_languages", "retranscribe_weak_languages"):
+        unknown = set(weak_languages(getattr(cfg, setting)) or ()) - {"kk", "ru"}
+        if unknown:
+            out.append(Problem(setting, f"{', '.join(sorted(unknown))}: not a hearing "
+                                        f"language (kk, ru), or \"auto\" or \"none\""))
     if cfg.retranscribe_model_dir:
         out += model_dir_problems(cfg.retranscribe_model_dir, "retranscribe_model_dir")
     return out

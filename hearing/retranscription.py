@@ -64,6 +64,8 @@ class RetranscribeOptions:
     compute_type: str = "int8"  # "float16" on a GPU
     beam_size: int = 5
     on_close: bool = True  # start by itself once a hearing's recordings are stored
+    #: languages the model writes too badly to trust (None: the model's own, see ModelOptions)
+    weak_languages: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -170,7 +172,8 @@ class Retranscriptions:
     def model_options(self) -> "ModelOptions":
         from asr.model import ModelOptions  # Whisper's libraries load on first use
         o = self.options
-        return ModelOptions(model_dir=o.model_dir, device=o.device, compute_type=o.compute_type)
+        return ModelOptions(model_dir=o.model_dir, device=o.device, compute_type=o.compute_type,
+                            weak_languages=o.weak_languages)
 
     @property
     def model_label(self) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hearing import audit, auth
 from hearing.errors import unauthorized
 from hearing.auth import LoginLimiter
-from hearing.config import Config
+from hearing.config import Config, weak_languages
 from hearing.db import Database
 from hearing.bus import make_bus
 from hearing.hub import Hub
@@ -79,7 +79,8 @@ class AppState:
         self.retranscription = Retranscriptions(self, RetranscribeOptions(
             model_dir=c.retranscribe_model_dir or None, device=c.retranscribe_device,
             compute_type=c.retranscribe_compute_type, beam_size=c.retranscribe_beam_size,
-            on_close=c.retranscribe_on_close))
+            on_close=c.retranscribe_on_close,
+            weak_languages=weak_languages(c.retranscribe_weak_languages)))
         self.notices = NoticeJobs(self)
         self.courtrooms = CourtroomCaptures(self)
         self.live.on_transition(self.courtrooms.on_transition)

@@ -43,6 +43,7 @@ def run(args) -> int:  # noqa: ANN001
     from asr.scheduler import SchedulerOptions
     from asr.worker import WorkerOptions, serve
     from hearing.bus import prefix_problem
+    from hearing.config import weak_languages
     cfg = config_from(args)
     logs.setup(cfg.log_format, cfg.log_level)
     prefix = args.bus_prefix or cfg.bus_prefix
@@ -51,7 +52,8 @@ def run(args) -> int:  # noqa: ANN001
     model = ModelOptions(model_dir=args.model_dir or cfg.asr_model_dir or None,
                          device=args.device or cfg.asr_device,
                          compute_type=args.compute_type or cfg.asr_compute_type,
-                         cpu_threads=args.threads)
+                         cpu_threads=args.threads,
+                         weak_languages=weak_languages(cfg.asr_weak_languages))
     options = WorkerOptions(nats_url=args.nats_url or cfg.nats_url or "nats://127.0.0.1:4222",
                             prefix=prefix,
                             worker_id=args.worker_id or cfg.node_id, max_streams=args.max_streams,

@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from asr.confidence import conditions_prompt
+from hearing.config import weak_languages
 from hearing.transcripts import speaker_of, speakers
 from media.audio import AudioChunk
 from media.tasks import Tasks
@@ -97,7 +98,8 @@ class Transcription:
                 from asr.scheduler import Scheduler, SchedulerOptions
                 cfg = self.state.config
                 model = ModelOptions(model_dir=cfg.asr_model_dir or None, device=cfg.asr_device,
-                                     compute_type=cfg.asr_compute_type)
+                                     compute_type=cfg.asr_compute_type,
+                                     weak_languages=weak_languages(cfg.asr_weak_languages))
                 scheduler = Scheduler(SchedulerOptions(model=model, lanes=cfg.asr_lanes))
                 await scheduler.start()
                 self.scheduler = scheduler

@@ -37,6 +37,16 @@ def test_text_in_a_language_the_model_is_weak_in_is_never_sure():
         ("kk", "ru")
 
 
+def test_a_court_names_its_models_weak_languages():
+    from hearing.config import weak_languages
+    from asr.model import ModelOptions
+    assert weak_languages("auto") is None
+    assert weak_languages("none") == () == weak_languages("")
+    assert weak_languages(" KK, ru ") == ("kk", "ru")
+    assert ModelOptions(model_dir="/models/large-v3",  # not fine-tuned on Kazakh
+                        weak_languages=weak_languages("kk")).review_languages == ("kk",)
+
+
 def test_evidence_weighs_decodes_by_their_tokens_and_reads_the_other_language_as_doubt():
     e = Evidence()
     e.add(n_tokens=30, avg_logprob=-0.2, no_speech_prob=0.1, language="kk",
