@@ -116,11 +116,17 @@ class Transcription:
                 self.pool = pool
             return self.pool
 
+    def reach_pool(self) -> None:
+        """Connect to the worker pool ahead of the first words (a hearing opened here), so
+        that they are not spoken while it is being reached."""
+        if self.state.config.transcribe and self.state.config.asr_mode == "workers" and \
+                self.pool is None and not self._tasks.named("reach the asr workers"):
+            self._tasks.start(self.ensure_pool(), "reach the asr workers")
+
     def _open_remote(self, live: LiveHearing, source_id: str) -> RemoteStream | None:
         """A source's stream on the worker pool (None while the pool is being reached)."""
         if self.pool is None:
-            if not self._tasks.named("reach the asr workers"):
-                self._tasks.start(self.ensure_pool(), "reach the asr workers")
+            self.reach_pool()
             return None
         spec = {"hearing_id": live.hearing_id, "language": source_language(live, source_id),
                 "vocabulary": live.vocabulary, "prompt": live.prompt(source_id)}

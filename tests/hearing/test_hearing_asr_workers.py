@@ -139,6 +139,11 @@ async def test_a_killed_worker_loses_no_words(aiohttp_client, db_url, tmp_path, 
         r = await judge.post(f"/api/hearings/{hid}/transitions", json={"to": "open"})
         assert r.status == 200, await r.text()
         speaker = Speaker(state, hid)
+        for _ in range(50):  # the pool is reached when the hearing opens, before anyone speaks
+            if state.live.transcription.pool is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert state.live.transcription.pool is not None, "no words until the pool is reached"
 
         # the first utterance: transcribed by whichever worker claimed the stream
         await speaker.say(np.concatenate([silence(0.5), clip(CLIP_A), silence(1.5)]))
