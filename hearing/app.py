@@ -182,7 +182,10 @@ async def callers(request: web.Request, handler) -> web.StreamResponse:  # noqa:
     return await handler(request)
 
 
-def make_app(config: Config, db: Database | None = None) -> web.Application:
+def make_app(config: Config, db: Database | None = None, *, warm_up: bool = False
+             ) -> web.Application:
+    """The server's application. ``warm_up`` (``courtroom serve``): the model starts loading
+    at once, so that the first hearing's first words do not wait for it."""
     db = db or Database(config.db_url)
     state = AppState(config=config, db=db)
     app = web.Application(middlewares=[observe, errors, security_headers, callers],
@@ -237,6 +240,8 @@ def make_app(config: Config, db: Database | None = None) -> web.Application:
 
     async def startup(app: web.Application) -> None:
         await state.start()
+        if warm_up:
+            state.live.transcription.prepare(load_model=True)
 
     async def shutdown(app: web.Application) -> None:
         await closings.wait()  # every closed socket's "leave" is recorded first

@@ -97,7 +97,7 @@ def run(args) -> int:  # noqa: ANN001
     if cfg.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
-    app = make_app(cfg, db)
+    app = make_app(cfg, db, warm_up=True)
     if cfg.metrics_port and (cfg.metrics_host, cfg.metrics_port) != (cfg.host, cfg.port):
         serve_metrics(app, cfg.metrics_host, cfg.metrics_port)
         print(f"Metrics for Prometheus at http://{cfg.metrics_host}:{cfg.metrics_port}/metrics")

@@ -373,7 +373,7 @@ class LiveHearings:
             live.tree_heads = live.tasks.start(self._tree_heads(live), "tree heads")
             live.tasks.start(live.health.run(), "health")
             live.tasks.start(self._keep_lease(live), "lease")
-            self.transcription.reach_pool()
+            self.transcription.prepare()
             if lease.fence > 1 and self.state.takeover is not None:
                 self.state.takeover.taken_over(live, lease)  # the gap a dead owner left
             return live

@@ -116,17 +116,23 @@ class Transcription:
                 self.pool = pool
             return self.pool
 
-    def reach_pool(self) -> None:
-        """Connect to the worker pool ahead of the first words (a hearing opened here), so
-        that they are not spoken while it is being reached."""
-        if self.state.config.transcribe and self.state.config.asr_mode == "workers" and \
-                self.pool is None and not self._tasks.named("reach the asr workers"):
-            self._tasks.start(self.ensure_pool(), "reach the asr workers")
+    def prepare(self, *, load_model: bool = False) -> None:
+        """Get ready for the first words, in the background: reach the worker pool (a hearing
+        opened here), or load the model (``load_model``: a server starting), so that they are
+        not spoken while it happens (such audio is recorded, not transcribed)."""
+        cfg = self.state.config
+        if not cfg.transcribe:
+            return
+        if cfg.asr_mode == "workers":
+            if self.pool is None and not self._tasks.named("reach the asr workers"):
+                self._tasks.start(self.ensure_pool(), "reach the asr workers")
+        elif load_model and self.scheduler is None and not self._tasks.named("load the model"):
+            self._tasks.start(self.ensure_scheduler(), "load the model")
 
     def _open_remote(self, live: LiveHearing, source_id: str) -> RemoteStream | None:
         """A source's stream on the worker pool (None while the pool is being reached)."""
         if self.pool is None:
-            self.reach_pool()
+            self.prepare()
             return None
         spec = {"hearing_id": live.hearing_id, "language": source_language(live, source_id),
                 "vocabulary": live.vocabulary, "prompt": live.prompt(source_id)}
@@ -160,8 +166,7 @@ class Transcription:
             if self.scheduler is None:
                 # Audio that arrives while the model loads is recorded but not transcribed;
                 # one load serves every source (not one task per 100 ms chunk).
-                if not self._tasks.named("load the model"):
-                    self._tasks.start(self.ensure_scheduler(), "load the model")
+                self.prepare(load_model=True)
                 return
             from asr.scheduler import StreamKey
             from asr.stream import StreamOptions
