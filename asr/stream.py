@@ -619,8 +619,12 @@ class StreamCore:
                 w for w in (_to_word(d, job.audio_start_ms, job.audio_end_ms)
                             for d in result.words[result.n_prefix_words:])
                 if w.text and w.start_ms < job.audio_end_ms]
-            if raw:  # speech, and the only decode of it a loop or an invention: the time and
-                u.evidence = Evidence()  # the mark are kept, never the text
+            f = self.options.filters
+            if raw and max(w.probability for w in raw) >= f.invented_probability and \
+                    compression_ratio(_join(raw)) > f.compression_ratio_threshold:
+                # speech, and its only decode a loop: the time and the mark are kept, never
+                # the text (an invention on noise, or a known phrase, leaves nothing)
+                u.evidence = Evidence()
                 self._observe(u, result, raw)
                 self._emit_final(u, [], language=result.language, heard=raw)
                 return

@@ -120,6 +120,20 @@ def test_speech_closed_before_any_partial_whose_only_decode_loops_keeps_its_time
     assert finals[0].end_ms > finals[0].start_ms
 
 
+def test_noise_closed_before_any_partial_whose_decode_is_a_stock_phrase_leaves_nothing():
+    """Not a loop: what Whisper writes on noise ("Продолжение следует...") is no sign that
+    anyone spoke, so a silent seat's cough stays out of the record."""
+    core = StreamCore("s", StreamOptions(), "m")
+    rng = np.random.default_rng(1)
+    core.push(0, (rng.standard_normal(48_000) * 0.1).astype(np.float32))
+    frames = core.take_input()
+    core.apply_vad(frames, np.ones(len(frames) // 512, np.float32))
+    core.close()
+    job = core.take_final_job()
+    core.complete(job, _decode([("Продолжение", 0.6), ("следует...", 0.6)], no_speech=0.2))
+    assert [e for e in core.drain_events() if e.kind == "final"] == []
+
+
 def test_words_the_model_does_not_believe_are_not_kept_as_text():
     finals = _final([("Хорошо", 0.15), ("сказал", 0.12), ("он.", 0.18)])
     assert [(e.text, e.words, e.uncertain) for e in finals] == [("", [], "unintelligible")]
