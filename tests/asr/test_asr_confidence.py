@@ -70,16 +70,16 @@ def _decode(words: list[tuple[str, float]], prob_lang: float = 0.99, logprob: fl
                         no_speech, 1.2, len(dw))
 
 
-def _final(words: list[tuple[str, float]], **kw):
-    """One utterance through the stream core, its partial and its final (the second pass)
-    decoded as ``words``."""
+def _final(words: list[tuple[str, float]], partial: bool = True, **kw):
+    """One utterance through the stream core, its partial (unless it is closed before one)
+    and its final (the second pass) decoded as ``words``."""
     core = StreamCore("s", StreamOptions(), "m")
     rng = np.random.default_rng(1)
     core.push(0, (rng.standard_normal(48_000) * 0.1).astype(np.float32))
     frames = core.take_input()
     core.apply_vad(frames, np.ones(len(frames) // 512, np.float32))
-    partial = core.take_partial_job()
-    core.complete(partial, _decode(words, **kw))
+    if partial:
+        core.complete(core.take_partial_job(), _decode(words, **kw))
     core.close()
     job = core.take_final_job()
     core.complete(job, _decode(words, **kw))
@@ -106,16 +106,8 @@ def test_a_loop_on_babble_is_dropped_whole_not_cut_to_one_copy():
 def test_speech_closed_before_any_partial_whose_only_decode_loops_keeps_its_time_not_text():
     """Audio that arrives all at once (a backlog, a stream closed at once) gets no partial:
     where its one decode is a loop, the record says that someone spoke, and when."""
-    core = StreamCore("s", StreamOptions(), "m")
-    rng = np.random.default_rng(1)
-    core.push(0, (rng.standard_normal(48_000) * 0.1).astype(np.float32))
-    frames = core.take_input()
-    core.apply_vad(frames, np.ones(len(frames) // 512, np.float32))
-    core.close()
-    job = core.take_final_job()
-    core.complete(job, _decode([("Алғағағағағағағағағағағағағаға", 0.54)], logprob=-0.69,
-                               no_speech=0.14))
-    finals = [e for e in core.drain_events() if e.kind == "final"]
+    finals = _final([("Алғағағағағағағағағағағағағаға", 0.54)], partial=False, logprob=-0.69,
+                    no_speech=0.14)
     assert [(e.text, e.words, e.uncertain) for e in finals] == [("", [], "unintelligible")]
     assert finals[0].end_ms > finals[0].start_ms
 
@@ -123,15 +115,8 @@ def test_speech_closed_before_any_partial_whose_only_decode_loops_keeps_its_time
 def test_noise_closed_before_any_partial_whose_decode_is_a_stock_phrase_leaves_nothing():
     """Not a loop: what Whisper writes on noise ("Продолжение следует...") is no sign that
     anyone spoke, so a silent seat's cough stays out of the record."""
-    core = StreamCore("s", StreamOptions(), "m")
-    rng = np.random.default_rng(1)
-    core.push(0, (rng.standard_normal(48_000) * 0.1).astype(np.float32))
-    frames = core.take_input()
-    core.apply_vad(frames, np.ones(len(frames) // 512, np.float32))
-    core.close()
-    job = core.take_final_job()
-    core.complete(job, _decode([("Продолжение", 0.6), ("следует...", 0.6)], no_speech=0.2))
-    assert [e for e in core.drain_events() if e.kind == "final"] == []
+    assert _final([("Продолжение", 0.6), ("следует...", 0.6)], partial=False,
+                  no_speech=0.2) == []
 
 
 def test_words_the_model_does_not_believe_are_not_kept_as_text():
