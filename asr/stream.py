@@ -612,13 +612,12 @@ class StreamCore:
         u = job.utterance
         heard = u.partial_words or (not u.partial_heard and result.no_speech_prob <=
                                     self.options.filters.no_speech_threshold)
-        cleaned = [] if self._silent(result) or not heard else self._clean(job, result)
+        usable = heard and not self._silent(result)
+        cleaned = self._clean(job, result) if usable else []
         if not cleaned:
             greedy = list(u.committed) + list(u.tail)
-            raw = [] if greedy or not heard or self._silent(result) else [
-                w for w in (_to_word(d, job.audio_start_ms, job.audio_end_ms)
-                            for d in result.words[result.n_prefix_words:])
-                if w.text and w.start_ms < job.audio_end_ms]
+            raw = [w for w, _ in self._decoded_words(job, result)] if usable and not greedy \
+                else []
             f = self.options.filters
             if raw and max(w.probability for w in raw) >= f.invented_probability and \
                     compression_ratio(_join(raw)) > f.compression_ratio_threshold:
@@ -677,16 +676,21 @@ class StreamCore:
             result.compression_ratio > self.options.filters.compression_ratio_threshold
             and result.avg_logprob < self.options.filters.logprob_threshold)
 
+    @staticmethod
+    def _decoded_words(job: Job, result: DecodeResult) -> list[tuple[Word, list[int]]]:
+        """The decode's new words (beyond the forced prefix) on the hearing clock, with their
+        tokens. In a second pass the whole utterance was decoded: words that begin where its
+        audio ends were written into the silence after the speech."""
+        words = [(_to_word(w, job.audio_start_ms, job.audio_end_ms), w.tokens)
+                 for w in result.words[result.n_prefix_words:]]
+        return [w for w in words if w[0].text and
+                (not job.second_pass or w[0].start_ms < job.audio_end_ms)]
+
     def _clean(self, job: Job, result: DecodeResult) -> list[tuple[Word, list[int]]]:
         """New words (beyond the forced prefix) on the hearing clock, with their tokens, minus
         repetition loops and invented phrases."""
-        words = [(_to_word(w, job.audio_start_ms, job.audio_end_ms), w.tokens)
-                 for w in result.words[result.n_prefix_words:]]
-        words = [w for w in words if w[0].text]
-        if job.second_pass:
-            # The whole utterance was decoded: words that begin where its audio ends, or a
-            # run of words that take no time, were written into the silence after the speech.
-            words = [w for w in words if w[0].start_ms < job.audio_end_ms]
+        words = self._decoded_words(job, result)
+        if job.second_pass:  # a run of words that take no time was written into the silence
             words = cut_untimed_tail(words, lambda w: (w[0].start_ms, w[0].end_ms))
         f = self.options.filters
         words = cut_loops(words, lambda w: w[0].text, lambda w: w[0].probability, f)
