@@ -99,20 +99,20 @@ def latency_figures(results: list[ReplayResult]) -> dict:
 LOW_PROBABILITY = 0.5  # a word the pages show as doubtful (hearing/web/js/transcript.js)
 
 
-def score_marks(into: dict[str, list], ref: str, segments, lang: str) -> list[tuple[int, int]]:
+def score_marks(into: dict[str, list], ref: str, segments, lang: str
+                ) -> list[list[tuple[int, int]]]:
     """Word errors of one file, kept with each word's marks for ``marked_wer``; returns the
-    errors of each segment."""
+    (reference words, errors) of each word, by segment."""
     words = [(w.text, w.probability, k) for k, s in enumerate(segments) for w in s.words]
     per_word, missed = word_errors(ref, [w for w, _, _ in words], lang)
     into["errors"].append((per_word, missed))
     into["segment"].append([bool(segments[k].uncertain) for _, _, k in words])
     into["word"].append([bool(segments[k].uncertain) or (p is not None and p < LOW_PROBABILITY)
                          for _, p, k in words])
-    per_segment = [[0, 0] for _ in segments]
-    for (n, e), (_, _, k) in zip(per_word, words):
-        per_segment[k][0] += n
-        per_segment[k][1] += e
-    return [tuple(x) for x in per_segment]
+    per_segment: list[list[tuple[int, int]]] = [[] for _ in segments]
+    for ne, (_, _, k) in zip(per_word, words):
+        per_segment[k].append(tuple(ne))
+    return per_segment
 
 
 def mark_figures(prefix: str, marks: dict[str, list]) -> dict:
@@ -120,11 +120,16 @@ def mark_figures(prefix: str, marks: dict[str, list]) -> dict:
             for k, v in marked_wer(marks["errors"], marks[kind]).items()}
 
 
-def scored(mode: str, name: str, segments, per_segment: list[tuple[int, int]]) -> list[dict]:
+def scored(mode: str, name: str, segments, per_segment: list[list[tuple[int, int]]]
+           ) -> list[dict]:
+    """Each final with its scores and, per word, its probability and (reference words,
+    errors): what the thresholds of ``asr/confidence.py`` are chosen from."""
     return [{"mode": mode, "file": name, "text": s.text, "uncertain": s.uncertain,
-             "scores": s.scores, "probabilities": [w.probability for w in s.words],
-             "ref_words": n, "errors": e}
-            for s, (n, e) in zip(segments, per_segment)]
+             "language": getattr(s, "language", ""), "scores": s.scores,
+             "probabilities": [w.probability for w in s.words],
+             "word_errors": words, "ref_words": sum(n for n, _ in words),
+             "errors": sum(e for _, e in words)}
+            for s, words in zip(segments, per_segment)]
 
 
 def plain_model(model):

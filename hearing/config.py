@@ -103,9 +103,9 @@ class Config:
     asr_weak_languages: str = "auto"
     #: Decode lanes of "local" transcription (asr SchedulerOptions.lanes): 2 runs two decodes
     #: side by side on two model replicas, and four people speaking at once keep their final
-    #: captions within 1.2 s on two cores instead of 2.8 s (bench/asr_capacity.py); 1 is one
-    #: decode at a time on every core.
-    asr_lanes: int = 1
+    #: captions within 1.2-1.4 s on two cores instead of 2.8 s (bench/asr_capacity.py); 1 is
+    #: one decode at a time on every core. 0: two on a CPU of two or more cores, else one.
+    asr_lanes: int = 0
     #: Addresses WebRTC gathers ICE candidates on (comma-separated); empty means all interfaces.
     rtc_bind: str = ""
     #: STUN and TURN URLs (comma-separated) and the TURN REST shared secret.

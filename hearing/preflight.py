@@ -167,6 +167,8 @@ def _asr(cfg: Config) -> list[Problem]:
                                              "(set asr_device = \"cpu\")"))
     if cfg.asr_model_dir:
         out += model_dir_problems(cfg.asr_model_dir)
+    if cfg.asr_lanes < 0:
+        out.append(Problem("asr_lanes", f"{cfg.asr_lanes}: 0 (auto) or a number of lanes"))
     for setting in ("asr_weak_languages", "retranscribe_weak_languages"):
         unknown = set(weak_languages(getattr(cfg, setting)) or ()) - {"kk", "ru"}
         if unknown:

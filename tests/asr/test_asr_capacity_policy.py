@@ -96,8 +96,9 @@ async def test_under_load_partials_thin_out_and_every_final_arrives_in_order():
 
 
 async def test_two_lanes_decode_side_by_side_and_keep_each_streams_finals_in_order():
-    """The server's default: two decode lanes on two model replicas. Three speakers talking at
-    once keep both lanes busy; each gets all its words, every final once and in order."""
+    """The server's default on two cores: two decode lanes on two model replicas. Three
+    speakers talking at once keep both lanes busy; each gets all its words, every final once
+    and in order."""
     from asr.model import ModelOptions, load_model
     two = load_model(ModelOptions(cpu_threads=1, replicas=2))
     sched = Scheduler(SchedulerOptions(lanes=2), model=two)
@@ -117,3 +118,19 @@ async def test_two_lanes_decode_side_by_side_and_keep_each_streams_finals_in_ord
         assert len(got[name].finals()) >= 2, name
         assert_finals_in_order(got[name])
         assert text_wer(ref, got[name].text()) < 0.35, (name, got[name].text())
+
+
+def test_lanes_default_to_the_machine(monkeypatch):
+    """Unset, the lanes suit the machine: two on a CPU of two or more cores, one on a single
+    core or a GPU; a negative number is refused."""
+    import os
+
+    from asr.model import ModelOptions
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert SchedulerOptions().lanes == 2
+    assert SchedulerOptions(lanes=1).lanes == 1
+    assert SchedulerOptions(model=ModelOptions(device="cuda")).lanes == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert SchedulerOptions().lanes == 1
+    with pytest.raises(ValueError):
+        SchedulerOptions(lanes=-1)

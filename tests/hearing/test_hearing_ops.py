@@ -411,6 +411,7 @@ def _misconfigurations(tmp_path: Path) -> dict[str, dict[str, str]]:
         "asr_device": {"COURTROOM_ASR_DEVICE": "cuda"},
         "asr_model_dir": {"COURTROOM_ASR_MODEL_DIR": str(not_a_model)},
         "asr_weak_languages": {"COURTROOM_ASR_WEAK_LANGUAGES": "kk,en"},
+        "asr_lanes": {"COURTROOM_ASR_LANES": "-2"},
         "database_url": {"COURTROOM_DATABASE_URL":
                          "postgresql+psycopg2://court:s3cret@127.0.0.1:1/courtroom"},
         "data_dir": {"COURTROOM_DATA_DIR": str(blocker / "var")},
@@ -420,7 +421,7 @@ def _misconfigurations(tmp_path: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.parametrize("setting", ["asr_device", "asr_model_dir", "asr_weak_languages",
-                                     "database_url", "data_dir", "tls_cert", "public_url"])
+                                     "asr_lanes", "database_url", "data_dir", "tls_cert", "public_url"])
 def test_each_misconfiguration_stops_serve_with_one_clear_line(setting, tmp_path):
     if setting == "asr_device":
         from asr.model import cuda_device_count
