@@ -6,7 +6,10 @@ tokens, the probability that the audio held no speech, and the probability of th
 was decoded in (between Kazakh and Russian). A segment the model is unsure of keeps its words
 (each with its probability) and is marked with the reason; a segment with no usable text left
 is marked ``unintelligible`` and carries no text, so invented words never enter the record as
-ordinary text. Thresholds were chosen on half of ``../shared/speech/ru-dev`` (tuning half, see
+ordinary text. Single words are judged on their own probability as well: the record keeps it,
+and a word under ``stenogram.segments.DOUBTFUL_PROBABILITY`` is shown and counted as doubtful
+(segment marks and doubtful words together: a quarter to a third of the words, most of the
+errors). Thresholds were chosen on half of ``../shared/speech/ru-dev`` (tuning half, see
 ``bench/asr_stream.py --half tune``) and checked on the other half and the Kazakh clips."""
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ class ConfidenceOptions:
     #: the model's own probability that the audio held no speech (real speech of the tuning
     #: half reached 0.44)
     no_speech_prob: float = 0.5
-    #: mean word probability below this: the model guessed some of the words. On the tuning
-    #: half this marks 22 % of the live words, which carry 42 % of the errors (marked WER 0.39,
-    #: unmarked 0.15); it best separates them (errors share minus words share)
+    #: mean word probability below this: the model guessed some of the words. With the beam
+    #: second pass this marks 10 % of the live words of the tuning half, which carry 15 % of
+    #: the errors (marked WER 0.25, unmarked 0.15); doubtful single words carry most of the
+    #: rest, so whole segments are marked only where most of their words are in doubt
     mean_probability: float = 0.78
     #: average log-probability of the decoded tokens below this: text the model wrote without
     #: believing it (reversed speech: -0.8); real speech of the tuning half stays above it

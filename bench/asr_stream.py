@@ -10,8 +10,8 @@ For every selected file of the dataset's ``manifest.jsonl``:
     beam 5, 30 s windows, its defaults otherwise) -> ``plain_wer/cer``;
   * the recogniser's uncertainty mark: the WER of marked and of unmarked words, separately
     (offline and stream; marked words should carry most of the errors): ``*_segment_marked_*``
-    counts the words of segments marked uncertain, ``*_word_marked_*`` also each word shown as
-    doubtful (probability < 0.5); ``--json`` keeps the scores of every final, to choose the
+    counts the words of segments marked uncertain, ``*_word_marked_*`` also each doubtful word
+    (``stenogram.segments.DOUBTFUL_PROBABILITY``, as the pages show it); ``--json`` keeps the scores of every final, to choose the
     thresholds of ``asr/confidence.py`` on the tuning half (``--half tune``);
   * stream (simulated clock): replayed as a live source as fast as the machine allows, each
     event stamped with the time a real-time system on this machine would emit it -> stream
@@ -49,6 +49,7 @@ from asr.model import ModelOptions, load_model  # noqa: E402
 from asr.offline import OfflineOptions, transcribe_audio  # noqa: E402
 from asr.scheduler import Scheduler, SchedulerOptions  # noqa: E402
 from asr.stream import StreamOptions  # noqa: E402
+from stenogram.segments import is_doubtful  # noqa: E402
 
 LAG_LIMIT_MS = 2000
 
@@ -96,9 +97,6 @@ def latency_figures(results: list[ReplayResult]) -> dict:
             "partial_interval_p50_ms": pct(intervals, 50), "finals": len(final_lat)}
 
 
-LOW_PROBABILITY = 0.5  # a word the pages show as doubtful (hearing/web/js/transcript.js)
-
-
 def score_marks(into: dict[str, list], ref: str, segments, lang: str
                 ) -> list[list[tuple[int, int]]]:
     """Word errors of one file, kept with each word's marks for ``marked_wer``; returns the
@@ -107,8 +105,7 @@ def score_marks(into: dict[str, list], ref: str, segments, lang: str
     per_word, missed = word_errors(ref, [w for w, _, _ in words], lang)
     into["errors"].append((per_word, missed))
     into["segment"].append([bool(segments[k].uncertain) for _, _, k in words])
-    into["word"].append([bool(segments[k].uncertain) or (p is not None and p < LOW_PROBABILITY)
-                         for _, p, k in words])
+    into["word"].append([bool(segments[k].uncertain) or is_doubtful(p) for _, p, k in words])
     per_segment: list[list[tuple[int, int]]] = [[] for _ in segments]
     for ne, (_, _, k) in zip(per_word, words):
         per_segment[k].append(tuple(ne))

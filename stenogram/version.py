@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .canonical import canonical_bytes, canonical_sha256
 from .revisions import utc_now
-from .segments import Segment, chronological
+from .segments import Segment, Word, chronological, is_doubtful
 from .signing import Signer, b64, unb64, verify_signature
 
 VERSION_FORMAT = "courtroom-stenogram/1"
@@ -55,9 +55,25 @@ class StenogramVersion:
             return int(self.document["uncertain_segments"])
         return _count_uncertain(self.document.get("segments") or [])
 
+    @property
+    def doubtful_words(self) -> int:
+        """How many words of its unchecked segments the recogniser heard with little
+        probability (counted from the segments in versions built before the count was
+        written)."""
+        if "doubtful_words" in self.document:
+            return int(self.document["doubtful_words"])
+        return _count_doubtful(self.document.get("segments") or [])
+
 
 def _count_uncertain(segments: Iterable[Mapping[str, Any]]) -> int:
     return sum(1 for s in segments if s.get("uncertain"))
+
+
+def _count_doubtful(segments: Iterable[Mapping[str, Any]]) -> int:
+    """Doubtful words in segments nobody has corrected yet: a correction is made against the
+    recording, so it checks the words left as they were too."""
+    return sum(1 for s in segments if s.get("origin", "asr") != "edit_text"
+               for w in s.get("words") or [] if is_doubtful(Word.from_any(w).probability))
 
 
 def _file_entries(items: Iterable[Mapping[str, Any]], what: str) -> list[dict[str, Any]]:
@@ -93,8 +109,9 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
       ...}] in the order written, corrected ones too; the key is left out when there are none,
       so versions made before notes existed keep their hashes.
 
-    The version states how many segments carry the recogniser's uncertainty mark, so a signer
-    sees at once how much of the record the machine was unsure of."""
+    The version states how many segments carry the recogniser's uncertainty mark and how many
+    words it doubted, so a signer sees at once how much of the record the machine was unsure
+    of."""
     segs = [s.to_dict() for s in chronological(list(segments))]
     doc = {
         "format": VERSION_FORMAT,
@@ -107,6 +124,7 @@ def build_version(*, hearing: Mapping[str, Any], participants: Sequence[Mapping[
                       "head_hash": str(revisions_head["head_hash"])},
         "segments": segs,
         "uncertain_segments": _count_uncertain(segs),
+        "doubtful_words": _count_doubtful(segs),
         "recordings": _file_entries(recordings, "recording"),
         "evidence": _file_entries(evidence, "evidence"),
         "audit": None if audit_head is None else dict(audit_head),

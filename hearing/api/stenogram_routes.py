@@ -26,7 +26,7 @@ SIGNATURE = record("VersionSignature", {"role": {"enum": ["secretary", "judge"]}
                                         "subject": OPT_STR})
 VERSION = record("StenogramVersion", {
     "number": INT, "sha256": STR, "created_at": OPT_STR, "previous_sha256": OPT_STR,
-    "segments": INT, "uncertain_segments": INT,
+    "segments": INT, "uncertain_segments": INT, "doubtful_words": INT,
     "status": {"enum": ["draft", "awaiting_judge", "signed"]},
     "signatures": {"type": "array", "items": SIGNATURE}})
 VERSIONS = schema("StenogramVersions", paged(VERSION, "versions"))

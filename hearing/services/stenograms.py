@@ -80,7 +80,7 @@ def version_json(v: StenogramVersion, sigs: list[dict]) -> dict:
     return {"number": v.number, "sha256": v.sha256, "created_at": v.document.get("created_at"),
             "previous_sha256": v.document.get("previous_sha256"),
             "segments": len(v.document.get("segments", [])),
-            "uncertain_segments": v.uncertain_segments,
+            "uncertain_segments": v.uncertain_segments, "doubtful_words": v.doubtful_words,
             "status": signature_status(v, mine),
             "signatures": [{"role": x["statement"]["role"],
                             "name": x["statement"]["signer"].get("name"),

@@ -70,6 +70,47 @@ def test_each_version_counts_its_uncertain_segments_and_old_ones_still_verify():
     assert version_problems(old) == [] and old.uncertain_segments == 4
 
 
+def test_each_version_counts_the_words_the_recogniser_doubted():
+    """Words heard with less than DOUBTFUL_PROBABILITY are counted per version (the pages show
+    them so) until the secretary has checked their segment against the recording."""
+    t = Transcript()
+    words = [["Свидетель", 1000, 1500, 0.97], ["Жанузакова", 1500, 2300, 0.41],
+             ["подтвердила", 2300, 3000, 0.79], ["показания.", 3000, 3600, 0.8]]
+    seg = segment_from_final(
+        {"source_id": "mic-1", "start_ms": 1000, "end_ms": 3600, "language": "ru",
+         "text": " ".join(w[0] for w in words), "words": words}, speaker="p-judge",
+        segment_id="s0")
+    t.add_machine_segment(seg)
+    hearing = {"id": "h1", "court": "Суд", "case_number": "1-1/26", "title": "Дело",
+               "date": "2026-03-17", "opened_at": "2026-03-17T04:00:00.000Z"}
+    people = [{"id": "p-judge", "name": "Иванов", "role": "judge"}]
+    v = build_version(hearing=hearing, participants=people, segments=t.segments(),
+                      revisions_head=t.head())
+    assert v.document["doubtful_words"] == 2 and v.doubtful_words == 2
+    assert [w.doubtful for w in seg.words] == [False, True, True, False]
+    # the secretary corrects the segment against the recording: it is checked, doubt and all
+    t.edit_text(seg.segment_id, "Свидетель Жанузакова подтвердила свои показания.",
+                author="sec")
+    v2 = build_version(hearing=hearing, participants=people, segments=t.segments(),
+                       revisions_head=t.head(), previous=v)
+    assert v2.doubtful_words == 0
+    old_doc = {k: val for k, val in v.document.items() if k != "doubtful_words"}
+    from stenogram.version import StenogramVersion
+    old = StenogramVersion(old_doc, canonical_sha256(old_doc))
+    assert version_problems(old) == [] and old.doubtful_words == 2
+
+
+def test_the_pages_show_the_same_words_as_doubtful():
+    """The pages highlight the words each version counts: one threshold."""
+    import re
+    from pathlib import Path
+
+    from stenogram.segments import DOUBTFUL_PROBABILITY
+    js = (Path(__file__).resolve().parents[2] / "hearing/web/js/transcript.js").read_text()
+    found = re.search(r"export const LOW_PROBABILITY = ([0-9.]+);", js)
+    assert found and float(found.group(1)) == DOUBTFUL_PROBABILITY
+
+
 def test_the_protocol_prints_the_mark_and_no_invented_text():
     v = hearing_version()
     txt = render_txt(protocol_from_version(v))

@@ -12,7 +12,7 @@ import { langSwitch } from "./header.js";
 import { Live } from "./live.js";
 import { mountSignPanel } from "./sign.js";
 import { renderDiff } from "./diff.js";
-import { interpretationMark, speakerName } from "./transcript.js";
+import { LOW_PROBABILITY, interpretationMark, speakerName } from "./transcript.js";
 import { mountNotices } from "./notices.js";
 import { mountSearch } from "./search.js";
 import { RecordingList, RecordingPlayer } from "./recording_player.js";
@@ -22,7 +22,6 @@ import { mountProposals } from "./proposals.js";
 import { mountRedaction } from "./redaction.js";
 
 const HID = Number(location.pathname.split("/").pop());
-const LOW = 0.5;
 const EXPORTS = ["pdf", "docx", "txt", "srt", "vtt"];
 const RATES = [0.75, 1, 1.25, 1.5, 2];
 const GAP_REASONS = ["lost", "muted", "disconnected"];
@@ -95,7 +94,7 @@ function wordSpans(seg) {
   const words = seg.words?.length ? seg.words : [{ text: seg.text, start_ms: seg.start_ms, end_ms: seg.end_ms, probability: 1 }];
   const active = S.selected?.seg === seg.id && S.selected.i < words.length ? S.selected.i : 0;
   return words.map((w, i) => {
-    const low = w.probability !== null && w.probability !== undefined && w.probability < LOW;
+    const low = w.probability !== null && w.probability !== undefined && w.probability < LOW_PROBABILITY;
     const span = h("span", { class: `word${low ? " low" : ""}`, tabindex: i === active ? "0" : "-1", dataset: { i, start: w.start_ms, end: w.end_ms },
       title: low ? `${t("ed.low_confidence")} (${Math.round(w.probability * 100)}%)` : undefined }, w.text.trim());
     return [span, " "];

@@ -76,6 +76,9 @@ export function mountSignPanel(container, api, hearingId, { role }) {
       versions.append(h("li", { dataset: { version: v.number, status } },
         h("span", { class: "who" }, t("sign.version", { n: v.number }),
           h("small", {}, `${t(`sign.status.${status}`)} · SHA-256 ${String(v.sha256).slice(0, 16)}…`),
+          (v.uncertain_segments || v.doubtful_words)
+            ? h("small", { class: "doubt" }, t("sign.doubt", { segments: v.uncertain_segments || 0, words: v.doubtful_words || 0 }))
+            : null,
           ...sigs.map((s) => h("small", {}, s)), certPanel),
         btn, certBtn));
     }

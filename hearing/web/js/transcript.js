@@ -12,7 +12,7 @@ export function speakerName(sp) {
 }
 
 // Words the recogniser heard with less probability than this are shown as doubtful.
-export const LOW_PROBABILITY = 0.5;
+export const LOW_PROBABILITY = 0.8;
 
 // The text of a segment, word by word where the words spell it (the recogniser's own text), so
 // that doubtful words can be shown; a segment with no usable text shows that it was not made out.
