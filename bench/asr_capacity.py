@@ -29,8 +29,8 @@ VAD, and the rest (features, Python); batch sizes and streams per batch; forced 
 tokens per request (each is one decoder step); model time per job kind. ``--policy old,new``
 runs the scheduler without and with early partials in one process; ``--policy one-lane,new
 --clock wall`` with one decode lane (the model on every core) and with ``--lanes`` of them
-(default 2, each on its share of the cores; the server's ``asr_lanes``). The first run is the
-baseline: ratios are against it. Nothing passes or fails here."""
+(default: the server's ``asr_lanes``, two on two cores, each on its share of them). The first
+run is the baseline: ratios are against it. Nothing passes or fails here."""
 
 from __future__ import annotations
 
@@ -391,8 +391,9 @@ async def main() -> int:
     ap.add_argument("--streams", default="1,4", help="stream counts to run, the first is the "
                     "baseline")
     ap.add_argument("--seconds", type=float, default=90.0, help="audio per stream")
-    ap.add_argument("--second-pass", choices=("on", "off"), default="off",
-                    help="finals decoded once more with beam search (StreamOptions.second_pass)")
+    ap.add_argument("--second-pass", choices=("on", "off"), default="on",
+                    help="finals decoded once more with beam search "
+                    "(StreamOptions.second_pass, on in the server)")
     ap.add_argument("--policy", default="new", help="scheduler policies to run, in order: new "
                     "(the defaults), old (partials only when due: no early ones)")
     ap.add_argument("--no-gate", action="store_true",
@@ -414,7 +415,8 @@ async def main() -> int:
                     help="inference threads per lane (0: the cores shared by the lanes; 1 with "
                     "--clock simulated)")
     ap.add_argument("--lanes", type=int, default=None,
-                    help="decode lanes (default 2; the simulated clock runs one)")
+                    help="decode lanes (default: the server's, two on a CPU of two or more "
+                    "cores; the simulated clock runs one)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -433,9 +435,10 @@ async def main() -> int:
             final_decode=dataclasses.replace(options.final_decode, detect_language=False))
     simulated = args.clock == "simulated"
     threads = args.threads or (1 if simulated else 0)
-    lanes = 1 if simulated else (args.lanes or 2)
     base_opts = SchedulerOptions(model=ModelOptions(cpu_threads=threads),
-                                 run_workers=not simulated, lanes=lanes)
+                                 run_workers=not simulated,
+                                 lanes=1 if simulated else (args.lanes or 0))
+    lanes = base_opts.lanes
     if args.max_batch:
         base_opts = dataclasses.replace(base_opts, max_batch=args.max_batch)
     policies = {"new": base_opts,

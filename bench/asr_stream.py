@@ -11,8 +11,9 @@ For every selected file of the dataset's ``manifest.jsonl``:
   * the recogniser's uncertainty mark: the WER of marked and of unmarked words, separately
     (offline and stream; marked words should carry most of the errors): ``*_segment_marked_*``
     counts the words of segments marked uncertain, ``*_word_marked_*`` also each doubtful word
-    (``stenogram.segments.DOUBTFUL_PROBABILITY``, as the pages show it); ``--json`` keeps the scores of every final, to choose the
-    thresholds of ``asr/confidence.py`` on the tuning half (``--half tune``);
+    (``stenogram.segments.DOUBTFUL_PROBABILITY``, as the pages show it); ``--json`` keeps the
+    scores of every final and each word's probability and errors, to choose the thresholds of
+    ``asr/confidence.py`` and ``DOUBTFUL_PROBABILITY`` on the tuning half (``--half tune``);
   * stream (simulated clock): replayed as a live source as fast as the machine allows, each
     event stamped with the time a real-time system on this machine would emit it -> stream
     WER/CER, final latency, commit latency, partial interval, rtf.

@@ -24,12 +24,12 @@ const w = (text, p) => ({ text, start_ms: 0, end_ms: 1, probability: p });
 view.final({ segment_id: "a", source_id: "p1", speaker, start_ms: 1000, end_ms: 2000,
   text: "Суд идёт.", words: [w("Суд", 0.95), w("идёт.", 0.91)], uncertain: "" });
 view.final({ segment_id: "b", source_id: "p1", speaker, start_ms: 3000, end_ms: 4000,
-  text: "Пароль неверен.", words: [w("Пароль", 0.31), w("неверен.", 0.72)],
+  text: "Пароль неверен.", words: [w("Пароль", 0.31), w("неверен.", 0.86)],
   uncertain: "low_confidence" });
 view.final({ segment_id: "c", source_id: "p1", speaker, start_ms: 5000, end_ms: 6000,
   text: "", words: [], uncertain: "unintelligible" });
 view.partial({ segment_id: "d", source_id: "p2", speaker, start_ms: 7000, end_ms: 8000,
-  text: "Мен куәгермін", words: [w("Мен", 0.9), w("куәгермін", 0.4)], uncertain: "language" });
+  text: "Мен куәгермін", words: [w("Мен", 0.9), w("куәгермін", 0.72)], uncertain: "language" });
 document.body.dataset.ready = "1";
 </script>"""
 
