@@ -68,7 +68,7 @@ class SchedulerOptions:
     #: decode batches that run at once, each on its own model replica with cores // lanes
     #: threads (a batch of a small model uses one core poorly); one stream has at most one
     #: partial and one final in flight. The server's ``asr_lanes``. 0: ``auto_lanes``, two
-    #: on a CPU of two or more cores (four people speaking at once: final p95 1.2-1.4 s
+    #: on a CPU of two or more cores (four people speaking at once: final p95 1.2-1.9 s
     #: against 2.8 s with one lane, bench/asr_capacity.py), one on a GPU or a single core.
     lanes: int = 0
     #: partial batches run in at most lanes - this many lanes at once: a final that comes
