@@ -233,10 +233,12 @@ class Scheduler:
         self._work_pending = False
         self._pick = threading.Lock()  # one lane at a time chooses its next batch
         self._partial_batches = 0  # partial batches decoding now (under ``_pick``)
+        self._final_batches = 0  # final batches decoding now (under ``_pick``)
         self._stats = threading.Lock()  # the counters below, written by every lane
         self._running = False
         self._threads: list[threading.Thread] = []
         self.decode_batches = 0
+        self.hurried_finals = 0  # finals decoded in a hurry (StreamOptions.hurried_beam_size)
         self.lanes_busy = 0  # batches decoding now
         self.peak_lanes_busy = 0  # the most that ever decoded at once
         self.decode_requests = 0  # over decode_batches: the batch size achieved
@@ -489,13 +491,18 @@ class Scheduler:
         partials.sort(key=lambda t: t[:3])  # due first, unscaled first, most starved first
         jobs: list[tuple[Stream, Job]] = []
         if finals:  # oldest first, one per stream per batch
+            # behind on finals (another decodes, or several wait): each is decoded faster
+            hurry = self._final_batches > 0 or len(finals) > 1
             for _, s in sorted(finals, key=lambda t: t[0])[: o.max_batch]:
                 with s.lock:
-                    job = s.core.take_final_job()
+                    job = s.core.take_final_job(hurry)
                     if job:
                         s._final_jobs.append(job)
                 if job:
                     jobs.append((s, job))
+            if jobs:
+                self._final_batches += 1
+                self.hurried_finals += len(jobs) if hurry else 0
             return jobs
         if not partials:
             return []
@@ -572,9 +579,12 @@ class Scheduler:
                         if job.kind == "partial":
                             s._partial_in_flight = False
         finally:
-            if jobs and jobs[0][1].kind == "partial":
+            if jobs:
                 with self._pick:
-                    self._partial_batches -= 1
+                    if jobs[0][1].kind == "partial":
+                        self._partial_batches -= 1
+                    else:
+                        self._final_batches -= 1
         if len(jobs) and self.options.lanes > 1:
             self._wake_inference()  # what this batch held back (a stream's next job) may run
 

@@ -88,6 +88,10 @@ class StreamOptions:
     #: carries its own context (bench/asr_capacity.py: final latency p95 of one stream 2.0 s
     #: with 28 s, 1.1 s with 12 s)
     second_pass_context_total_ms: int = 12_000
+    #: a final taken while another decodes or waits (the model is behind on finals) is
+    #: decoded alone, without the previous segment's audio, and with at most this beam, so
+    #: the finals catch up instead of queueing; 0: never hurried
+    hurried_beam_size: int = 2
 
     def __post_init__(self) -> None:
         self.language = validate(self.language)
@@ -382,14 +386,16 @@ class StreamCore:
             self.options.first_partial_ms
         return u.end_ms - last >= wait
 
-    def take_final_job(self) -> Job | None:
+    def take_final_job(self, hurry: bool = False) -> Job | None:
+        """The next final's decode; ``hurry``: the model is behind on finals, so the second
+        pass decodes the segment alone with ``hurried_beam_size``."""
         while self._finals:
             u = self._finals.popleft()
             if u.final_started:
                 continue
             u.final_started = True
             if self.options.second_pass:
-                return self._second_pass_job(u)
+                return self._second_pass_job(u, hurry and self.options.hurried_beam_size > 0)
             return self._job("final", u, self.options.final_decode)
         return None
 
@@ -417,17 +423,20 @@ class StreamCore:
             prompt=self._prompt(u), prefix_tokens=u.prefix_tokens, options=options)
         return Job(kind, request, u, u.epoch, u.start_ms, end_ms)
 
-    def _second_pass_job(self, u: _Utterance) -> Job:
+    def _second_pass_job(self, u: _Utterance, hurry: bool = False) -> Job:
         """The whole segment once more, with beam search and the source's earlier finals as
         prompt (not its own greedy words: their errors would be copied)."""
         audio = u.segment_audio()[:29 * SAMPLE_RATE]
         options = self.options.second_pass_decode
+        if hurry:
+            options = replace(options, beam_size=min(options.beam_size,
+                                                     self.options.hurried_beam_size))
         if options.max_new_tokens is None:
             options = replace(options, max_new_tokens=int(10 + 7 * len(audio) / SAMPLE_RATE))
         end_ms = u.segment_start_ms + len(audio) // SAMPLES_PER_MS
         before, prefix, known = np.zeros(0, np.float32), [], ""
         o = self.options
-        if self._context is not None and o.second_pass_context_gap_ms > 0 and \
+        if self._context is not None and o.second_pass_context_gap_ms > 0 and not hurry and \
                 len(candidates(o.language)) == 1:
             c_audio, c_tokens, c_text, c_end = self._context
             c_audio = c_audio[-o.second_pass_context_max_ms * SAMPLES_PER_MS:]

@@ -29,8 +29,10 @@ VAD, and the rest (features, Python); batch sizes and streams per batch; forced 
 tokens per request (each is one decoder step); model time per job kind. ``--policy old,new``
 runs the scheduler without and with early partials in one process; ``--policy one-lane,new
 --clock wall`` with one decode lane (the model on every core) and with ``--lanes`` of them
-(default: the server's ``asr_lanes``, two on two cores, each on its share of them). The first
-run is the baseline: ratios are against it. Nothing passes or fails here."""
+(default: the server's ``asr_lanes``, two on two cores, each on its share of them);
+``--policy unhurried,new`` without and with hurried finals (a final taken while another
+decodes or waits: no previous segment's audio, beam ``hurried_beam_size``). The first run is
+the baseline: ratios are against it. Nothing passes or fails here."""
 
 from __future__ import annotations
 
@@ -344,7 +346,8 @@ async def run(scheduler: Scheduler, audios: list[np.ndarray], options: StreamOpt
         "final_latency_p50_ms": pct(finals_lat, 50), "final_latency_p95_ms": pct(finals_lat, 95),
         "final_latency_max_ms": round(max(finals_lat), 1) if finals_lat else None,
         "lag_p50_ms": pct(lags, 50), "lag_p95_ms": pct(lags, 95),
-        "finals": finals, "partials_per_stream_s": round(partials / audio_s, 3),
+        "finals": finals, "hurried_finals": scheduler.hurried_finals,
+        "partials_per_stream_s": round(partials / audio_s, 3),
         "process_cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
         "cpu_per_stream_s": round(cpu / audio_s, 4),
         "capacity_estimate": round((os.cpu_count() or 2) / max(1e-9, cpu / audio_s), 2),
@@ -374,7 +377,8 @@ def print_run(name: str, r: dict, base: dict | None) -> None:
           f"{r['final_latency_p50_ms']} p95 {r['final_latency_p95_ms']} ms | lag p95 "
           f"{r['lag_p95_ms']} ms | cpu/stream-s {r['cpu_per_stream_s']}{ratio} -> capacity "
           f"~{r['capacity_estimate']} | partials/stream-s {r['partials_per_stream_s']} | "
-          f"batch {r['mean_batch_size']} ({r['mean_streams_per_batch']} streams) | load "
+          f"batch {r['mean_batch_size']} ({r['mean_streams_per_batch']} streams) | hurried "
+          f"finals {r['hurried_finals']}/{r['finals']} | load "
           f"{r['load_average_1min']}", flush=True)
     # (several lanes decode at once: their process-CPU deltas overlap, their wall time not)
     profile = ("cpu s", r["profile_cpu_s"]) if r["clock"] == "simulated" or r.get("lanes") == 1 \
@@ -395,7 +399,8 @@ async def main() -> int:
                     help="finals decoded once more with beam search "
                     "(StreamOptions.second_pass, on in the server)")
     ap.add_argument("--policy", default="new", help="scheduler policies to run, in order: new "
-                    "(the defaults), old (partials only when due: no early ones)")
+                    "(the defaults), old (partials only when due: no early ones), one-lane, "
+                    "unhurried (finals never hurried)")
     ap.add_argument("--no-gate", action="store_true",
                     help="courtroom seats fed ungated (every seat hears the room)")
     ap.add_argument("--courtroom", action="store_true",
@@ -443,7 +448,9 @@ async def main() -> int:
         base_opts = dataclasses.replace(base_opts, max_batch=args.max_batch)
     policies = {"new": base_opts,
                 "old": dataclasses.replace(base_opts, early_partial_share=1.0),
-                "one-lane": dataclasses.replace(base_opts, lanes=1)}
+                "one-lane": dataclasses.replace(base_opts, lanes=1),
+                "unhurried": base_opts}
+    stream_options = {"unhurried": dataclasses.replace(options, hurried_beam_size=0)}
     counts = [int(x) for x in args.streams.split(",") if x]
     out: dict = {"cores": os.cpu_count(), "second_pass": args.second_pass, "clock": args.clock,
                  "inference_threads": threads, "lanes": lanes,
@@ -462,15 +469,16 @@ async def main() -> int:
         scheduler._tokens = TokenLog()
         scheduler.decoder.whisper = TimedWhisper(scheduler.decoder.whisper, scheduler._phases)
         scheduler._tokens.wrap(scheduler.decoder)
+        opts = stream_options.get(policy, options)
         for n in counts:
-            r = await run(scheduler, [a for a in material[:n]], options, f"{policy}{n}-",
+            r = await run(scheduler, [a for a in material[:n]], opts, f"{policy}{n}-",
                           simulated)
             out["runs"][f"{policy}_continuous_x{n}"] = r
             print_run(f"{policy} policy, continuous x{n}", r, base)
             base = base or r
         if room is not None:
             seats, ref = room
-            r = await run(scheduler, seats, options, f"{policy}-seat", simulated)
+            r = await run(scheduler, seats, opts, f"{policy}-seat", simulated)
             r["talking_seats"] = len({u["seat"] for u in ref["utterances"]})
             r["utterances"] = len(ref["utterances"])
             r["gated"] = not args.no_gate

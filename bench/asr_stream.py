@@ -2,7 +2,7 @@
 
     python bench/asr_stream.py --dataset ../shared/speech/ru-dev --lang ru --json OUT.json \
         [--half tune|test|all] [--limit N] [--max-minutes M] [--realtime-seconds S] \
-        [--plain] [--second-pass on|off] [--offline-min-seconds S]
+        [--plain] [--second-pass on|off] [--hurried] [--offline-min-seconds S]
 
 For every selected file of the dataset's ``manifest.jsonl``:
   * offline: the whole file transcribed in batches (beam search) -> ``offline_wer/cer``;
@@ -225,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--second-pass", choices=("on", "off"),
                     help="the stream's beam-search second pass for finals (default: "
                          "StreamOptions' default)")
+    ap.add_argument("--hurried", action="store_true",
+                    help="every final decoded as a machine behind on finals decodes it "
+                         "(StreamOptions.hurried_beam_size, no previous segment's audio): "
+                         "the worst case of the record's accuracy under load")
     ap.add_argument("--second-pass-min-seconds", type=float,
                     help="pad the second pass's encoder input to at least this (30 = Whisper)")
     ap.add_argument("--offline-min-seconds", type=float,
@@ -259,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     options = StreamOptions(language=args.lang)
     if args.second_pass:
         options = replace(options, second_pass=args.second_pass == "on")
+    if args.hurried:
+        options = replace(options, second_pass_context_gap_ms=0, second_pass_decode=replace(
+            options.second_pass_decode, beam_size=options.hurried_beam_size))
     if args.second_pass_min_seconds is not None:
         options = replace(options, second_pass_decode=replace(
             options.second_pass_decode, min_seconds=args.second_pass_min_seconds))

@@ -72,6 +72,24 @@ async def test_speakers_share_batches_and_a_silent_seat_costs_no_decode():
     assert sum(n for k, n in sched.batch_streams.items() if k >= 2) >= 3
 
 
+async def test_finals_due_together_are_hurried_and_keep_their_words():
+    """Two finals due at once: the model is behind on finals, so both are decoded in one
+    batch with the narrower beam and without the previous segment's audio; their words are
+    all there. A speaker alone is never hurried."""
+    x, ref = clip("ru-dev", "read_utterance", 5, 8, index=0)
+    speech = np.concatenate([silence(0.3), x, silence(1.0)])
+    sched = Scheduler(SchedulerOptions(run_workers=False), model=model())
+    await sched.start()
+    got, _ = await run_streams(sched, {"judge": speech, "echo": speech.copy()})
+    assert sched.hurried_finals == 2
+    for name in ("judge", "echo"):
+        assert text_wer(ref, got[name].text()) < 0.35, (name, got[name].text())
+    alone, _ = await run_streams(sched, {"witness": speech})
+    await sched.stop()
+    assert sched.hurried_finals == 2
+    assert text_wer(ref, alone["witness"].text()) < 0.35, alone["witness"].text()
+
+
 async def test_under_load_partials_thin_out_and_every_final_arrives_in_order():
     parts, refs = [], []
     for i in range(2):  # two sentences with pauses: two finals at least
