@@ -502,7 +502,7 @@ class Scheduler:
                     jobs.append((s, job))
             if jobs:
                 self._final_batches += 1
-                self.hurried_finals += len(jobs) if hurry else 0
+                self.hurried_finals += sum(1 for _, j in jobs if j.hurried)
             return jobs
         if not partials:
             return []

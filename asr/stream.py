@@ -179,6 +179,7 @@ class Job:
     audio_start_ms: int
     audio_end_ms: int
     second_pass: bool = False  # the whole segment decoded afresh (no forced prefix)
+    hurried: bool = False  # ... in a hurry (StreamOptions.hurried_beam_size)
 
 
 class StreamCore:
@@ -450,7 +451,8 @@ class StreamCore:
                                                                          known=known),
                                 prefix_tokens=prefix, options=options)
         return Job("final", request, u, u.epoch,
-                   u.segment_start_ms - len(before) // SAMPLES_PER_MS, end_ms, second_pass=True)
+                   u.segment_start_ms - len(before) // SAMPLES_PER_MS, end_ms, second_pass=True,
+                   hurried=hurry)
 
     def _prompt(self, u: _Utterance, own: bool = True, known: str = "") -> str:
         """Vocabulary and recent text; ``known``, text the decoder is given as its prefix, is

@@ -315,6 +315,7 @@ async def run(scheduler: Scheduler, audios: list[np.ndarray], options: StreamOpt
     lags: list[float] = []
     c0, w0 = time.process_time(), time.perf_counter()
     load0 = os.getloadavg()[0]
+    hurried_before = scheduler.hurried_finals
     longest = max(len(a) for a in audios)
     if simulated:
         scheduler.clock = lambda: now[0]
@@ -346,7 +347,7 @@ async def run(scheduler: Scheduler, audios: list[np.ndarray], options: StreamOpt
         "final_latency_p50_ms": pct(finals_lat, 50), "final_latency_p95_ms": pct(finals_lat, 95),
         "final_latency_max_ms": round(max(finals_lat), 1) if finals_lat else None,
         "lag_p50_ms": pct(lags, 50), "lag_p95_ms": pct(lags, 95),
-        "finals": finals, "hurried_finals": scheduler.hurried_finals,
+        "finals": finals, "hurried_finals": scheduler.hurried_finals - hurried_before,
         "partials_per_stream_s": round(partials / audio_s, 3),
         "process_cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
         "cpu_per_stream_s": round(cpu / audio_s, 4),
