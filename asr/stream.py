@@ -88,10 +88,6 @@ class StreamOptions:
     #: carries its own context (bench/asr_capacity.py: final latency p95 of one stream 2.0 s
     #: with 28 s, 1.1 s with 12 s)
     second_pass_context_total_ms: int = 12_000
-    #: a final taken while another decodes or waits (the model is behind on finals) is
-    #: decoded alone, without the previous segment's audio, and with at most this beam, so
-    #: the finals catch up instead of queueing; 0: never hurried
-    hurried_beam_size: int = 2
 
     def __post_init__(self) -> None:
         self.language = validate(self.language)
@@ -179,7 +175,7 @@ class Job:
     audio_start_ms: int
     audio_end_ms: int
     second_pass: bool = False  # the whole segment decoded afresh (no forced prefix)
-    hurried: bool = False  # ... in a hurry (StreamOptions.hurried_beam_size)
+    hurried: bool = False  # ... in a hurry: without the previous segment's audio
 
 
 class StreamCore:
@@ -389,14 +385,14 @@ class StreamCore:
 
     def take_final_job(self, hurry: bool = False) -> Job | None:
         """The next final's decode; ``hurry``: the model is behind on finals, so the second
-        pass decodes the segment alone with ``hurried_beam_size``."""
+        pass decodes the segment alone, without the previous segment's audio."""
         while self._finals:
             u = self._finals.popleft()
             if u.final_started:
                 continue
             u.final_started = True
             if self.options.second_pass:
-                return self._second_pass_job(u, hurry and self.options.hurried_beam_size > 0)
+                return self._second_pass_job(u, hurry)
             return self._job("final", u, self.options.final_decode)
         return None
 
@@ -429,9 +425,6 @@ class StreamCore:
         prompt (not its own greedy words: their errors would be copied)."""
         audio = u.segment_audio()[:29 * SAMPLE_RATE]
         options = self.options.second_pass_decode
-        if hurry:
-            options = replace(options, beam_size=min(options.beam_size,
-                                                     self.options.hurried_beam_size))
         if options.max_new_tokens is None:
             options = replace(options, max_new_tokens=int(10 + 7 * len(audio) / SAMPLE_RATE))
         end_ms = u.segment_start_ms + len(audio) // SAMPLES_PER_MS

@@ -30,8 +30,8 @@ tokens per request (each is one decoder step); model time per job kind. ``--poli
 runs the scheduler without and with early partials in one process; ``--policy one-lane,new
 --clock wall`` with one decode lane (the model on every core) and with ``--lanes`` of them
 (default: the server's ``asr_lanes``, two on two cores, each on its share of them);
-``--policy unhurried,new`` without and with hurried finals (a final taken while another
-decodes or waits: no previous segment's audio, beam ``hurried_beam_size``). The first run is
+``--policy unhurried,new`` without and with hurried finals (``SchedulerOptions.hurry_finals``:
+a final due while another decodes or waits is decoded without the previous segment's audio). The first run is
 the baseline: ratios are against it. Nothing passes or fails here."""
 
 from __future__ import annotations
@@ -427,6 +427,7 @@ async def main() -> int:
     args = ap.parse_args()
 
     options = StreamOptions(language=args.lang)
+
     if any(f.name == "second_pass" for f in dataclasses.fields(StreamOptions)):
         options = dataclasses.replace(options, second_pass=args.second_pass == "on")
     elif args.second_pass == "on":
@@ -450,8 +451,7 @@ async def main() -> int:
     policies = {"new": base_opts,
                 "old": dataclasses.replace(base_opts, early_partial_share=1.0),
                 "one-lane": dataclasses.replace(base_opts, lanes=1),
-                "unhurried": base_opts}
-    stream_options = {"unhurried": dataclasses.replace(options, hurried_beam_size=0)}
+                "unhurried": dataclasses.replace(base_opts, hurry_finals=False)}
     counts = [int(x) for x in args.streams.split(",") if x]
     out: dict = {"cores": os.cpu_count(), "second_pass": args.second_pass, "clock": args.clock,
                  "inference_threads": threads, "lanes": lanes,
@@ -470,16 +470,15 @@ async def main() -> int:
         scheduler._tokens = TokenLog()
         scheduler.decoder.whisper = TimedWhisper(scheduler.decoder.whisper, scheduler._phases)
         scheduler._tokens.wrap(scheduler.decoder)
-        opts = stream_options.get(policy, options)
         for n in counts:
-            r = await run(scheduler, [a for a in material[:n]], opts, f"{policy}{n}-",
+            r = await run(scheduler, [a for a in material[:n]], options, f"{policy}{n}-",
                           simulated)
             out["runs"][f"{policy}_continuous_x{n}"] = r
             print_run(f"{policy} policy, continuous x{n}", r, base)
             base = base or r
         if room is not None:
             seats, ref = room
-            r = await run(scheduler, seats, opts, f"{policy}-seat", simulated)
+            r = await run(scheduler, seats, options, f"{policy}-seat", simulated)
             r["talking_seats"] = len({u["seat"] for u in ref["utterances"]})
             r["utterances"] = len(ref["utterances"])
             r["gated"] = not args.no_gate

@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                          "StreamOptions' default)")
     ap.add_argument("--hurried", action="store_true",
                     help="every final decoded as a machine behind on finals decodes it "
-                         "(StreamOptions.hurried_beam_size, no previous segment's audio): "
-                         "the worst case of the record's accuracy under load")
+                         "(SchedulerOptions.hurry_finals: without the previous segment's "
+                         "audio): the worst case of the record's accuracy under load")
     ap.add_argument("--second-pass-min-seconds", type=float,
                     help="pad the second pass's encoder input to at least this (30 = Whisper)")
     ap.add_argument("--offline-min-seconds", type=float,
@@ -264,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.second_pass:
         options = replace(options, second_pass=args.second_pass == "on")
     if args.hurried:
-        options = replace(options, second_pass_context_gap_ms=0, second_pass_decode=replace(
-            options.second_pass_decode, beam_size=options.hurried_beam_size))
+        options = replace(options, second_pass_context_gap_ms=0)
     if args.second_pass_min_seconds is not None:
         options = replace(options, second_pass_decode=replace(
             options.second_pass_decode, min_seconds=args.second_pass_min_seconds))

@@ -74,8 +74,8 @@ async def test_speakers_share_batches_and_a_silent_seat_costs_no_decode():
 
 async def test_finals_due_together_are_hurried_and_keep_their_words():
     """Two finals due at once: the model is behind on finals, so both are decoded in one
-    batch with the narrower beam and without the previous segment's audio; their words are
-    all there. A speaker alone is never hurried."""
+    batch without the previous segment's audio; their words are all there. A speaker alone is
+    never hurried, nor anyone when the court turns hurrying off."""
     x, ref = clip("ru-dev", "read_utterance", 5, 8, index=0)
     speech = np.concatenate([silence(0.3), x, silence(1.0)])
     sched = Scheduler(SchedulerOptions(run_workers=False), model=model())
@@ -88,6 +88,11 @@ async def test_finals_due_together_are_hurried_and_keep_their_words():
     await sched.stop()
     assert sched.hurried_finals == 2
     assert text_wer(ref, alone["witness"].text()) < 0.35, alone["witness"].text()
+    calm = Scheduler(SchedulerOptions(run_workers=False, hurry_finals=False), model=model())
+    await calm.start()
+    await run_streams(calm, {"judge": speech, "echo": speech.copy()})
+    await calm.stop()
+    assert calm.hurried_finals == 0
 
 
 async def test_under_load_partials_thin_out_and_every_final_arrives_in_order():
