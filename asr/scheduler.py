@@ -68,8 +68,8 @@ class SchedulerOptions:
     #: decode batches that run at once, each on its own model replica with cores // lanes
     #: threads (a batch of a small model uses one core poorly); one stream has at most one
     #: partial and one final in flight. The server's ``asr_lanes``. 0: ``auto_lanes``, two
-    #: on a CPU of two or more cores (four people speaking at once: final p95 1.2-1.9 s
-    #: against 2.8 s with one lane, bench/asr_capacity.py), one on a GPU or a single core.
+    #: on a CPU of two or more cores (four people speaking at once: final p95 1.2-1.4 s
+    #: against 2.7 s with one lane, bench/asr_capacity.py), one on a GPU or a single core.
     lanes: int = 0
     #: partial batches run in at most lanes - this many lanes at once: a final that comes
     #: then finds a lane free instead of waiting for a partial batch to end
@@ -84,8 +84,8 @@ class SchedulerOptions:
     max_step_scale: float = 3.0  # ... up to this many times the stream's step
     #: a final due while another decodes, or with others due, is decoded without the
     #: previous segment's audio (the model is behind on finals: they catch up instead of
-    #: queueing). Four people speaking at once on two cores: final p95 1.2-1.3 s instead of
-    #: 1.8-2.0 s; a hurried final's WER is 0.170 instead of 0.158 (test half of ru-dev, all
+    #: queueing). Four people speaking at once on two cores: final p95 1.2-1.4 s instead of
+    #: 1.7-2.0 s; a hurried final's WER is 0.170 instead of 0.158 (test half of ru-dev, all
     #: finals hurried), and about a third of them are hurried under that load
     hurry_finals: bool = True
 

@@ -103,7 +103,7 @@ class Config:
     asr_weak_languages: str = "auto"
     #: Decode lanes of "local" transcription (asr SchedulerOptions.lanes): 2 runs two decodes
     #: side by side on two model replicas, and four people speaking at once keep their final
-    #: captions within 1.2-1.9 s on two cores instead of 2.7-2.8 s (bench/asr_capacity.py); 1 is
+    #: captions within 1.2-1.4 s on two cores instead of 2.7-2.8 s (bench/asr_capacity.py); 1 is
     #: one decode at a time on every core. 0: two on a CPU of two or more cores, else one.
     asr_lanes: int = 0
     #: Addresses WebRTC gathers ICE candidates on (comma-separated); empty means all interfaces.
