@@ -31,8 +31,8 @@ runs the scheduler without and with early partials in one process; ``--policy on
 --clock wall`` with one decode lane (the model on every core) and with ``--lanes`` of them
 (default: the server's ``asr_lanes``, two on two cores, each on its share of them);
 ``--policy unhurried,new`` without and with hurried finals (``SchedulerOptions.hurry_finals``:
-a final due while another decodes or waits is decoded without the previous segment's audio). The first run is
-the baseline: ratios are against it. Nothing passes or fails here."""
+a final due while another decodes or waits is decoded without the previous segment's
+audio). The first run is the baseline: ratios are against it. Nothing passes or fails here."""
 
 from __future__ import annotations
 
