@@ -21,6 +21,8 @@ DOUBTFUL_PROBABILITY = 0.8
 
 
 def is_doubtful(probability: float | None) -> bool:
+    """The recogniser was unsure of a word heard with this probability (a typed word, with
+    none, never is)."""
     return probability is not None and probability < DOUBTFUL_PROBABILITY
 
 
@@ -38,11 +40,6 @@ class Word:
 
     def to_list(self) -> list[Any]:
         return [self.text, self.start_ms, self.end_ms, self.probability]
-
-    @property
-    def doubtful(self) -> bool:
-        """The recogniser was unsure of this word (a typed word never is)."""
-        return is_doubtful(self.probability)
 
     @classmethod
     def from_any(cls, w: Any) -> "Word":

@@ -10,7 +10,7 @@ from stenogram.export import protocol_from_version
 from stenogram.export.docx import render_docx
 from stenogram.export.text import render_srt, render_txt
 from stenogram.revisions import Transcript
-from stenogram.segments import Segment, Word, segment_from_final
+from stenogram.segments import Segment, Word, is_doubtful, segment_from_final
 from stenogram.version import build_version, version_problems
 
 #: canonical SHA-256 of this segment as the code before the mark wrote it
@@ -87,7 +87,7 @@ def test_each_version_counts_the_words_the_recogniser_doubted():
     v = build_version(hearing=hearing, participants=people, segments=t.segments(),
                       revisions_head=t.head())
     assert v.document["doubtful_words"] == 2 and v.doubtful_words == 2
-    assert [w.doubtful for w in seg.words] == [False, True, True, False]
+    assert [is_doubtful(w.probability) for w in seg.words] == [False, True, True, False]
     # the secretary corrects the segment against the recording: it is checked, doubt and all
     t.edit_text(seg.segment_id, "Свидетель Жанузакова подтвердила свои показания.",
                 author="sec")
