@@ -427,7 +427,6 @@ async def main() -> int:
     args = ap.parse_args()
 
     options = StreamOptions(language=args.lang)
-
     if any(f.name == "second_pass" for f in dataclasses.fields(StreamOptions)):
         options = dataclasses.replace(options, second_pass=args.second_pass == "on")
     elif args.second_pass == "on":

@@ -94,7 +94,9 @@ function wordSpans(seg) {
   const words = seg.words?.length ? seg.words : [{ text: seg.text, start_ms: seg.start_ms, end_ms: seg.end_ms, probability: 1 }];
   const active = S.selected?.seg === seg.id && S.selected.i < words.length ? S.selected.i : 0;
   return words.map((w, i) => {
-    const low = w.probability !== null && w.probability !== undefined && w.probability < LOW_PROBABILITY;
+    // a corrected segment was checked against the recording: none of its words is in doubt
+    // (each version counts doubtful words the same way, stenogram/version.py)
+    const low = seg.origin !== "edit_text" && w.probability !== null && w.probability !== undefined && w.probability < LOW_PROBABILITY;
     const span = h("span", { class: `word${low ? " low" : ""}`, tabindex: i === active ? "0" : "-1", dataset: { i, start: w.start_ms, end: w.end_ms },
       title: low ? `${t("ed.low_confidence")} (${Math.round(w.probability * 100)}%)` : undefined }, w.text.trim());
     return [span, " "];
